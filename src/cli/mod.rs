@@ -1,0 +1,69 @@
+//! The `marionette` command line: argument parsing and one module per subcommand.
+
+pub mod bench;
+pub mod render;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "marionette", version, about = "Pose a person in a photo; GFLA re-renders them.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Re-render the person of a photo in a target pose.
+    Render(render::RenderArgs),
+    /// Time GFLA forward passes (median of N).
+    Bench(bench::BenchArgs),
+}
+
+/// Parses the command line, runs the subcommand, and reports errors with their full context.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("MARIONETTE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => render::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Picks the compute device: `cpu`, `cuda` (GPU 0) or `cuda:N`.
+pub fn parse_device(name: &str) -> anyhow::Result<candle_core::Device> {
+    match name {
+        "cpu" => Ok(candle_core::Device::Cpu),
+        _ if name == "cuda" || name.starts_with("cuda:") => {
+            let ordinal = name.strip_prefix("cuda:").map(str::parse).transpose()?.unwrap_or(0);
+            candle_core::Device::new_cuda(ordinal).map_err(|e| {
+                anyhow::anyhow!("CUDA device {ordinal} unavailable ({e}); build with `--features cuda` on a machine with a GPU")
+            })
+        }
+        other => anyhow::bail!("unknown device `{other}` (use cpu, cuda or cuda:N)"),
+    }
+}
+
+/// `HxW`, e.g. `256x256`.
+pub fn parse_hw(s: &str) -> Result<(usize, usize), String> {
+    let (h, w) = s
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("`{s}`: expected HxW, e.g. 256x256"))?;
+    let parse = |v: &str| v.trim().parse::<usize>().map_err(|e| format!("`{s}`: {e}"));
+    let (h, w) = (parse(h)?, parse(w)?);
+    if h == 0 || w == 0 || h > 8192 || w > 8192 {
+        return Err(format!("`{s}`: sizes must be within 1..=8192"));
+    }
+    Ok((h, w))
+}

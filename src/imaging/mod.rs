@@ -1,0 +1,114 @@
+//! Images in and out of the model: fitting a photo around the person ([`fit`]), tensor ↔ image
+//! conversion, the reference flow colouring ([`flow_color`]) and atomic file writes.
+
+pub mod fit;
+pub mod flow_color;
+
+pub use fit::{FitTransform, FittedPhoto};
+pub use flow_color::flow_to_color;
+
+use candle_core::{Device, Result, Tensor};
+use image::{GrayImage, RgbImage};
+use std::path::{Path, PathBuf};
+
+/// `(1, 3, H, W)` in [−1, 1] from an RGB image: `ToTensor` then `(x − 0.5) / 0.5`.
+pub fn image_to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
+    let (w, h) = img.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    let mut data = vec![0f32; 3 * h * w];
+    for (x, y, p) in img.enumerate_pixels() {
+        for c in 0..3 {
+            data[c * h * w + y as usize * w + x as usize] = (p[c] as f32 / 255.0 - 0.5) / 0.5;
+        }
+    }
+    Tensor::from_vec(data, (1, 3, h, w), device)
+}
+
+/// An RGB image from a `(3, H, W)` or `(1, 3, H, W)` tensor in [−1, 1], converted as the
+/// reference saves results: `uint8((x + 1) / 2 · 255)` (truncation, after clamping).
+pub fn tensor_to_image(t: &Tensor) -> Result<RgbImage> {
+    let t = if t.rank() == 4 { t.get(0)? } else { t.clone() };
+    let (c, h, w) = t.dims3()?;
+    if c != 3 {
+        candle_core::bail!("expected a 3-channel image tensor, got {:?}", t.shape());
+    }
+    let v = t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    Ok(RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let at = |ch: usize| v[ch * h * w + y as usize * w + x as usize];
+        image::Rgb([0, 1, 2].map(|ch| (((at(ch) + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0) as u8))
+    }))
+}
+
+/// A grey image from a `(1, h, w)` / `(1, 1, h, w)` map in [0, 1] (0 = black).
+pub fn mask_to_image(t: &Tensor) -> Result<GrayImage> {
+    let t = t.flatten_to(t.rank().saturating_sub(3))?;
+    let (h, w) = (t.dims()[t.rank() - 2], t.dims()[t.rank() - 1]);
+    let v = t.flatten_all()?.to_vec1::<f32>()?;
+    Ok(GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        image::Luma([(v[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8])
+    }))
+}
+
+/// A temporary path next to `path` (same folder, so the final rename is atomic).
+pub fn temp_path_for(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Saves an image atomically (temporary file, then rename); the format follows the extension.
+pub fn save_image_atomic<I>(img: &I, path: &Path) -> anyhow::Result<()>
+where
+    I: image::GenericImageView + ImageSave,
+{
+    use anyhow::Context;
+    let format = image::ImageFormat::from_path(path)
+        .with_context(|| format!("{}: unknown image extension (use .png or .jpg)", path.display()))?;
+    let tmp = temp_path_for(path);
+    let result = img
+        .save_as(&tmp, format)
+        .with_context(|| format!("writing {}", path.display()))
+        .and_then(|_| std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display())));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The image buffers we save (RGB results, grey masks).
+pub trait ImageSave {
+    fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()>;
+}
+
+impl ImageSave for RgbImage {
+    fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()> {
+        self.save_with_format(path, format)
+    }
+}
+
+impl ImageSave for GrayImage {
+    fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()> {
+        self.save_with_format(path, format)
+    }
+}
+
+/// Opens a photo as RGB with a clear error (unreadable, corrupt, absurdly large).
+pub fn open_photo(path: &Path) -> anyhow::Result<RgbImage> {
+    use anyhow::Context;
+    /// Photos beyond this many pixels per side are refused rather than exhausting memory.
+    const MAX_SIDE: u32 = 20_000;
+    let reader = image::ImageReader::open(path)
+        .with_context(|| format!("cannot open image {}", path.display()))?
+        .with_guessed_format()
+        .with_context(|| format!("cannot read image {}", path.display()))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .with_context(|| format!("{} is not a readable image (corrupt or unsupported format)", path.display()))?;
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+        anyhow::bail!("{}: image size {w}×{h} is outside 1..={MAX_SIDE} pixels per side", path.display());
+    }
+    let img = image::ImageReader::open(path)?
+        .with_guessed_format()?
+        .decode()
+        .with_context(|| format!("{} is not a readable image (corrupt or unsupported format)", path.display()))?;
+    Ok(img.to_rgb8())
+}

@@ -1,0 +1,18 @@
+//! marionette — pose a person in a photo by dragging a skeleton; a neural network (GFLA, later PoNA)
+//! re-renders them in the new pose and shows why (flow fields, occlusion masks, attention).
+//!
+//! Where things live:
+//! * [`pose`] — the 18-joint OpenPose-COCO skeleton, heat-map encoding, pose file formats.
+//! * [`ops`] — the model's custom tensor ops (block extractor, local attention, resample2d,
+//!   affine regularisation), each with a CPU kernel and checked against the authors' reference.
+//! * [`model`] — the networks; [`model::gfla`] is the GFLA pose generator.
+//! * [`weights`] — checkpoint loading (safetensors, zip and legacy `.pth`) and validation.
+//! * [`imaging`] — photo fitting (crop/pad/resize around the person), tensor ↔ image, flow colours.
+//! * [`cli`] — the `marionette` subcommands (`render`, `bench`).
+
+pub mod cli;
+pub mod imaging;
+pub mod model;
+pub mod ops;
+pub mod pose;
+pub mod weights;

@@ -1,0 +1,127 @@
+//! GFLA — "Deep Image Spatial Transformation for Person Image Generation" (Ren et al., CVPR 2020).
+//!
+//! [`Gfla`] = source encoder + global flow field estimator + local neural texture renderer, with
+//! parameter names equal to the authors' `PoseGenerator` state dict (spec: `../shared/spec/gfla.md`).
+
+mod blocks;
+mod config;
+pub mod flops;
+mod nets;
+pub mod weights;
+
+pub use blocks::{AttnOutput, ExtractorAttn};
+pub use config::{ConfigError, GflaConfig};
+pub use nets::{AttentionTap, FlowNet, SourceFeatures, SourceNet, TargetNet};
+
+use crate::model::Tracer;
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// The GFLA pose generator.
+#[derive(Clone, Debug)]
+pub struct Gfla {
+    cfg: GflaConfig,
+    source: SourceNet,
+    flow_net: FlowNet,
+    target: TargetNet,
+}
+
+/// Everything one forward pass produces. All lists are ordered deepest attention level first.
+#[derive(Clone, Debug)]
+pub struct GflaOutput {
+    /// (B, 3, H, W) in (−1, 1).
+    pub image: Tensor,
+    /// Per level (B, 2, h, w): Δx, Δy in pixels of that level's feature map, target → source.
+    pub flows: Vec<Tensor>,
+    /// Per level (B, 1, h, w): 1 = take attended source features, 0 = keep target features.
+    pub masks: Vec<Tensor>,
+    /// Per level: the local attention coefficients.
+    pub attention: Vec<AttentionTap>,
+}
+
+impl Gfla {
+    pub fn new(vb: VarBuilder, cfg: &GflaConfig) -> Result<Self> {
+        cfg.validate().map_err(candle_core::Error::wrap)?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            source: SourceNet::new(cfg, vb.pp("source"))?,
+            flow_net: FlowNet::new(cfg, vb.pp("flow_net"))?,
+            target: TargetNet::new(cfg, vb.pp("target"))?,
+        })
+    }
+
+    pub fn config(&self) -> &GflaConfig {
+        &self.cfg
+    }
+
+    pub fn source_net(&self) -> &SourceNet {
+        &self.source
+    }
+
+    pub fn flow_net(&self) -> &FlowNet {
+        &self.flow_net
+    }
+
+    pub fn target_net(&self) -> &TargetNet {
+        &self.target
+    }
+
+    /// Encodes the source image (B, 3, H, W) in [−1, 1]; reusable across target poses.
+    pub fn encode_source(&self, image: &Tensor) -> Result<SourceFeatures> {
+        self.source.forward(image, &mut Tracer::off())
+    }
+
+    /// Full forward pass: source image, source and target pose heat-maps (B, 18, H, W).
+    pub fn forward(&self, image: &Tensor, source_pose: &Tensor, target_pose: &Tensor) -> Result<GflaOutput> {
+        self.forward_traced(image, source_pose, target_pose, &mut Tracer::off())
+    }
+
+    /// Forward pass that records intermediates into `tracer` (names as in the fixtures).
+    pub fn forward_traced(
+        &self,
+        image: &Tensor,
+        source_pose: &Tensor,
+        target_pose: &Tensor,
+        tracer: &mut Tracer,
+    ) -> Result<GflaOutput> {
+        let source = self.source.forward(image, tracer)?;
+        self.forward_with_source(&source, image, source_pose, target_pose, tracer)
+    }
+
+    /// Forward pass with cached source features (only the flow and target nets run).
+    pub fn forward_with_source(
+        &self,
+        source: &SourceFeatures,
+        image: &Tensor,
+        source_pose: &Tensor,
+        target_pose: &Tensor,
+        tracer: &mut Tracer,
+    ) -> Result<GflaOutput> {
+        self.check_inputs(image, source_pose, target_pose)?;
+        let (flows, masks) = self.flow_net.forward(image, source_pose, target_pose, tracer)?;
+        let (image, attention) = self.target.forward(target_pose, source, &flows, &masks, tracer)?;
+        Ok(GflaOutput { image, flows, masks, attention })
+    }
+
+    fn check_inputs(&self, image: &Tensor, sp: &Tensor, tp: &Tensor) -> Result<()> {
+        let (b, c, h, w) = image.dims4()?;
+        let m = self.cfg.size_multiple();
+        if c != self.cfg.image_nc || h % m != 0 || w % m != 0 || h == 0 || w == 0 {
+            candle_core::bail!(
+                "GFLA input must be (B, {}, H, W) with H, W multiples of {m}; got {:?}",
+                self.cfg.image_nc,
+                image.shape()
+            );
+        }
+        for (name, p) in [("source", sp), ("target", tp)] {
+            if p.dims() != [b, self.cfg.structure_nc, h, w] {
+                candle_core::bail!(
+                    "{name} pose must be ({b}, {}, {h}, {w}); got {:?}",
+                    self.cfg.structure_nc,
+                    p.shape()
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! Loading GFLA weights: the expected key list (derived from the model code itself), the
+//! duplicated `conv1`/`model.2` keys, validation before anything runs, and random weights for
+//! benchmarks and tests.
+
+use super::{Gfla, GflaConfig};
+use crate::weights::{self, check_keys, StateDict, WeightsError};
+use candle_core::{DType, Device, Result, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{Init, VarBuilder};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A VarBuilder backend that hands out placeholder tensors and remembers every (name, shape)
+/// asked for. Building the model against it yields exactly the keys the model will load.
+#[derive(Default, Clone)]
+struct ShapeRecorder {
+    seen: Arc<Mutex<Vec<(String, Vec<usize>)>>>,
+}
+
+impl SimpleBackend for ShapeRecorder {
+    fn get(&self, s: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
+        self.seen.lock().expect("recorder lock").push((name.to_string(), s.dims().to_vec()));
+        // A broadcast scalar: right shape, no memory (the model is never run).
+        Tensor::zeros((), dtype, dev)?.broadcast_as(s)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> Result<Tensor> {
+        candle_core::bail!("shape recorder: `{name}` requested without a shape")
+    }
+
+    fn contains_tensor(&self, _: &str) -> bool {
+        true
+    }
+}
+
+/// `…jump{i}.model.2.*` and `…outconv.model.2.*` are the same tensors as `….conv1.*` (the
+/// reference registers the conv twice). Returns the alias of a key, if it has one.
+fn alias_of(key: &str) -> Option<String> {
+    let (module, rest) = key.rsplit_once(".model.2.")?;
+    let last = module.rsplit('.').next()?;
+    let is_pad_conv = last == "outconv" || (last.starts_with("jump") && last[4..].parse::<u32>().is_ok());
+    is_pad_conv.then(|| format!("{module}.conv1.{rest}"))
+}
+
+/// Every key (with its shape) of a GFLA state dict for `cfg`, the duplicated aliases included,
+/// in the sorted order of the key lists.
+pub fn expected_keys(cfg: &GflaConfig) -> Result<Vec<(String, Vec<usize>)>> {
+    let rec = ShapeRecorder::default();
+    let vb = VarBuilder::from_backend(Box::new(rec.clone()), DType::F32, Device::Cpu);
+    Gfla::new(vb, cfg)?;
+    let mut keys = rec.seen.lock().expect("recorder lock").clone();
+    let aliases: Vec<_> = keys
+        .iter()
+        .filter_map(|(k, s)| alias_of(k).map(|a| (a, s.clone())))
+        .collect();
+    keys.extend(aliases);
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// Fills a missing `conv1`/`model.2` twin from the other one, so that checkpoints holding only
+/// one of each pair (e.g. re-exported ones) load.
+pub fn fill_aliases(state: &mut StateDict) {
+    let pairs: Vec<(String, String)> = state.keys().filter_map(|k| alias_of(k).map(|a| (k.clone(), a))).collect();
+    for (model2, conv1) in pairs {
+        if !state.contains_key(&conv1) {
+            let t = state[&model2].clone();
+            state.insert(conv1, t);
+        }
+    }
+    let conv1_only: Vec<(String, String)> = state
+        .keys()
+        .filter_map(|k| {
+            let (module, rest) = k.rsplit_once(".conv1.")?;
+            let model2 = format!("{module}.model.2.{rest}");
+            (alias_of(&model2).as_deref() == Some(k.as_str()) && !state.contains_key(&model2)).then(|| (k.clone(), model2))
+        })
+        .collect();
+    for (conv1, model2) in conv1_only {
+        let t = state[&conv1].clone();
+        state.insert(model2, t);
+    }
+}
+
+/// Checks a state dict against `cfg` (or against the config inferred from its shapes when `cfg`
+/// is `None`; `sizes` then supplies the input size) and builds the model on `device`.
+pub fn from_state_dict(
+    mut state: StateDict,
+    cfg: Option<&GflaConfig>,
+    sizes: &GflaConfig,
+    device: &Device,
+    origin: &Path,
+) -> std::result::Result<(Gfla, GflaConfig), WeightsError> {
+    fill_aliases(&mut state);
+    let shapes = weights::shapes(&state);
+    let model_err = |message: String| WeightsError::Model { path: origin.into(), message };
+    let cfg = match cfg {
+        Some(c) => c.clone(),
+        None => GflaConfig::infer(&shapes, sizes).map_err(|e| model_err(e.to_string()))?,
+    };
+    let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
+    let report = check_keys(&expected, &shapes);
+    if !report.is_empty() {
+        return Err(WeightsError::Mismatch { path: origin.into(), report });
+    }
+    let tensors: HashMap<String, Tensor> = state.into_iter().collect();
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+    let model = Gfla::new(vb, &cfg).map_err(|e| model_err(e.to_string()))?;
+    Ok((model, cfg))
+}
+
+/// Loads a GFLA checkpoint (safetensors, zip or legacy `.pth`). See [`from_state_dict`].
+pub fn load(
+    path: &Path,
+    cfg: Option<&GflaConfig>,
+    sizes: &GflaConfig,
+    device: &Device,
+) -> std::result::Result<(Gfla, GflaConfig), WeightsError> {
+    let (state, _) = weights::load_state_dict(path)?;
+    from_state_dict(state, cfg, sizes, device, path)
+}
+
+/// Deterministic random weights of the right shapes (He-normal convs, zero biases, identity
+/// norms): what `bench` and `render` use when no checkpoint is given.
+pub fn random_state_dict(cfg: &GflaConfig, seed: u64) -> Result<StateDict> {
+    let mut rng = SplitMix64(seed);
+    let mut state = BTreeMap::new();
+    for (key, shape) in expected_keys(cfg)? {
+        let n: usize = shape.iter().product();
+        let is_weight = key.ends_with(".weight");
+        let data: Vec<f32> = if shape.len() == 4 && is_weight {
+            // Conv weight (out, in, kh, kw); ConvTranspose stores (in, out, ...) — fan-in of the
+            // gather direction is close enough for random benchmarking weights.
+            let fan_in = (shape[1] * shape[2] * shape[3]).max(1) as f64;
+            let std = (2.0 / fan_in).sqrt();
+            (0..n).map(|_| (rng.normal() * std) as f32).collect()
+        } else if is_weight {
+            vec![1.0; n] // InstanceNorm scale
+        } else {
+            vec![0.0; n]
+        };
+        state.insert(key, Tensor::from_vec(data, shape, &Device::Cpu)?);
+    }
+    Ok(state)
+}
+
+/// A tiny, dependency-free PRNG so random weights are reproducible from a seed.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// Standard normal by Box–Muller.
+    fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_only_jump_and_outconv() {
+        assert_eq!(alias_of("flow_net.jump2.model.2.weight").as_deref(), Some("flow_net.jump2.conv1.weight"));
+        assert_eq!(alias_of("target.outconv.model.2.bias").as_deref(), Some("target.outconv.conv1.bias"));
+        assert_eq!(alias_of("source.block0.model.2.weight"), None);
+        assert_eq!(alias_of("flow_net.jumpy.model.2.weight"), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! The networks. Each model follows the candle-transformers shape: a config struct,
+//! `Model::new(vb, &cfg)`, `forward`; parameter names equal the authors' PyTorch keys so
+//! official checkpoints load by name.
+
+pub mod gfla;
+pub mod layers;
+pub mod trace;
+
+pub use trace::Tracer;

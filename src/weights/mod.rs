@@ -1,0 +1,182 @@
+//! Checkpoints: reading safetensors, zip `.pth` and legacy `.pth` state dicts into one map of
+//! named tensors, and checking a state dict against the keys and shapes a model expects.
+
+pub mod pickle;
+pub mod pth;
+
+pub use pth::{load_pth, load_pth_bytes, PthError};
+
+use candle_core::{Device, Tensor};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Named tensors as stored in a checkpoint (PyTorch key → tensor).
+pub type StateDict = BTreeMap<String, Tensor>;
+
+/// The on-disk formats we read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightFormat {
+    Safetensors,
+    /// `torch.save` since PyTorch 1.6: a zip archive holding `data.pkl` and raw storages.
+    PthZip,
+    /// `torch.save` before 1.6 (the official GFLA checkpoints): pickles followed by raw storages.
+    PthLegacy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("cannot read checkpoint {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a checkpoint marionette can read (expected safetensors, a zip .pth or a legacy .pth)")]
+    UnknownFormat { path: PathBuf },
+    #[error("{path}: invalid safetensors file: {message}")]
+    Safetensors { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Pth { path: PathBuf, source: PthError },
+    #[error("{path}: {report}")]
+    Mismatch { path: PathBuf, report: KeyReport },
+    #[error("{path}: {message}")]
+    Model { path: PathBuf, message: String },
+}
+
+/// Sniffs the format from the first bytes (extensions lie; contents don't).
+pub fn detect_format(bytes: &[u8]) -> Option<WeightFormat> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Some(WeightFormat::PthZip);
+    }
+    // A pickle starts with PROTO (0x80) and a protocol number.
+    if bytes.len() >= 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]) {
+        return Some(WeightFormat::PthLegacy);
+    }
+    // safetensors: u64 header length, then a JSON object.
+    if bytes.len() >= 9 {
+        let n = u64::from_le_bytes(bytes[..8].try_into().ok()?);
+        if n > 1 && n <= (bytes.len() - 8) as u64 && bytes[8] == b'{' {
+            return Some(WeightFormat::Safetensors);
+        }
+    }
+    None
+}
+
+/// Reads every tensor of a checkpoint (on the CPU, dtypes as stored) and strips a DataParallel
+/// `module.` prefix.
+pub fn load_state_dict(path: &Path) -> Result<(StateDict, WeightFormat), WeightsError> {
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io { path: path.into(), source })?;
+    let format = detect_format(&bytes).ok_or_else(|| WeightsError::UnknownFormat { path: path.into() })?;
+    let entries: Vec<(String, Tensor)> = match format {
+        WeightFormat::Safetensors => candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+            .map_err(|e| WeightsError::Safetensors { path: path.into(), message: e.to_string() })?
+            .into_iter()
+            .collect(),
+        WeightFormat::PthZip | WeightFormat::PthLegacy => {
+            load_pth_bytes(&bytes).map_err(|source| WeightsError::Pth { path: path.into(), source })?
+        }
+    };
+    Ok((strip_module_prefix(entries), format))
+}
+
+/// `module.x` → `x` when every key has the prefix (checkpoints saved from `DataParallel`).
+fn strip_module_prefix(entries: Vec<(String, Tensor)>) -> StateDict {
+    let all_prefixed = !entries.is_empty() && entries.iter().all(|(k, _)| k.starts_with("module."));
+    entries
+        .into_iter()
+        .map(|(k, t)| {
+            let k = if all_prefixed { k["module.".len()..].to_string() } else { k };
+            (k, t)
+        })
+        .collect()
+}
+
+/// Every way a state dict can disagree with a model, collected so one error names them all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyReport {
+    pub missing: Vec<(String, Vec<usize>)>,
+    pub unexpected: Vec<(String, Vec<usize>)>,
+    /// (key, expected shape, found shape)
+    pub misshaped: Vec<(String, Vec<usize>, Vec<usize>)>,
+}
+
+impl KeyReport {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.misshaped.is_empty()
+    }
+}
+
+impl fmt::Display for KeyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "checkpoint does not match the model: {} missing, {} unexpected, {} mis-shaped key(s)",
+            self.missing.len(),
+            self.unexpected.len(),
+            self.misshaped.len()
+        )?;
+        for (k, s) in &self.missing {
+            write!(f, "\n  missing:     {k} {s:?}")?;
+        }
+        for (k, s) in &self.unexpected {
+            write!(f, "\n  unexpected:  {k} {s:?}")?;
+        }
+        for (k, want, got) in &self.misshaped {
+            write!(f, "\n  mis-shaped:  {k}: model expects {want:?}, checkpoint has {got:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares the shapes of a state dict with the expected (key, shape) list.
+pub fn check_keys(expected: &[(String, Vec<usize>)], actual: &BTreeMap<String, Vec<usize>>) -> KeyReport {
+    let mut report = KeyReport::default();
+    let wanted: BTreeMap<&str, &Vec<usize>> = expected.iter().map(|(k, s)| (k.as_str(), s)).collect();
+    for (k, want) in &wanted {
+        match actual.get(*k) {
+            None => report.missing.push((k.to_string(), want.to_vec())),
+            Some(got) if got != *want => report.misshaped.push((k.to_string(), want.to_vec(), got.clone())),
+            Some(_) => {}
+        }
+    }
+    for (k, s) in actual {
+        if !wanted.contains_key(k.as_str()) {
+            report.unexpected.push((k.clone(), s.clone()));
+        }
+    }
+    report
+}
+
+/// Shapes of every tensor of a state dict.
+pub fn shapes(state: &StateDict) -> BTreeMap<String, Vec<usize>> {
+    state.iter().map(|(k, t)| (k.clone(), t.dims().to_vec())).collect()
+}
+
+/// Parses a key list (`key d0,d1,...` per line, as in `../shared/spec/gfla_keys_*.txt`).
+pub fn parse_key_list(text: &str) -> Result<BTreeMap<String, Vec<usize>>, String> {
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, dims) = line.split_once(char::is_whitespace).ok_or_else(|| format!("line {}: no shape", n + 1))?;
+        let dims = dims.trim();
+        let shape = if dims.is_empty() || dims == "-" {
+            vec![]
+        } else {
+            dims.split(',')
+                .map(|d| d.trim().parse::<usize>().map_err(|e| format!("line {}: `{d}`: {e}", n + 1)))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        out.insert(key.to_string(), shape);
+    }
+    Ok(out)
+}
+
+/// Writes tensors as safetensors atomically (temporary file in the same folder, then rename).
+pub fn save_safetensors(state: &StateDict, path: &Path) -> Result<(), WeightsError> {
+    let tmp = crate::imaging::temp_path_for(path);
+    let io = |source| WeightsError::Io { path: path.into(), source };
+    let map: std::collections::HashMap<&str, Tensor> = state.iter().map(|(k, t)| (k.as_str(), t.clone())).collect();
+    candle_core::safetensors::save(&map, &tmp)
+        .map_err(|e| WeightsError::Model { path: path.into(), message: e.to_string() })?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
