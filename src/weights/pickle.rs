@@ -18,7 +18,7 @@ use std::collections::HashMap;
 /// Errors from [`load`]. Positions are byte offsets into the pickle.
 #[derive(Debug, thiserror::Error)]
 pub enum PickleError {
-    #[error("pickle data ends early: byte {at} needs {needed} more byte(s)")]
+    #[error("pickle data ends early (at byte {at}, {needed} byte(s) missing)")]
     Truncated { at: usize, needed: usize },
     #[error("unsupported pickle opcode 0x{opcode:02x} ({shown:?}) at byte {at}")]
     UnsupportedOpcode { opcode: u8, shown: char, at: usize },
