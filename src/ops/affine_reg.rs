@@ -43,7 +43,7 @@ fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
         let cs: Vec<usize> = (0..3).filter(|&x| x != c).collect();
         m[rs[0]][cs[0]] * m[rs[1]][cs[1]] - m[rs[0]][cs[1]] * m[rs[1]][cs[0]]
     };
-    let cofactor = |r: usize, c: usize| if (r + c) % 2 == 0 { 1.0 } else { -1.0 } * minor(r, c);
+    let cofactor = |r: usize, c: usize| if (r + c).is_multiple_of(2) { 1.0 } else { -1.0 } * minor(r, c);
     let det: f64 = (0..3).map(|c| m[0][c] * cofactor(0, c)).sum();
     let mut inv = [[0f64; 3]; 3];
     for (i, row) in inv.iter_mut().enumerate() {

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-/// Errors from [`load`]. Positions are byte offsets into the pickle.
+/// Errors from [`load`]. Positions are byte offsets into the data given to it.
 #[derive(Debug, thiserror::Error)]
 pub enum PickleError {
     #[error("pickle data ends early (at byte {at}, {needed} byte(s) missing)")]
@@ -61,10 +61,10 @@ pub enum Object {
     Dict(Vec<(Value, Value)>),
     /// A `GLOBAL`/`STACK_GLOBAL` reference: just a dotted name, never imported.
     Global(String),
-    /// A whitelisted call that Python would have made: `func(*args)`.
+    /// A whitelisted call that Python would have made: `func(*args)`; `args` is a tuple.
     Call {
         func: String,
-        args: Vec<Value>,
+        args: Value,
     },
     /// A `BINPERSID` reference; what it means is up to the caller (torch: a storage).
     PersistentId(Value),
@@ -139,12 +139,21 @@ impl Unpickled {
     }
 }
 
-/// Reads one pickle from the start of `data`. `allowed_calls` lists the dotted global names
-/// (`"module.name"`) that `REDUCE`/`NEWOBJ` may record as calls; any other call is refused.
-/// Returns the pickle and the number of bytes it occupied (pickles can be concatenated).
-pub fn load(data: &[u8], allowed_calls: &[&str]) -> Result<(Unpickled, usize)> {
+/// Longest `module.name` accepted from STACK_GLOBAL (real ones are a few dozen bytes).
+const MAX_GLOBAL_NAME: usize = 1024;
+
+/// Reads one pickle starting at byte `start` of `data`. `allowed_calls` lists the dotted
+/// global names (`"module.name"`) that `REDUCE`/`NEWOBJ` may record as calls; any other call
+/// is refused. Returns the pickle and the position just after its STOP, where a following
+/// pickle would start (torch's legacy format concatenates several). Error positions are
+/// offsets into `data`.
+pub fn load(data: &[u8], start: usize, allowed_calls: &[&str]) -> Result<(Unpickled, usize)> {
+    let input = Input {
+        data,
+        pos: start.min(data.len()),
+    };
     let mut machine = Machine {
-        input: Input { data, pos: 0 },
+        input,
         allowed_calls,
         objects: Vec::new(),
         stack: Vec::new(),
@@ -152,14 +161,9 @@ pub fn load(data: &[u8], allowed_calls: &[&str]) -> Result<(Unpickled, usize)> {
         memo: HashMap::new(),
     };
     let root = machine.run()?;
-    let consumed = machine.input.pos;
-    Ok((
-        Unpickled {
-            objects: machine.objects,
-            root,
-        },
-        consumed,
-    ))
+    let end = machine.input.pos;
+    let objects = machine.objects;
+    Ok((Unpickled { objects, root }, end))
 }
 
 /// Bounds-checked cursor over the pickle bytes.
@@ -266,18 +270,17 @@ impl Machine<'_> {
 
     fn step(&mut self, opcode: u8, at: usize) -> Result<Step> {
         match opcode {
-            0x80 => self.proto(at)?, // PROTO
-            0x95 => {
-                // FRAME: a length hint for buffered readers; we already have all the data.
-                self.input.u64()?;
-            }
-            b'.' => return Ok(Step::Stop(self.pop(at)?)), // STOP
+            op::PROTO => self.proto(at)?,
+            // A length hint for buffered readers; we already hold all the data.
+            op::FRAME => drop(self.input.u64()?),
+            op::STOP => return Ok(Step::Stop(self.pop(at)?)),
             _ => {
-                if !(self.scalar(opcode)?
+                // Each group returns false for opcodes that are not its own.
+                let known = self.scalar(opcode)?
                     || self.container(opcode, at)?
                     || self.memo_op(opcode, at)?
-                    || self.call_op(opcode, at)?)
-                {
+                    || self.call_op(opcode, at)?;
+                if !known {
                     return Err(PickleError::UnsupportedOpcode {
                         opcode,
                         shown: char::from(opcode),
@@ -300,28 +303,21 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// Opcodes that push one literal value. Returns false if `opcode` is not one of them.
+    /// Opcodes that push one literal value.
     fn scalar(&mut self, opcode: u8) -> Result<bool> {
         let value = match opcode {
-            b'N' => Value::None,
-            0x88 => Value::Bool(true),                    // NEWTRUE
-            0x89 => Value::Bool(false),                   // NEWFALSE
-            b'J' => Value::Int(self.input.i32()?.into()), // BININT
-            b'K' => Value::Int(self.input.u8()?.into()),  // BININT1
-            b'M' => Value::Int(self.input.u16()?.into()), // BININT2
-            0x8a => {
-                // LONG1
-                let len = self.input.u8()?;
-                self.long(len.into())?
+            op::NONE => Value::None,
+            op::NEWTRUE => Value::Bool(true),
+            op::NEWFALSE => Value::Bool(false),
+            op::BININT => Value::Int(self.input.i32()?.into()),
+            op::BININT1 => Value::Int(self.input.u8()?.into()),
+            op::BININT2 => Value::Int(self.input.u16()?.into()),
+            op::LONG1 | op::LONG4 => {
+                let len = self.length_prefix(opcode)?;
+                self.long(len)?
             }
-            0x8b => {
-                // LONG4: a negative length is malformed; `sized` rejects it as too long.
-                let len = self.input.i32()?;
-                self.long(u64::try_from(len).unwrap_or(u64::MAX))?
-            }
-            b'G' => Value::Float(f64::from_be_bytes(self.input.array()?)), // BINFLOAT
-            b'X' | 0x8c | 0x8d => {
-                // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
+            op::BINFLOAT => Value::Float(f64::from_be_bytes(self.input.array()?)),
+            op::BINUNICODE | op::SHORT_BINUNICODE | op::BINUNICODE8 => {
                 let len = self.length_prefix(opcode)?;
                 let at = self.input.pos;
                 let bytes = self.input.sized(len)?;
@@ -329,9 +325,9 @@ impl Machine<'_> {
                     .map_err(|_| malformed(at, "string is not valid UTF-8".into()))?;
                 self.alloc(Object::Str(text.to_owned()))
             }
-            b'T' | b'U' => {
-                // BINSTRING, SHORT_BINSTRING: Python 2 `str`. torch.load decodes these as
-                // UTF-8 text; keep raw bytes when that fails rather than guessing an encoding.
+            op::BINSTRING | op::SHORT_BINSTRING => {
+                // Python 2 `str`. torch.load decodes these as UTF-8 text; keep the raw bytes
+                // when that fails rather than guess an encoding.
                 let len = self.length_prefix(opcode)?;
                 let bytes = self.input.sized(len)?;
                 match std::str::from_utf8(bytes) {
@@ -339,8 +335,7 @@ impl Machine<'_> {
                     Err(_) => self.alloc(Object::Bytes(bytes.to_vec())),
                 }
             }
-            b'B' | b'C' | 0x8e | 0x96 => {
-                // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+            op::BINBYTES | op::SHORT_BINBYTES | op::BINBYTES8 | op::BYTEARRAY8 => {
                 let len = self.length_prefix(opcode)?;
                 let bytes = self.input.sized(len)?;
                 self.alloc(Object::Bytes(bytes.to_vec()))
@@ -351,13 +346,15 @@ impl Machine<'_> {
         Ok(true)
     }
 
-    /// Reads the length field of a string/bytes opcode (its width depends on the opcode).
+    /// Reads the length field of a variable-size opcode (its width depends on the opcode).
     fn length_prefix(&mut self, opcode: u8) -> Result<u64> {
         Ok(match opcode {
-            0x8c | b'U' | b'C' => self.input.u8()?.into(),
-            0x8d | 0x8e | 0x96 => self.input.u64()?,
-            // BINSTRING's length is signed; negative means malformed (rejected as too long).
-            b'T' => u64::try_from(self.input.i32()?).unwrap_or(u64::MAX),
+            op::LONG1 | op::SHORT_BINUNICODE | op::SHORT_BINSTRING | op::SHORT_BINBYTES => {
+                self.input.u8()?.into()
+            }
+            op::BINUNICODE8 | op::BINBYTES8 | op::BYTEARRAY8 => self.input.u64()?,
+            // Signed lengths: a negative one is malformed, and `sized` rejects u64::MAX.
+            op::LONG4 | op::BINSTRING => u64::try_from(self.input.i32()?).unwrap_or(u64::MAX),
             _ => self.input.u32()?.into(),
         })
     }
@@ -377,43 +374,38 @@ impl Machine<'_> {
     /// Opcodes that build or fill containers, and plain stack manipulation.
     fn container(&mut self, opcode: u8, at: usize) -> Result<bool> {
         match opcode {
-            b'(' => self.marks.push(self.stack.len()), // MARK
-            b'0' => {
-                self.pop(at)?; // POP
-            }
-            b'1' => {
-                self.pop_mark(at)?; // POP_MARK
-            }
-            b'2' => {
-                let top = self.peek(at)?; // DUP
+            op::MARK => self.marks.push(self.stack.len()),
+            op::POP => drop(self.pop(at)?),
+            op::POP_MARK => drop(self.pop_mark(at)?),
+            op::DUP => {
+                let top = self.peek(at)?;
                 self.stack.push(top);
             }
-            b'}' => self.push_new(Object::Dict(Vec::new())), // EMPTY_DICT
-            b']' => self.push_new(Object::List(Vec::new())), // EMPTY_LIST
-            b')' => self.push_new(Object::Tuple(Vec::new())), // EMPTY_TUPLE
-            b't' => {
-                let items = self.pop_mark(at)?; // TUPLE
+            op::EMPTY_DICT => self.push_new(Object::Dict(Vec::new())),
+            op::EMPTY_LIST => self.push_new(Object::List(Vec::new())),
+            op::EMPTY_TUPLE => self.push_new(Object::Tuple(Vec::new())),
+            op::TUPLE => {
+                let items = self.pop_mark(at)?;
                 self.push_new(Object::Tuple(items));
             }
-            0x85..=0x87 => {
-                // TUPLE1, TUPLE2, TUPLE3
-                let items = self.pop_n(usize::from(opcode - 0x84), at)?;
+            op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
+                let items = self.pop_n(usize::from(opcode - op::TUPLE1) + 1, at)?;
                 self.push_new(Object::Tuple(items));
             }
-            b'a' => {
-                let item = self.pop(at)?; // APPEND
+            op::APPEND => {
+                let item = self.pop(at)?;
                 self.extend_list(vec![item], at)?;
             }
-            b'e' => {
-                let items = self.pop_mark(at)?; // APPENDS
+            op::APPENDS => {
+                let items = self.pop_mark(at)?;
                 self.extend_list(items, at)?;
             }
-            b's' => {
-                let pair = self.pop_n(2, at)?; // SETITEM
+            op::SETITEM => {
+                let pair = self.pop_n(2, at)?;
                 self.extend_dict(pair, at)?;
             }
-            b'u' => {
-                let items = self.pop_mark(at)?; // SETITEMS
+            op::SETITEMS => {
+                let items = self.pop_mark(at)?;
                 self.extend_dict(items, at)?;
             }
             _ => return Ok(false),
@@ -424,23 +416,20 @@ impl Machine<'_> {
     /// Memo opcodes: the pickler's back-references to values it has already written.
     fn memo_op(&mut self, opcode: u8, at: usize) -> Result<bool> {
         match opcode {
-            b'q' | b'r' | 0x94 => {
-                // BINPUT, LONG_BINPUT, MEMOIZE
+            op::BINPUT | op::LONG_BINPUT | op::MEMOIZE => {
                 let index = match opcode {
-                    b'q' => self.input.u8()?.into(),
-                    b'r' => self.input.u32()?,
+                    op::BINPUT => self.input.u8()?.into(),
+                    op::LONG_BINPUT => self.input.u32()?,
                     _ => u32::try_from(self.memo.len())
                         .map_err(|_| malformed(at, "memo is full".into()))?,
                 };
                 let top = self.peek(at)?;
                 self.memo.insert(index, top);
             }
-            b'h' | b'j' => {
-                // BINGET, LONG_BINGET
-                let index = if opcode == b'h' {
-                    self.input.u8()?.into()
-                } else {
-                    self.input.u32()?
+            op::BINGET | op::LONG_BINGET => {
+                let index = match opcode {
+                    op::BINGET => self.input.u8()?.into(),
+                    _ => self.input.u32()?,
                 };
                 let value = *self
                     .memo
@@ -457,27 +446,26 @@ impl Machine<'_> {
     /// Python. Here they only produce names and call records.
     fn call_op(&mut self, opcode: u8, at: usize) -> Result<bool> {
         match opcode {
-            b'c' => {
-                // GLOBAL: "module\nname\n"
+            op::GLOBAL => {
+                // "module\nname\n"
                 let module = self.input.line()?;
                 let name = self.input.line()?;
                 self.push_new(Object::Global(format!("{module}.{name}")));
             }
-            0x93 => {
-                // STACK_GLOBAL
+            op::STACK_GLOBAL => {
                 let parts = self.pop_n(2, at)?;
                 let name = self.dotted_name(&parts, at)?;
                 self.push_new(Object::Global(name));
             }
-            b'R' | 0x81 => {
+            op::REDUCE | op::NEWOBJ => {
                 // REDUCE: callable(*args); NEWOBJ: cls.__new__(cls, *args). Same for us.
                 let args = self.pop(at)?;
                 let callable = self.pop(at)?;
                 let result = self.call(callable, args, at)?;
                 self.stack.push(result);
             }
-            0x92 => {
-                // NEWOBJ_EX: like NEWOBJ plus keyword arguments, which we only accept empty.
+            op::NEWOBJ_EX => {
+                // Like NEWOBJ plus keyword arguments, which we only accept empty.
                 let kwargs = self.pop(at)?;
                 if !matches!(self.object_at(kwargs), Some(Object::Dict(items)) if items.is_empty())
                 {
@@ -488,9 +476,9 @@ impl Machine<'_> {
                 let result = self.call(cls, args, at)?;
                 self.stack.push(result);
             }
-            b'b' => self.build(at)?,
-            b'Q' => {
-                let pid = self.pop(at)?; // BINPERSID
+            op::BUILD => self.build(at)?,
+            op::BINPERSID => {
+                let pid = self.pop(at)?;
                 self.push_new(Object::PersistentId(pid));
             }
             _ => return Ok(false),
@@ -498,65 +486,48 @@ impl Machine<'_> {
         Ok(true)
     }
 
+    /// The name STACK_GLOBAL builds from two strings. Length-capped: the strings may be
+    /// memoised, and rebuilding a huge name over and over must not multiply memory.
     fn dotted_name(&self, parts: &[Value], at: usize) -> Result<String> {
-        match parts {
-            [module, name] => match (self.object_at(*module), self.object_at(*name)) {
-                (Some(Object::Str(module)), Some(Object::Str(name))) => {
-                    Ok(format!("{module}.{name}"))
-                }
-                _ => Err(malformed(at, "STACK_GLOBAL needs two strings".into())),
-            },
-            _ => Err(malformed(at, "STACK_GLOBAL needs two strings".into())),
+        let [module, name] = parts else {
+            return Err(malformed(at, "STACK_GLOBAL needs two values".into()));
+        };
+        match (self.object_at(*module), self.object_at(*name)) {
+            (Some(Object::Str(module)), Some(Object::Str(name)))
+                if module.len() + name.len() <= MAX_GLOBAL_NAME =>
+            {
+                Ok(format!("{module}.{name}"))
+            }
+            _ => Err(malformed(at, "STACK_GLOBAL needs two short strings".into())),
         }
     }
 
-    /// REDUCE/NEWOBJ. Nothing is ever called: an OrderedDict becomes a dict, a whitelisted
-    /// global becomes a [`Object::Call`] record, and anything else is refused.
+    /// REDUCE/NEWOBJ. Nothing is ever called: `OrderedDict()` becomes an empty dict (its
+    /// items follow through SETITEMS, whatever the protocol), a whitelisted global becomes
+    /// an [`Object::Call`] record, and anything else is refused.
     fn call(&mut self, callable: Value, args: Value, at: usize) -> Result<Value> {
         let Some(Object::Global(func)) = self.object_at(callable) else {
             return Err(malformed(at, "call target is not a global name".into()));
         };
-        let func = func.clone();
-        let Some(Object::Tuple(args)) = self.object_at(args) else {
+        let Some(Object::Tuple(arg_items)) = self.object_at(args) else {
             return Err(malformed(
                 at,
                 format!("arguments of '{func}' are not a tuple"),
             ));
         };
-        let args = args.clone();
         if func == "collections.OrderedDict" {
-            let items = self.ordered_dict_items(&args, at)?;
-            return Ok(self.alloc(Object::Dict(items)));
+            if !arg_items.is_empty() {
+                return Err(malformed(at, "OrderedDict called with arguments".into()));
+            }
+            return Ok(self.alloc(Object::Dict(Vec::new())));
         }
         if !self.allowed_calls.contains(&func.as_str()) {
-            return Err(PickleError::UntrustedGlobal { name: func });
+            return Err(PickleError::UntrustedGlobal { name: func.clone() });
         }
+        // Refer to the argument tuple rather than copy it: one memoised tuple may be passed
+        // to many calls.
+        let func = func.clone();
         Ok(self.alloc(Object::Call { func, args }))
-    }
-
-    /// `OrderedDict()` (what pickle protocol 2+ writes, items follow via SETITEMS) or
-    /// `OrderedDict([[key, value], ...])` (what older protocols write).
-    fn ordered_dict_items(&self, args: &[Value], at: usize) -> Result<Vec<(Value, Value)>> {
-        let bad = || malformed(at, "unexpected arguments to collections.OrderedDict".into());
-        match args {
-            [] => Ok(Vec::new()),
-            [pairs] => {
-                let Some(Object::List(pairs) | Object::Tuple(pairs)) = self.object_at(*pairs)
-                else {
-                    return Err(bad());
-                };
-                pairs
-                    .iter()
-                    .map(|pair| match self.object_at(*pair) {
-                        Some(Object::List(kv) | Object::Tuple(kv)) if kv.len() == 2 => {
-                            Ok((kv[0], kv[1]))
-                        }
-                        _ => Err(bad()),
-                    })
-                    .collect()
-            }
-            _ => Err(bad()),
-        }
     }
 
     /// BUILD (`obj.__setstate__(state)`). torch sets `_metadata` on the state_dict this way;
@@ -590,7 +561,7 @@ impl Machine<'_> {
     }
 
     fn extend_dict(&mut self, items: Vec<Value>, at: usize) -> Result<()> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(malformed(
                 at,
                 "SETITEMS with an odd number of values".into(),
@@ -675,6 +646,62 @@ impl Machine<'_> {
         }
         Ok(self.stack.split_off(mark))
     }
+}
+
+/// The opcodes this reader understands (names as in CPython's `pickletools`).
+mod op {
+    pub const PROTO: u8 = 0x80;
+    pub const FRAME: u8 = 0x95;
+    pub const STOP: u8 = b'.';
+
+    pub const NONE: u8 = b'N';
+    pub const NEWTRUE: u8 = 0x88;
+    pub const NEWFALSE: u8 = 0x89;
+    pub const BININT: u8 = b'J';
+    pub const BININT1: u8 = b'K';
+    pub const BININT2: u8 = b'M';
+    pub const LONG1: u8 = 0x8a;
+    pub const LONG4: u8 = 0x8b;
+    pub const BINFLOAT: u8 = b'G';
+    pub const BINUNICODE: u8 = b'X';
+    pub const SHORT_BINUNICODE: u8 = 0x8c;
+    pub const BINUNICODE8: u8 = 0x8d;
+    pub const BINSTRING: u8 = b'T';
+    pub const SHORT_BINSTRING: u8 = b'U';
+    pub const BINBYTES: u8 = b'B';
+    pub const SHORT_BINBYTES: u8 = b'C';
+    pub const BINBYTES8: u8 = 0x8e;
+    pub const BYTEARRAY8: u8 = 0x96;
+
+    pub const MARK: u8 = b'(';
+    pub const POP: u8 = b'0';
+    pub const POP_MARK: u8 = b'1';
+    pub const DUP: u8 = b'2';
+    pub const EMPTY_DICT: u8 = b'}';
+    pub const EMPTY_LIST: u8 = b']';
+    pub const EMPTY_TUPLE: u8 = b')';
+    pub const TUPLE: u8 = b't';
+    pub const TUPLE1: u8 = 0x85;
+    pub const TUPLE2: u8 = 0x86;
+    pub const TUPLE3: u8 = 0x87;
+    pub const APPEND: u8 = b'a';
+    pub const APPENDS: u8 = b'e';
+    pub const SETITEM: u8 = b's';
+    pub const SETITEMS: u8 = b'u';
+
+    pub const BINPUT: u8 = b'q';
+    pub const LONG_BINPUT: u8 = b'r';
+    pub const MEMOIZE: u8 = 0x94;
+    pub const BINGET: u8 = b'h';
+    pub const LONG_BINGET: u8 = b'j';
+
+    pub const GLOBAL: u8 = b'c';
+    pub const STACK_GLOBAL: u8 = 0x93;
+    pub const REDUCE: u8 = b'R';
+    pub const NEWOBJ: u8 = 0x81;
+    pub const NEWOBJ_EX: u8 = 0x92;
+    pub const BUILD: u8 = b'b';
+    pub const BINPERSID: u8 = b'Q';
 }
 
 fn malformed(at: usize, msg: String) -> PickleError {

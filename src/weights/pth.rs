@@ -89,7 +89,7 @@ pub fn load_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
 pub fn load_pth_bytes(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         load_zip(bytes)
-    } else if bytes.first() == Some(&pickle_proto_opcode()) {
+    } else if bytes.first() == Some(&PICKLE_PROTO) {
         load_legacy(bytes)
     } else {
         Err(PthError::NotACheckpoint(
@@ -99,13 +99,12 @@ pub fn load_pth_bytes(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
 }
 
 /// Every pickle written by torch.save starts with the PROTO opcode.
-const fn pickle_proto_opcode() -> u8 {
-    0x80
-}
+const PICKLE_PROTO: u8 = 0x80;
 
 const REBUILD_TENSOR: &str = "torch._utils._rebuild_tensor";
 const REBUILD_TENSOR_V2: &str = "torch._utils._rebuild_tensor_v2";
-/// Used by torch >= 2.3 for dtypes without a typed storage class; the dtype is an argument.
+/// Used by newer torch for dtypes that have no legacy typed-storage class (uint16/32/64,
+/// float8...): the storage is untyped and the dtype is an extra argument.
 const REBUILD_TENSOR_V3: &str = "torch._utils._rebuild_tensor_v3";
 const REBUILD_PARAMETER: &str = "torch._utils._rebuild_parameter";
 const REBUILD_PARAMETER_WITH_STATE: &str = "torch._utils._rebuild_parameter_with_state";
@@ -120,7 +119,9 @@ const ALLOWED_CALLS: &[&str] = &[
 ];
 
 /// Raw storage bytes by storage key: borrowed from the input (legacy) or read from the zip.
-type Storages<'a> = HashMap<String, Cow<'a, [u8]>>;
+/// Keys (like every string taken from a pickle below) are borrowed, never copied per use: a
+/// pickle can refer to one memoised string any number of times for a few bytes each.
+type Storages<'a> = HashMap<&'a str, Cow<'a, [u8]>>;
 
 // ---------------------------------------------------------------------------------------------
 // Zip container
@@ -130,7 +131,7 @@ fn load_zip(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
     let prefix = archive_prefix(&archive)?;
     let pickle_bytes = read_entry(&mut archive, &format!("{prefix}data.pkl"), bytes.len())?;
     let little_endian = zip_byte_order(&mut archive, &prefix, bytes.len())?;
-    let (state, _) = pickle::load(&pickle_bytes, ALLOWED_CALLS)?;
+    let (state, _) = pickle::load(&pickle_bytes, 0, ALLOWED_CALLS)?;
 
     let mut storages = Storages::new();
     for key in storage_keys(&state)? {
@@ -149,13 +150,14 @@ fn archive_prefix<R: Read + std::io::Seek>(archive: &zip::ZipArchive<R>) -> Resu
             let prefix = name.strip_suffix("data.pkl")?;
             // Only `<folder>/data.pkl` (or a bare `data.pkl`), not e.g. `x/y/data.pkl`.
             let depth = prefix.matches('/').count();
-            (depth == 0 && prefix.is_empty() || depth == 1 && prefix.ends_with('/'))
+            ((depth == 0 && prefix.is_empty()) || (depth == 1 && prefix.ends_with('/')))
                 .then(|| prefix.to_owned())
         })
         .ok_or_else(|| PthError::Malformed("zip archive has no '<name>/data.pkl'".into()))
 }
 
-/// torch >= 1.10 records the storage byte order; older zip checkpoints are little-endian.
+/// Newer torch versions record the storage byte order; older zip checkpoints are all
+/// little-endian.
 fn zip_byte_order<R: Read + std::io::Seek>(
     archive: &mut zip::ZipArchive<R>,
     prefix: &str,
@@ -235,16 +237,8 @@ fn load_legacy(bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
 
 /// Reads the pickle starting at `*pos` and moves `*pos` past it.
 fn next_pickle(bytes: &[u8], pos: &mut usize, allowed_calls: &[&str]) -> Result<Unpickled> {
-    let rest = bytes.get(*pos..).unwrap_or_default();
-    let (value, used) = pickle::load(rest, allowed_calls).map_err(|error| match error {
-        // Report positions relative to the file, not to this pickle.
-        pickle::PickleError::Truncated { at, needed } => pickle::PickleError::Truncated {
-            at: at + *pos,
-            needed,
-        },
-        other => other,
-    })?;
-    *pos += used;
+    let (value, end) = pickle::load(bytes, *pos, allowed_calls)?;
+    *pos = end;
     Ok(value)
 }
 
@@ -271,7 +265,7 @@ fn legacy_byte_order(sys_info: &Unpickled) -> Result<bool> {
 /// element count, so the element size must come from how the state_dict refers to the key.
 fn legacy_storages<'a>(
     state: &Unpickled,
-    key_list: &Unpickled,
+    key_list: &'a Unpickled,
     data: &'a [u8],
 ) -> Result<Storages<'a>> {
     let elem_sizes = storage_elem_sizes(state)?;
@@ -291,7 +285,7 @@ fn legacy_storages<'a>(
         })?;
         let (bytes, after) = split_legacy_record(rest, elem_size)
             .ok_or_else(|| PthError::Malformed(format!("data of storage '{key}' is truncated")))?;
-        storages.insert(key.to_owned(), Cow::Borrowed(bytes));
+        storages.insert(key, Cow::Borrowed(bytes));
         rest = after;
     }
     Ok(storages)
@@ -321,6 +315,8 @@ enum Elem {
     I32,
     I16,
     I8,
+    U32,
+    U16,
     U8,
     Bool,
 }
@@ -329,8 +325,8 @@ impl Elem {
     fn size(self) -> usize {
         match self {
             Elem::F64 | Elem::I64 => 8,
-            Elem::F32 | Elem::I32 => 4,
-            Elem::F16 | Elem::BF16 | Elem::I16 => 2,
+            Elem::F32 | Elem::I32 | Elem::U32 => 4,
+            Elem::F16 | Elem::BF16 | Elem::I16 | Elem::U16 => 2,
             Elem::I8 | Elem::U8 | Elem::Bool => 1,
         }
     }
@@ -346,14 +342,16 @@ impl Elem {
             "int32" | "int" => Elem::I32,
             "int16" | "short" => Elem::I16,
             "int8" => Elem::I8,
+            "uint32" => Elem::U32,
+            "uint16" => Elem::U16,
             "uint8" => Elem::U8,
             "bool" => Elem::Bool,
             _ => return None,
         })
     }
 
-    /// The candle dtype holding this type as is; `None` for the narrow signed ints, which
-    /// are widened to I64 (most candle ops do not support I16/I32).
+    /// The candle dtype holding this type as is; `None` for the narrow ints, which are
+    /// widened to I64 (most candle ops do not support I16/I32, and candle has no U16).
     fn candle_dtype(self) -> Option<DType> {
         match self {
             Elem::F32 => Some(DType::F32),
@@ -361,8 +359,9 @@ impl Elem {
             Elem::F16 => Some(DType::F16),
             Elem::BF16 => Some(DType::BF16),
             Elem::I64 => Some(DType::I64),
+            Elem::U32 => Some(DType::U32),
             Elem::U8 | Elem::Bool => Some(DType::U8),
-            Elem::I32 | Elem::I16 | Elem::I8 => None,
+            Elem::I32 | Elem::I16 | Elem::U16 | Elem::I8 => None,
         }
     }
 }
@@ -407,8 +406,8 @@ impl StorageType {
 }
 
 /// What a persistent id `('storage', type, key, location, numel[, view])` says.
-struct StorageRef {
-    key: String,
+struct StorageRef<'p> {
+    key: &'p str,
     ty: StorageType,
     /// Length in the storage's own elements.
     numel: usize,
@@ -416,8 +415,8 @@ struct StorageRef {
     view: Option<(usize, usize)>,
 }
 
-impl StorageRef {
-    fn parse(state: &Unpickled, pid: Value) -> Result<Self> {
+impl<'p> StorageRef<'p> {
+    fn parse(state: &'p Unpickled, pid: Value) -> Result<Self> {
         let bad = |what: &str| PthError::Malformed(format!("storage reference: {what}"));
         let items = state.as_seq(pid).ok_or_else(|| bad("not a tuple"))?;
         // The location ('cpu', 'cuda:0') is irrelevant: everything loads to the CPU.
@@ -439,8 +438,7 @@ impl StorageRef {
         Ok(StorageRef {
             key: state
                 .as_str(*key)
-                .ok_or_else(|| bad("key is not a string"))?
-                .to_owned(),
+                .ok_or_else(|| bad("key is not a string"))?,
             ty: StorageType::from_global(type_name)?,
             numel: as_usize(*numel).ok_or_else(|| bad("size is not a non-negative int"))?,
             view,
@@ -465,7 +463,7 @@ impl StorageRef {
 }
 
 /// Every storage reference in the pickle, wherever it appears.
-fn storage_refs(state: &Unpickled) -> Result<Vec<StorageRef>> {
+fn storage_refs(state: &Unpickled) -> Result<Vec<StorageRef<'_>>> {
     state
         .objects()
         .filter_map(|object| match object {
@@ -475,16 +473,16 @@ fn storage_refs(state: &Unpickled) -> Result<Vec<StorageRef>> {
         .collect()
 }
 
-fn storage_keys(state: &Unpickled) -> Result<BTreeSet<String>> {
+fn storage_keys(state: &Unpickled) -> Result<BTreeSet<&str>> {
     Ok(storage_refs(state)?.into_iter().map(|r| r.key).collect())
 }
 
 /// Element size of each storage key (legacy records count elements, not bytes).
-fn storage_elem_sizes(state: &Unpickled) -> Result<HashMap<String, usize>> {
+fn storage_elem_sizes(state: &Unpickled) -> Result<HashMap<&str, usize>> {
     let mut sizes = HashMap::new();
     for storage in storage_refs(state)? {
         let size = storage.ty.elem_size();
-        if *sizes.entry(storage.key.clone()).or_insert(size) != size {
+        if *sizes.entry(storage.key).or_insert(size) != size {
             return Err(PthError::Malformed(format!(
                 "storage '{}' is used with different element sizes",
                 storage.key
@@ -501,8 +499,16 @@ fn as_usize(value: Value) -> Option<usize> {
     }
 }
 
-fn as_usize_seq(state: &Unpickled, value: Value) -> Option<Vec<usize>> {
-    state.as_seq(value)?.iter().map(|&v| as_usize(v)).collect()
+/// torch's own limit on tensor dimensions. Capping the rank keeps a hostile pickle from
+/// handing thousands of tensors one shared, huge size tuple each.
+const MAX_RANK: usize = 64;
+
+/// A size or stride tuple.
+fn as_dims(state: &Unpickled, value: Value) -> Option<Vec<usize>> {
+    let items = state
+        .as_seq(value)
+        .filter(|items| items.len() <= MAX_RANK)?;
+    items.iter().map(|&v| as_usize(v)).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,8 +517,8 @@ fn as_usize_seq(state: &Unpickled, value: Value) -> Option<Vec<usize>> {
 /// A tensor as the checkpoint describes it: a strided view (in elements) into the part of a
 /// storage that its storage reference can see.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct TensorSpec {
-    storage: String,
+struct TensorSpec<'p> {
+    storage: &'p str,
     visible_bytes: std::ops::Range<usize>,
     elem: Elem,
     offset: usize,
@@ -520,9 +526,9 @@ struct TensorSpec {
     stride: Vec<usize>,
 }
 
-impl TensorSpec {
+impl<'p> TensorSpec<'p> {
     /// Follows `_rebuild_parameter` wrappers down to the `_rebuild_tensor*` call.
-    fn parse(state: &Unpickled, value: Value) -> Result<Self> {
+    fn parse(state: &'p Unpickled, value: Value) -> Result<Self> {
         let mut value = value;
         // torch never nests parameters; the cap only stops a hostile chain of wrappers.
         for _ in 0..4 {
@@ -532,6 +538,7 @@ impl TensorSpec {
                     state.type_name(value)
                 )));
             };
+            let args = state.as_seq(*args).unwrap_or_default();
             match func.as_str() {
                 REBUILD_PARAMETER | REBUILD_PARAMETER_WITH_STATE => {
                     value = *args
@@ -567,7 +574,7 @@ impl TensorSpec {
     /// `(storage, storage_offset, size, stride, ...)`, the leading arguments of every
     /// `_rebuild_tensor*` variant; `dtype` is v3's explicit dtype.
     fn from_rebuild_args(
-        state: &Unpickled,
+        state: &'p Unpickled,
         args: &[Value],
         min_args: usize,
         dtype: Option<Elem>,
@@ -583,9 +590,13 @@ impl TensorSpec {
             return Err(bad("storage is not a persistent id"));
         };
         let storage = StorageRef::parse(state, *pid)?;
-        let size = as_usize_seq(state, *size).ok_or_else(|| bad("size is not a tuple of ints"))?;
-        let stride =
-            as_usize_seq(state, *stride).ok_or_else(|| bad("stride is not a tuple of ints"))?;
+        let dims_error = || {
+            bad(&format!(
+                "size or stride is not a tuple of <= {MAX_RANK} ints"
+            ))
+        };
+        let size = as_dims(state, *size).ok_or_else(dims_error)?;
+        let stride = as_dims(state, *stride).ok_or_else(dims_error)?;
         if size.len() != stride.len() {
             return Err(bad("size and stride differ in length"));
         }
@@ -623,9 +634,9 @@ fn tensor_elem(storage: StorageType, dtype: Option<Elem>) -> Result<Elem> {
 }
 
 /// Turns the unpickled state_dict into named tensors, in file order.
-fn build_state_dict(
-    state: &Unpickled,
-    storages: &Storages,
+fn build_state_dict<'a>(
+    state: &'a Unpickled,
+    storages: &'a Storages<'a>,
     little_endian: bool,
 ) -> Result<Vec<(String, Tensor)>> {
     let Some(Object::Dict(items)) = state.object(state.root()) else {
@@ -663,19 +674,19 @@ fn build_state_dict(
 }
 
 /// Materialises tensor views as contiguous CPU tensors.
-struct TensorBuilder<'s, 'a> {
-    storages: &'s Storages<'a>,
+struct TensorBuilder<'a> {
+    storages: &'a Storages<'a>,
     swap_bytes: bool,
     /// Views already built. Keys sharing a view (torch writes a shared storage once) get the
     /// same tensor, cloned cheaply, instead of another copy of the data.
-    built: HashMap<TensorSpec, Tensor>,
+    built: HashMap<TensorSpec<'a>, Tensor>,
     /// Bytes we are still willing to materialise. Views may overlap (stride 0, repeated
     /// offsets), so a tiny storage could otherwise describe terabytes of tensors.
     budget: usize,
 }
 
-impl<'s, 'a> TensorBuilder<'s, 'a> {
-    fn new(storages: &'s Storages<'a>, little_endian: bool) -> Self {
+impl<'a> TensorBuilder<'a> {
+    fn new(storages: &'a Storages<'a>, little_endian: bool) -> Self {
         let stored: usize = storages.values().map(|s| s.len()).sum();
         TensorBuilder {
             storages,
@@ -685,7 +696,7 @@ impl<'s, 'a> TensorBuilder<'s, 'a> {
         }
     }
 
-    fn build(&mut self, spec: TensorSpec) -> Result<Tensor> {
+    fn build(&mut self, spec: TensorSpec<'a>) -> Result<Tensor> {
         if let Some(tensor) = self.built.get(&spec) {
             return Ok(tensor.clone());
         }
@@ -699,7 +710,7 @@ impl<'s, 'a> TensorBuilder<'s, 'a> {
         })?;
         let storage = self
             .storages
-            .get(&spec.storage)
+            .get(spec.storage)
             .ok_or_else(|| PthError::Malformed(format!("storage '{}' is missing", spec.storage)))?;
         let visible = storage.get(spec.visible_bytes.clone()).ok_or_else(|| {
             PthError::Malformed(format!(
@@ -813,6 +824,7 @@ fn to_tensor(mut data: Vec<u8>, elem: Elem, shape: &[usize], swap_bytes: bool) -
             let values: Vec<i64> = match elem {
                 Elem::I32 => widen(&data, i32::from_ne_bytes),
                 Elem::I16 => widen(&data, i16::from_ne_bytes),
+                Elem::U16 => widen(&data, u16::from_ne_bytes),
                 _ => widen(&data, i8::from_ne_bytes),
             };
             Tensor::from_vec(values, shape, &Device::Cpu)?

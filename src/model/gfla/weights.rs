@@ -15,8 +15,11 @@ use std::sync::{Arc, Mutex};
 /// asked for. Building the model against it yields exactly the keys the model will load.
 #[derive(Default, Clone)]
 struct ShapeRecorder {
-    seen: Arc<Mutex<Vec<(String, Vec<usize>)>>>,
+    seen: Arc<Mutex<KeyShapes>>,
 }
+
+/// (key, shape) pairs in the order they were requested.
+type KeyShapes = Vec<(String, Vec<usize>)>;
 
 impl SimpleBackend for ShapeRecorder {
     fn get(&self, s: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
