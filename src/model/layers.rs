@@ -53,18 +53,116 @@ pub fn reflection_pad2d(x: &Tensor, p: usize) -> Result<Tensor> {
     if p >= h || p >= w {
         candle_core::bail!("reflection padding {p} needs a map larger than {h}×{w}");
     }
-    let reflect = |n: usize| -> Vec<u32> {
-        (0..n + 2 * p)
-            .map(|i| {
-                let j = i as i64 - p as i64;
-                let j = if j < 0 { -j } else if j >= n as i64 { 2 * (n as i64 - 1) - j } else { j };
-                j as u32
-            })
-            .collect()
+    // Copies of the border rows/columns concatenated around the map: much cheaper than a
+    // gather (index_select) over every element.
+    let mirror = |x: &Tensor, dim: usize, n: usize| -> Result<Tensor> {
+        let before: Vec<Tensor> = (1..=p).rev().map(|i| x.narrow(dim, i, 1)).collect::<Result<_>>()?;
+        let after: Vec<Tensor> = (1..=p).map(|i| x.narrow(dim, n - 1 - i, 1)).collect::<Result<_>>()?;
+        let parts: Vec<&Tensor> = before.iter().chain(std::iter::once(x)).chain(after.iter()).collect();
+        Tensor::cat(&parts, dim)
     };
-    let rows = Tensor::new(reflect(h).as_slice(), x.device())?;
-    let cols = Tensor::new(reflect(w).as_slice(), x.device())?;
-    x.index_select(&rows, 2)?.index_select(&cols, 3)
+    mirror(&mirror(x, 3, w)?, 2, h)
+}
+
+/// A stride-1 k×k convolution with zero padding, computed as one matrix product
+/// `W (cout·k², cin) × X (cin, H·W)` followed by k² shifted adds.
+///
+/// candle's CPU conv builds a k²-times larger im2col copy first; this form skips that copy and
+/// gives the matrix product a cache-friendly shape: 1.5× to 8× faster at GFLA's shapes
+/// (worst for candle with few output channels, e.g. the 64→3 image head). Built from candle
+/// ops only, so it is differentiable and runs on every device.
+#[derive(Clone, Debug)]
+pub struct ShiftConv {
+    /// (cout·k², cin), rows ordered (out channel, ky, kx).
+    weight: Tensor,
+    bias: Tensor,
+    k: usize,
+    pad: usize,
+}
+
+impl ShiftConv {
+    /// Loads a PyTorch `Conv2d(cin, cout, k, stride=1, padding=pad)` (`weight`, `bias`).
+    pub fn new(cin: usize, cout: usize, k: usize, pad: usize, vb: VarBuilder) -> Result<Self> {
+        let w = vb.get((cout, cin, k, k), "weight")?;
+        Ok(Self {
+            weight: w.permute((0, 2, 3, 1))?.reshape((cout * k * k, cin))?,
+            bias: vb.get(cout, "bias")?,
+            k,
+            pad,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, cin, h, w) = x.dims4()?;
+        let (k, p) = (self.k, self.pad);
+        let cout = self.bias.dim(0)?;
+        let (hp, wp) = (h + 2 * p, w + 2 * p);
+        if hp < k || wp < k {
+            candle_core::bail!("{k}×{k} conv on a {h}×{w} map with padding {p}");
+        }
+        let (ho, wo) = (hp - k + 1, wp - k + 1);
+        let xp = if p > 0 { x.pad_with_zeros(2, p, p)?.pad_with_zeros(3, p, p)? } else { x.clone() };
+        let y = self
+            .weight
+            .broadcast_matmul(&xp.reshape((b, cin, hp * wp))?)?
+            .reshape((b, cout, k * k, hp, wp))?;
+        let mut acc = self.bias.reshape((1, cout, 1, 1))?.broadcast_as((b, cout, ho, wo))?.contiguous()?;
+        for ky in 0..k {
+            for kx in 0..k {
+                let tap = y.narrow(2, ky * k + kx, 1)?.squeeze(2)?.narrow(2, ky, ho)?.narrow(3, kx, wo)?;
+                acc = (acc + tap)?;
+            }
+        }
+        Ok(acc)
+    }
+}
+
+/// PyTorch `ConvTranspose2d(cin, cout, 3, stride 2, padding 1, output_padding 1)` (doubles H
+/// and W), computed as one matrix product over all nine taps and a four-phase interleave.
+///
+/// Output row 2m takes kernel row 1 at input row m; row 2m+1 takes kernel row 2 at input row m
+/// and kernel row 0 at input row m+1 (zero past the edge); columns likewise. candle's CPU
+/// transposed conv is a direct loop at 6–12 GFLOP/s; this runs at matrix-product speed.
+#[derive(Clone, Debug)]
+pub struct UpConv {
+    /// (cout·9, cin), rows ordered (out channel, ky, kx).
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl UpConv {
+    /// Loads the PyTorch weight, stored (cin, cout, 3, 3), and bias.
+    pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+        let w = vb.get((cin, cout, 3, 3), "weight")?;
+        Ok(Self { weight: w.permute((1, 2, 3, 0))?.reshape((cout * 9, cin))?, bias: vb.get(cout, "bias")? })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, cin, h, w) = x.dims4()?;
+        let cout = self.bias.dim(0)?;
+        let xp = x.pad_with_zeros(2, 0, 1)?.pad_with_zeros(3, 0, 1)?;
+        let y = self
+            .weight
+            .broadcast_matmul(&xp.reshape((b, cin, (h + 1) * (w + 1)))?)?
+            .reshape((b, cout, 9, h + 1, w + 1))?;
+        // (input offset, kernel index) per output parity.
+        const TAPS: [&[(usize, usize)]; 2] = [&[(0, 1)], &[(0, 2), (1, 0)]];
+        let bias = self.bias.reshape((1, cout, 1, 1))?.broadcast_as((b, cout, h, w))?;
+        let phase = |a: usize, c: usize| -> Result<Tensor> {
+            let mut acc = bias.contiguous()?;
+            for &(dy, ky) in TAPS[a] {
+                for &(dx, kx) in TAPS[c] {
+                    let tap = y.narrow(2, ky * 3 + kx, 1)?.squeeze(2)?.narrow(2, dy, h)?.narrow(3, dx, w)?;
+                    acc = (acc + tap)?;
+                }
+            }
+            Ok(acc)
+        };
+        let row = |a: usize| -> Result<Tensor> {
+            Tensor::stack(&[phase(a, 0)?, phase(a, 1)?], 4)?.reshape((b, cout, h, 2 * w))
+        };
+        Tensor::stack(&[row(0)?, row(1)?], 3)?.reshape((b, cout, 2 * h, 2 * w))
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +180,40 @@ mod tests {
         assert_eq!(rows[0], vec![5.0, 4.0, 5.0, 6.0, 7.0, 6.0]);
         assert_eq!(rows[1], vec![1.0, 0.0, 1.0, 2.0, 3.0, 2.0]);
         assert_eq!(rows[4], vec![5.0, 4.0, 5.0, 6.0, 7.0, 6.0]);
+        Ok(())
+    }
+
+    fn vb_of(tensors: Vec<(&str, Tensor)>) -> VarBuilder<'static> {
+        let map = tensors.into_iter().map(|(k, t)| (k.to_string(), t)).collect();
+        VarBuilder::from_tensors(map, candle_core::DType::F32, &Device::Cpu)
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
+    }
+
+    /// Same values as candle's own convolutions (the reference semantics of PyTorch's).
+    #[test]
+    fn shift_conv_and_up_conv_equal_candle_convolutions() -> Result<()> {
+        let dev = Device::Cpu;
+        for (cin, cout, h, w, k, pad) in [(5, 4, 7, 6, 3, 1), (3, 2, 5, 9, 3, 0), (4, 3, 6, 6, 1, 0)] {
+            let x = Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
+            let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
+            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
+            let conv = ShiftConv::new(cin, cout, k, pad, vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]))?;
+            let want = x.conv2d(&wt, pad, 1, 1, 1)?.broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
+            assert!(max_diff(&conv.forward(&x)?, &want) < 1e-4);
+        }
+        for (cin, cout, h, w) in [(5, 4, 3, 4), (2, 3, 1, 1), (3, 3, 6, 5)] {
+            let x = Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
+            let wt = Tensor::randn(0f32, 1.0, (cin, cout, 3, 3), &dev)?;
+            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
+            let up = UpConv::new(cin, cout, vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]))?;
+            let want = x.conv_transpose2d(&wt, 1, 1, 2, 1)?.broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
+            let got = up.forward(&x)?;
+            assert_eq!(got.dims(), &[2, cout, 2 * h, 2 * w]);
+            assert!(max_diff(&got, &want) < 1e-4);
+        }
         Ok(())
     }
 

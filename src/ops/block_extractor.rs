@@ -241,7 +241,7 @@ mod tests {
         let centres = p.narrow(2, 1, 10)?.narrow(3, 1, 13)?; // rows 1,4,7,10 / cols 1,4,..
         let rows = Tensor::new(&[0u32, 3, 6, 9], &dev)?;
         let cols = Tensor::new(&[0u32, 3, 6, 9, 12], &dev)?;
-        let c = centres.index_select(&rows, 2)?.index_select(&cols, 3)?;
+        let c = centres.contiguous()?.index_select(&rows, 2)?.index_select(&cols, 3)?;
         assert_eq!((c - &src)?.abs()?.max_all()?.to_scalar::<f32>()?, 0.0);
         Ok(())
     }
@@ -268,7 +268,8 @@ mod tests {
         let grads = out.backward()?;
         let gs = grads.get(&src).unwrap().flatten_all()?.to_vec1::<f32>()?;
         let gf = grads.get(&flow).unwrap().flatten_all()?.to_vec1::<f32>()?;
-        let eps = 1e-2f32;
+        // The loss is linear in the source: a large step is exact and avoids f32 cancellation.
+        let eps = 0.5f32;
         for (i, g) in gs.iter().enumerate() {
             let mut p = src_v.clone();
             p[i] += eps;

@@ -1,13 +1,10 @@
 //! GFLA's building blocks, pre-activation style (norm → act → conv), spec §2.
 //! Field names mirror the PyTorch `nn.Sequential` indices they are loaded from.
 
-use crate::model::layers::{leaky_relu, reflection_pad2d, InstanceNorm};
+use crate::model::layers::{leaky_relu, reflection_pad2d, InstanceNorm, ShiftConv, UpConv};
 use crate::ops;
-use candle_core::{Result, Tensor};
-use candle_nn::{
-    conv2d, conv_transpose2d, Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig,
-    Module, VarBuilder,
-};
+use candle_core::{Result, Tensor, D};
+use candle_nn::{conv2d, Conv2d, Conv2dConfig, Module, VarBuilder};
 
 /// LeakyReLU slope used everywhere in GFLA.
 pub const SLOPE: f64 = 0.1;
@@ -16,15 +13,15 @@ fn act(x: &Tensor) -> Result<Tensor> {
     leaky_relu(x, SLOPE)
 }
 
-pub(crate) fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, vb: VarBuilder) -> Result<Conv2d> {
-    let cfg = Conv2dConfig { padding: pad, stride, ..Default::default() };
-    conv2d(cin, cout, k, cfg, vb)
+/// The strided 4×4 down-sampling conv of the encoder blocks (candle's conv).
+fn conv_down(cin: usize, cout: usize, vb: VarBuilder) -> Result<Conv2d> {
+    let cfg = Conv2dConfig { padding: 1, stride: 2, ..Default::default() };
+    conv2d(cin, cout, 4, cfg, vb)
 }
 
-/// ConvTranspose 3/s2/p1/output_padding 1: exactly doubles H and W.
-fn conv_t_up(cin: usize, cout: usize, vb: VarBuilder) -> Result<ConvTranspose2d> {
-    let cfg = ConvTranspose2dConfig { padding: 1, output_padding: 1, stride: 2, dilation: 1 };
-    conv_transpose2d(cin, cout, 3, cfg, vb)
+/// A 3×3, stride 1, padding 1 convolution.
+pub(crate) fn conv3(cin: usize, cout: usize, vb: VarBuilder) -> Result<ShiftConv> {
+    ShiftConv::new(cin, cout, 3, 1, vb)
 }
 
 /// `IN → act → conv4/s2/p1 → IN → act → conv3/s1/p1`; halves the size.
@@ -33,7 +30,7 @@ pub struct EncoderBlock {
     norm0: InstanceNorm,
     conv2: Conv2d,
     norm3: InstanceNorm,
-    conv5: Conv2d,
+    conv5: ShiftConv,
 }
 
 impl EncoderBlock {
@@ -41,9 +38,9 @@ impl EncoderBlock {
         let vb = vb.pp("model");
         Ok(Self {
             norm0: InstanceNorm::new(cin, vb.pp("0"))?,
-            conv2: conv(cin, cout, 4, 2, 1, vb.pp("2"))?,
+            conv2: conv_down(cin, cout, vb.pp("2"))?,
             norm3: InstanceNorm::new(cout, vb.pp("3"))?,
-            conv5: conv(cout, cout, 3, 1, 1, vb.pp("5"))?,
+            conv5: conv3(cout, cout, vb.pp("5"))?,
         })
     }
 
@@ -57,9 +54,9 @@ impl EncoderBlock {
 #[derive(Clone, Debug)]
 pub struct ResBlock {
     norm0: InstanceNorm,
-    conv2: Conv2d,
+    conv2: ShiftConv,
     norm3: InstanceNorm,
-    conv5: Conv2d,
+    conv5: ShiftConv,
 }
 
 impl ResBlock {
@@ -67,9 +64,9 @@ impl ResBlock {
         let vb = vb.pp("model");
         Ok(Self {
             norm0: InstanceNorm::new(c, vb.pp("0"))?,
-            conv2: conv(c, c, 3, 1, 1, vb.pp("2"))?,
+            conv2: conv3(c, c, vb.pp("2"))?,
             norm3: InstanceNorm::new(c, vb.pp("3"))?,
-            conv5: conv(c, c, 3, 1, 1, vb.pp("5"))?,
+            conv5: conv3(c, c, vb.pp("5"))?,
         })
     }
 
@@ -85,10 +82,10 @@ impl ResBlock {
 #[derive(Clone, Debug)]
 pub struct ResBlockDecoder {
     norm0: InstanceNorm,
-    conv2: Conv2d,
+    conv2: ShiftConv,
     norm3: InstanceNorm,
-    conv5: ConvTranspose2d,
-    shortcut: ConvTranspose2d,
+    conv5: UpConv,
+    shortcut: UpConv,
 }
 
 impl ResBlockDecoder {
@@ -96,10 +93,10 @@ impl ResBlockDecoder {
         let m = vb.pp("model");
         Ok(Self {
             norm0: InstanceNorm::new(cin, m.pp("0"))?,
-            conv2: conv(cin, hidden, 3, 1, 1, m.pp("2"))?,
+            conv2: conv3(cin, hidden, m.pp("2"))?,
             norm3: InstanceNorm::new(hidden, m.pp("3"))?,
-            conv5: conv_t_up(hidden, cout, m.pp("5"))?,
-            shortcut: conv_t_up(cin, cout, vb.pp("shortcut").pp("0"))?,
+            conv5: UpConv::new(hidden, cout, m.pp("5"))?,
+            shortcut: UpConv::new(cin, cout, vb.pp("shortcut").pp("0"))?,
         })
     }
 
@@ -115,12 +112,12 @@ impl ResBlockDecoder {
 /// (`conv1` and `model.2`, same tensor); we load `model.2`.
 #[derive(Clone, Debug)]
 pub struct PadConv {
-    conv: Conv2d,
+    conv: ShiftConv,
 }
 
 impl PadConv {
     pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { conv: conv(cin, cout, 3, 1, 0, vb.pp("model").pp("2"))? })
+        Ok(Self { conv: ShiftConv::new(cin, cout, 3, 0, vb.pp("model").pp("2"))? })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -133,8 +130,14 @@ impl PadConv {
 /// patches.
 #[derive(Clone, Debug)]
 pub struct ExtractorAttn {
-    fc0: Conv2d,
-    fc2: Conv2d,
+    /// `fully_connect_layer.0` (a k×k, stride-k conv over the 2C patch channels) split into
+    /// its target and source halves, as (C·k², hidden) matrices.
+    fc0_target: Tensor,
+    fc0_source: Tensor,
+    fc0_bias: Tensor,
+    /// `fully_connect_layer.2` (1×1 conv, hidden → k²) as a (hidden, k²) matrix.
+    fc2: Tensor,
+    fc2_bias: Tensor,
     k: usize,
 }
 
@@ -151,9 +154,17 @@ pub struct AttnOutput {
 impl ExtractorAttn {
     pub fn new(channels: usize, k: usize, hidden: usize, vb: VarBuilder) -> Result<Self> {
         let vb = vb.pp("fully_connect_layer");
+        let w0 = vb.pp("0").get((hidden, 2 * channels, k, k), "weight")?;
+        let w2 = vb.pp("2").get((k * k, hidden, 1, 1), "weight")?;
+        let half = |start: usize| -> Result<Tensor> {
+            w0.narrow(1, start, channels)?.reshape((hidden, channels * k * k))?.t()?.contiguous()
+        };
         Ok(Self {
-            fc0: conv(2 * channels, hidden, k, k, 0, vb.pp("0"))?,
-            fc2: conv(hidden, k * k, 1, 1, 0, vb.pp("2"))?,
+            fc0_target: half(0)?,
+            fc0_source: half(channels)?,
+            fc0_bias: vb.pp("0").get(hidden, "bias")?,
+            fc2: w2.reshape((k * k, hidden))?.t()?.contiguous()?,
+            fc2_bias: vb.pp("2").get(k * k, "bias")?,
             k,
         })
     }
@@ -162,14 +173,33 @@ impl ExtractorAttn {
         self.k
     }
 
+    /// (B, C, h·k, w·k) patches → (B·h·w, C·k²) rows, one per cell, in the (c, i, j) order of
+    /// the conv weight. A k×k conv with stride k over the patches is then a matrix product.
+    fn patch_rows(patches: &Tensor, k: usize) -> Result<Tensor> {
+        let (b, c, hk, wk) = patches.dims4()?;
+        let (h, w) = (hk / k, wk / k);
+        patches
+            .reshape((b, c, h, k, w, k))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .reshape((b * h * w, c * k * k))
+    }
+
     pub fn forward(&self, source: &Tensor, target: &Tensor, flow: &Tensor) -> Result<AttnOutput> {
-        let source_patches = ops::block_extractor(source, flow, self.k)?;
-        let target_patches = ops::block_extractor(target, &flow.zeros_like()?, self.k)?;
-        // Target patches first, then source: the order the kernel predictor was trained with.
-        let pair = Tensor::cat(&[&target_patches, &source_patches], 1)?;
-        let logits = self.fc2.forward(&act(&self.fc0.forward(&pair)?)?)?;
-        let attention = candle_nn::ops::softmax(&logits, 1)?;
-        let features = ops::local_attention(&attention, &source_patches, self.k)?;
+        let k = self.k;
+        let (b, _, h, w) = target.dims4()?;
+        let source_patches = ops::block_extractor(source, flow, k)?;
+        let target_patches = ops::block_extractor(target, &flow.zeros_like()?, k)?;
+        // The reference concatenates (target patches, source patches) and convolves; the split
+        // weight halves give the same sum without the concatenated copy.
+        let hidden = (Self::patch_rows(&target_patches, k)?.matmul(&self.fc0_target)?
+            + Self::patch_rows(&source_patches, k)?.matmul(&self.fc0_source)?)?
+            .broadcast_add(&self.fc0_bias)?;
+        let logits = act(&hidden)?.matmul(&self.fc2)?.broadcast_add(&self.fc2_bias)?;
+        let attention = candle_nn::ops::softmax(&logits, D::Minus1)?
+            .reshape((b, h, w, k * k))?
+            .permute((0, 3, 1, 2))?
+            .contiguous()?;
+        let features = ops::local_attention(&attention, &source_patches, k)?;
         Ok(AttnOutput { features, attention })
     }
 }

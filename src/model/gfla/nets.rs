@@ -1,11 +1,12 @@
 //! GFLA's three sub-networks (spec §3–§5): the source encoder, the global flow field estimator
 //! and the target net with its local-attention decoder.
 
-use super::blocks::{conv, EncoderBlock, ExtractorAttn, PadConv, ResBlock, ResBlockDecoder};
+use super::blocks::{conv3, EncoderBlock, ExtractorAttn, PadConv, ResBlock, ResBlockDecoder};
 use super::config::GflaConfig;
 use crate::model::Tracer;
 use candle_core::{Result, Tensor};
-use candle_nn::{Conv2d, Module, VarBuilder};
+use crate::model::layers::ShiftConv;
+use candle_nn::VarBuilder;
 
 /// `block0` then `encoder{0..}`: the pyramid shared by the source and target nets.
 #[derive(Clone, Debug)]
@@ -73,7 +74,7 @@ struct FlowStep {
     decoder: ResBlockDecoder,
     jump: PadConv,
     /// `(output{i}, mask{i}.0)` when this step's level carries attention.
-    heads: Option<(Conv2d, Conv2d)>,
+    heads: Option<(ShiftConv, ShiftConv)>,
 }
 
 /// Global flow field estimator (`flow_net.*`).
@@ -98,8 +99,8 @@ impl FlowNet {
             let (cin, cout) = (w(e - 1 - i), w(e - 2 - i));
             let heads = if cfg.attn_layer.contains(&(e - 1 - i)) {
                 Some((
-                    conv(cout, 2, 3, 1, 1, vb.pp(format!("output{i}")))?,
-                    conv(cout, 1, 3, 1, 1, vb.pp(format!("mask{i}")).pp("0"))?,
+                    conv3(cout, 2, vb.pp(format!("output{i}")))?,
+                    conv3(cout, 1, vb.pp(format!("mask{i}")).pp("0"))?,
                 ))
             } else {
                 None
