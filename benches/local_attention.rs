@@ -17,8 +17,18 @@ struct Case {
 }
 
 const CASES: [Case; 2] = [
-    Case { name: "level2_c128_k5_64x64", c: 128, k: 5, hw: 64 },
-    Case { name: "level3_c256_k3_32x32", c: 256, k: 3, hw: 32 },
+    Case {
+        name: "level2_c128_k5_64x64",
+        c: 128,
+        k: 5,
+        hw: 64,
+    },
+    Case {
+        name: "level3_c256_k3_32x32",
+        c: 256,
+        k: 3,
+        hw: 32,
+    },
 ];
 
 fn bench(c: &mut Criterion) {
@@ -31,17 +41,39 @@ fn bench(c: &mut Criterion) {
         let target = Tensor::randn(0f32, 1.0, (1, ch, n, n), &dev).unwrap();
         let flow = Tensor::randn(0f32, 3.0, (1, 2, n, n), &dev).unwrap();
         let patches = ops::block_extractor(&source, &flow, k).unwrap();
-        let attn = candle_nn::ops::softmax(&Tensor::randn(0f32, 1.0, (1, k * k, n, n), &dev).unwrap(), 1).unwrap();
+        let attn = candle_nn::ops::softmax(
+            &Tensor::randn(0f32, 1.0, (1, k * k, n, n), &dev).unwrap(),
+            1,
+        )
+        .unwrap();
         let weights: HashMap<String, Tensor> = [
-            ("fully_connect_layer.0.weight", Tensor::randn(0f32, 0.02, (128, 2 * ch, k, k), &dev).unwrap()),
-            ("fully_connect_layer.0.bias", Tensor::zeros(128, DType::F32, &dev).unwrap()),
-            ("fully_connect_layer.2.weight", Tensor::randn(0f32, 0.1, (k * k, 128, 1, 1), &dev).unwrap()),
-            ("fully_connect_layer.2.bias", Tensor::zeros(k * k, DType::F32, &dev).unwrap()),
+            (
+                "fully_connect_layer.0.weight",
+                Tensor::randn(0f32, 0.02, (128, 2 * ch, k, k), &dev).unwrap(),
+            ),
+            (
+                "fully_connect_layer.0.bias",
+                Tensor::zeros(128, DType::F32, &dev).unwrap(),
+            ),
+            (
+                "fully_connect_layer.2.weight",
+                Tensor::randn(0f32, 0.1, (k * k, 128, 1, 1), &dev).unwrap(),
+            ),
+            (
+                "fully_connect_layer.2.bias",
+                Tensor::zeros(k * k, DType::F32, &dev).unwrap(),
+            ),
         ]
         .into_iter()
         .map(|(n, t)| (n.to_string(), t))
         .collect();
-        let block = ExtractorAttn::new(ch, k, 128, VarBuilder::from_tensors(weights, DType::F32, &dev)).unwrap();
+        let block = ExtractorAttn::new(
+            ch,
+            k,
+            128,
+            VarBuilder::from_tensors(weights, DType::F32, &dev),
+        )
+        .unwrap();
 
         group.bench_function(format!("block_extractor/{}", case.name), |b| {
             b.iter(|| ops::block_extractor(&source, &flow, k).unwrap())

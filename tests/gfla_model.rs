@@ -50,7 +50,12 @@ fn config_from_json(j: &Value) -> GflaConfig {
         layers: u(&c["layers"]),
         num_blocks: u(&c["num_blocks"]),
         attn_layer: c["attn_layer"].as_array().unwrap().iter().map(u).collect(),
-        kernel_size: c["kernel_size"].as_object().unwrap().iter().map(|(k, v)| (k.parse().unwrap(), u(v))).collect(),
+        kernel_size: c["kernel_size"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), u(v)))
+            .collect(),
         flow_ngf: u(&c["flow_net"]["ngf"]),
         flow_img_f: u(&c["flow_net"]["img_f"]),
         flow_layers: u(&c["flow_net"]["encoder_layer"]),
@@ -85,10 +90,20 @@ fn run_fixture(f: &ModelFixture, weights: &Path) -> BTreeMap<String, Tensor> {
     let expected_cfg = config_from_json(&f.json);
     let (model, cfg) = gfla::weights::load(weights, None, &expected_cfg, &Device::Cpu)
         .unwrap_or_else(|e| panic!("{}: {e}", weights.display()));
-    assert_eq!(cfg.canonical(), expected_cfg.canonical(), "config inferred from {} differs from the JSON", weights.display());
+    assert_eq!(
+        cfg.canonical(),
+        expected_cfg.canonical(),
+        "config inferred from {} differs from the JSON",
+        weights.display()
+    );
     let mut tracer = Tracer::on();
     let out = model
-        .forward_traced(&f.io["input.source_image"], &f.io["input.source_pose"], &f.io["input.target_pose"], &mut tracer)
+        .forward_traced(
+            &f.io["input.source_image"],
+            &f.io["input.source_pose"],
+            &f.io["input.target_pose"],
+            &mut tracer,
+        )
         .unwrap();
     let mut got = tracer.into_map();
     got.insert("output.image".into(), out.image);
@@ -103,28 +118,47 @@ fn run_fixture(f: &ModelFixture, weights: &Path) -> BTreeMap<String, Tensor> {
 fn every_model_fixture_matches_reference() {
     for f in model_fixtures() {
         let files = weight_files(&f);
-        assert!(files.iter().any(|(k, _)| k == "weights_safetensors"), "{}: no safetensors weights", f.name);
+        assert!(
+            files.iter().any(|(k, _)| k == "weights_safetensors"),
+            "{}: no safetensors weights",
+            f.name
+        );
         let mut first: Option<BTreeMap<String, Tensor>> = None;
         for (kind, path) in files {
             let got = run_fixture(&f, &path);
             let mut compared = 0;
             for (name, want) in &f.io {
                 let Some(tol) = tolerance(name) else { continue };
-                let have = got.get(name).unwrap_or_else(|| panic!("{}: model produced no `{name}`", f.name));
+                let have = got
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{}: model produced no `{name}`", f.name));
                 let d = max_abs_diff(have, want);
                 if kind == "weights_safetensors" {
                     println!("{} {name}: max abs diff {d:.3e}", f.name);
                 }
-                assert!(d <= tol, "{} ({kind}) {name}: max abs diff {d} > {tol}", f.name);
+                assert!(
+                    d <= tol,
+                    "{} ({kind}) {name}: max abs diff {d} > {tol}",
+                    f.name
+                );
                 compared += 1;
             }
-            assert!(compared >= 10, "{}: only {compared} tensors compared", f.name);
+            assert!(
+                compared >= 10,
+                "{}: only {compared} tensors compared",
+                f.name
+            );
             // All weight formats must give bit-identical results.
             match &first {
                 None => first = Some(got),
                 Some(reference) => {
                     for (name, t) in reference {
-                        assert_eq!(max_abs_diff(t, &got[name]), 0.0, "{} {kind}: {name} differs between formats", f.name);
+                        assert_eq!(
+                            max_abs_diff(t, &got[name]),
+                            0.0,
+                            "{} {kind}: {name} differs between formats",
+                            f.name
+                        );
                     }
                 }
             }
@@ -139,16 +173,33 @@ fn affine_regularization_of_model_flows_matches_reference() {
         let levels = cfg.levels_deepest_first();
         let mut total = 0f32;
         for (j, level) in levels.iter().enumerate() {
-            let loss = ops::affine_regularization(&f.io[&format!("output.flow.{j}")], cfg.kernel(*level))
+            let loss =
+                ops::affine_regularization(&f.io[&format!("output.flow.{j}")], cfg.kernel(*level))
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+            let want = f.io[&format!("loss.affine_regularization.{j}")]
+                .flatten_all()
                 .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            let want = f.io[&format!("loss.affine_regularization.{j}")].flatten_all().unwrap().to_vec1::<f32>().unwrap()[0];
-            assert!(((loss - want) / want).abs() <= 1e-4, "{} level {level}: {loss} vs {want}", f.name);
+                .to_vec1::<f32>()
+                .unwrap()[0];
+            assert!(
+                ((loss - want) / want).abs() <= 1e-4,
+                "{} level {level}: {loss} vs {want}",
+                f.name
+            );
             total += loss;
         }
-        let want = f.io["loss.affine_regularization.total"].flatten_all().unwrap().to_vec1::<f32>().unwrap()[0];
-        assert!(((total - want) / want).abs() <= 1e-4, "{} total: {total} vs {want}", f.name);
+        let want = f.io["loss.affine_regularization.total"]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()[0];
+        assert!(
+            ((total - want) / want).abs() <= 1e-4,
+            "{} total: {total} vs {want}",
+            f.name
+        );
     }
 }
 
@@ -156,11 +207,29 @@ fn affine_regularization_of_model_flows_matches_reference() {
 fn flow_colouring_matches_reference() {
     for f in model_fixtures() {
         for j in 0.. {
-            let Some(want) = f.io.get(&format!("vis.flow_color.{j}")) else { break };
+            let Some(want) = f.io.get(&format!("vis.flow_color.{j}")) else {
+                break;
+            };
             let flow = &f.io[&format!("output.flow.{j}")];
             let img = imaging::flow_to_color(
-                &flow.get(0).unwrap().get(0).unwrap().flatten_all().unwrap().to_vec1().unwrap(),
-                &flow.get(0).unwrap().get(1).unwrap().flatten_all().unwrap().to_vec1().unwrap(),
+                &flow
+                    .get(0)
+                    .unwrap()
+                    .get(0)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap(),
+                &flow
+                    .get(0)
+                    .unwrap()
+                    .get(1)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap(),
                 flow.dim(2).unwrap(),
                 flow.dim(3).unwrap(),
             );
@@ -174,9 +243,18 @@ fn flow_colouring_matches_reference() {
             }
             let got = Tensor::from_vec(data, (3, h, w), &Device::Cpu).unwrap();
             let (max, frac) = diff_stats(&got, want, 1e-6);
-            println!("{} flow colour {j}: max {max:e}, {:.2}% not exact", f.name, frac * 100.0);
+            println!(
+                "{} flow colour {j}: max {max:e}, {:.2}% not exact",
+                f.name,
+                frac * 100.0
+            );
             assert!(max <= 2.0 / 255.0 + 1e-6, "{} level {j}: {max}", f.name);
-            assert!(frac <= 0.01, "{} level {j}: {:.2}% of values differ", f.name, frac * 100.0);
+            assert!(
+                frac <= 0.01,
+                "{} level {j}: {:.2}% of values differ",
+                f.name,
+                frac * 100.0
+            );
         }
     }
 }
@@ -185,20 +263,39 @@ fn flow_colouring_matches_reference() {
 fn cached_source_features_give_the_same_result() {
     for f in model_fixtures() {
         let cfg = config_from_json(&f.json);
-        let path = f.dir.join(f.json["files"]["weights_safetensors"].as_str().unwrap());
+        let path = f
+            .dir
+            .join(f.json["files"]["weights_safetensors"].as_str().unwrap());
         let (model, _) = gfla::weights::load(&path, None, &cfg, &Device::Cpu).unwrap();
         let img = &f.io["input.source_image"];
-        let full = model.forward(img, &f.io["input.source_pose"], &f.io["input.target_pose"]).unwrap();
+        let full = model
+            .forward(img, &f.io["input.source_pose"], &f.io["input.target_pose"])
+            .unwrap();
         let feats = model.encode_source(img).unwrap();
         // Swap the poses: a different target, the same cached source features.
         let cached = model
-            .forward_with_source(&feats, img, &f.io["input.source_pose"], &f.io["input.target_pose"], &mut Tracer::off())
+            .forward_with_source(
+                &feats,
+                img,
+                &f.io["input.source_pose"],
+                &f.io["input.target_pose"],
+                &mut Tracer::off(),
+            )
             .unwrap();
         assert_eq!(max_abs_diff(&full.image, &cached.image), 0.0);
         let other = model
-            .forward_with_source(&feats, img, &f.io["input.source_pose"], &f.io["input.source_pose"], &mut Tracer::off())
+            .forward_with_source(
+                &feats,
+                img,
+                &f.io["input.source_pose"],
+                &f.io["input.source_pose"],
+                &mut Tracer::off(),
+            )
             .unwrap();
-        assert!(max_abs_diff(&full.image, &other.image) > 1e-3, "the target pose must matter");
+        assert!(
+            max_abs_diff(&full.image, &other.image) > 1e-3,
+            "the target pose must matter"
+        );
         assert_eq!(full.attention.len(), cfg.attn_layer.len());
         for (tap, level) in full.attention.iter().zip(cfg.levels_deepest_first()) {
             assert_eq!(tap.level, level);

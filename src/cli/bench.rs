@@ -36,28 +36,55 @@ pub struct BenchArgs {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// A standing person in the annotation frame, so flows and attention see realistic inputs.
 fn template_pose(frame_hw: (usize, usize)) -> Pose {
     // (x, y) as fractions of the frame: nose, neck, r/l arms, hips, legs, face.
     const T: [(f32, f32); 18] = [
-        (0.50, 0.12), (0.50, 0.22), (0.38, 0.22), (0.34, 0.38), (0.33, 0.52), (0.62, 0.22),
-        (0.66, 0.38), (0.67, 0.52), (0.43, 0.52), (0.43, 0.70), (0.43, 0.88), (0.57, 0.52),
-        (0.57, 0.70), (0.57, 0.88), (0.47, 0.10), (0.53, 0.10), (0.45, 0.11), (0.55, 0.11),
+        (0.50, 0.12),
+        (0.50, 0.22),
+        (0.38, 0.22),
+        (0.34, 0.38),
+        (0.33, 0.52),
+        (0.62, 0.22),
+        (0.66, 0.38),
+        (0.67, 0.52),
+        (0.43, 0.52),
+        (0.43, 0.70),
+        (0.43, 0.88),
+        (0.57, 0.52),
+        (0.57, 0.70),
+        (0.57, 0.88),
+        (0.47, 0.10),
+        (0.53, 0.10),
+        (0.45, 0.11),
+        (0.55, 0.11),
     ];
     let mut p = Pose::missing();
     for (j, (x, y)) in T.iter().enumerate() {
-        p.set(j, Some(Joint::new(x * frame_hw.1 as f32, y * frame_hw.0 as f32, 1.0)));
+        p.set(
+            j,
+            Some(Joint::new(
+                x * frame_hw.1 as f32,
+                y * frame_hw.0 as f32,
+                1.0,
+            )),
+        );
     }
     p
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let device = super::parse_device(&args.device)?;
-    let (model, mut cfg) = super::render::load_model(args.weights.as_deref(), Some(&args.config), &device)
-        .context("building the model")?;
+    let (model, mut cfg) =
+        super::render::load_model(args.weights.as_deref(), Some(&args.config), &device)
+            .context("building the model")?;
     if let Some(hw) = args.size {
         cfg.input_hw = hw;
         cfg.annotation_hw = hw;
@@ -85,13 +112,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let sp = template_pose(cfg.annotation_hw);
     let mut tp = sp.clone();
     if let Some(j) = tp.get(pose::skeleton::R_WRIST) {
-        tp.set(pose::skeleton::R_WRIST, Some(Joint::new(j.x - 0.1 * w as f32, j.y - 0.3 * h as f32, 1.0)));
+        tp.set(
+            pose::skeleton::R_WRIST,
+            Some(Joint::new(j.x - 0.1 * w as f32, j.y - 0.3 * h as f32, 1.0)),
+        );
     }
     let bp1 = pose::heatmap_tensor(&[sp], cfg.annotation_hw, (h, w), &device)?;
     let bp2 = pose::heatmap_tensor(&[tp], cfg.annotation_hw, (h, w), &device)?;
     let sync = |t: &Tensor| -> Result<()> {
         // Reading one value forces asynchronous devices to finish.
-        t.flatten_all()?.get(0)?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        t.flatten_all()?
+            .get(0)?
+            .to_dtype(DType::F32)?
+            .to_scalar::<f32>()?;
         Ok(())
     };
 
@@ -107,10 +140,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let feats = model.source_net().forward(&image, &mut Tracer::off())?;
         sync(&feats.0[0])?;
         let t1 = Instant::now();
-        let (flows, masks) = model.flow_net().forward(&image, &bp1, &bp2, &mut Tracer::off())?;
+        let (flows, masks) = model
+            .flow_net()
+            .forward(&image, &bp1, &bp2, &mut Tracer::off())?;
         sync(&flows[0])?;
         let t2 = Instant::now();
-        let (out, _) = model.target_net().forward(&bp2, &feats, &flows, &masks, &mut Tracer::off())?;
+        let (out, _) =
+            model
+                .target_net()
+                .forward(&bp2, &feats, &flows, &masks, &mut Tracer::off())?;
         sync(&out)?;
         let t3 = Instant::now();
         bar.inc(1);
@@ -132,7 +170,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         median(&mut flow_t),
         median(&mut tgt_t)
     );
-    println!("throughput: {:.1} GFLOP/s", flops.total() / 1e9 / (med / 1e3));
+    println!(
+        "throughput: {:.1} GFLOP/s",
+        flops.total() / 1e9 / (med / 1e3)
+    );
     println!("gfla_ms {med:.1}");
     Ok(())
 }

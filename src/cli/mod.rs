@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "marionette", version, about = "Pose a person in a photo; GFLA re-renders them.")]
+#[command(
+    name = "marionette",
+    version,
+    about = "Pose a person in a photo; GFLA re-renders them."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -46,7 +50,11 @@ pub fn parse_device(name: &str) -> anyhow::Result<candle_core::Device> {
     match name {
         "cpu" => Ok(candle_core::Device::Cpu),
         _ if name == "cuda" || name.starts_with("cuda:") => {
-            let ordinal = name.strip_prefix("cuda:").map(str::parse).transpose()?.unwrap_or(0);
+            let ordinal = name
+                .strip_prefix("cuda:")
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or(0);
             candle_core::Device::new_cuda(ordinal).map_err(|e| {
                 anyhow::anyhow!("CUDA device {ordinal} unavailable ({e}); build with `--features cuda` on a machine with a GPU")
             })

@@ -62,14 +62,26 @@ pub fn load_model(
         let cfg = preset_cfg.unwrap_or_else(GflaConfig::fashion);
         let state = gfla::weights::random_state_dict(&cfg, 0)?;
         let origin = Path::new("<random weights>");
-        return Ok(gfla::weights::from_state_dict(state, Some(&cfg), &cfg, device, origin)?);
+        return Ok(gfla::weights::from_state_dict(
+            state,
+            Some(&cfg),
+            &cfg,
+            device,
+            origin,
+        )?);
     };
     let (state, _) = crate::weights::load_state_dict(path)?;
     let cfg = match preset_cfg {
         Some(cfg) => cfg,
         None => infer_config(&state),
     };
-    Ok(gfla::weights::from_state_dict(state, Some(&cfg), &cfg, device, path)?)
+    Ok(gfla::weights::from_state_dict(
+        state,
+        Some(&cfg),
+        &cfg,
+        device,
+        path,
+    )?)
 }
 
 /// The architecture from the weight shapes, with the input size of the matching release
@@ -102,7 +114,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let target = pose::read_openpose(&args.target_pose, args.person)
         .with_context(|| format!("reading the target pose {}", args.target_pose.display()))?;
     if source.num_present() == 0 {
-        anyhow::bail!("{}: the source pose has no joints", args.source_pose.display());
+        anyhow::bail!(
+            "{}: the source pose has no joints",
+            args.source_pose.display()
+        );
     }
     let (model, cfg) = load_model(args.weights.as_deref(), args.config.as_deref(), &device)
         .context("loading the GFLA model")?;
@@ -155,7 +170,12 @@ pub fn render(
     let t = fitted.transform;
     let image = imaging::image_to_tensor(&fitted.image, device)?;
     let encode = |p: &Pose| -> Result<Tensor> {
-        Ok(pose::heatmap_tensor(&[t.pose_to_frame(p)], cfg.annotation_hw, cfg.input_hw, device)?)
+        Ok(pose::heatmap_tensor(
+            &[t.pose_to_frame(p)],
+            cfg.annotation_hw,
+            cfg.input_hw,
+            device,
+        )?)
     };
     let output = model.forward(&image, &encode(source)?, &encode(target)?)?;
     Ok(Rendered { output, fit: t })
@@ -175,7 +195,13 @@ fn level_path(path: &Path, level: usize, finest: bool) -> PathBuf {
     if finest {
         return path.to_path_buf();
     }
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
     path.with_file_name(format!("{stem}_level{level}{ext}"))
 }

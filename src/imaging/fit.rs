@@ -54,21 +54,31 @@ const MARGIN: f64 = 1.3;
 
 /// The crop (x0, y0, w, h) around every joint of `poses`, at the aspect `frame_hw`; the whole
 /// photo (letterboxed to that aspect) when no joint is present.
-pub fn crop_box(poses: &[&Pose], photo_wh: (u32, u32), frame_hw: (usize, usize)) -> (f64, f64, f64, f64) {
+pub fn crop_box(
+    poses: &[&Pose],
+    photo_wh: (u32, u32),
+    frame_hw: (usize, usize),
+) -> (f64, f64, f64, f64) {
     let aspect = frame_hw.0 as f64 / frame_hw.1 as f64; // height / width
     let (pw, ph) = (photo_wh.0 as f64, photo_wh.1 as f64);
-    let bbox = poses.iter().filter_map(|p| p.bbox()).fold(None, |acc: Option<(f64, f64, f64, f64)>, b| {
-        let b = (b.0 as f64, b.1 as f64, b.2 as f64, b.3 as f64);
-        Some(match acc {
-            None => b,
-            Some(a) => (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)),
-        })
-    });
+    let bbox =
+        poses
+            .iter()
+            .filter_map(|p| p.bbox())
+            .fold(None, |acc: Option<(f64, f64, f64, f64)>, b| {
+                let b = (b.0 as f64, b.1 as f64, b.2 as f64, b.3 as f64);
+                Some(match acc {
+                    None => b,
+                    Some(a) => (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3)),
+                })
+            });
     let (cx, cy, h) = match bbox {
         Some((x0, y0, x1, y1)) => {
             // At least 64 px or a tenth of the photo, so a single joint still gives a sane crop.
             let min_h = (ph.max(pw) / 10.0).max(64.0);
-            let h = ((y1 - y0) * MARGIN).max((x1 - x0) * MARGIN * aspect).max(min_h);
+            let h = ((y1 - y0) * MARGIN)
+                .max((x1 - x0) * MARGIN * aspect)
+                .max(min_h);
             ((x0 + x1) / 2.0, (y0 + y1) / 2.0, h)
         }
         None => (pw / 2.0, ph / 2.0, ph.max(pw * aspect)),
@@ -102,7 +112,13 @@ pub fn fit_photo(
         let w = ((photo.width() as f64 * shrink).round() as u32).max(1);
         let h = ((photo.height() as f64 * shrink).round() as u32).max(1);
         small = image::imageops::resize(photo, w, h, FilterType::Triangle);
-        (&small, (w as f64 / photo.width() as f64, h as f64 / photo.height() as f64))
+        (
+            &small,
+            (
+                w as f64 / photo.width() as f64,
+                h as f64 / photo.height() as f64,
+            ),
+        )
     } else {
         (photo, (1.0, 1.0))
     };
@@ -121,7 +137,12 @@ fn sample_bilinear_clamped(img: &RgbImage, x: f64, y: f64) -> image::Rgb<u8> {
     let (fx, fy) = (x - xf, y - yf);
     let px = |xi: i64, yi: i64| img.get_pixel(xi.clamp(0, w - 1) as u32, yi.clamp(0, h - 1) as u32);
     let (xi, yi) = (xf as i64, yf as i64);
-    let (a, b, c, d) = (px(xi, yi), px(xi + 1, yi), px(xi, yi + 1), px(xi + 1, yi + 1));
+    let (a, b, c, d) = (
+        px(xi, yi),
+        px(xi + 1, yi),
+        px(xi, yi + 1),
+        px(xi + 1, yi + 1),
+    );
     image::Rgb(std::array::from_fn(|ch| {
         let top = a[ch] as f64 * (1.0 - fx) + b[ch] as f64 * fx;
         let bottom = c[ch] as f64 * (1.0 - fx) + d[ch] as f64 * fx;
@@ -146,11 +167,24 @@ mod tests {
     fn transform_round_trips_and_keeps_joints_inside() {
         let p = pose_with(&[(0, 300.0, 100.0), (10, 280.0, 700.0), (4, 180.0, 400.0)]);
         let (x0, y0, cw, ch) = crop_box(&[&p], (640, 800), (256, 176));
-        assert!((ch / cw - 256.0 / 176.0).abs() < 0.01, "aspect of the annotation frame");
-        let t = FitTransform { x0, y0, crop_w: cw, crop_h: ch, frame_w: 176.0, frame_h: 256.0 };
+        assert!(
+            (ch / cw - 256.0 / 176.0).abs() < 0.01,
+            "aspect of the annotation frame"
+        );
+        let t = FitTransform {
+            x0,
+            y0,
+            crop_w: cw,
+            crop_h: ch,
+            frame_w: 176.0,
+            frame_h: 256.0,
+        };
         for (_, j) in p.present() {
             let (fx, fy) = t.photo_to_frame(j.x, j.y);
-            assert!((0.0..176.0).contains(&fx) && (0.0..256.0).contains(&fy), "{fx},{fy}");
+            assert!(
+                (0.0..176.0).contains(&fx) && (0.0..256.0).contains(&fy),
+                "{fx},{fy}"
+            );
             let (bx, by) = t.frame_to_photo(fx, fy);
             assert!((bx - j.x).abs() < 1e-3 && (by - j.y).abs() < 1e-3);
         }
@@ -168,10 +202,18 @@ mod tests {
             let (px, py) = t.frame_to_photo(mx as f32, my as f32);
             let got = fitted.image.get_pixel(mx, my);
             let want_x = px.clamp(0.0, 199.0);
-            assert!((got[0] as f32 - want_x).abs() <= 1.0, "x: {} vs {want_x}", got[0]);
+            assert!(
+                (got[0] as f32 - want_x).abs() <= 1.0,
+                "x: {} vs {want_x}",
+                got[0]
+            );
             let want_y = py.clamp(0.0, 299.0);
             if want_y < 255.0 {
-                assert!((got[1] as f32 - want_y).abs() <= 1.0, "y: {} vs {want_y}", got[1]);
+                assert!(
+                    (got[1] as f32 - want_y).abs() <= 1.0,
+                    "y: {} vs {want_y}",
+                    got[1]
+                );
             }
         }
     }

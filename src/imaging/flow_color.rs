@@ -33,7 +33,11 @@ pub fn wheel_color(wheel: &[[f64; 3]], u: f64, v: f64) -> [u8; 3] {
     let mut out = [0u8; 3];
     for (i, o) in out.iter_mut().enumerate() {
         let col = (1.0 - f) * wheel[k0][i] / 255.0 + f * wheel[k1][i] / 255.0;
-        let col = if rad <= 1.0 { 1.0 - rad * (1.0 - col) } else { col * 0.75 };
+        let col = if rad <= 1.0 {
+            1.0 - rad * (1.0 - col)
+        } else {
+            col * 0.75
+        };
         *o = (255.0 * col).floor().clamp(0.0, 255.0) as u8;
     }
     out
@@ -53,6 +57,10 @@ pub fn flow_to_color(dx: &[f32], dy: &[f32], h: usize, w: usize) -> RgbImage {
     RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let i = y as usize * w + x as usize;
         // The reference swaps the channels: u = Δy, v = Δx.
-        image::Rgb(wheel_color(&wheel, clean(dy[i]) / norm, clean(dx[i]) / norm))
+        image::Rgb(wheel_color(
+            &wheel,
+            clean(dy[i]) / norm,
+            clean(dx[i]) / norm,
+        ))
     })
 }

@@ -32,7 +32,10 @@ pub fn tensor_to_image(t: &Tensor) -> Result<RgbImage> {
     if c != 3 {
         candle_core::bail!("expected a 3-channel image tensor, got {:?}", t.shape());
     }
-    let v = t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let v = t
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
     Ok(RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let at = |ch: usize| v[ch * h * w + y as usize * w + x as usize];
         image::Rgb([0, 1, 2].map(|ch| (((at(ch) + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0) as u8))
@@ -51,7 +54,10 @@ pub fn mask_to_image(t: &Tensor) -> Result<GrayImage> {
 
 /// A temporary path next to `path` (same folder, so the final rename is atomic).
 pub fn temp_path_for(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
@@ -61,13 +67,19 @@ where
     I: image::GenericImageView + ImageSave,
 {
     use anyhow::Context;
-    let format = image::ImageFormat::from_path(path)
-        .with_context(|| format!("{}: unknown image extension (use .png or .jpg)", path.display()))?;
+    let format = image::ImageFormat::from_path(path).with_context(|| {
+        format!(
+            "{}: unknown image extension (use .png or .jpg)",
+            path.display()
+        )
+    })?;
     let tmp = temp_path_for(path);
     let result = img
         .save_as(&tmp, format)
         .with_context(|| format!("writing {}", path.display()))
-        .and_then(|_| std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display())));
+        .and_then(|_| {
+            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+        });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -100,15 +112,26 @@ pub fn open_photo(path: &Path) -> anyhow::Result<RgbImage> {
         .with_context(|| format!("cannot open image {}", path.display()))?
         .with_guessed_format()
         .with_context(|| format!("cannot read image {}", path.display()))?;
-    let (w, h) = reader
-        .into_dimensions()
-        .with_context(|| format!("{} is not a readable image (corrupt or unsupported format)", path.display()))?;
+    let (w, h) = reader.into_dimensions().with_context(|| {
+        format!(
+            "{} is not a readable image (corrupt or unsupported format)",
+            path.display()
+        )
+    })?;
     if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
-        anyhow::bail!("{}: image size {w}×{h} is outside 1..={MAX_SIDE} pixels per side", path.display());
+        anyhow::bail!(
+            "{}: image size {w}×{h} is outside 1..={MAX_SIDE} pixels per side",
+            path.display()
+        );
     }
     let img = image::ImageReader::open(path)?
         .with_guessed_format()?
         .decode()
-        .with_context(|| format!("{} is not a readable image (corrupt or unsupported format)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "{} is not a readable image (corrupt or unsupported format)",
+                path.display()
+            )
+        })?;
     Ok(img.to_rgb8())
 }

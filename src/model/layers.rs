@@ -56,9 +56,18 @@ pub fn reflection_pad2d(x: &Tensor, p: usize) -> Result<Tensor> {
     // Copies of the border rows/columns concatenated around the map: much cheaper than a
     // gather (index_select) over every element.
     let mirror = |x: &Tensor, dim: usize, n: usize| -> Result<Tensor> {
-        let before: Vec<Tensor> = (1..=p).rev().map(|i| x.narrow(dim, i, 1)).collect::<Result<_>>()?;
-        let after: Vec<Tensor> = (1..=p).map(|i| x.narrow(dim, n - 1 - i, 1)).collect::<Result<_>>()?;
-        let parts: Vec<&Tensor> = before.iter().chain(std::iter::once(x)).chain(after.iter()).collect();
+        let before: Vec<Tensor> = (1..=p)
+            .rev()
+            .map(|i| x.narrow(dim, i, 1))
+            .collect::<Result<_>>()?;
+        let after: Vec<Tensor> = (1..=p)
+            .map(|i| x.narrow(dim, n - 1 - i, 1))
+            .collect::<Result<_>>()?;
+        let parts: Vec<&Tensor> = before
+            .iter()
+            .chain(std::iter::once(x))
+            .chain(after.iter())
+            .collect();
         Tensor::cat(&parts, dim)
     };
     mirror(&mirror(x, 3, w)?, 2, h)
@@ -100,20 +109,16 @@ impl ShiftConv {
         if hp < k || wp < k {
             candle_core::bail!("{k}×{k} conv on a {h}×{w} map with padding {p}");
         }
-        let (ho, wo) = (hp - k + 1, wp - k + 1);
-        let xp = if p > 0 { x.pad_with_zeros(2, p, p)?.pad_with_zeros(3, p, p)? } else { x.clone() };
+        let xp = if p > 0 {
+            x.pad_with_zeros(2, p, p)?.pad_with_zeros(3, p, p)?
+        } else {
+            x.clone()
+        };
         let y = self
             .weight
             .broadcast_matmul(&xp.reshape((b, cin, hp * wp))?)?
             .reshape((b, cout, k * k, hp, wp))?;
-        let mut acc = self.bias.reshape((1, cout, 1, 1))?.broadcast_as((b, cout, ho, wo))?.contiguous()?;
-        for ky in 0..k {
-            for kx in 0..k {
-                let tap = y.narrow(2, ky * k + kx, 1)?.squeeze(2)?.narrow(2, ky, ho)?.narrow(3, kx, wo)?;
-                acc = (acc + tap)?;
-            }
-        }
-        Ok(acc)
+        crate::ops::tap_sum(&y, &self.bias, k)
     }
 }
 
@@ -134,7 +139,10 @@ impl UpConv {
     /// Loads the PyTorch weight, stored (cin, cout, 3, 3), and bias.
     pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
         let w = vb.get((cin, cout, 3, 3), "weight")?;
-        Ok(Self { weight: w.permute((1, 2, 3, 0))?.reshape((cout * 9, cin))?, bias: vb.get(cout, "bias")? })
+        Ok(Self {
+            weight: w.permute((1, 2, 3, 0))?.reshape((cout * 9, cin))?,
+            bias: vb.get(cout, "bias")?,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -145,23 +153,7 @@ impl UpConv {
             .weight
             .broadcast_matmul(&xp.reshape((b, cin, (h + 1) * (w + 1)))?)?
             .reshape((b, cout, 9, h + 1, w + 1))?;
-        // (input offset, kernel index) per output parity.
-        const TAPS: [&[(usize, usize)]; 2] = [&[(0, 1)], &[(0, 2), (1, 0)]];
-        let bias = self.bias.reshape((1, cout, 1, 1))?.broadcast_as((b, cout, h, w))?;
-        let phase = |a: usize, c: usize| -> Result<Tensor> {
-            let mut acc = bias.contiguous()?;
-            for &(dy, ky) in TAPS[a] {
-                for &(dx, kx) in TAPS[c] {
-                    let tap = y.narrow(2, ky * 3 + kx, 1)?.squeeze(2)?.narrow(2, dy, h)?.narrow(3, dx, w)?;
-                    acc = (acc + tap)?;
-                }
-            }
-            Ok(acc)
-        };
-        let row = |a: usize| -> Result<Tensor> {
-            Tensor::stack(&[phase(a, 0)?, phase(a, 1)?], 4)?.reshape((b, cout, h, 2 * w))
-        };
-        Tensor::stack(&[row(0)?, row(1)?], 3)?.reshape((b, cout, 2 * h, 2 * w))
+        crate::ops::up_tap_sum(&y, &self.bias)
     }
 }
 
@@ -184,32 +176,60 @@ mod tests {
     }
 
     fn vb_of(tensors: Vec<(&str, Tensor)>) -> VarBuilder<'static> {
-        let map = tensors.into_iter().map(|(k, t)| (k.to_string(), t)).collect();
+        let map = tensors
+            .into_iter()
+            .map(|(k, t)| (k.to_string(), t))
+            .collect();
         VarBuilder::from_tensors(map, candle_core::DType::F32, &Device::Cpu)
     }
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
     }
 
     /// Same values as candle's own convolutions (the reference semantics of PyTorch's).
     #[test]
     fn shift_conv_and_up_conv_equal_candle_convolutions() -> Result<()> {
         let dev = Device::Cpu;
-        for (cin, cout, h, w, k, pad) in [(5, 4, 7, 6, 3, 1), (3, 2, 5, 9, 3, 0), (4, 3, 6, 6, 1, 0)] {
+        for (cin, cout, h, w, k, pad) in
+            [(5, 4, 7, 6, 3, 1), (3, 2, 5, 9, 3, 0), (4, 3, 6, 6, 1, 0)]
+        {
             let x = Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
             let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
             let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
-            let conv = ShiftConv::new(cin, cout, k, pad, vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]))?;
-            let want = x.conv2d(&wt, pad, 1, 1, 1)?.broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
+            let conv = ShiftConv::new(
+                cin,
+                cout,
+                k,
+                pad,
+                vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]),
+            )?;
+            let want = x
+                .conv2d(&wt, pad, 1, 1, 1)?
+                .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
             assert!(max_diff(&conv.forward(&x)?, &want) < 1e-4);
         }
         for (cin, cout, h, w) in [(5, 4, 3, 4), (2, 3, 1, 1), (3, 3, 6, 5)] {
             let x = Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
             let wt = Tensor::randn(0f32, 1.0, (cin, cout, 3, 3), &dev)?;
             let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
-            let up = UpConv::new(cin, cout, vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]))?;
-            let want = x.conv_transpose2d(&wt, 1, 1, 2, 1)?.broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
+            let up = UpConv::new(
+                cin,
+                cout,
+                vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]),
+            )?;
+            let want = x
+                .conv_transpose2d(&wt, 1, 1, 2, 1)?
+                .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
             let got = up.forward(&x)?;
             assert_eq!(got.dims(), &[2, cout, 2 * h, 2 * w]);
             assert!(max_diff(&got, &want) < 1e-4);
@@ -220,7 +240,9 @@ mod tests {
     #[test]
     fn instance_norm_normalises_each_channel() -> Result<()> {
         let dev = Device::Cpu;
-        let x = Tensor::arange(0f32, 2.0 * 3.0 * 16.0, &dev)?.reshape((2, 3, 4, 4))?.sqr()?;
+        let x = Tensor::arange(0f32, 2.0 * 3.0 * 16.0, &dev)?
+            .reshape((2, 3, 4, 4))?
+            .sqr()?;
         let vb = VarBuilder::from_tensors(
             [
                 ("weight".to_string(), Tensor::new(&[1f32, 2.0, 0.5], &dev)?),
@@ -233,7 +255,12 @@ mod tests {
         );
         let y = InstanceNorm::new(3, vb)?.forward(&x)?.reshape((2, 3, 16))?;
         let mean = y.mean(2)?.to_vec2::<f32>()?;
-        let std = y.broadcast_sub(&y.mean_keepdim(2)?)?.sqr()?.mean(2)?.sqrt()?.to_vec2::<f32>()?;
+        let std = y
+            .broadcast_sub(&y.mean_keepdim(2)?)?
+            .sqr()?
+            .mean(2)?
+            .sqrt()?
+            .to_vec2::<f32>()?;
         for b in 0..2 {
             for (c, (m, s)) in [(0f32, 1f32), (1.0, 2.0), (-1.0, 0.5)].iter().enumerate() {
                 assert!((mean[b][c] - m).abs() < 1e-4, "mean {b},{c}");

@@ -17,7 +17,9 @@ impl Tracer {
 
     /// A tracer that keeps every recorded tensor.
     pub fn on() -> Self {
-        Self { tensors: Some(BTreeMap::new()) }
+        Self {
+            tensors: Some(BTreeMap::new()),
+        }
     }
 
     /// Records `t` under the name built by `name` (only called when tracing is on).

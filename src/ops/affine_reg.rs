@@ -11,7 +11,9 @@ use candle_core::{DType, Result, Tensor};
 /// `I − A(AᵀA)⁻¹Aᵀ` for the k×k window positions, A = [row, col, 1]; row-major (k², k²).
 fn residual_projector(k: usize) -> Vec<f64> {
     let n = k * k;
-    let a: Vec<[f64; 3]> = (0..n).map(|p| [(p / k) as f64, (p % k) as f64, 1.0]).collect();
+    let a: Vec<[f64; 3]> = (0..n)
+        .map(|p| [(p / k) as f64, (p % k) as f64, 1.0])
+        .collect();
     let mut ata = [[0f64; 3]; 3];
     for row in &a {
         for i in 0..3 {
@@ -43,7 +45,8 @@ fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
         let cs: Vec<usize> = (0..3).filter(|&x| x != c).collect();
         m[rs[0]][cs[0]] * m[rs[1]][cs[1]] - m[rs[0]][cs[1]] * m[rs[1]][cs[0]]
     };
-    let cofactor = |r: usize, c: usize| if (r + c).is_multiple_of(2) { 1.0 } else { -1.0 } * minor(r, c);
+    let cofactor =
+        |r: usize, c: usize| if (r + c).is_multiple_of(2) { 1.0 } else { -1.0 } * minor(r, c);
     let det: f64 = (0..3).map(|c| m[0][c] * cofactor(0, c)).sum();
     let mut inv = [[0f64; 3]; 3];
     for (i, row) in inv.iter_mut().enumerate() {
@@ -59,10 +62,16 @@ fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
 pub fn affine_regularization(flow: &Tensor, k: usize) -> Result<Tensor> {
     let (b, two, h, w) = flow.dims4()?;
     if two != 2 || k < 2 || k > h || k > w {
-        candle_core::bail!("affine_regularization: flow {:?} with window {k}", flow.shape());
+        candle_core::bail!(
+            "affine_regularization: flow {:?} with window {k}",
+            flow.shape()
+        );
     }
     let n = k * k;
-    let proj: Vec<f32> = residual_projector(k).into_iter().map(|v| v as f32).collect();
+    let proj: Vec<f32> = residual_projector(k)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
     let kernel = Tensor::from_vec(proj, (n, 1, k, k), flow.device())?.to_dtype(flow.dtype())?;
     let residual = flow
         .reshape((b * 2, 1, h, w))?

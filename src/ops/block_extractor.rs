@@ -52,7 +52,15 @@ impl Dims {
         if hs == 0 || ws == 0 {
             candle_core::bail!("block_extractor: empty source {source:?}");
         }
-        Ok(Self { b, c, hs, ws, hf, wf, k })
+        Ok(Self {
+            b,
+            c,
+            hs,
+            ws,
+            hf,
+            wf,
+            k,
+        })
     }
 }
 
@@ -82,8 +90,18 @@ fn compute_taps(d: &Dims, flow_b: &[f32]) -> Vec<Taps> {
             let (cx0, cx1) = (clamp(x0, d.ws), clamp(x0.saturating_add(1), d.ws));
             let (cy0, cy1) = (clamp(y0, d.hs), clamp(y0.saturating_add(1), d.hs));
             let ws = d.ws as u32;
-            t.idx = [cy0 * ws + cx0, cy0 * ws + cx1, cy1 * ws + cx0, cy1 * ws + cx1];
-            t.w = [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy];
+            t.idx = [
+                cy0 * ws + cx0,
+                cy0 * ws + cx1,
+                cy1 * ws + cx0,
+                cy1 * ws + cx1,
+            ];
+            t.w = [
+                (1.0 - fx) * (1.0 - fy),
+                fx * (1.0 - fy),
+                (1.0 - fx) * fy,
+                fx * fy,
+            ];
             t.fx = fx;
             t.fy = fy;
         }
@@ -128,14 +146,16 @@ fn backward_cpu(d: &Dims, source: &[f32], flow: &[f32], grad: &[f32]) -> (Vec<f3
     for b in 0..d.b {
         let taps = compute_taps(d, &flow[b * 2 * flow_plane..(b + 1) * 2 * flow_plane]);
         let gs_b = &mut g_src[b * d.c * src_plane..(b + 1) * d.c * src_plane];
-        gs_b.par_chunks_mut(src_plane).enumerate().for_each(|(c, gs)| {
-            let g = &grad[(b * d.c + c) * out_plane..(b * d.c + c + 1) * out_plane];
-            for (gv, t) in g.iter().zip(&taps) {
-                for n in 0..4 {
-                    gs[t.idx[n] as usize] += t.w[n] * gv;
+        gs_b.par_chunks_mut(src_plane)
+            .enumerate()
+            .for_each(|(c, gs)| {
+                let g = &grad[(b * d.c + c) * out_plane..(b * d.c + c + 1) * out_plane];
+                for (gv, t) in g.iter().zip(&taps) {
+                    for n in 0..4 {
+                        gs[t.idx[n] as usize] += t.w[n] * gv;
+                    }
                 }
-            }
-        });
+            });
         // Flow gradient: one cell collects its k×k patch over all channels.
         let src_b = &source[b * d.c * src_plane..(b + 1) * d.c * src_plane];
         let grad_b = &grad[b * d.c * out_plane..(b + 1) * d.c * out_plane];
@@ -241,7 +261,10 @@ mod tests {
         let centres = p.narrow(2, 1, 10)?.narrow(3, 1, 13)?; // rows 1,4,7,10 / cols 1,4,..
         let rows = Tensor::new(&[0u32, 3, 6, 9], &dev)?;
         let cols = Tensor::new(&[0u32, 3, 6, 9, 12], &dev)?;
-        let c = centres.contiguous()?.index_select(&rows, 2)?.index_select(&cols, 3)?;
+        let c = centres
+            .contiguous()?
+            .index_select(&rows, 2)?
+            .index_select(&cols, 3)?;
         assert_eq!((c - &src)?.abs()?.max_all()?.to_scalar::<f32>()?, 0.0);
         Ok(())
     }
@@ -250,7 +273,9 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() -> Result<()> {
         let dev = Device::Cpu;
-        let src_v: Vec<f32> = (0..2 * 2 * 5 * 4).map(|i| ((i * 37 % 23) as f32 / 7.0).sin()).collect();
+        let src_v: Vec<f32> = (0..2 * 2 * 5 * 4)
+            .map(|i| ((i * 37 % 23) as f32 / 7.0).sin())
+            .collect();
         let flow_v: Vec<f32> = (0..2 * 2 * 3 * 3)
             .map(|i| ((i * 53 % 17) as f32 / 3.0).cos() * 2.3 + 0.17)
             .collect();
@@ -260,7 +285,10 @@ mod tests {
             .reshape((2, 2, 9, 9))?
             .affine(0.01, -0.3)?;
         let loss = |s: &Tensor, f: &Tensor| -> Result<f32> {
-            block_extractor(s, f, 3)?.mul(&weights)?.sum_all()?.to_scalar::<f32>()
+            block_extractor(s, f, 3)?
+                .mul(&weights)?
+                .sum_all()?
+                .to_scalar::<f32>()
         };
         let out = block_extractor(src.as_tensor(), flow.as_tensor(), 3)?
             .mul(&weights)?
@@ -292,7 +320,10 @@ mod tests {
             let num = (loss(s, &Tensor::from_vec(p, (2, 2, 3, 3), &dev)?)?
                 - loss(s, &Tensor::from_vec(m, (2, 2, 3, 3), &dev)?)?)
                 / (2.0 * eps);
-            assert!((num - g).abs() < 2e-2 * (1.0 + g.abs()), "flow grad {i}: {num} vs {g}");
+            assert!(
+                (num - g).abs() < 2e-2 * (1.0 + g.abs()),
+                "flow grad {i}: {num} vs {g}"
+            );
         }
         Ok(())
     }

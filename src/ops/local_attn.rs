@@ -9,7 +9,10 @@ use rayon::prelude::*;
 pub fn local_attn_reshape(attn: &Tensor, k: usize) -> Result<Tensor> {
     let (b, kk, h, w) = attn.dims4()?;
     if kk != k * k {
-        candle_core::bail!("local_attn_reshape: expected {} channels for k={k}, got {kk}", k * k);
+        candle_core::bail!(
+            "local_attn_reshape: expected {} channels for k={k}, got {kk}",
+            k * k
+        );
     }
     attn.reshape((b, k, k, h, w))?
         .permute((0, 3, 1, 4, 2))?
@@ -172,7 +175,9 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn pseudo(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 7919 % 1009) as f32 / 1009.0) - 0.5).collect()
+        (0..n)
+            .map(|i| (((i + seed) * 7919 % 1009) as f32 / 1009.0) - 0.5)
+            .collect()
     }
 
     /// The fused op equals the unfused reference formulation (reshape, multiply, average pool),

@@ -8,12 +8,14 @@
 
 pub mod affine_reg;
 pub mod block_extractor;
+pub mod conv_taps;
 pub mod local_attn;
 pub mod resample2d;
 
 pub use affine_reg::affine_regularization;
 pub use block_extractor::block_extractor;
-pub use local_attn::{local_attn_reshape, local_attention};
+pub use conv_taps::{tap_sum, up_tap_sum};
+pub use local_attn::{local_attention, local_attn_reshape};
 pub use resample2d::resample2d;
 
 use candle_core::{backend::BackendStorage, CpuStorage, Layout, Result, Tensor};

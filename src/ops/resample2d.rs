@@ -15,7 +15,11 @@ pub struct Resample2d {
 
 impl Default for Resample2d {
     fn default() -> Self {
-        Self { kernel_size: 4, dilation: 1, sigma: 2.0 }
+        Self {
+            kernel_size: 4,
+            dilation: 1,
+            sigma: 2.0,
+        }
     }
 }
 
@@ -74,7 +78,11 @@ impl CustomOp2 for Resample2d {
         let (b, c, hi, wi) = l1.shape().dims4()?;
         let (bf, two, h, w) = l2.shape().dims4()?;
         if bf != b || two != 2 || hi == 0 || wi == 0 {
-            candle_core::bail!("resample2d: input {:?} and flow {:?} do not fit", l1.shape(), l2.shape());
+            candle_core::bail!(
+                "resample2d: input {:?} and flow {:?} do not fit",
+                l1.shape(),
+                l2.shape()
+            );
         }
         let input = super::f32_slice(s1, l1, self.name())?;
         let flow = super::f32_slice(s2, l2, self.name())?;

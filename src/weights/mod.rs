@@ -27,7 +27,10 @@ pub enum WeightFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     #[error("cannot read checkpoint {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a checkpoint marionette can read (expected safetensors, a zip .pth or a legacy .pth)")]
     UnknownFormat { path: PathBuf },
     #[error("{path}: invalid safetensors file: {message}")]
@@ -62,15 +65,25 @@ pub fn detect_format(bytes: &[u8]) -> Option<WeightFormat> {
 /// Reads every tensor of a checkpoint (on the CPU, dtypes as stored) and strips a DataParallel
 /// `module.` prefix.
 pub fn load_state_dict(path: &Path) -> Result<(StateDict, WeightFormat), WeightsError> {
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io { path: path.into(), source })?;
-    let format = detect_format(&bytes).ok_or_else(|| WeightsError::UnknownFormat { path: path.into() })?;
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let format =
+        detect_format(&bytes).ok_or_else(|| WeightsError::UnknownFormat { path: path.into() })?;
     let entries: Vec<(String, Tensor)> = match format {
         WeightFormat::Safetensors => candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-            .map_err(|e| WeightsError::Safetensors { path: path.into(), message: e.to_string() })?
+            .map_err(|e| WeightsError::Safetensors {
+                path: path.into(),
+                message: e.to_string(),
+            })?
             .into_iter()
             .collect(),
         WeightFormat::PthZip | WeightFormat::PthLegacy => {
-            load_pth_bytes(&bytes).map_err(|source| WeightsError::Pth { path: path.into(), source })?
+            load_pth_bytes(&bytes).map_err(|source| WeightsError::Pth {
+                path: path.into(),
+                source,
+            })?
         }
     };
     Ok((strip_module_prefix(entries), format))
@@ -82,7 +95,11 @@ fn strip_module_prefix(entries: Vec<(String, Tensor)>) -> StateDict {
     entries
         .into_iter()
         .map(|(k, t)| {
-            let k = if all_prefixed { k["module.".len()..].to_string() } else { k };
+            let k = if all_prefixed {
+                k["module.".len()..].to_string()
+            } else {
+                k
+            };
             (k, t)
         })
         .collect()
@@ -119,20 +136,31 @@ impl fmt::Display for KeyReport {
             write!(f, "\n  unexpected:  {k} {s:?}")?;
         }
         for (k, want, got) in &self.misshaped {
-            write!(f, "\n  mis-shaped:  {k}: model expects {want:?}, checkpoint has {got:?}")?;
+            write!(
+                f,
+                "\n  mis-shaped:  {k}: model expects {want:?}, checkpoint has {got:?}"
+            )?;
         }
         Ok(())
     }
 }
 
 /// Compares the shapes of a state dict with the expected (key, shape) list.
-pub fn check_keys(expected: &[(String, Vec<usize>)], actual: &BTreeMap<String, Vec<usize>>) -> KeyReport {
+pub fn check_keys(
+    expected: &[(String, Vec<usize>)],
+    actual: &BTreeMap<String, Vec<usize>>,
+) -> KeyReport {
     let mut report = KeyReport::default();
-    let wanted: BTreeMap<&str, &Vec<usize>> = expected.iter().map(|(k, s)| (k.as_str(), s)).collect();
+    let wanted: BTreeMap<&str, &Vec<usize>> =
+        expected.iter().map(|(k, s)| (k.as_str(), s)).collect();
     for (k, want) in &wanted {
         match actual.get(*k) {
             None => report.missing.push((k.to_string(), want.to_vec())),
-            Some(got) if got != *want => report.misshaped.push((k.to_string(), want.to_vec(), got.clone())),
+            Some(got) if got != *want => {
+                report
+                    .misshaped
+                    .push((k.to_string(), want.to_vec(), got.clone()))
+            }
             Some(_) => {}
         }
     }
@@ -146,7 +174,10 @@ pub fn check_keys(expected: &[(String, Vec<usize>)], actual: &BTreeMap<String, V
 
 /// Shapes of every tensor of a state dict.
 pub fn shapes(state: &StateDict) -> BTreeMap<String, Vec<usize>> {
-    state.iter().map(|(k, t)| (k.clone(), t.dims().to_vec())).collect()
+    state
+        .iter()
+        .map(|(k, t)| (k.clone(), t.dims().to_vec()))
+        .collect()
 }
 
 /// Parses a key list (`key d0,d1,...` per line, as in `../shared/spec/gfla_keys_*.txt`).
@@ -157,13 +188,19 @@ pub fn parse_key_list(text: &str) -> Result<BTreeMap<String, Vec<usize>>, String
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, dims) = line.split_once(char::is_whitespace).ok_or_else(|| format!("line {}: no shape", n + 1))?;
+        let (key, dims) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("line {}: no shape", n + 1))?;
         let dims = dims.trim();
         let shape = if dims.is_empty() || dims == "-" {
             vec![]
         } else {
             dims.split(',')
-                .map(|d| d.trim().parse::<usize>().map_err(|e| format!("line {}: `{d}`: {e}", n + 1)))
+                .map(|d| {
+                    d.trim()
+                        .parse::<usize>()
+                        .map_err(|e| format!("line {}: `{d}`: {e}", n + 1))
+                })
                 .collect::<Result<Vec<_>, _>>()?
         };
         out.insert(key.to_string(), shape);
@@ -174,9 +211,15 @@ pub fn parse_key_list(text: &str) -> Result<BTreeMap<String, Vec<usize>>, String
 /// Writes tensors as safetensors atomically (temporary file in the same folder, then rename).
 pub fn save_safetensors(state: &StateDict, path: &Path) -> Result<(), WeightsError> {
     let tmp = crate::imaging::temp_path_for(path);
-    let io = |source| WeightsError::Io { path: path.into(), source };
-    let map: std::collections::HashMap<&str, Tensor> = state.iter().map(|(k, t)| (k.as_str(), t.clone())).collect();
-    candle_core::safetensors::save(&map, &tmp)
-        .map_err(|e| WeightsError::Model { path: path.into(), message: e.to_string() })?;
+    let io = |source| WeightsError::Io {
+        path: path.into(),
+        source,
+    };
+    let map: std::collections::HashMap<&str, Tensor> =
+        state.iter().map(|(k, t)| (k.as_str(), t.clone())).collect();
+    candle_core::safetensors::save(&map, &tmp).map_err(|e| WeightsError::Model {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
     std::fs::rename(&tmp, path).map_err(io)
 }

@@ -39,12 +39,28 @@ pub fn load_tensors(path: &Path) -> HashMap<String, Tensor> {
 
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 /// Max abs diff and the fraction of elements that differ by more than `eps`.
 pub fn diff_stats(a: &Tensor, b: &Tensor, eps: f32) -> (f32, f64) {
-    let d = (a - b).unwrap().abs().unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let d = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     let max = d.iter().cloned().fold(0f32, f32::max);
     let over = d.iter().filter(|v| **v > eps).count() as f64 / d.len().max(1) as f64;
     (max, over)

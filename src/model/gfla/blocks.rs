@@ -15,7 +15,11 @@ fn act(x: &Tensor) -> Result<Tensor> {
 
 /// The strided 4×4 down-sampling conv of the encoder blocks (candle's conv).
 fn conv_down(cin: usize, cout: usize, vb: VarBuilder) -> Result<Conv2d> {
-    let cfg = Conv2dConfig { padding: 1, stride: 2, ..Default::default() };
+    let cfg = Conv2dConfig {
+        padding: 1,
+        stride: 2,
+        ..Default::default()
+    };
     conv2d(cin, cout, 4, cfg, vb)
 }
 
@@ -117,7 +121,9 @@ pub struct PadConv {
 
 impl PadConv {
     pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { conv: ShiftConv::new(cin, cout, 3, 0, vb.pp("model").pp("2"))? })
+        Ok(Self {
+            conv: ShiftConv::new(cin, cout, 3, 0, vb.pp("model").pp("2"))?,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -157,7 +163,10 @@ impl ExtractorAttn {
         let w0 = vb.pp("0").get((hidden, 2 * channels, k, k), "weight")?;
         let w2 = vb.pp("2").get((k * k, hidden, 1, 1), "weight")?;
         let half = |start: usize| -> Result<Tensor> {
-            w0.narrow(1, start, channels)?.reshape((hidden, channels * k * k))?.t()?.contiguous()
+            w0.narrow(1, start, channels)?
+                .reshape((hidden, channels * k * k))?
+                .t()?
+                .contiguous()
         };
         Ok(Self {
             fc0_target: half(0)?,
@@ -193,13 +202,18 @@ impl ExtractorAttn {
         // weight halves give the same sum without the concatenated copy.
         let hidden = (Self::patch_rows(&target_patches, k)?.matmul(&self.fc0_target)?
             + Self::patch_rows(&source_patches, k)?.matmul(&self.fc0_source)?)?
-            .broadcast_add(&self.fc0_bias)?;
-        let logits = act(&hidden)?.matmul(&self.fc2)?.broadcast_add(&self.fc2_bias)?;
+        .broadcast_add(&self.fc0_bias)?;
+        let logits = act(&hidden)?
+            .matmul(&self.fc2)?
+            .broadcast_add(&self.fc2_bias)?;
         let attention = candle_nn::ops::softmax(&logits, D::Minus1)?
             .reshape((b, h, w, k * k))?
             .permute((0, 3, 1, 2))?
             .contiguous()?;
         let features = ops::local_attention(&attention, &source_patches, k)?;
-        Ok(AttnOutput { features, attention })
+        Ok(AttnOutput {
+            features,
+            attention,
+        })
     }
 }

@@ -163,7 +163,9 @@ impl GflaConfig {
         let (h, w) = self.input_hw;
         let m = self.size_multiple();
         if h == 0 || w == 0 || h % m != 0 || w % m != 0 {
-            return bad(format!("input size {h}×{w} must be a positive multiple of {m}"));
+            return bad(format!(
+                "input size {h}×{w} must be a positive multiple of {m}"
+            ));
         }
         Ok(())
     }
@@ -178,9 +180,15 @@ impl GflaConfig {
             shapes
                 .get(key)
                 .and_then(|s| s.get(i).copied())
-                .ok_or_else(|| ConfigError::Infer(format!("key `{key}` is missing or has no dim {i}")))
+                .ok_or_else(|| {
+                    ConfigError::Infer(format!("key `{key}` is missing or has no dim {i}"))
+                })
         };
-        let count = |prefix: &str| (0..).take_while(|i| shapes.contains_key(&format!("{prefix}{i}.model.2.weight"))).count();
+        let count = |prefix: &str| {
+            (0..)
+                .take_while(|i| shapes.contains_key(&format!("{prefix}{i}.model.2.weight")))
+                .count()
+        };
 
         let ngf = dim("source.block0.model.2.weight", 0)?;
         let image_nc = dim("source.block0.model.2.weight", 1)?;
@@ -195,16 +203,23 @@ impl GflaConfig {
         let output_nc = dim("target.outconv.model.2.weight", 0)
             .or_else(|_| dim("target.outconv.conv1.weight", 0))?;
         let num_blocks = (0..)
-            .take_while(|j| shapes.contains_key(&format!("target.decoder0.0.model.{j}.model.2.weight")))
+            .take_while(|j| {
+                shapes.contains_key(&format!("target.decoder0.0.model.{j}.model.2.weight"))
+            })
             .count()
             + 1;
 
         let flow_ngf = dim("flow_net.block0.model.2.weight", 0)?;
         let flow_layers = count("flow_net.encoder") + 1;
         if flow_layers < 2 {
-            return Err(ConfigError::Infer("the flow net needs at least one `flow_net.encoder*`".into()));
+            return Err(ConfigError::Infer(
+                "the flow net needs at least one `flow_net.encoder*`".into(),
+            ));
         }
-        let flow_deepest = dim(&format!("flow_net.encoder{}.model.2.weight", flow_layers - 2), 0)?;
+        let flow_deepest = dim(
+            &format!("flow_net.encoder{}.model.2.weight", flow_layers - 2),
+            0,
+        )?;
 
         let mut attn_layer = Vec::new();
         let mut kernel_size = BTreeMap::new();
@@ -232,11 +247,13 @@ impl GflaConfig {
             flow_ngf,
             flow_img_f: flow_deepest,
             flow_layers,
-            attn_hidden: attn_hidden.ok_or_else(|| ConfigError::Infer("no `target.attn*` keys".into()))?,
+            attn_hidden: attn_hidden
+                .ok_or_else(|| ConfigError::Infer("no `target.attn*` keys".into()))?,
             input_hw: sizes.input_hw,
             annotation_hw: sizes.annotation_hw,
         };
-        cfg.validate().map_err(|e| ConfigError::Infer(e.to_string()))?;
+        cfg.validate()
+            .map_err(|e| ConfigError::Infer(e.to_string()))?;
         Ok(cfg)
     }
 }

@@ -69,7 +69,11 @@ pub fn forward_flops(cfg: &GflaConfig, hw: (usize, usize)) -> Flops {
     f.target = pyramid(cfg.structure_nc);
     for i in 0..l {
         let c = cfg.ngf * (1usize << (l - 1 - i)).min(cap);
-        let cout = if i + 1 < l { cfg.ngf * (1usize << (l - 2 - i)).min(cap) } else { cfg.ngf };
+        let cout = if i + 1 < l {
+            cfg.ngf * (1usize << (l - 2 - i)).min(cap)
+        } else {
+            cfg.ngf
+        };
         let px = at(l - i);
         if cfg.attn_layer.contains(&(l - i)) {
             let k = cfg.kernel(l - i);

@@ -72,7 +72,12 @@ impl Gfla {
     }
 
     /// Full forward pass: source image, source and target pose heat-maps (B, 18, H, W).
-    pub fn forward(&self, image: &Tensor, source_pose: &Tensor, target_pose: &Tensor) -> Result<GflaOutput> {
+    pub fn forward(
+        &self,
+        image: &Tensor,
+        source_pose: &Tensor,
+        target_pose: &Tensor,
+    ) -> Result<GflaOutput> {
         self.forward_traced(image, source_pose, target_pose, &mut Tracer::off())
     }
 
@@ -98,9 +103,18 @@ impl Gfla {
         tracer: &mut Tracer,
     ) -> Result<GflaOutput> {
         self.check_inputs(image, source_pose, target_pose)?;
-        let (flows, masks) = self.flow_net.forward(image, source_pose, target_pose, tracer)?;
-        let (image, attention) = self.target.forward(target_pose, source, &flows, &masks, tracer)?;
-        Ok(GflaOutput { image, flows, masks, attention })
+        let (flows, masks) = self
+            .flow_net
+            .forward(image, source_pose, target_pose, tracer)?;
+        let (image, attention) =
+            self.target
+                .forward(target_pose, source, &flows, &masks, tracer)?;
+        Ok(GflaOutput {
+            image,
+            flows,
+            masks,
+            attention,
+        })
     }
 
     fn check_inputs(&self, image: &Tensor, sp: &Tensor, tp: &Tensor) -> Result<()> {

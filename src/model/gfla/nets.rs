@@ -3,9 +3,9 @@
 
 use super::blocks::{conv3, EncoderBlock, ExtractorAttn, PadConv, ResBlock, ResBlockDecoder};
 use super::config::GflaConfig;
+use crate::model::layers::ShiftConv;
 use crate::model::Tracer;
 use candle_core::{Result, Tensor};
-use crate::model::layers::ShiftConv;
 use candle_nn::VarBuilder;
 
 /// `block0` then `encoder{0..}`: the pyramid shared by the source and target nets.
@@ -57,7 +57,9 @@ pub struct SourceFeatures(pub Vec<Tensor>);
 
 impl SourceNet {
     pub fn new(cfg: &GflaConfig, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { pyramid: Pyramid::new(cfg.image_nc, cfg, &vb)? })
+        Ok(Self {
+            pyramid: Pyramid::new(cfg.image_nc, cfg, &vb)?,
+        })
     }
 
     pub fn forward(&self, image: &Tensor, tracer: &mut Tracer) -> Result<SourceFeatures> {
@@ -88,10 +90,17 @@ impl FlowNet {
     pub fn new(cfg: &GflaConfig, vb: VarBuilder) -> Result<Self> {
         let e = cfg.flow_layers;
         let w = |j: usize| cfg.flow_width(j);
-        let mut encoders =
-            vec![EncoderBlock::new(cfg.image_nc + 2 * cfg.structure_nc, w(0), vb.pp("block0"))?];
+        let mut encoders = vec![EncoderBlock::new(
+            cfg.image_nc + 2 * cfg.structure_nc,
+            w(0),
+            vb.pp("block0"),
+        )?];
         for j in 1..e {
-            encoders.push(EncoderBlock::new(w(j - 1), w(j), vb.pp(format!("encoder{}", j - 1)))?);
+            encoders.push(EncoderBlock::new(
+                w(j - 1),
+                w(j),
+                vb.pp(format!("encoder{}", j - 1)),
+            )?);
         }
         let min_level = cfg.attn_layer.iter().copied().min().unwrap_or(e);
         let mut steps = Vec::new();
@@ -179,13 +188,24 @@ impl TargetNet {
         let l = cfg.layers;
         let cap = cfg.img_f / cfg.ngf;
         let a = |i: usize| (1usize << (l - 1 - i)).min(cap);
-        let b = |i: usize| if i + 1 < l { (1usize << (l - 2 - i)).min(cap) } else { 1 };
+        let b = |i: usize| {
+            if i + 1 < l {
+                (1usize << (l - 2 - i)).min(cap)
+            } else {
+                1
+            }
+        };
         let mut steps = Vec::new();
         for i in 0..l {
             let c = cfg.ngf * a(i);
             let attn = if cfg.attn_layer.contains(&(l - i)) {
                 let k = cfg.kernel(l - i);
-                Some(ExtractorAttn::new(c, k, cfg.attn_hidden, vb.pp(format!("attn{i}")))?)
+                Some(ExtractorAttn::new(
+                    c,
+                    k,
+                    cfg.attn_hidden,
+                    vb.pp(format!("attn{i}")),
+                )?)
             } else {
                 None
             };
@@ -194,7 +214,11 @@ impl TargetNet {
                 .map(|j| ResBlock::new(c, dec.pp("0").pp("model").pp(j.to_string())))
                 .collect::<Result<Vec<_>>>()?;
             let up = ResBlockDecoder::new(c, cfg.ngf * b(i), c, dec.pp("1"))?;
-            steps.push(TargetStep { attn, res_blocks, up });
+            steps.push(TargetStep {
+                attn,
+                res_blocks,
+                up,
+            });
         }
         Ok(Self {
             pyramid: Pyramid::new(cfg.structure_nc, cfg, &vb)?,

@@ -23,7 +23,10 @@ type KeyShapes = Vec<(String, Vec<usize>)>;
 
 impl SimpleBackend for ShapeRecorder {
     fn get(&self, s: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
-        self.seen.lock().expect("recorder lock").push((name.to_string(), s.dims().to_vec()));
+        self.seen
+            .lock()
+            .expect("recorder lock")
+            .push((name.to_string(), s.dims().to_vec()));
         // A broadcast scalar: right shape, no memory (the model is never run).
         Tensor::zeros((), dtype, dev)?.broadcast_as(s)
     }
@@ -42,7 +45,8 @@ impl SimpleBackend for ShapeRecorder {
 fn alias_of(key: &str) -> Option<String> {
     let (module, rest) = key.rsplit_once(".model.2.")?;
     let last = module.rsplit('.').next()?;
-    let is_pad_conv = last == "outconv" || (last.starts_with("jump") && last[4..].parse::<u32>().is_ok());
+    let is_pad_conv =
+        last == "outconv" || (last.starts_with("jump") && last[4..].parse::<u32>().is_ok());
     is_pad_conv.then(|| format!("{module}.conv1.{rest}"))
 }
 
@@ -66,7 +70,10 @@ pub fn expected_keys(cfg: &GflaConfig) -> Result<Vec<(String, Vec<usize>)>> {
 /// Fills a missing `conv1`/`model.2` twin from the other one, so that checkpoints holding only
 /// one of each pair (e.g. re-exported ones) load.
 pub fn fill_aliases(state: &mut StateDict) {
-    let pairs: Vec<(String, String)> = state.keys().filter_map(|k| alias_of(k).map(|a| (k.clone(), a))).collect();
+    let pairs: Vec<(String, String)> = state
+        .keys()
+        .filter_map(|k| alias_of(k).map(|a| (k.clone(), a)))
+        .collect();
     for (model2, conv1) in pairs {
         if !state.contains_key(&conv1) {
             let t = state[&model2].clone();
@@ -78,7 +85,8 @@ pub fn fill_aliases(state: &mut StateDict) {
         .filter_map(|k| {
             let (module, rest) = k.rsplit_once(".conv1.")?;
             let model2 = format!("{module}.model.2.{rest}");
-            (alias_of(&model2).as_deref() == Some(k.as_str()) && !state.contains_key(&model2)).then(|| (k.clone(), model2))
+            (alias_of(&model2).as_deref() == Some(k.as_str()) && !state.contains_key(&model2))
+                .then(|| (k.clone(), model2))
         })
         .collect();
     for (conv1, model2) in conv1_only {
@@ -98,7 +106,10 @@ pub fn from_state_dict(
 ) -> std::result::Result<(Gfla, GflaConfig), WeightsError> {
     fill_aliases(&mut state);
     let shapes = weights::shapes(&state);
-    let model_err = |message: String| WeightsError::Model { path: origin.into(), message };
+    let model_err = |message: String| WeightsError::Model {
+        path: origin.into(),
+        message,
+    };
     let cfg = match cfg {
         Some(c) => c.clone(),
         None => GflaConfig::infer(&shapes, sizes).map_err(|e| model_err(e.to_string()))?,
@@ -106,7 +117,10 @@ pub fn from_state_dict(
     let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
     let report = check_keys(&expected, &shapes);
     if !report.is_empty() {
-        return Err(WeightsError::Mismatch { path: origin.into(), report });
+        return Err(WeightsError::Mismatch {
+            path: origin.into(),
+            report,
+        });
     }
     let tensors: HashMap<String, Tensor> = state.into_iter().collect();
     let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
@@ -178,8 +192,14 @@ mod tests {
 
     #[test]
     fn aliases_are_only_jump_and_outconv() {
-        assert_eq!(alias_of("flow_net.jump2.model.2.weight").as_deref(), Some("flow_net.jump2.conv1.weight"));
-        assert_eq!(alias_of("target.outconv.model.2.bias").as_deref(), Some("target.outconv.conv1.bias"));
+        assert_eq!(
+            alias_of("flow_net.jump2.model.2.weight").as_deref(),
+            Some("flow_net.jump2.conv1.weight")
+        );
+        assert_eq!(
+            alias_of("target.outconv.model.2.bias").as_deref(),
+            Some("target.outconv.conv1.bias")
+        );
         assert_eq!(alias_of("source.block0.model.2.weight"), None);
         assert_eq!(alias_of("flow_net.jumpy.model.2.weight"), None);
     }
