@@ -219,7 +219,8 @@ mod tests {
     fn backward_is_the_adjoint_of_forward() -> Result<()> {
         let dev = Device::Cpu;
         type Op = Box<dyn Fn(&Tensor, &Tensor) -> Result<Tensor>>;
-        let cases: Vec<(Op, (usize, usize, usize, usize, usize))> = vec![
+        type Dims5 = (usize, usize, usize, usize, usize);
+        let cases: Vec<(Op, Dims5)> = vec![
             (Box::new(|y, b| tap_sum(y, b, 3)), (2, 3, 9, 6, 7)),
             (Box::new(|y, b| tap_sum(y, b, 2)), (1, 2, 4, 3, 5)),
             (Box::new(up_tap_sum), (2, 3, 9, 4, 5)),
