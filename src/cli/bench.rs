@@ -13,7 +13,7 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Architecture preset (ignored for the architecture when --weights is given).
+    /// Architecture preset for random weights (a checkpoint brings its own architecture).
     #[arg(long, default_value = "fashion", value_parser = ["fashion", "market"])]
     pub config: String,
     /// Checkpoint to time; random weights of the preset's shapes when omitted.
@@ -82,9 +82,10 @@ fn template_pose(frame_hw: (usize, usize)) -> Pose {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let device = super::parse_device(&args.device)?;
-    let (model, mut cfg) =
-        super::render::load_model(args.weights.as_deref(), Some(&args.config), &device)
-            .context("building the model")?;
+    // A checkpoint brings its own architecture; the preset only shapes random weights.
+    let preset = args.weights.is_none().then_some(args.config.as_str());
+    let (model, mut cfg) = super::render::load_model(args.weights.as_deref(), preset, &device)
+        .context("building the model")?;
     if let Some(hw) = args.size {
         cfg.input_hw = hw;
         cfg.annotation_hw = hw;

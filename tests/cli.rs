@@ -1,0 +1,181 @@
+//! The `marionette` binary end to end: `render` on the sample photo, `bench`, and the errors a
+//! user sees for bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn marionette(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_marionette"))
+        .args(args)
+        .output()
+        .expect("run marionette")
+}
+
+fn sample(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/samples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn render_args<'a>(image: &'a str, source: &'a str, target: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "render",
+        "--random-weights",
+        "--config",
+        "fashion",
+        "--image",
+        image,
+        "--source-pose",
+        source,
+        "--target-pose",
+        target,
+        "--out",
+        out,
+    ]
+}
+
+#[test]
+fn render_writes_result_flows_and_masks_at_the_annotation_frame_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let (img, src, tgt) = (
+        sample("astronaut.png"),
+        sample("astronaut_source.json"),
+        sample("astronaut_target.json"),
+    );
+    let (out, flow, mask) = (p("result.png"), p("flow.png"), p("mask.png"));
+    let mut args = render_args(&img, &src, &tgt, &out);
+    args.extend(["--flow", &flow, "--mask", &mask]);
+    let o = marionette(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Fashion: the 256×256 input is a stretched view of the 256×176 annotation frame.
+    for file in [
+        "result.png",
+        "flow.png",
+        "flow_level3.png",
+        "mask.png",
+        "mask_level3.png",
+    ] {
+        let img = image::open(dir.path().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!((img.width(), img.height()), (176, 256), "{file}");
+    }
+    // The result is a real image (random weights give texture, not a constant), and the flow
+    // picture uses the colour wheel (saturated colours appear, not only white).
+    let result = image::open(&out).unwrap().to_rgb8();
+    let first = *result.get_pixel(0, 0);
+    assert!(result.pixels().any(|px| *px != first), "result is constant");
+    let flow_img = image::open(&flow).unwrap().to_rgb8();
+    assert!(flow_img
+        .pixels()
+        .any(|px| px.0.iter().max().unwrap() - px.0.iter().min().unwrap() > 40));
+    // Nothing temporary is left behind (atomic writes).
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bad_inputs_fail_with_clear_messages_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let (img, src, tgt) = (
+        sample("astronaut.png"),
+        sample("astronaut_source.json"),
+        sample("astronaut_target.json"),
+    );
+    let out = p("out.png");
+
+    std::fs::write(p("corrupt.png"), b"\x89PNG\r\n\x1a\n not really a png").unwrap();
+    let o = marionette(&render_args(&p("corrupt.png"), &src, &tgt, &out));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("corrupt.png") && stderr(&o).contains("not a readable image"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(
+        p("bad.json"),
+        b"{\"people\": [{\"pose_keypoints_2d\": [1, 2]}]}",
+    )
+    .unwrap();
+    let o = marionette(&render_args(&img, &p("bad.json"), &tgt, &out));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bad.json"), "{}", stderr(&o));
+
+    // A market-shaped checkpoint forced into the fashion preset: every wrong key is named.
+    let market = common::gfla_fixture_dir().join("gfla_market128x64_weights.safetensors");
+    let market = market.to_string_lossy();
+    let o = marionette(&[
+        "render",
+        "--weights",
+        &market,
+        "--config",
+        "fashion",
+        "--image",
+        &img,
+        "--source-pose",
+        &src,
+        "--target-pose",
+        &tgt,
+        "--out",
+        &out,
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("mis-shaped:  target.attn1.fully_connect_layer.0.weight"),
+        "{err}"
+    );
+    assert!(
+        err.contains("missing:     target.attn0.fully_connect_layer.0.weight"),
+        "{err}"
+    );
+    assert!(!Path::new(&out).exists(), "no output after a failure");
+}
+
+#[test]
+fn bench_reports_the_median_on_its_last_line() {
+    let market = common::gfla_fixture_dir().join("gfla_market128x64_weights.safetensors");
+    let o = marionette(&[
+        "bench",
+        "--weights",
+        &market.to_string_lossy(),
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let last = stdout.lines().last().unwrap();
+    let ms: f64 = last
+        .strip_prefix("gfla_ms ")
+        .unwrap_or_else(|| panic!("last line `{last}`"))
+        .parse()
+        .unwrap();
+    assert!(ms > 0.0);
+    // The checkpoint's architecture (one attention level, Market's 128×64 input) is used, not
+    // the default fashion preset.
+    assert!(
+        stdout.contains("GFLA 128×64") && stdout.contains("attn [2]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("runs (ms):") && l.split_whitespace().count() == 5),
+        "{stdout}"
+    );
+}
