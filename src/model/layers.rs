@@ -1,27 +1,36 @@
-//! Small layers the authors' blocks are built from and candle-nn does not provide in their exact
-//! form: affine InstanceNorm without running statistics, LeakyReLU, reflection padding.
+//! Layers the authors' networks are built from, in the exact form candle-nn lacks: InstanceNorm
+//! (affine or not, never with running statistics), eval-mode BatchNorm, LeakyReLU, reflection
+//! padding, and fast matrix-product convolutions ([`ShiftConv`], [`UpConv`]).
 
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 
-/// `InstanceNorm2d(affine=True, track_running_stats=False)`: per sample and channel, mean and
-/// biased variance over H×W, identical in training and evaluation.
+/// `InstanceNorm2d(track_running_stats=False)`: per sample and channel, mean and biased
+/// variance over H×W, identical in training and evaluation; optionally affine.
 #[derive(Clone, Debug)]
 pub struct InstanceNorm {
-    weight: Tensor,
-    bias: Tensor,
+    /// (weight, bias) when affine.
+    affine: Option<(Tensor, Tensor)>,
     eps: f64,
 }
 
 impl InstanceNorm {
     pub const EPS: f64 = 1e-5;
 
+    /// Affine instance norm (`weight`, `bias`).
     pub fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
-            weight: vb.get(channels, "weight")?,
-            bias: vb.get(channels, "bias")?,
+            affine: Some((vb.get(channels, "weight")?, vb.get(channels, "bias")?)),
             eps: Self::EPS,
         })
+    }
+
+    /// Parameter-free instance norm (`affine=False`).
+    pub fn plain() -> Self {
+        Self {
+            affine: None,
+            eps: Self::EPS,
+        }
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -31,10 +40,44 @@ impl InstanceNorm {
         let centred = x3.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
         let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        normed
-            .broadcast_mul(&self.weight.reshape((1, c, 1))?)?
-            .broadcast_add(&self.bias.reshape((1, c, 1))?)?
-            .reshape((b, c, h, w))
+        let normed = match &self.affine {
+            Some((weight, bias)) => normed
+                .broadcast_mul(&weight.reshape((1, c, 1))?)?
+                .broadcast_add(&bias.reshape((1, c, 1))?)?,
+            None => normed,
+        };
+        normed.reshape((b, c, h, w))
+    }
+}
+
+/// `BatchNorm2d` in evaluation mode: `(x − running_mean) / sqrt(running_var + eps) · weight +
+/// bias`, folded into one per-channel scale and shift. `num_batches_tracked` is part of the
+/// checkpoint (so it is expected and consumed) but unused.
+#[derive(Clone, Debug)]
+pub struct BatchNormEval {
+    scale: Tensor,
+    shift: Tensor,
+}
+
+impl BatchNormEval {
+    pub const EPS: f64 = 1e-5;
+
+    pub fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get(channels, "weight")?;
+        let bias = vb.get(channels, "bias")?;
+        let mean = vb.get(channels, "running_mean")?;
+        let var = vb.get(channels, "running_var")?;
+        vb.get((), "num_batches_tracked")?;
+        let scale = (weight / (var + Self::EPS)?.sqrt()?)?;
+        let shift = (bias - (&mean * &scale)?)?;
+        Ok(Self {
+            scale: scale.reshape((1, channels, 1, 1))?,
+            shift: shift.reshape((1, channels, 1, 1))?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.broadcast_mul(&self.scale)?.broadcast_add(&self.shift)
     }
 }
 
@@ -92,10 +135,22 @@ pub struct ShiftConv {
 impl ShiftConv {
     /// Loads a PyTorch `Conv2d(cin, cout, k, stride=1, padding=pad)` (`weight`, `bias`).
     pub fn new(cin: usize, cout: usize, k: usize, pad: usize, vb: VarBuilder) -> Result<Self> {
+        Self::with_bias(cin, cout, k, pad, true, vb)
+    }
+
+    /// As [`ShiftConv::new`]; without a `bias` key when `bias` is false (`bias=False` convs).
+    pub fn with_bias(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        pad: usize,
+        bias: bool,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         let w = vb.get((cout, cin, k, k), "weight")?;
         Ok(Self {
             weight: w.permute((0, 2, 3, 1))?.reshape((cout * k * k, cin))?,
-            bias: vb.get(cout, "bias")?,
+            bias: optional_bias(cout, bias, &w, &vb)?,
             k,
             pad,
         })
@@ -122,6 +177,15 @@ impl ShiftConv {
     }
 }
 
+/// The `bias` parameter, or zeros (not a checkpoint key) for convs built with `bias=False`.
+fn optional_bias(cout: usize, bias: bool, like: &Tensor, vb: &VarBuilder) -> Result<Tensor> {
+    if bias {
+        vb.get(cout, "bias")
+    } else {
+        Tensor::zeros(cout, like.dtype(), like.device())
+    }
+}
+
 /// PyTorch `ConvTranspose2d(cin, cout, 3, stride 2, padding 1, output_padding 1)` (doubles H
 /// and W), computed as one matrix product over all nine taps and a four-phase interleave.
 ///
@@ -138,10 +202,15 @@ pub struct UpConv {
 impl UpConv {
     /// Loads the PyTorch weight, stored (cin, cout, 3, 3), and bias.
     pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+        Self::with_bias(cin, cout, true, vb)
+    }
+
+    /// As [`UpConv::new`]; without a `bias` key when `bias` is false.
+    pub fn with_bias(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
         let w = vb.get((cin, cout, 3, 3), "weight")?;
         Ok(Self {
             weight: w.permute((1, 2, 3, 0))?.reshape((cout * 9, cin))?,
-            bias: vb.get(cout, "bias")?,
+            bias: optional_bias(cout, bias, &w, &vb)?,
         })
     }
 

@@ -3,7 +3,10 @@
 //! official checkpoints load by name.
 
 pub mod gfla;
+pub mod keys;
 pub mod layers;
+pub mod pona;
+pub mod rng;
 pub mod trace;
 
 pub use trace::Tracer;

@@ -128,6 +128,49 @@ pub fn heatmap_tensor(
     Tensor::from_vec(data, (poses.len(), NUM_JOINTS, out_hw.0, out_hw.1), device)
 }
 
+/// The bump drawn at each joint by [`heatmap_tensor_unscaled`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bump {
+    /// `exp(−d² / (2·6²))`, as [`heatmaps`] draws it.
+    Gaussian,
+    /// A single 1.0 at the joint's pixel: DeepFashion's Pose-Transfer/PoNA maps, which wrote the
+    /// Gaussian into a uint8 array so every value below 1 truncated to 0.
+    OneHot,
+}
+
+/// Heat-maps `(B, 18, H, W)` for keypoints already in the map's own pixel frame, truncated to
+/// integers with no rescaling — the Pose-Transfer/PoNA data scripts. (GFLA's encoder rescales
+/// from the annotation frame first, and its float64 rescaling can move a peak by one pixel even
+/// when both frames are equal, e.g. 15 / 44 · 44 = 14.999…; each model gets its own rule.)
+pub fn heatmap_tensor_unscaled(
+    poses: &[Pose],
+    hw: (usize, usize),
+    bump: Bump,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let (h, w) = hw;
+    let plane = h * w;
+    let mut data = vec![0.0f32; poses.len() * NUM_JOINTS * plane];
+    if plane > 0 {
+        for (pose, maps) in poses.iter().zip(data.chunks_exact_mut(NUM_JOINTS * plane)) {
+            for (joint, channel) in pose.joints.iter().zip(maps.chunks_exact_mut(plane)) {
+                let Some(j) = joint.filter(|j| j.x.is_finite() && j.y.is_finite()) else {
+                    continue;
+                };
+                let (yi, xi) = (j.y as i64, j.x as i64);
+                match bump {
+                    Bump::Gaussian => write_channel(yi, xi, w, channel),
+                    Bump::OneHot if (0..h as i64).contains(&yi) && (0..w as i64).contains(&xi) => {
+                        channel[yi as usize * w + xi as usize] = 1.0;
+                    }
+                    Bump::OneHot => {}
+                }
+            }
+        }
+    }
+    Tensor::from_vec(data, (poses.len(), NUM_JOINTS, h, w), device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 pub use annotation::{
     format_annotation_row, parse_annotation_row, pose_from_yx, pose_to_yx, read_annotation_csv,
 };
-pub use heatmap::{heatmap_tensor, heatmaps, heatmaps_into, HEATMAP_SIGMA};
+pub use heatmap::{
+    heatmap_tensor, heatmap_tensor_unscaled, heatmaps, heatmaps_into, Bump, HEATMAP_SIGMA,
+};
 pub use openpose::{
     parse_openpose, parse_openpose_value, read_openpose, read_openpose_with_canvas,
     to_openpose_json, write_openpose, PoseDocument,

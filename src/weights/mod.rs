@@ -191,7 +191,12 @@ pub fn parse_key_list(text: &str) -> Result<BTreeMap<String, Vec<usize>>, String
         let (key, dims) = line
             .split_once(char::is_whitespace)
             .ok_or_else(|| format!("line {}: no shape", n + 1))?;
-        let dims = dims.trim();
+        // `64,3,4,4` (GFLA lists) or `[64,3,4,4]` / `[]` for a scalar (PoNA lists).
+        let dims = dims
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim();
         let shape = if dims.is_empty() || dims == "-" {
             vec![]
         } else {

@@ -4,41 +4,10 @@
 
 use super::{Gfla, GflaConfig};
 use crate::weights::{self, check_keys, StateDict, WeightsError};
-use candle_core::{DType, Device, Result, Shape, Tensor};
-use candle_nn::var_builder::SimpleBackend;
-use candle_nn::{Init, VarBuilder};
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::VarBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-/// A VarBuilder backend that hands out placeholder tensors and remembers every (name, shape)
-/// asked for. Building the model against it yields exactly the keys the model will load.
-#[derive(Default, Clone)]
-struct ShapeRecorder {
-    seen: Arc<Mutex<KeyShapes>>,
-}
-
-/// (key, shape) pairs in the order they were requested.
-type KeyShapes = Vec<(String, Vec<usize>)>;
-
-impl SimpleBackend for ShapeRecorder {
-    fn get(&self, s: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
-        self.seen
-            .lock()
-            .expect("recorder lock")
-            .push((name.to_string(), s.dims().to_vec()));
-        // A broadcast scalar: right shape, no memory (the model is never run).
-        Tensor::zeros((), dtype, dev)?.broadcast_as(s)
-    }
-
-    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> Result<Tensor> {
-        candle_core::bail!("shape recorder: `{name}` requested without a shape")
-    }
-
-    fn contains_tensor(&self, _: &str) -> bool {
-        true
-    }
-}
 
 /// `…jump{i}.model.2.*` and `…outconv.model.2.*` are the same tensors as `….conv1.*` (the
 /// reference registers the conv twice). Returns the alias of a key, if it has one.
@@ -53,10 +22,7 @@ fn alias_of(key: &str) -> Option<String> {
 /// Every key (with its shape) of a GFLA state dict for `cfg`, the duplicated aliases included,
 /// in the sorted order of the key lists.
 pub fn expected_keys(cfg: &GflaConfig) -> Result<Vec<(String, Vec<usize>)>> {
-    let rec = ShapeRecorder::default();
-    let vb = VarBuilder::from_backend(Box::new(rec.clone()), DType::F32, Device::Cpu);
-    Gfla::new(vb, cfg)?;
-    let mut keys = rec.seen.lock().expect("recorder lock").clone();
+    let mut keys = crate::model::keys::record_keys(|vb| Gfla::new(vb, cfg).map(|_| ()))?;
     let aliases: Vec<_> = keys
         .iter()
         .filter_map(|(k, s)| alias_of(k).map(|a| (a, s.clone())))
@@ -142,7 +108,7 @@ pub fn load(
 /// Deterministic random weights of the right shapes (He-normal convs, zero biases, identity
 /// norms): what `bench` and `render` use when no checkpoint is given.
 pub fn random_state_dict(cfg: &GflaConfig, seed: u64) -> Result<StateDict> {
-    let mut rng = SplitMix64(seed);
+    let mut rng = crate::model::rng::SplitMix64::new(seed);
     let mut state = BTreeMap::new();
     for (key, shape) in expected_keys(cfg)? {
         let n: usize = shape.iter().product();
@@ -161,29 +127,6 @@ pub fn random_state_dict(cfg: &GflaConfig, seed: u64) -> Result<StateDict> {
         state.insert(key, Tensor::from_vec(data, shape, &Device::Cpu)?);
     }
     Ok(state)
-}
-
-/// A tiny, dependency-free PRNG so random weights are reproducible from a seed.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    /// Standard normal by Box–Muller.
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
 }
 
 #[cfg(test)]

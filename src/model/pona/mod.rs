@@ -1,0 +1,385 @@
+//! PoNA — "Pose-guided Non-local Attention for Human Pose Transfer" (Li et al., TIP 2020).
+//!
+//! [`Pona`] = image encoder + pose encoder + cascaded PoNA blocks + decoder, with parameter names
+//! equal to the authors' `PoNANetwork` state dict (spec: `../shared/spec/pona.md`).
+
+mod config;
+pub mod flops;
+pub mod weights;
+
+pub use config::{HeatmapKind, PonaConfig, PonaNorm};
+
+use crate::model::layers::{reflection_pad2d, BatchNormEval, InstanceNorm, ShiftConv, UpConv};
+use crate::model::Tracer;
+use candle_core::{Result, Tensor, D};
+use candle_nn::{Conv2d, Conv2dConfig, Module, VarBuilder};
+
+/// The encoder/decoder norm chosen by `--norm`.
+#[derive(Clone, Debug)]
+enum Norm {
+    Batch(BatchNormEval),
+    Instance(InstanceNorm),
+}
+
+impl Norm {
+    fn new(cfg: &PonaConfig, channels: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(match cfg.norm {
+            PonaNorm::Batch => Norm::Batch(BatchNormEval::new(channels, vb)?),
+            PonaNorm::Instance => Norm::Instance(InstanceNorm::plain()),
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Norm::Batch(n) => n.forward(x),
+            Norm::Instance(n) => n.forward(x),
+        }
+    }
+}
+
+/// `reflect-pad 3 → conv7 → norm → ReLU → (conv3/s2 → norm → ReLU) × 2` (`stream{1,2}_down`).
+#[derive(Clone, Debug)]
+struct Encoder {
+    conv1: ShiftConv,
+    norm2: Norm,
+    conv4: Conv2d,
+    norm5: Norm,
+    conv7: Conv2d,
+    norm8: Norm,
+}
+
+fn conv_down(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<Conv2d> {
+    let cfg = Conv2dConfig {
+        padding: 1,
+        stride: 2,
+        ..Default::default()
+    };
+    if bias {
+        candle_nn::conv2d(cin, cout, 3, cfg, vb)
+    } else {
+        candle_nn::conv2d_no_bias(cin, cout, 3, cfg, vb)
+    }
+}
+
+impl Encoder {
+    fn new(cin: usize, cfg: &PonaConfig, vb: VarBuilder) -> Result<Self> {
+        let (f, bias) = (cfg.ngf, cfg.conv_bias());
+        Ok(Self {
+            conv1: ShiftConv::with_bias(cin, f, 7, 0, bias, vb.pp("1"))?,
+            norm2: Norm::new(cfg, f, vb.pp("2"))?,
+            conv4: conv_down(f, 2 * f, bias, vb.pp("4"))?,
+            norm5: Norm::new(cfg, 2 * f, vb.pp("5"))?,
+            conv7: conv_down(2 * f, 4 * f, bias, vb.pp("7"))?,
+            norm8: Norm::new(cfg, 4 * f, vb.pp("8"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = self
+            .norm2
+            .forward(&self.conv1.forward(&reflection_pad2d(x, 3)?)?)?
+            .relu()?;
+        let x = self.norm5.forward(&self.conv4.forward(&x)?)?.relu()?;
+        self.norm8.forward(&self.conv7.forward(&x)?)?.relu()
+    }
+}
+
+/// `double_conv`: `conv3 → IN → ReLU → (dropout: index 3, identity in eval) → conv3 → IN →
+/// ReLU`. The residual additions of `conv`, `conv2` and `dconv` are made by the block.
+#[derive(Clone, Debug)]
+struct DoubleConv {
+    conv0: ShiftConv,
+    conv4: ShiftConv,
+}
+
+impl DoubleConv {
+    fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+        let vb = vb.pp("conv");
+        Ok(Self {
+            conv0: ShiftConv::new(cin, cin, 3, 1, vb.pp("0"))?,
+            conv4: ShiftConv::new(cin, cout, 3, 1, vb.pp("4"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let norm = InstanceNorm::plain();
+        let y = norm.forward(&self.conv0.forward(x)?)?.relu()?;
+        norm.forward(&self.conv4.forward(&y)?)?.relu()
+    }
+}
+
+/// A 1×1 conv applied to flattened maps (B, cin, N) → (B, cout, N).
+#[derive(Clone, Debug)]
+struct Conv1x1 {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Conv1x1 {
+    fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            weight: vb.get((cout, cin, 1, 1), "weight")?.reshape((cout, cin))?,
+            bias: vb.get(cout, "bias")?.reshape((cout, 1))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.weight.broadcast_matmul(x)?.broadcast_add(&self.bias)
+    }
+}
+
+/// Non-local attention: `A = softmax_j(Σ_c q[c,i] k[c,j])` (no scaling) and `O = v·Aᵀ`.
+/// `q`, `k`: (B, c, N); `v`: (B, C, N). Returns (O, A).
+fn non_local(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+    let energy = q.transpose(1, 2)?.contiguous()?.matmul(&k.contiguous()?)?;
+    let attn = candle_nn::ops::softmax(&energy, D::Minus1)?;
+    let out = v.contiguous()?.matmul(&attn.transpose(1, 2)?)?;
+    Ok((out, attn))
+}
+
+/// The fusion self-attention `att2` over the concatenated image and pose codes.
+#[derive(Clone, Debug)]
+struct FusionAttn {
+    query: Conv1x1,
+    key: Conv1x1,
+    value: Conv1x1,
+    gamma: Tensor,
+    beta: Tensor,
+}
+
+/// One PoNA block (`model.att.{b}`).
+#[derive(Clone, Debug)]
+struct PonaBlock {
+    gamma: Tensor,
+    query: Conv1x1,
+    key: Conv1x1,
+    value: Conv1x1,
+    conv: DoubleConv,
+    conv2: DoubleConv,
+    dconv: DoubleConv,
+    dconv2: DoubleConv,
+    att2: FusionAttn,
+}
+
+impl PonaBlock {
+    fn new(cfg: &PonaConfig, vb: VarBuilder) -> Result<Self> {
+        let c = cfg.code_channels();
+        let a2 = vb.pp("att2");
+        Ok(Self {
+            gamma: vb.get(1, "gamma")?,
+            query: Conv1x1::new(c, cfg.qk_channels, vb.pp("query_conv"))?,
+            key: Conv1x1::new(c, cfg.qk_channels, vb.pp("key_conv"))?,
+            value: Conv1x1::new(c, c, vb.pp("value_conv"))?,
+            conv: DoubleConv::new(c, c, vb.pp("conv"))?,
+            dconv: DoubleConv::new(2 * c, 2 * c, vb.pp("dconv"))?,
+            conv2: DoubleConv::new(c, c, vb.pp("conv2"))?,
+            dconv2: DoubleConv::new(2 * c, c, vb.pp("dconv2"))?,
+            att2: FusionAttn {
+                gamma: a2.get(1, "gamma")?,
+                beta: a2.get(1, "beta")?,
+                query: Conv1x1::new(2 * c, cfg.fusion_qk_channels, a2.pp("query_conv"))?,
+                key: Conv1x1::new(2 * c, cfg.fusion_qk_channels, a2.pp("key_conv"))?,
+                value: Conv1x1::new(2 * c, 2 * c, a2.pp("value_conv"))?,
+            },
+        })
+    }
+
+    /// (image code, pose code) → (image code, PoNA attention (B, N, N), pose code); spec §6.3.
+    fn forward(
+        &self,
+        x: &Tensor,
+        p: &Tensor,
+        k: usize,
+        tracer: &mut Tracer,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (b, c, h, w) = x.dims4()?;
+        let n = h * w;
+        let flat = |t: &Tensor| -> Result<Tensor> {
+            let ch = t.dim(1)?;
+            t.reshape((b, ch, n))
+        };
+        let grid = |t: &Tensor| -> Result<Tensor> {
+            let ch = t.dim(1)?;
+            t.reshape((b, ch, h, w))
+        };
+        // 1–2. Fusion of image and pose codes, refined by self-attention: γ₂·O + β₂·Z + Z.
+        let z = Tensor::cat(&[x, p], 1)?;
+        let zf = flat(&z)?;
+        let a = &self.att2;
+        let (o, fusion_attn) = non_local(
+            &a.query.forward(&zf)?,
+            &a.key.forward(&zf)?,
+            &a.value.forward(&zf)?,
+        )?;
+        let z1 = (o.broadcast_mul(&a.gamma)? + zf.broadcast_mul(&a.beta)? + &zf)?;
+        let z1 = grid(&z1)?;
+        tracer.record(|| format!("block{k}.fusion_attn"), &fusion_attn);
+        tracer.record(|| format!("block{k}.fusion_out"), &z1);
+        // 3. Pose refinement, part 1.
+        let z2 = (&z1 + self.dconv.forward(&z1)?)?;
+        tracer.record(|| format!("block{k}.fusion_refined"), &z2);
+        // 4. Image pathway (does not see the pose).
+        let x1 = (x + self.conv.forward(x)?)?;
+        let x2 = (&x1 + self.conv2.forward(&x1)?)?;
+        tracer.record(|| format!("block{k}.image_feat1"), &x1);
+        tracer.record(|| format!("block{k}.image_feat"), &x2);
+        // 5. The new pose code.
+        let p1 = self.dconv2.forward(&z2)?;
+        tracer.record(|| format!("block{k}.pose_code"), &p1);
+        // 6–7. Pose-guided attention: Q, K from the new pose code, V from the image features.
+        let pf = flat(&p1)?;
+        let (q, key, v) = (
+            self.query.forward(&pf)?,
+            self.key.forward(&pf)?,
+            self.value.forward(&flat(&x2)?)?,
+        );
+        tracer.record(|| format!("block{k}.query"), &grid(&q)?);
+        tracer.record(|| format!("block{k}.key"), &grid(&key)?);
+        tracer.record(|| format!("block{k}.value"), &grid(&v)?);
+        let (o, attn) = non_local(&q, &key, &v)?;
+        let x_out = (grid(&o)?.broadcast_mul(&self.gamma.reshape((1, 1, 1, 1))?)? + &x2)?;
+        tracer.record(|| format!("block{k}.attn"), &attn);
+        tracer.record(|| format!("block{k}.image_code"), &x_out);
+        debug_assert_eq!(x_out.dim(1)?, c);
+        Ok((x_out, attn, p1))
+    }
+}
+
+/// `(convT → norm → ReLU) × 2 → reflect-pad 3 → conv7 → tanh` (`stream1_up`).
+#[derive(Clone, Debug)]
+struct Decoder {
+    up0: UpConv,
+    norm1: Norm,
+    up3: UpConv,
+    norm4: Norm,
+    conv7: ShiftConv,
+}
+
+impl Decoder {
+    fn new(cfg: &PonaConfig, vb: VarBuilder) -> Result<Self> {
+        let (f, bias) = (cfg.ngf, cfg.conv_bias());
+        Ok(Self {
+            up0: UpConv::with_bias(4 * f, 2 * f, bias, vb.pp("0"))?,
+            norm1: Norm::new(cfg, 2 * f, vb.pp("1"))?,
+            up3: UpConv::with_bias(2 * f, f, bias, vb.pp("3"))?,
+            norm4: Norm::new(cfg, f, vb.pp("4"))?,
+            conv7: ShiftConv::new(f, 3, 7, 0, vb.pp("7"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, tracer: &mut Tracer) -> Result<Tensor> {
+        let x = self.norm1.forward(&self.up0.forward(x)?)?.relu()?;
+        tracer.record(|| "dec.up1".into(), &x);
+        let x = self.norm4.forward(&self.up3.forward(&x)?)?.relu()?;
+        tracer.record(|| "dec.up2".into(), &x);
+        let x = self.conv7.forward(&reflection_pad2d(&x, 3)?)?;
+        tracer.record(|| "dec.pre_tanh".into(), &x);
+        x.tanh()
+    }
+}
+
+/// Heat-maps `(B, 18, H, W)` of poses in the model's input frame, the way this configuration
+/// was trained: σ = 6 Gaussians (Market) or one-hot pixels (DeepFashion), keypoints truncated to
+/// integers with no rescaling.
+pub fn encode_poses(
+    poses: &[crate::pose::Pose],
+    cfg: &PonaConfig,
+    device: &candle_core::Device,
+) -> Result<Tensor> {
+    let bump = match cfg.heatmap {
+        HeatmapKind::Gaussian => crate::pose::Bump::Gaussian,
+        HeatmapKind::OneHot => crate::pose::Bump::OneHot,
+    };
+    crate::pose::heatmap_tensor_unscaled(poses, cfg.input_hw, bump, device)
+}
+
+/// The PoNA generator.
+#[derive(Clone, Debug)]
+pub struct Pona {
+    cfg: PonaConfig,
+    image_encoder: Encoder,
+    pose_encoder: Encoder,
+    blocks: Vec<PonaBlock>,
+    decoder: Decoder,
+}
+
+/// What one forward pass produces.
+#[derive(Clone, Debug)]
+pub struct PonaOutput {
+    /// (B, 3, 4h, 4w) in (−1, 1).
+    pub image: Tensor,
+    /// Per block, the pose-guided attention (B, N, N): row i (output cell) over source cells j.
+    pub attention: Vec<Tensor>,
+    /// The code grid (h, w); cell n is (n / w, n % w).
+    pub grid_hw: (usize, usize),
+}
+
+impl Pona {
+    pub fn new(vb: VarBuilder, cfg: &PonaConfig) -> Result<Self> {
+        cfg.validate().map_err(candle_core::Error::msg)?;
+        let vb = vb.pp("model");
+        Ok(Self {
+            cfg: cfg.clone(),
+            image_encoder: Encoder::new(cfg.image_nc, cfg, vb.pp("stream1_down"))?,
+            pose_encoder: Encoder::new(2 * cfg.pose_nc, cfg, vb.pp("stream2_down"))?,
+            blocks: (0..cfg.n_blocks)
+                .map(|b| PonaBlock::new(cfg, vb.pp("att").pp(b.to_string())))
+                .collect::<Result<_>>()?,
+            decoder: Decoder::new(cfg, vb.pp("stream1_up"))?,
+        })
+    }
+
+    pub fn config(&self) -> &PonaConfig {
+        &self.cfg
+    }
+
+    /// `image` (B, 3, H, W) in [−1, 1]; `source_pose`, `target_pose` (B, 18, H, W) heat-maps.
+    pub fn forward(
+        &self,
+        image: &Tensor,
+        source_pose: &Tensor,
+        target_pose: &Tensor,
+    ) -> Result<PonaOutput> {
+        self.forward_traced(image, source_pose, target_pose, &mut Tracer::off())
+    }
+
+    pub fn forward_traced(
+        &self,
+        image: &Tensor,
+        source_pose: &Tensor,
+        target_pose: &Tensor,
+        tracer: &mut Tracer,
+    ) -> Result<PonaOutput> {
+        let (b, c, h, w) = image.dims4()?;
+        for (name, p) in [("source", source_pose), ("target", target_pose)] {
+            if c != self.cfg.image_nc || p.dims() != [b, self.cfg.pose_nc, h, w] {
+                candle_core::bail!(
+                    "PoNA needs an image (B, {}, H, W) and {name} pose (B, {}, H, W); got {:?} and {:?}",
+                    self.cfg.image_nc,
+                    self.cfg.pose_nc,
+                    image.shape(),
+                    p.shape()
+                );
+            }
+        }
+        // Condition pose first, then target: the order the pose encoder was trained with.
+        let pose = Tensor::cat(&[source_pose, target_pose], 1)?;
+        let mut x = self.image_encoder.forward(image)?;
+        let mut p = self.pose_encoder.forward(&pose)?;
+        tracer.record(|| "enc.image_code".into(), &x);
+        tracer.record(|| "enc.pose_code".into(), &p);
+        let grid_hw = (x.dim(2)?, x.dim(3)?);
+        let mut attention = Vec::with_capacity(self.blocks.len());
+        for (k, block) in self.blocks.iter().enumerate() {
+            let (x1, attn, p1) = block.forward(&x, &p, k, tracer)?;
+            (x, p) = (x1, p1);
+            attention.push(attn);
+        }
+        let image = self.decoder.forward(&x, tracer)?;
+        Ok(PonaOutput {
+            image,
+            attention,
+            grid_hw,
+        })
+    }
+}

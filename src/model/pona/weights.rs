@@ -1,0 +1,83 @@
+//! Loading PoNA weights: expected keys derived from the model code, validation before anything
+//! runs, random weights for benchmarks.
+
+use super::{Pona, PonaConfig};
+use crate::weights::{self, check_keys, StateDict, WeightsError};
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::VarBuilder;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Every key (with its shape) of a PoNA state dict for `cfg`, sorted.
+pub fn expected_keys(cfg: &PonaConfig) -> Result<Vec<(String, Vec<usize>)>> {
+    crate::model::keys::record_keys(|vb| Pona::new(vb, cfg).map(|_| ()))
+}
+
+/// Checks a state dict against `cfg` (or the config inferred from its shapes, with input size
+/// and heat-map kind from `sizes`) and builds the model on `device`.
+pub fn from_state_dict(
+    state: StateDict,
+    cfg: Option<&PonaConfig>,
+    sizes: &PonaConfig,
+    device: &Device,
+    origin: &Path,
+) -> std::result::Result<(Pona, PonaConfig), WeightsError> {
+    let shapes = weights::shapes(&state);
+    let model_err = |message: String| WeightsError::Model {
+        path: origin.into(),
+        message,
+    };
+    let cfg = match cfg {
+        Some(c) => c.clone(),
+        None => PonaConfig::infer(&shapes, sizes).map_err(model_err)?,
+    };
+    let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
+    let report = check_keys(&expected, &shapes);
+    if !report.is_empty() {
+        return Err(WeightsError::Mismatch {
+            path: origin.into(),
+            report,
+        });
+    }
+    let tensors: HashMap<String, Tensor> = state.into_iter().collect();
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+    let model = Pona::new(vb, &cfg).map_err(|e| model_err(e.to_string()))?;
+    Ok((model, cfg))
+}
+
+/// Loads a PoNA checkpoint (safetensors, zip or legacy `.pth`).
+pub fn load(
+    path: &Path,
+    cfg: Option<&PonaConfig>,
+    sizes: &PonaConfig,
+    device: &Device,
+) -> std::result::Result<(Pona, PonaConfig), WeightsError> {
+    let (state, _) = weights::load_state_dict(path)?;
+    from_state_dict(state, cfg, sizes, device, path)
+}
+
+/// Deterministic random weights of the right shapes (He-normal convs, zero biases, identity
+/// batch norms, small attention gains).
+pub fn random_state_dict(cfg: &PonaConfig, seed: u64) -> Result<StateDict> {
+    let mut rng = crate::model::rng::SplitMix64::new(seed);
+    let mut state = StateDict::new();
+    for (key, shape) in expected_keys(cfg)? {
+        let n: usize = shape.iter().product();
+        let leaf = key.rsplit('.').next().unwrap_or("");
+        let tensor = match leaf {
+            "num_batches_tracked" => Tensor::zeros((), DType::I64, &Device::Cpu)?,
+            "running_var" => Tensor::ones(n, DType::F32, &Device::Cpu)?,
+            "gamma" | "beta" => Tensor::full(0.1f32, n, &Device::Cpu)?,
+            "weight" if shape.len() == 4 => {
+                let fan_in = (shape[1] * shape[2] * shape[3]).max(1) as f64;
+                let std = (2.0 / fan_in).sqrt();
+                let data: Vec<f32> = (0..n).map(|_| (rng.normal() * std) as f32).collect();
+                Tensor::from_vec(data, shape.as_slice(), &Device::Cpu)?
+            }
+            "weight" => Tensor::ones(n, DType::F32, &Device::Cpu)?,
+            _ => Tensor::zeros(n, DType::F32, &Device::Cpu)?,
+        };
+        state.insert(key, tensor.reshape(shape.as_slice())?);
+    }
+    Ok(state)
+}
