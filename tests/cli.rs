@@ -179,3 +179,59 @@ fn bench_reports_the_median_on_its_last_line() {
         "{stdout}"
     );
 }
+
+#[test]
+fn render_and_bench_run_pona_through_the_same_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pona.png").to_string_lossy().into_owned();
+    let (img, src, tgt) = (
+        sample("astronaut.png"),
+        sample("astronaut_source.json"),
+        sample("astronaut_target.json"),
+    );
+    let mut args = render_args(&img, &src, &tgt, &out);
+    args.extend(["--model", "pona"]);
+    // The market preset (128×64) keeps this quick.
+    let pos = args.iter().position(|a| *a == "fashion").unwrap();
+    args[pos] = "market";
+    let o = marionette(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let result = image::open(&out).unwrap();
+    assert_eq!((result.width(), result.height()), (64, 128));
+
+    // PoNA explains itself with attention, not flows: asking for a flow image is a clear error.
+    let flow = dir.path().join("flow.png").to_string_lossy().into_owned();
+    args.extend(["--flow", &flow]);
+    let o = marionette(&args);
+    assert!(
+        !o.status.success() && stderr(&o).contains("PoNA has no flow field"),
+        "{}",
+        stderr(&o)
+    );
+
+    let pona_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pona");
+    let weights = pona_dir.join("market_bn_weights.safetensors");
+    let o = marionette(&[
+        "bench",
+        "--model",
+        "pona",
+        "--weights",
+        &weights.to_string_lossy(),
+        "--size",
+        "64x32",
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.lines().last().unwrap().starts_with("pona_ms "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("PoNA 64×32, ngf 6 Batch norm, 3 blocks"),
+        "{stdout}"
+    );
+}

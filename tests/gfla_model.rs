@@ -307,3 +307,31 @@ fn cached_source_features_give_the_same_result() {
         }
     }
 }
+
+/// The common `Generator` interface (config inferred from the checkpoint) gives the same outputs.
+#[test]
+fn generator_interface_reproduces_the_reference() {
+    use marionette::model::{Generator, ModelKind};
+    for f in model_fixtures() {
+        for (_, path) in weight_files(&f) {
+            let g = Generator::load(ModelKind::Gfla, Some(&path), None, &Device::Cpu).unwrap();
+            let out = g
+                .generate(
+                    &f.io["input.source_image"],
+                    &f.io["input.source_pose"],
+                    &f.io["input.target_pose"],
+                )
+                .unwrap();
+            assert!(
+                max_abs_diff(&out.image, &f.io["output.image"]) <= 1e-4,
+                "{}",
+                path.display()
+            );
+            for (j, flow) in out.flows.iter().enumerate() {
+                assert!(max_abs_diff(flow, &f.io[&format!("output.flow.{j}")]) <= 5e-4);
+            }
+            assert_eq!(out.levels, config_from_json(&f.json).levels_deepest_first());
+            assert!(out.nonlocal_attention.is_empty());
+        }
+    }
+}

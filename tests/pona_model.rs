@@ -355,3 +355,28 @@ fn wrong_keys_are_named() {
         "{err}"
     );
 }
+
+/// The common `Generator` interface (config inferred from the checkpoint) gives the same image.
+#[test]
+fn generator_interface_reproduces_the_reference() {
+    use marionette::model::{Generator, ModelKind};
+    for f in fixtures() {
+        for path in weight_files(&f) {
+            let g = Generator::load(ModelKind::Pona, Some(&path), None, &Device::Cpu).unwrap();
+            let out = g
+                .generate(
+                    &f.io["input.cond_image"],
+                    &f.io["input.cond_heatmap"],
+                    &f.io["input.target_heatmap"],
+                )
+                .unwrap();
+            assert!(
+                max_abs_diff(&out.image, &f.io["output.image"]) <= 1e-4,
+                "{}",
+                path.display()
+            );
+            assert_eq!(out.nonlocal_attention.len(), 3);
+            assert!(out.flows.is_empty() && out.local_attention.is_empty());
+        }
+    }
+}

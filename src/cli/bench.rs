@@ -1,8 +1,8 @@
-//! `marionette bench`: times batch-1 GFLA forward passes and prints the median as the final line
-//! `gfla_ms <median>`; a per-sub-network breakdown shows where the time goes.
+//! `marionette bench`: times batch-1 forward passes of a generator and prints the median as the
+//! final line `<model>_ms <median>` (e.g. `gfla_ms 982.3`). For GFLA a per-sub-network
+//! breakdown shows where the time goes.
 
-use crate::model::gfla::flops::forward_flops;
-use crate::model::Tracer;
+use crate::model::{Generator, ModelKind, Tracer};
 use crate::pose::{self, Joint, Pose};
 use anyhow::{Context, Result};
 use candle_core::{DType, Tensor};
@@ -13,13 +13,16 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    /// Which network: gfla or pona.
+    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona"])]
+    pub model: String,
     /// Architecture preset for random weights (a checkpoint brings its own architecture).
     #[arg(long, default_value = "fashion", value_parser = ["fashion", "market"])]
     pub config: String,
     /// Checkpoint to time; random weights of the preset's shapes when omitted.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Input size HxW (default: the preset's).
+    /// Input size HxW (default: the model's).
     #[arg(long, value_parser = super::parse_hw)]
     pub size: Option<(usize, usize)>,
     /// Timed runs.
@@ -43,9 +46,9 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// A standing person in the annotation frame, so flows and attention see realistic inputs.
+/// A standing person in a frame of `frame_hw`, so flows and attention see realistic inputs.
 fn template_pose(frame_hw: (usize, usize)) -> Pose {
-    // (x, y) as fractions of the frame: nose, neck, r/l arms, hips, legs, face.
+    // (x, y) as fractions of the frame: nose, neck, right arm, left arm, hips, legs, face.
     const T: [(f32, f32); 18] = [
         (0.50, 0.12),
         (0.50, 0.22),
@@ -82,46 +85,45 @@ fn template_pose(frame_hw: (usize, usize)) -> Pose {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let device = super::parse_device(&args.device)?;
+    let kind = ModelKind::parse(&args.model)?;
     // A checkpoint brings its own architecture; the preset only shapes random weights.
     let preset = args.weights.is_none().then_some(args.config.as_str());
-    let (model, mut cfg) = super::render::load_model(args.weights.as_deref(), preset, &device)
+    let mut model = Generator::load(kind, args.weights.as_deref(), preset, &device)
         .context("building the model")?;
     if let Some(hw) = args.size {
-        cfg.input_hw = hw;
-        cfg.annotation_hw = hw;
-        cfg.validate()?;
+        model = model.with_input_hw(hw)?;
     }
-    let (h, w) = cfg.input_hw;
-    let flops = forward_flops(&cfg, (h, w));
+    let (h, w) = model.input_hw();
+    let flops = model.flops();
     println!(
-        "GFLA {h}×{w}, ngf {} attn {:?} kernels {:?}, device {:?}, {} threads",
-        cfg.ngf,
-        cfg.attn_layer,
-        cfg.kernel_size,
+        "{}, device {:?}, {} threads",
+        model.describe(),
         device,
         rayon::current_num_threads()
     );
-    println!(
-        "GFLOP per forward: {:.2} (source {:.2}, flow net {:.2}, target {:.2})",
-        flops.total() / 1e9,
-        flops.source / 1e9,
-        flops.flow_net / 1e9,
-        flops.target / 1e9
-    );
-
-    let image = Tensor::randn(0f32, 0.5, (1, 3, h, w), &device)?.clamp(-1f32, 1f32)?;
-    let sp = template_pose(cfg.annotation_hw);
-    let mut tp = sp.clone();
-    if let Some(j) = tp.get(pose::skeleton::R_WRIST) {
-        tp.set(
-            pose::skeleton::R_WRIST,
-            Some(Joint::new(j.x - 0.1 * w as f32, j.y - 0.3 * h as f32, 1.0)),
+    println!("GFLOP per forward: {:.2}", flops / 1e9);
+    if let Generator::Gfla(g) = &model {
+        let f = crate::model::gfla::flops::forward_flops(g.config(), (h, w));
+        println!(
+            "  source {:.2}, flow net {:.2}, target {:.2}",
+            f.source / 1e9,
+            f.flow_net / 1e9,
+            f.target / 1e9
         );
     }
-    let bp1 = pose::heatmap_tensor(&[sp], cfg.annotation_hw, (h, w), &device)?;
-    let bp2 = pose::heatmap_tensor(&[tp], cfg.annotation_hw, (h, w), &device)?;
+
+    let image = Tensor::randn(0f32, 0.5, (1, 3, h, w), &device)?.clamp(-1f32, 1f32)?;
+    let frame = model.keypoint_frame_hw();
+    let sp = template_pose(frame);
+    let mut tp = sp.clone();
+    if let Some(j) = tp.get(pose::skeleton::R_WRIST) {
+        let raised = Joint::new(j.x - 0.1 * frame.1 as f32, j.y - 0.3 * frame.0 as f32, 1.0);
+        tp.set(pose::skeleton::R_WRIST, Some(raised));
+    }
+    let bp1 = model.encode_poses(&[sp], &device)?;
+    let bp2 = model.encode_poses(&[tp], &device)?;
+    // Reading one value forces asynchronous devices to finish.
     let sync = |t: &Tensor| -> Result<()> {
-        // Reading one value forces asynchronous devices to finish.
         t.flatten_all()?
             .get(0)?
             .to_dtype(DType::F32)?
@@ -135,46 +137,55 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message("forward passes");
-    let (mut full, mut src_t, mut flow_t, mut tgt_t) = (vec![], vec![], vec![], vec![]);
+    let (mut full, mut parts) = (vec![], vec![[0f64; 3]; 0]);
     for i in 0..total {
         let t0 = Instant::now();
-        let feats = model.source_net().forward(&image, &mut Tracer::off())?;
-        sync(&feats.0[0])?;
-        let t1 = Instant::now();
-        let (flows, masks) = model
-            .flow_net()
-            .forward(&image, &bp1, &bp2, &mut Tracer::off())?;
-        sync(&flows[0])?;
-        let t2 = Instant::now();
-        let (out, _) =
-            model
-                .target_net()
-                .forward(&bp2, &feats, &flows, &masks, &mut Tracer::off())?;
-        sync(&out)?;
-        let t3 = Instant::now();
+        let mut split = [0f64; 3];
+        match &model {
+            // GFLA: time the three sub-networks separately.
+            Generator::Gfla(g) => {
+                let feats = g.source_net().forward(&image, &mut Tracer::off())?;
+                sync(&feats.0[0])?;
+                let t1 = Instant::now();
+                let (flows, masks) =
+                    g.flow_net()
+                        .forward(&image, &bp1, &bp2, &mut Tracer::off())?;
+                sync(&flows[0])?;
+                let t2 = Instant::now();
+                let (out, _) =
+                    g.target_net()
+                        .forward(&bp2, &feats, &flows, &masks, &mut Tracer::off())?;
+                sync(&out)?;
+                let t3 = Instant::now();
+                split = [
+                    (t1 - t0).as_secs_f64(),
+                    (t2 - t1).as_secs_f64(),
+                    (t3 - t2).as_secs_f64(),
+                ];
+            }
+            Generator::Pona(_) => sync(&model.generate(&image, &bp1, &bp2)?.image)?,
+        }
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
         bar.inc(1);
         if i >= args.warmup {
-            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
-            full.push(ms(t0, t3));
-            src_t.push(ms(t0, t1));
-            flow_t.push(ms(t1, t2));
-            tgt_t.push(ms(t2, t3));
+            full.push(ms);
+            parts.push(split.map(|s| s * 1e3));
         }
     }
     bar.finish_and_clear();
     let runs: Vec<String> = full.iter().map(|v| format!("{v:.1}")).collect();
     println!("runs (ms): {}", runs.join(" "));
+    if kind == ModelKind::Gfla {
+        let col = |i: usize| median(&mut parts.iter().map(|p| p[i]).collect::<Vec<_>>());
+        println!(
+            "median breakdown (ms): source {:.1}, flow net {:.1}, target {:.1}",
+            col(0),
+            col(1),
+            col(2)
+        );
+    }
     let med = median(&mut full);
-    println!(
-        "median breakdown (ms): source {:.1}, flow net {:.1}, target {:.1}",
-        median(&mut src_t),
-        median(&mut flow_t),
-        median(&mut tgt_t)
-    );
-    println!(
-        "throughput: {:.1} GFLOP/s",
-        flops.total() / 1e9 / (med / 1e3)
-    );
-    println!("gfla_ms {med:.1}");
+    println!("throughput: {:.1} GFLOP/s", flops / 1e9 / (med / 1e3));
+    println!("{}_ms {med:.1}", kind.name());
     Ok(())
 }

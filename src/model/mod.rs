@@ -2,6 +2,7 @@
 //! `Model::new(vb, &cfg)`, `forward`; parameter names equal the authors' PyTorch keys so
 //! official checkpoints load by name.
 
+pub mod generator;
 pub mod gfla;
 pub mod keys;
 pub mod layers;
@@ -9,4 +10,5 @@ pub mod pona;
 pub mod rng;
 pub mod trace;
 
+pub use generator::{Generated, Generator, ModelKind};
 pub use trace::Tracer;

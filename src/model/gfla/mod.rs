@@ -54,6 +54,13 @@ impl Gfla {
         &self.cfg
     }
 
+    /// The same weights under another config of the same architecture (e.g. another input
+    /// size); the caller has validated it.
+    pub fn with_config(mut self, cfg: GflaConfig) -> Self {
+        self.cfg = cfg;
+        self
+    }
+
     pub fn source_net(&self) -> &SourceNet {
         &self.source
     }

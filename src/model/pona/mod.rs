@@ -333,6 +333,13 @@ impl Pona {
         &self.cfg
     }
 
+    /// The same weights under another config of the same architecture (e.g. another input
+    /// size); the caller has validated it.
+    pub fn with_config(mut self, cfg: PonaConfig) -> Self {
+        self.cfg = cfg;
+        self
+    }
+
     /// `image` (B, 3, H, W) in [−1, 1]; `source_pose`, `target_pose` (B, 18, H, W) heat-maps.
     pub fn forward(
         &self,
