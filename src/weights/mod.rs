@@ -172,6 +172,30 @@ pub fn check_keys(
     report
 }
 
+/// Checks `state` against the `expected` keys and shapes (one error naming every missing,
+/// unexpected and mis-shaped key) and only then builds a model from it on `device`, in f32.
+pub fn build_checked<M>(
+    state: StateDict,
+    expected: &[(String, Vec<usize>)],
+    device: &Device,
+    origin: &Path,
+    build: impl FnOnce(candle_nn::VarBuilder) -> candle_core::Result<M>,
+) -> Result<M, WeightsError> {
+    let report = check_keys(expected, &shapes(&state));
+    if !report.is_empty() {
+        return Err(WeightsError::Mismatch {
+            path: origin.into(),
+            report,
+        });
+    }
+    let tensors: std::collections::HashMap<String, Tensor> = state.into_iter().collect();
+    let vb = candle_nn::VarBuilder::from_tensors(tensors, candle_core::DType::F32, device);
+    build(vb).map_err(|e| WeightsError::Model {
+        path: origin.into(),
+        message: e.to_string(),
+    })
+}
+
 /// Shapes of every tensor of a state dict.
 pub fn shapes(state: &StateDict) -> BTreeMap<String, Vec<usize>> {
     state

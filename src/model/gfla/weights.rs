@@ -3,10 +3,9 @@
 //! benchmarks and tests.
 
 use super::{Gfla, GflaConfig};
-use crate::weights::{self, check_keys, StateDict, WeightsError};
-use candle_core::{DType, Device, Result, Tensor};
-use candle_nn::VarBuilder;
-use std::collections::{BTreeMap, HashMap};
+use crate::weights::{self, StateDict, WeightsError};
+use candle_core::{Device, Result, Tensor};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `…jump{i}.model.2.*` and `…outconv.model.2.*` are the same tensors as `….conv1.*` (the
@@ -81,16 +80,7 @@ pub fn from_state_dict(
         None => GflaConfig::infer(&shapes, sizes).map_err(|e| model_err(e.to_string()))?,
     };
     let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
-    let report = check_keys(&expected, &shapes);
-    if !report.is_empty() {
-        return Err(WeightsError::Mismatch {
-            path: origin.into(),
-            report,
-        });
-    }
-    let tensors: HashMap<String, Tensor> = state.into_iter().collect();
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-    let model = Gfla::new(vb, &cfg).map_err(|e| model_err(e.to_string()))?;
+    let model = weights::build_checked(state, &expected, device, origin, |vb| Gfla::new(vb, &cfg))?;
     Ok((model, cfg))
 }
 

@@ -2,10 +2,8 @@
 //! runs, random weights for benchmarks.
 
 use super::{Pona, PonaConfig};
-use crate::weights::{self, check_keys, StateDict, WeightsError};
+use crate::weights::{self, StateDict, WeightsError};
 use candle_core::{DType, Device, Result, Tensor};
-use candle_nn::VarBuilder;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Every key (with its shape) of a PoNA state dict for `cfg`, sorted.
@@ -32,16 +30,7 @@ pub fn from_state_dict(
         None => PonaConfig::infer(&shapes, sizes).map_err(model_err)?,
     };
     let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
-    let report = check_keys(&expected, &shapes);
-    if !report.is_empty() {
-        return Err(WeightsError::Mismatch {
-            path: origin.into(),
-            report,
-        });
-    }
-    let tensors: HashMap<String, Tensor> = state.into_iter().collect();
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-    let model = Pona::new(vb, &cfg).map_err(|e| model_err(e.to_string()))?;
+    let model = weights::build_checked(state, &expected, device, origin, |vb| Pona::new(vb, &cfg))?;
     Ok((model, cfg))
 }
 
