@@ -25,18 +25,20 @@ pub enum WeightFormat {
 }
 
 #[derive(Debug, thiserror::Error)]
+// Causes are part of the messages rather than `source()` chains, so anyhow's `{:#}` prints
+// each cause once.
 pub enum WeightsError {
-    #[error("cannot read checkpoint {path}: {source}")]
+    #[error("cannot read checkpoint {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not a checkpoint marionette can read (expected safetensors, a zip .pth or a legacy .pth)")]
     UnknownFormat { path: PathBuf },
     #[error("{path}: invalid safetensors file: {message}")]
     Safetensors { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
-    Pth { path: PathBuf, source: PthError },
+    #[error("{path}: {error}")]
+    Pth { path: PathBuf, error: PthError },
     #[error("{path}: {report}")]
     Mismatch { path: PathBuf, report: KeyReport },
     #[error("{path}: {message}")]
@@ -65,9 +67,9 @@ pub fn detect_format(bytes: &[u8]) -> Option<WeightFormat> {
 /// Reads every tensor of a checkpoint (on the CPU, dtypes as stored) and strips a DataParallel
 /// `module.` prefix.
 pub fn load_state_dict(path: &Path) -> Result<(StateDict, WeightFormat), WeightsError> {
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+    let bytes = std::fs::read(path).map_err(|error| WeightsError::Io {
         path: path.into(),
-        source,
+        error,
     })?;
     let format =
         detect_format(&bytes).ok_or_else(|| WeightsError::UnknownFormat { path: path.into() })?;
@@ -80,9 +82,9 @@ pub fn load_state_dict(path: &Path) -> Result<(StateDict, WeightFormat), Weights
             .into_iter()
             .collect(),
         WeightFormat::PthZip | WeightFormat::PthLegacy => {
-            load_pth_bytes(&bytes).map_err(|source| WeightsError::Pth {
+            load_pth_bytes(&bytes).map_err(|error| WeightsError::Pth {
                 path: path.into(),
-                source,
+                error,
             })?
         }
     };
@@ -240,9 +242,9 @@ pub fn parse_key_list(text: &str) -> Result<BTreeMap<String, Vec<usize>>, String
 /// Writes tensors as safetensors atomically (temporary file in the same folder, then rename).
 pub fn save_safetensors(state: &StateDict, path: &Path) -> Result<(), WeightsError> {
     let tmp = crate::imaging::temp_path_for(path);
-    let io = |source| WeightsError::Io {
+    let io = |error| WeightsError::Io {
         path: path.into(),
-        source,
+        error,
     };
     let map: std::collections::HashMap<&str, Tensor> =
         state.iter().map(|(k, t)| (k.as_str(), t.clone())).collect();
