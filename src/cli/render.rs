@@ -84,32 +84,16 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     save_image_atomic(&result, &args.out)?;
     println!("wrote {} ({}×{})", args.out.display(), fw, fh);
     let out = &rendered.output;
-    let finest = |i: usize| i + 1 == out.levels.len();
+    let frame_wh = (fw as u32, fh as u32);
     if let Some(path) = &args.flow {
-        for (i, flow) in out.flows.iter().enumerate() {
-            let img = image::imageops::resize(
-                &flow_image(flow)?,
-                fw as u32,
-                fh as u32,
-                FilterType::Nearest,
-            );
-            let file = level_path(path, out.levels[i], finest(i));
-            save_image_atomic(&img, &file)?;
-            println!("wrote {} (flow, level {})", file.display(), out.levels[i]);
-        }
+        save_levels(path, "flow", &out.flows, &out.levels, frame_wh, |f| {
+            Ok(flow_image(f)?.into())
+        })?;
     }
     if let Some(path) = &args.mask {
-        for (i, mask) in out.masks.iter().enumerate() {
-            let img = image::imageops::resize(
-                &mask_to_image(&mask.get(0)?)?,
-                fw as u32,
-                fh as u32,
-                FilterType::Nearest,
-            );
-            let file = level_path(path, out.levels[i], finest(i));
-            save_image_atomic(&img, &file)?;
-            println!("wrote {} (mask, level {})", file.display(), out.levels[i]);
-        }
+        save_levels(path, "mask", &out.masks, &out.levels, frame_wh, |m| {
+            Ok(mask_to_image(&m.get(0)?)?.into())
+        })?;
     }
     Ok(())
 }
@@ -152,6 +136,26 @@ pub fn flow_image(flow: &Tensor) -> Result<image::RgbImage> {
     let dx = f.get(0)?.flatten_all()?.to_vec1::<f32>()?;
     let dy = f.get(1)?.flatten_all()?.to_vec1::<f32>()?;
     Ok(flow_to_color(&dx, &dy, h, w))
+}
+
+/// Writes one image per attention level (`to_image` of each map, upscaled with nearest
+/// neighbours to the result size): the finest level at `path`, the others with a
+/// `_level<N>` suffix.
+fn save_levels(
+    path: &Path,
+    what: &str,
+    maps: &[Tensor],
+    levels: &[usize],
+    (w, h): (u32, u32),
+    to_image: impl Fn(&Tensor) -> Result<image::DynamicImage>,
+) -> Result<()> {
+    for (i, (map, &level)) in maps.iter().zip(levels).enumerate() {
+        let img = to_image(map)?.resize_exact(w, h, FilterType::Nearest);
+        let file = level_path(path, level, i + 1 == levels.len());
+        save_image_atomic(&img, &file)?;
+        println!("wrote {} ({what}, level {level})", file.display());
+    }
+    Ok(())
 }
 
 /// `flow.png` for the finest level, `flow_level3.png` for the others.

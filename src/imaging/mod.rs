@@ -86,7 +86,7 @@ where
     result
 }
 
-/// The image buffers we save (RGB results, grey masks).
+/// The image buffers we save (RGB results; per-level maps as `DynamicImage`).
 pub trait ImageSave {
     fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()>;
 }
@@ -97,7 +97,7 @@ impl ImageSave for RgbImage {
     }
 }
 
-impl ImageSave for GrayImage {
+impl ImageSave for image::DynamicImage {
     fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()> {
         self.save_with_format(path, format)
     }

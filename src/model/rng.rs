@@ -20,6 +20,16 @@ impl SplitMix64 {
         ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
+    /// He-normal initialisation of a conv weight `(d0, d1, kh, kw)`: N(0, 2 / (d1·kh·kw)).
+    /// For a ConvTranspose (stored (in, out, kh, kw)) this is the fan of the gather direction,
+    /// close enough for random benchmarking weights.
+    pub fn he_normal(&mut self, shape: &[usize]) -> Vec<f32> {
+        let n: usize = shape.iter().product();
+        let fan_in = shape.iter().skip(1).product::<usize>().max(1) as f64;
+        let std = (2.0 / fan_in).sqrt();
+        (0..n).map(|_| (self.normal() * std) as f32).collect()
+    }
+
     /// Standard normal by Box–Muller.
     pub fn normal(&mut self) -> f64 {
         let (u1, u2) = (self.uniform(), self.uniform());

@@ -104,11 +104,7 @@ pub fn random_state_dict(cfg: &GflaConfig, seed: u64) -> Result<StateDict> {
         let n: usize = shape.iter().product();
         let is_weight = key.ends_with(".weight");
         let data: Vec<f32> = if shape.len() == 4 && is_weight {
-            // Conv weight (out, in, kh, kw); ConvTranspose stores (in, out, ...) — fan-in of the
-            // gather direction is close enough for random benchmarking weights.
-            let fan_in = (shape[1] * shape[2] * shape[3]).max(1) as f64;
-            let std = (2.0 / fan_in).sqrt();
-            (0..n).map(|_| (rng.normal() * std) as f32).collect()
+            rng.he_normal(&shape)
         } else if is_weight {
             vec![1.0; n] // InstanceNorm scale
         } else {

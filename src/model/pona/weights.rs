@@ -58,10 +58,7 @@ pub fn random_state_dict(cfg: &PonaConfig, seed: u64) -> Result<StateDict> {
             "running_var" => Tensor::ones(n, DType::F32, &Device::Cpu)?,
             "gamma" | "beta" => Tensor::full(0.1f32, n, &Device::Cpu)?,
             "weight" if shape.len() == 4 => {
-                let fan_in = (shape[1] * shape[2] * shape[3]).max(1) as f64;
-                let std = (2.0 / fan_in).sqrt();
-                let data: Vec<f32> = (0..n).map(|_| (rng.normal() * std) as f32).collect();
-                Tensor::from_vec(data, shape.as_slice(), &Device::Cpu)?
+                Tensor::from_vec(rng.he_normal(&shape), shape.as_slice(), &Device::Cpu)?
             }
             "weight" => Tensor::ones(n, DType::F32, &Device::Cpu)?,
             _ => Tensor::zeros(n, DType::F32, &Device::Cpu)?,
