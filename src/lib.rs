@@ -11,8 +11,12 @@
 //! * [`cli`] — the `marionette` subcommands (`render`, `bench`).
 
 pub mod cli;
+pub mod eval;
 pub mod imaging;
 pub mod model;
 pub mod ops;
 pub mod pose;
+pub mod puppet;
+pub mod synth;
+pub mod train;
 pub mod weights;

@@ -1,0 +1,1 @@
+//! Image, flow and mask metrics (helper writing).

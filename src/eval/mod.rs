@@ -1,0 +1,3 @@
+//! Evaluation: metrics and the method comparison.
+
+pub mod metrics;

@@ -1,0 +1,1 @@
+//! The puppet warp baseline (helper writing).

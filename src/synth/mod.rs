@@ -1,0 +1,1 @@
+//! Procedural synthetic people with exact ground-truth flow and visibility (helper writing).
