@@ -1,7 +1,10 @@
 //! The `marionette` command line: argument parsing and one module per subcommand.
 
 pub mod bench;
+pub mod eval;
 pub mod render;
+pub mod synth;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +26,12 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Time GFLA forward passes (median of N).
     Bench(bench::BenchArgs),
+    /// Write synthetic people pairs with ground-truth flow and visibility.
+    Synth(synth::SynthArgs),
+    /// Train GFLA on synthetic people (resumable).
+    Train(train::TrainArgs),
+    /// Compare copy-source, the puppet warp and a trained GFLA on held-out synthetic pairs.
+    Eval(eval::EvalArgs),
 }
 
 /// Parses the command line, runs the subcommand, and reports errors with their full context.
@@ -35,6 +44,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Synth(args) => synth::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

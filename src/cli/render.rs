@@ -15,14 +15,15 @@ pub struct RenderArgs {
     /// Which network: gfla or pona.
     #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona"])]
     pub model: String,
-    /// Generator checkpoint (.safetensors, .pth, legacy .pth).
-    #[arg(long, required_unless_present = "random_weights")]
+    /// Generator checkpoint (.safetensors, .pth, legacy .pth). GFLA default: the shipped
+    /// model trained on synthetic people (assets/models/gfla_synth.safetensors).
+    #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Use untrained random weights (to try the pipeline without a checkpoint).
     #[arg(long, conflicts_with = "weights")]
     pub random_weights: bool,
     /// Architecture and input size preset; inferred from the checkpoint when omitted.
-    #[arg(long, value_parser = ["fashion", "market"])]
+    #[arg(long, value_parser = ["fashion", "market", "synth"])]
     pub config: Option<String>,
     /// The photo.
     #[arg(long)]
@@ -68,13 +69,16 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             args.source_pose.display()
         );
     }
-    let model = Generator::load(
-        kind,
-        args.weights.as_deref(),
-        args.config.as_deref(),
-        &device,
-    )
-    .with_context(|| format!("loading the {} model", kind.name()))?;
+    let weights = match (&args.weights, args.random_weights, kind) {
+        (Some(p), _, _) => Some(p.clone()),
+        (None, false, ModelKind::Gfla) => Some(crate::model::shipped::default_gfla_weights()?),
+        (None, false, ModelKind::Pona) => {
+            anyhow::bail!("PoNA has no shipped weights: pass --weights or --random-weights")
+        }
+        (None, true, _) => None,
+    };
+    let model = Generator::load(kind, weights.as_deref(), args.config.as_deref(), &device)
+        .with_context(|| format!("loading the {} model", kind.name()))?;
     let rendered = render(&model, &photo, &source, &target, &device)?;
 
     let (fh, fw) = model.keypoint_frame_hw();

@@ -1,6 +1,7 @@
 //! Images in and out of the model: fitting a photo around the person ([`fit`]), tensor ↔ image
 //! conversion, the reference flow colouring ([`flow_color`]) and atomic file writes.
 
+pub mod draw;
 pub mod fit;
 pub mod flow_color;
 pub mod flow_field;

@@ -70,7 +70,7 @@ impl Generator {
         preset: Option<&str>,
         device: &Device,
     ) -> Result<Self> {
-        let unknown = |p: &str| format!("unknown preset `{p}` (use fashion or market)");
+        let unknown = |p: &str| format!("unknown preset `{p}` (use fashion, market or synth)");
         let random = Path::new("<random weights>");
         match kind {
             ModelKind::Gfla => {
@@ -230,7 +230,17 @@ impl Generator {
 fn infer_gfla(state: &crate::weights::StateDict) -> GflaConfig {
     match GflaConfig::infer(&crate::weights::shapes(state), &GflaConfig::fashion()) {
         Ok(mut cfg) => {
-            if cfg.attn_layer == [2] {
+            // Input and keypoint frames are not in the weights: a checkpoint with a preset's
+            // architecture gets that preset's frames.
+            let synth = GflaConfig {
+                input_hw: cfg.input_hw,
+                annotation_hw: cfg.annotation_hw,
+                ..GflaConfig::synth()
+            };
+            if synth.canonical() == cfg.canonical() {
+                let s = GflaConfig::synth();
+                (cfg.input_hw, cfg.annotation_hw) = (s.input_hw, s.annotation_hw);
+            } else if cfg.attn_layer == [2] {
                 let market = GflaConfig::market();
                 (cfg.input_hw, cfg.annotation_hw) = (market.input_hw, market.annotation_hw);
             }

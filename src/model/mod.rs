@@ -8,6 +8,7 @@ pub mod keys;
 pub mod layers;
 pub mod pona;
 pub mod rng;
+pub mod shipped;
 pub mod trace;
 
 pub use generator::{Generated, Generator, ModelKind};

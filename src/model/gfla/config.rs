@@ -82,11 +82,28 @@ impl GflaConfig {
         }
     }
 
-    /// A preset by name (`fashion` or `market`).
+    /// marionette's own default model, trained on synthetic people (`marionette train`): the
+    /// release architecture at half the widths and a 128×96 input, so that it trains on a
+    /// CPU and renders interactively. Attention at levels 2 and 3 (32×24 and 16×12).
+    pub fn synth() -> Self {
+        Self {
+            ngf: 32,
+            img_f: 128,
+            flow_ngf: 16,
+            flow_img_f: 128,
+            attn_hidden: 64,
+            input_hw: (128, 96),
+            annotation_hw: (128, 96),
+            ..Self::fashion()
+        }
+    }
+
+    /// A preset by name (`fashion`, `market` or `synth`).
     pub fn preset(name: &str) -> Option<Self> {
         match name {
             "fashion" => Some(Self::fashion()),
             "market" => Some(Self::market()),
+            "synth" => Some(Self::synth()),
             _ => None,
         }
     }

@@ -1,0 +1,286 @@
+//! Small 2-D geometry for the puppet warp, in f64: affine maps, least-squares fits, and the
+//! distance from a point to a bone's shape (point, segment or convex polygon).
+
+/// A point / vector in pixels.
+pub(crate) type P = [f64; 2];
+
+pub(crate) fn sub(a: P, b: P) -> P {
+    [a[0] - b[0], a[1] - b[1]]
+}
+
+pub(crate) fn dot(a: P, b: P) -> f64 {
+    a[0] * b[0] + a[1] * b[1]
+}
+
+pub(crate) fn cross(a: P, b: P) -> f64 {
+    a[0] * b[1] - a[1] * b[0]
+}
+
+pub(crate) fn norm(a: P) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// `p ↦ a·p + t` (a row-major 2×2).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Affine {
+    pub a: [[f64; 2]; 2],
+    pub t: P,
+}
+
+impl Affine {
+    pub fn apply(&self, p: P) -> P {
+        [
+            self.a[0][0] * p[0] + self.a[0][1] * p[1] + self.t[0],
+            self.a[1][0] * p[0] + self.a[1][1] * p[1] + self.t[1],
+        ]
+    }
+
+    /// The affine map with linear part `a` taking `from` to `to`.
+    pub fn through(a: [[f64; 2]; 2], from: P, to: P) -> Self {
+        let moved = Affine { a, t: [0.0; 2] }.apply(from);
+        Affine {
+            a,
+            t: sub(to, moved),
+        }
+    }
+
+    /// The map taking target bone `(a_t, b_t)` onto source bone `(a_s, b_s)`: along the bone it
+    /// scales by the length ratio (the joints map exactly onto each other), across it by
+    /// `perp_scale`, and the across direction turns with the bone. `None` for a target bone of
+    /// (near) zero length.
+    pub fn bone(a_t: P, b_t: P, a_s: P, b_s: P, perp_scale: f64) -> Option<Self> {
+        let d_t = sub(b_t, a_t);
+        let len_t = norm(d_t);
+        if len_t < 1e-3 {
+            return None;
+        }
+        let e_t = [d_t[0] / len_t, d_t[1] / len_t];
+        let n_t = [-e_t[1], e_t[0]];
+        let d_s = sub(b_s, a_s);
+        let len_s = norm(d_s);
+        // A zero-length source bone has no direction: keep the target's across it.
+        let n_s = if len_s < 1e-9 {
+            n_t
+        } else {
+            [-d_s[1] / len_s, d_s[0] / len_s]
+        };
+        // A = (d_s ⊗ e_t) / len_t + perp_scale · (n_s ⊗ n_t)
+        let mut a = [[0.0; 2]; 2];
+        for (i, row) in a.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = d_s[i] * e_t[j] / len_t + perp_scale * n_s[i] * n_t[j];
+            }
+        }
+        Some(Affine::through(a, a_t, a_s))
+    }
+}
+
+/// Centroids and centred point lists of corresponding point sets.
+fn centred(tgt: &[P], src: &[P]) -> (P, P, Vec<P>, Vec<P>) {
+    let n = tgt.len() as f64;
+    let mean = |pts: &[P]| {
+        let s = pts
+            .iter()
+            .fold([0.0, 0.0], |acc, p| [acc[0] + p[0], acc[1] + p[1]]);
+        [s[0] / n, s[1] / n]
+    };
+    let (ct, cs) = (mean(tgt), mean(src));
+    let q = tgt.iter().map(|&p| sub(p, ct)).collect();
+    let r = src.iter().map(|&p| sub(p, cs)).collect();
+    (ct, cs, q, r)
+}
+
+/// Least-squares similarity (rotation + uniform scale, no reflection) of the linear part taking
+/// the centred target points onto the centred source points; `None` if the target points all
+/// coincide. Exact for point sets related by a similarity.
+pub(crate) fn similarity_linear(tgt: &[P], src: &[P]) -> Option<[[f64; 2]; 2]> {
+    if tgt.len() < 2 {
+        return None;
+    }
+    let (_, _, q, r) = centred(tgt, src);
+    let qq: f64 = q.iter().map(|&v| dot(v, v)).sum();
+    if qq < 1e-9 {
+        return None;
+    }
+    let a = q.iter().zip(&r).map(|(&q, &r)| dot(q, r)).sum::<f64>() / qq;
+    let b = q.iter().zip(&r).map(|(&q, &r)| cross(q, r)).sum::<f64>() / qq;
+    Some([[a, -b], [b, a]])
+}
+
+/// Least-squares affine map from target to source points, its linear part regularised towards
+/// `prior` (the part's similarity): minimises `Σ|A qᵢ − rᵢ|² + λ‖A − prior‖²` over centred
+/// points, then fixes the translation so the centroids correspond. With `λ > 0` it is always
+/// well-posed (one point: `A = prior`); when the points are related by a map whose linear part
+/// is `prior` itself (a rigid motion and its exact similarity), `A = prior` exactly.
+pub(crate) fn regularised_affine(
+    tgt: &[P],
+    src: &[P],
+    prior: [[f64; 2]; 2],
+    lambda: f64,
+) -> Affine {
+    let (ct, cs, q, r) = centred(tgt, src);
+    // M = Σ r qᵀ + λ prior, N = Σ q qᵀ + λ I, A = M N⁻¹.
+    let mut m = prior.map(|row| row.map(|v| v * lambda));
+    let mut n = [[lambda, 0.0], [0.0, lambda]];
+    for (q, r) in q.iter().zip(&r) {
+        for i in 0..2 {
+            for j in 0..2 {
+                m[i][j] += r[i] * q[j];
+                n[i][j] += q[i] * q[j];
+            }
+        }
+    }
+    let det = n[0][0] * n[1][1] - n[0][1] * n[1][0];
+    let inv = [
+        [n[1][1] / det, -n[0][1] / det],
+        [-n[1][0] / det, n[0][0] / det],
+    ];
+    let mut a = [[0.0; 2]; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            a[i][j] = m[i][0] * inv[0][j] + m[i][1] * inv[1][j];
+        }
+    }
+    Affine::through(a, ct, cs)
+}
+
+/// A bone's shape: the set of points at distance 0.
+#[derive(Clone, Debug)]
+pub(crate) enum Shape {
+    Point(P),
+    Segment(P, P),
+    /// A convex polygon, counter-clockwise (y down: as `cross` orders it), ≥ 3 vertices.
+    Polygon(Vec<P>),
+}
+
+fn segment_distance(p: P, a: P, b: P) -> f64 {
+    let ab = sub(b, a);
+    let len2 = dot(ab, ab);
+    let t = if len2 > 0.0 {
+        (dot(sub(p, a), ab) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    norm(sub(p, [a[0] + t * ab[0], a[1] + t * ab[1]]))
+}
+
+impl Shape {
+    /// The convex hull of `pts` (a point or a segment when they are (nearly) collinear).
+    pub fn hull(pts: &[P]) -> Shape {
+        let mut v: Vec<P> = pts.to_vec();
+        v.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+        v.dedup();
+        if v.len() == 1 {
+            return Shape::Point(v[0]);
+        }
+        // Andrew's monotone chain.
+        let mut hull: Vec<P> = Vec::with_capacity(2 * v.len());
+        for pass in 0..2 {
+            let start = hull.len();
+            let iter: Box<dyn Iterator<Item = &P>> = if pass == 0 {
+                Box::new(v.iter())
+            } else {
+                Box::new(v.iter().rev())
+            };
+            for &p in iter {
+                while hull.len() >= start + 2 {
+                    let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
+                    if cross(sub(b, a), sub(p, a)) <= 0.0 {
+                        hull.pop();
+                    } else {
+                        break;
+                    }
+                }
+                hull.push(p);
+            }
+            hull.pop();
+        }
+        // Thin hulls (area negligible against the squared extent) are segments.
+        let area2: f64 = (0..hull.len())
+            .map(|i| cross(hull[i], hull[(i + 1) % hull.len()]))
+            .sum::<f64>()
+            .abs();
+        let (lo, hi) = (v[0], v[v.len() - 1]);
+        let extent2 = v
+            .iter()
+            .flat_map(|a| v.iter().map(move |b| dot(sub(*a, *b), sub(*a, *b))))
+            .fold(0.0, f64::max);
+        if hull.len() < 3 || area2 < 1e-6 * extent2 {
+            // The farthest pair spans the segment.
+            let mut best = (lo, hi, -1.0);
+            for &a in &v {
+                for &b in &v {
+                    let d = dot(sub(a, b), sub(a, b));
+                    if d > best.2 {
+                        best = (a, b, d);
+                    }
+                }
+            }
+            return Shape::Segment(best.0, best.1);
+        }
+        Shape::Polygon(hull)
+    }
+
+    /// Euclidean distance from `p` to the shape (0 inside a polygon).
+    pub fn distance(&self, p: P) -> f64 {
+        match self {
+            Shape::Point(a) => norm(sub(p, *a)),
+            Shape::Segment(a, b) => segment_distance(p, *a, *b),
+            Shape::Polygon(v) => {
+                let n = v.len();
+                let inside = (0..n).all(|i| cross(sub(v[(i + 1) % n], v[i]), sub(p, v[i])) >= 0.0);
+                if inside {
+                    0.0
+                } else {
+                    (0..n)
+                        .map(|i| segment_distance(p, v[i], v[(i + 1) % n]))
+                        .fold(f64::INFINITY, f64::min)
+                }
+            }
+        }
+    }
+}
+
+/// `0` below `e0`, `1` above `e1`, the cubic `3t² − 2t³` between.
+pub(crate) fn smoothstep(e0: f64, e1: f64, x: f64) -> f64 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hull_distance_inside_outside_and_degenerate() {
+        let sq = Shape::hull(&[[0.0, 0.0], [4.0, 0.0], [4.0, 4.0], [0.0, 4.0], [2.0, 2.0]]);
+        assert!(matches!(&sq, Shape::Polygon(v) if v.len() == 4));
+        assert_eq!(sq.distance([1.0, 3.0]), 0.0);
+        assert!((sq.distance([7.0, 2.0]) - 3.0).abs() < 1e-12);
+        assert!((sq.distance([7.0, 8.0]) - 5.0).abs() < 1e-12);
+        let line = Shape::hull(&[[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]);
+        assert!(matches!(line, Shape::Segment(..)));
+        assert!((line.distance([2.0, 0.0]) - 2f64.sqrt()).abs() < 1e-12);
+        assert!(matches!(
+            Shape::hull(&[[3.0, 3.0], [3.0, 3.0]]),
+            Shape::Point(_)
+        ));
+    }
+
+    #[test]
+    fn fits_are_exact_for_rigid_motions() {
+        let (c, s) = (0.6f64, 0.8f64);
+        let rot = |p: P| [c * p[0] - s * p[1] + 5.0, s * p[0] + c * p[1] - 2.0];
+        let tgt = [[0.0, 0.0], [3.0, 1.0], [1.0, 4.0], [-2.0, 2.0]];
+        let src: Vec<P> = tgt.iter().map(|&p| rot(p)).collect();
+        let sim = similarity_linear(&tgt, &src).unwrap();
+        let aff = regularised_affine(&tgt, &src, sim, 3.0);
+        let bone = Affine::bone(tgt[0], tgt[1], src[0], src[1], 1.0).unwrap();
+        for p in [[10.0, -3.0], [0.5, 0.5], [-7.0, 9.0]] {
+            for m in [aff, bone] {
+                let (got, want) = (m.apply(p), rot(p));
+                assert!(norm(sub(got, want)) < 1e-9, "{got:?} vs {want:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The puppet's parts: which bones exist for a pair of skeletons, their shapes in both frames,
+//! their radii, depths and target→source transforms.
+
+use super::depth::{depth, orientation, Region};
+use super::geometry::{norm, regularised_affine, similarity_linear, sub, Affine, Shape, P};
+use super::PuppetConfig;
+use crate::pose::skeleton::*;
+use crate::pose::{Pose, NUM_JOINTS};
+
+/// One rigid-ish body part of the puppet.
+#[derive(Clone, Debug)]
+pub(crate) struct Part {
+    /// The joints it is built from (parts sharing a joint are attached there).
+    pub joints: Vec<usize>,
+    pub shape_t: Shape,
+    pub shape_s: Shape,
+    /// Radius (pixels) of the part around its shape, in the target and in the source.
+    pub radius_t: f64,
+    pub radius_s: f64,
+    pub depth_t: f64,
+    pub depth_s: f64,
+    /// Target position → source position.
+    pub xf: Affine,
+}
+
+/// Everything the per-pixel pass needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Rig {
+    pub parts: Vec<Part>,
+    pub scale_t: f64,
+    pub scale_s: f64,
+    /// Source joint positions (for the attachment exemption of the occlusion test).
+    pub joints_s: [Option<P>; NUM_JOINTS],
+}
+
+fn xy(pose: &Pose, j: usize) -> Option<P> {
+    pose.get(j).map(|p| [p.x as f64, p.y as f64])
+}
+
+/// The pose keeping only the joints `keep` marks.
+fn restrict(pose: &Pose, keep: &[bool; NUM_JOINTS]) -> Pose {
+    let mut out = pose.clone();
+    for (j, joint) in out.joints.iter_mut().enumerate() {
+        if !keep[j] {
+            *joint = None;
+        }
+    }
+    out
+}
+
+/// The body scale of a pose in pixels, nominally the torso length: neck → mid-hip; else 1.3 ×
+/// the shoulder width; else 1.6 × the mean length of the present limbs of [`LIMBS`]; else
+/// 0.3 × the smaller frame side. Never below 2 px.
+pub(crate) fn body_scale(pose: &Pose, height: usize, width: usize) -> f64 {
+    let hips: Vec<P> = [R_HIP, L_HIP].iter().filter_map(|&j| xy(pose, j)).collect();
+    let scale = if let (Some(neck), false) = (xy(pose, NECK), hips.is_empty()) {
+        let n = hips.len() as f64;
+        let mid = [
+            hips.iter().map(|p| p[0]).sum::<f64>() / n,
+            hips.iter().map(|p| p[1]).sum::<f64>() / n,
+        ];
+        norm(sub(neck, mid))
+    } else if let (Some(r), Some(l)) = (xy(pose, R_SHOULDER), xy(pose, L_SHOULDER)) {
+        1.3 * norm(sub(r, l))
+    } else {
+        let lengths: Vec<f64> = LIMBS
+            .iter()
+            .filter_map(|&(a, b)| Some(norm(sub(xy(pose, a)?, xy(pose, b)?))))
+            .collect();
+        if lengths.is_empty() {
+            0.3 * height.min(width) as f64
+        } else {
+            1.6 * lengths.iter().sum::<f64>() / lengths.len() as f64
+        }
+    };
+    scale.max(2.0)
+}
+
+const TORSO: [usize; 5] = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
+const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
+
+/// Builds the rig for `source` → `target`. Only joints present in both poses are used.
+pub(crate) fn build(
+    source: &Pose,
+    target: &Pose,
+    height: usize,
+    width: usize,
+    cfg: &PuppetConfig,
+) -> Rig {
+    let mut common = [false; NUM_JOINTS];
+    for (j, c) in common.iter_mut().enumerate() {
+        *c = source.get(j).is_some() && target.get(j).is_some();
+    }
+    let (src, tgt) = (restrict(source, &common), restrict(target, &common));
+    let scale_s = body_scale(&src, height, width);
+    let scale_t = body_scale(&tgt, height, width);
+    let ratio = scale_s / scale_t;
+    // Depth order from the full skeletons (more evidence than the common joints).
+    let (o_s, o_t) = (orientation(source, scale_s), orientation(target, scale_t));
+
+    let pts =
+        |pose: &Pose, js: &[usize]| -> Vec<P> { js.iter().filter_map(|&j| xy(pose, j)).collect() };
+    let all: Vec<usize> = (0..NUM_JOINTS).filter(|&j| common[j]).collect();
+    // The whole body's similarity: the fallback rotation/scale of parts with a single point.
+    let global = similarity_linear(&pts(&tgt, &all), &pts(&src, &all))
+        .unwrap_or([[ratio, 0.0], [0.0, ratio]]);
+
+    let mut parts = Vec::new();
+    let mut push = |joints: Vec<usize>,
+                    shape_t: Shape,
+                    shape_s: Shape,
+                    rel: f64,
+                    region: Region,
+                    xf: Affine| {
+        parts.push(Part {
+            joints,
+            shape_t,
+            shape_s,
+            radius_t: rel * scale_t,
+            radius_s: rel * scale_s,
+            depth_t: depth(region, &o_t),
+            depth_s: depth(region, &o_s),
+            xf,
+        })
+    };
+
+    // Torso and head: regularised affine fits of their joints (the head's fit includes the neck
+    // as an anchor, its shape only the face joints).
+    let regions: [(&[usize], &[usize], f64, Region); 2] = [
+        (&TORSO, &TORSO, cfg.torso_radius, Region::Torso),
+        (
+            &[NOSE, R_EYE, L_EYE, R_EAR, L_EAR, NECK],
+            &FACE,
+            cfg.head_radius,
+            Region::Head,
+        ),
+    ];
+    for (fit_joints, shape_joints, rel, region) in regions {
+        let joints: Vec<usize> = fit_joints.iter().copied().filter(|&j| common[j]).collect();
+        let shape_js: Vec<usize> = shape_joints
+            .iter()
+            .copied()
+            .filter(|&j| common[j])
+            .collect();
+        if shape_js.is_empty() {
+            continue;
+        }
+        let (pt, ps) = (pts(&tgt, &joints), pts(&src, &joints));
+        let prior = similarity_linear(&pt, &ps).unwrap_or(global);
+        let xf = regularised_affine(
+            &pt,
+            &ps,
+            prior,
+            cfg.affine_regularization * scale_t * scale_t,
+        );
+        let (st, ss) = (
+            Shape::hull(&pts(&tgt, &shape_js)),
+            Shape::hull(&pts(&src, &shape_js)),
+        );
+        push(joints, st, ss, rel, region, xf);
+    }
+
+    // Limbs: bone maps along each arm / leg segment.
+    let limbs = [
+        (
+            R_SHOULDER,
+            R_ELBOW,
+            cfg.upper_arm_radius,
+            Region::Arm {
+                right: true,
+                lower: false,
+            },
+        ),
+        (
+            R_ELBOW,
+            R_WRIST,
+            cfg.forearm_radius,
+            Region::Arm {
+                right: true,
+                lower: true,
+            },
+        ),
+        (
+            L_SHOULDER,
+            L_ELBOW,
+            cfg.upper_arm_radius,
+            Region::Arm {
+                right: false,
+                lower: false,
+            },
+        ),
+        (
+            L_ELBOW,
+            L_WRIST,
+            cfg.forearm_radius,
+            Region::Arm {
+                right: false,
+                lower: true,
+            },
+        ),
+        (
+            R_HIP,
+            R_KNEE,
+            cfg.thigh_radius,
+            Region::Leg {
+                right: true,
+                lower: false,
+            },
+        ),
+        (
+            R_KNEE,
+            R_ANKLE,
+            cfg.shin_radius,
+            Region::Leg {
+                right: true,
+                lower: true,
+            },
+        ),
+        (
+            L_HIP,
+            L_KNEE,
+            cfg.thigh_radius,
+            Region::Leg {
+                right: false,
+                lower: false,
+            },
+        ),
+        (
+            L_KNEE,
+            L_ANKLE,
+            cfg.shin_radius,
+            Region::Leg {
+                right: false,
+                lower: true,
+            },
+        ),
+    ];
+    for (a, b, rel, region) in limbs {
+        debug_assert!(LIMBS.contains(&(a, b)));
+        let (Some(at), Some(bt), Some(as_), Some(bs)) =
+            (xy(&tgt, a), xy(&tgt, b), xy(&src, a), xy(&src, b))
+        else {
+            continue;
+        };
+        let Some(xf) = Affine::bone(at, bt, as_, bs, ratio) else {
+            continue;
+        };
+        push(
+            vec![a, b],
+            Shape::Segment(at, bt),
+            Shape::Segment(as_, bs),
+            rel,
+            region,
+            xf,
+        );
+    }
+
+    let mut joints_s = [None; NUM_JOINTS];
+    for (j, slot) in joints_s.iter_mut().enumerate() {
+        *slot = xy(&src, j);
+    }
+    Rig {
+        parts,
+        scale_t,
+        scale_s,
+        joints_s,
+    }
+}

@@ -1,0 +1,250 @@
+use super::*;
+use crate::pose::skeleton::*;
+use crate::pose::{Joint, NUM_JOINTS};
+
+const H: usize = 256;
+const W: usize = 256;
+
+/// A frontal standing figure (the person's right on the image's left).
+fn standing() -> Pose {
+    let pts: [(usize, f32, f32); NUM_JOINTS] = [
+        (NOSE, 128.0, 40.0),
+        (NECK, 128.0, 60.0),
+        (R_SHOULDER, 108.0, 62.0),
+        (R_ELBOW, 100.0, 95.0),
+        (R_WRIST, 96.0, 125.0),
+        (L_SHOULDER, 148.0, 62.0),
+        (L_ELBOW, 156.0, 95.0),
+        (L_WRIST, 160.0, 125.0),
+        (R_HIP, 115.0, 130.0),
+        (R_KNEE, 113.0, 175.0),
+        (R_ANKLE, 112.0, 220.0),
+        (L_HIP, 141.0, 130.0),
+        (L_KNEE, 143.0, 175.0),
+        (L_ANKLE, 144.0, 220.0),
+        (R_EYE, 123.0, 36.0),
+        (L_EYE, 133.0, 36.0),
+        (R_EAR, 117.0, 38.0),
+        (L_EAR, 139.0, 38.0),
+    ];
+    let mut p = Pose::missing();
+    for (j, x, y) in pts {
+        p.set(j, Some(Joint::new(x, y, 1.0)));
+    }
+    p
+}
+
+fn pixels() -> impl Iterator<Item = (usize, usize)> {
+    (0..H).flat_map(|y| (0..W).map(move |x| (x, y)))
+}
+
+/// Asserts that on figure pixels the flow is the inverse map `inv` (target → source), to 1e-3.
+fn assert_rigid(warp: &PuppetWarp, inv: impl Fn(f64, f64) -> (f64, f64)) {
+    let mut figure = 0;
+    for (x, y) in pixels() {
+        if warp.person[y * W + x] <= 0.5 {
+            continue;
+        }
+        figure += 1;
+        let (sx, sy) = inv(x as f64, y as f64);
+        let (dx, dy) = warp.flow.get(x, y);
+        let err =
+            ((dx as f64 - (sx - x as f64)).powi(2) + (dy as f64 - (sy - y as f64)).powi(2)).sqrt();
+        assert!(
+            err < 1e-3,
+            "pixel ({x}, {y}): flow ({dx}, {dy}), expected source ({sx}, {sy})"
+        );
+    }
+    assert!(figure > 3000, "only {figure} figure pixels");
+}
+
+#[test]
+fn identical_poses_give_zero_flow_and_full_mask() {
+    let p = standing();
+    let warp = puppet_warp(&p, &p, H, W, &PuppetConfig::default());
+    assert!(warp.flow.data.iter().all(|&v| v == 0.0));
+    assert!(warp.mask.iter().all(|&m| m == 1.0));
+    let figure = warp.person.iter().filter(|&&v| v > 0.5).count();
+    assert!(figure > 3000 && figure < H * W / 2, "{figure}");
+    // Joints are on the figure, the corners are background.
+    assert_eq!(warp.person[125 * W + 96], 1.0);
+    assert_eq!(warp.person[0], 0.0);
+}
+
+#[test]
+fn translation_is_reproduced_exactly_on_the_figure() {
+    let (tx, ty) = (17.3f32, -9.6f32);
+    let src = standing();
+    let tgt = src.map_points(|x, y| (x + tx, y + ty));
+    let warp = puppet_warp(&src, &tgt, H, W, &PuppetConfig::default());
+    assert_rigid(&warp, |x, y| (x - tx as f64, y - ty as f64));
+    // Far background keeps the identity.
+    assert_eq!(warp.flow.get(2, 2), (0.0, 0.0));
+    assert_eq!(warp.flow.get(250, 250), (0.0, 0.0));
+    // Where the source figure stood and the target has background, the background is hidden
+    // in the source; the moved figure itself is visible.
+    let (x, y) = (96usize, 110usize); // source right forearm, left empty by the move
+    assert!(warp.person[y * W + x] < 0.5);
+    assert_eq!(warp.mask[y * W + x], 0.0);
+    let (x, y) = ((128.0 + tx) as usize, (100.0 + ty) as usize); // target chest
+    assert_eq!(warp.mask[y * W + x], 1.0);
+}
+
+#[test]
+fn rotation_about_any_point_is_reproduced_exactly_on_the_figure() {
+    let src = standing();
+    for (cx, cy, deg) in [
+        (90.0f64, 150.0f64, 25.0f64),
+        (128.0, 128.0, -40.0),
+        (300.0, -20.0, 8.0),
+    ] {
+        let (s, c) = deg.to_radians().sin_cos();
+        let tgt = src.map_points(|x, y| {
+            let (x, y) = (x as f64 - cx, y as f64 - cy);
+            ((c * x - s * y + cx) as f32, (s * x + c * y + cy) as f32)
+        });
+        let warp = puppet_warp(&src, &tgt, H, W, &PuppetConfig::default());
+        // Inverse: rotate back by −θ about the same centre.
+        assert_rigid(&warp, |x, y| {
+            let (x, y) = (x - cx, y - cy);
+            (c * x + s * y + cx, -s * x + c * y + cy)
+        });
+    }
+}
+
+#[test]
+fn missing_joints_do_not_panic() {
+    let cfg = PuppetConfig::default();
+    let none = Pose::missing();
+    let full = standing();
+    for (a, b) in [(&none, &none), (&full, &none), (&none, &full)] {
+        let warp = puppet_warp(a, b, H, W, &cfg);
+        assert!(warp.flow.data.iter().all(|&v| v == 0.0));
+        assert!(warp.mask.iter().all(|&m| m == 1.0));
+        assert!(warp.person.iter().all(|&m| m == 0.0));
+    }
+    // Two joints that make no part: identity.
+    let mut two = Pose::missing();
+    two.set(R_WRIST, full.get(R_WRIST));
+    two.set(L_ANKLE, full.get(L_ANKLE));
+    let moved = two.map_points(|x, y| (x + 5.0, y));
+    let warp = puppet_warp(&two, &moved, H, W, &cfg);
+    assert!(warp.flow.data.iter().all(|&v| v == 0.0));
+    assert!(warp.mask.iter().all(|&m| m == 1.0));
+    // Two joints that do (neck + shoulder: a torso of two points), one joint (the nose alone: a
+    // head), and poses with different joints missing: finite flows, masks in {0, 1}.
+    let mut neck_sho = Pose::missing();
+    neck_sho.set(NECK, full.get(NECK));
+    neck_sho.set(R_SHOULDER, full.get(R_SHOULDER));
+    let mut nose = Pose::missing();
+    nose.set(NOSE, full.get(NOSE));
+    let mut partial = full.clone();
+    partial.set(L_ELBOW, None);
+    partial.set(R_HIP, None);
+    partial.set(NOSE, None);
+    let bent = full.map_points(|x, y| (x * 1.1 - 5.0, y * 0.9 + 3.0));
+    for (a, b) in [
+        (
+            neck_sho.clone(),
+            neck_sho.map_points(|x, y| (x + 3.0, y - 2.0)),
+        ),
+        (nose.clone(), nose.map_points(|x, y| (x + 4.0, y + 1.0))),
+        (partial.clone(), bent.clone()),
+        (bent, partial),
+    ] {
+        let warp = puppet_warp(&a, &b, H, W, &cfg);
+        assert!(warp.flow.data.iter().all(|v| v.is_finite()));
+        assert!(warp.mask.iter().all(|&m| m == 0.0 || m == 1.0));
+        assert!(warp.person.iter().any(|&m| m > 0.5));
+    }
+    // Degenerate: every joint at the same point.
+    let collapsed = full.map_points(|_, _| (50.0, 50.0));
+    let warp = puppet_warp(&collapsed, &full, H, W, &cfg);
+    assert!(warp.flow.data.iter().all(|v| v.is_finite()));
+    let warp = puppet_warp(&full, &collapsed, H, W, &cfg);
+    assert!(warp.flow.data.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn bent_elbow_moves_the_forearm_not_the_legs() {
+    let src = standing();
+    let mut tgt = src.clone();
+    // Swing the right forearm 70° about the elbow (the wrist goes out to the image's left).
+    let (e, w) = (src.get(R_ELBOW).unwrap(), src.get(R_WRIST).unwrap());
+    let (s, c) = (-70f32).to_radians().sin_cos();
+    let (vx, vy) = (w.x - e.x, w.y - e.y);
+    tgt.set(
+        R_WRIST,
+        Some(Joint::new(
+            e.x + c * vx + s * vy,
+            e.y - s * vx + c * vy,
+            1.0,
+        )),
+    );
+    let warp = puppet_warp(&src, &tgt, H, W, &PuppetConfig::default());
+    // Forearm pixel near the target wrist: maps back near the source wrist.
+    let t = tgt.get(R_WRIST).unwrap();
+    let (mx, my) = ((e.x + 3.0 * t.x) / 4.0, (e.y + 3.0 * t.y) / 4.0);
+    let (dx, dy) = warp.flow.get(mx.round() as usize, my.round() as usize);
+    let (sx, sy) = (mx.round() + dx, my.round() + dy);
+    let (ex, ey) = ((e.x + 3.0 * w.x) / 4.0, (e.y + 3.0 * w.y) / 4.0);
+    assert!(
+        (sx - ex).hypot(sy - ey) < 2.0,
+        "({sx}, {sy}) vs ({ex}, {ey})"
+    );
+    assert!(dx.hypot(dy) > 10.0);
+    // Legs, the other arm and the head do not move.
+    for j in [R_KNEE, L_KNEE, R_ANKLE, L_HIP, L_WRIST, L_ELBOW, NOSE] {
+        let p = src.get(j).unwrap();
+        for (ox, oy) in [(0i32, 0i32), (4, 0), (-4, 0), (0, 5)] {
+            let (x, y) = ((p.x as i32 + ox) as usize, (p.y as i32 + oy) as usize);
+            assert_eq!(warp.flow.get(x, y), (0.0, 0.0), "joint {j} at ({x}, {y})");
+        }
+    }
+    for y in 150..H {
+        for x in 0..W {
+            assert_eq!(warp.flow.get(x, y), (0.0, 0.0));
+        }
+    }
+}
+
+#[test]
+fn torso_uncovered_by_the_arm_is_hidden_in_the_source() {
+    // Source: the right forearm lies across the chest (front-facing: arms in front). Target:
+    // the arm hangs at the side, uncovering the chest.
+    let tgt = standing();
+    let mut src = tgt.clone();
+    src.set(R_WRIST, Some(Joint::new(135.0, 100.0, 1.0)));
+    let warp = puppet_warp(&src, &tgt, H, W, &PuppetConfig::default());
+    // Chest point under the source forearm: torso in the target, hidden in the source.
+    let (x, y) = (125usize, 99usize);
+    assert_eq!(warp.person[y * W + x], 1.0);
+    assert_eq!(warp.flow.get(x, y), (0.0, 0.0));
+    assert_eq!(warp.mask[y * W + x], 0.0);
+    // The target forearm itself (now beside the torso) is visible in the source.
+    let (x, y) = (97usize, 115usize);
+    assert_eq!(warp.mask[y * W + x], 1.0);
+    // The lower belly and the legs are visible.
+    assert_eq!(warp.mask[125 * W + 128], 1.0);
+    assert_eq!(warp.mask[190 * W + 113], 1.0);
+}
+
+#[test]
+fn render_follows_the_flow_and_is_fast() {
+    let src = standing();
+    let tgt = src.map_points(|x, y| (x + 10.0, y));
+    let cfg = PuppetConfig::default();
+    let t0 = std::time::Instant::now();
+    let warp = puppet_warp(&src, &tgt, H, W, &cfg);
+    let took = t0.elapsed();
+    eprintln!("puppet_warp 256×256: {took:?}");
+    assert!(took.as_secs_f64() < 2.0, "{took:?}");
+    let img =
+        image::RgbImage::from_fn(W as u32, H as u32, |x, y| image::Rgb([x as u8, y as u8, 9]));
+    let out = puppet_render(&img, &warp);
+    // Figure pixel at the target chest shows the source chest (10 px to the left).
+    assert_eq!(out.get_pixel(138, 100), img.get_pixel(128, 100));
+    assert_eq!(out.get_pixel(3, 3), img.get_pixel(3, 3));
+    let same = puppet_render(&img, &puppet_warp(&src, &src, H, W, &cfg));
+    assert_eq!(same, img);
+}
