@@ -44,7 +44,9 @@ impl FlowField {
     /// is fine coordinate `f·i + (f − 1)/2`; a flow constant over the block maps that centre to
     /// `f·i + (f − 1)/2 + d`, i.e. coarse `i + d/f`. Sizes must be divisible by `factor`.
     pub fn downsample(&self, factor: usize) -> Self {
-        assert!(factor > 0 && self.height % factor == 0 && self.width % factor == 0);
+        assert!(
+            factor > 0 && self.height.is_multiple_of(factor) && self.width.is_multiple_of(factor)
+        );
         let (h, w) = (self.height / factor, self.width / factor);
         let mut out = Self::zeros(h, w);
         let norm = 1.0 / (factor * factor * factor) as f32;
@@ -67,7 +69,7 @@ impl FlowField {
 
 /// Mean of each `factor × factor` block of an (H, W) map (masks to a feature level).
 pub fn downsample_map(map: &[f32], height: usize, width: usize, factor: usize) -> Vec<f32> {
-    assert!(factor > 0 && height % factor == 0 && width % factor == 0);
+    assert!(factor > 0 && height.is_multiple_of(factor) && width.is_multiple_of(factor));
     assert_eq!(map.len(), height * width);
     let (h, w) = (height / factor, width / factor);
     let mut out = vec![0f32; h * w];

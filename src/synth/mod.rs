@@ -70,7 +70,7 @@ fn check(cfg: &SynthConfig) {
 /// A pair drawn from `seed`: identity, background and two poses. 30% of pairs are small pose
 /// changes (a few joints perturbed), the rest independent poses at a similar scale and place.
 pub fn render_pair(seed: u64, cfg: &SynthConfig) -> SynthPair {
-    let mut rng = SplitMix64::new(seed ^ 0x5EED_5A17_0F_u64.rotate_left(17));
+    let mut rng = SplitMix64::new(seed ^ 0x005E_ED5A_170F_u64.rotate_left(17));
     let person = Person::sample(&mut rng, cfg);
     let source = Articulation::sample(&mut rng, cfg);
     let target = if util::coin(&mut rng, 0.3) {

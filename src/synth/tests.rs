@@ -94,7 +94,7 @@ fn person_and_poses(seed: u64, cfg: &SynthConfig) -> (Person, Articulation, Arti
     let mut rng = SplitMix64::new(seed);
     let person = Person::sample(&mut rng, cfg);
     let a = Articulation::sample(&mut rng, cfg);
-    let b = if seed % 2 == 0 {
+    let b = if seed.is_multiple_of(2) {
         a.perturbed(&mut rng)
     } else {
         a.sample_related(&mut rng, cfg)
