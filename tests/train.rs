@@ -72,9 +72,17 @@ fn resuming_from_a_checkpoint_continues_exactly() -> anyhow::Result<()> {
     first.save_checkpoint(dir.path())?;
     std::fs::write(dir.path().join("config.json"), serde_json::to_string(&cfg)?)?;
     drop(first);
+    // The interrupted run had logged a step past its checkpoint; the resumed log keeps one row
+    // per step.
+    std::fs::write(
+        dir.path().join("log.csv"),
+        "step,stage,total\n1,1,0\n2,1,0\n3,2,0\n4,2,0\n",
+    )?;
     let resumed = train::run(cfg.clone(), dir.path(), &dev, &mut Quiet)?;
     assert_eq!(resumed.step, 4);
     let log = std::fs::read_to_string(dir.path().join("log.csv"))?;
+    let steps: Vec<&str> = log.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(steps, ["1", "2", "3", "4"], "{log}");
     let row: Vec<&str> = log.lines().last().unwrap().split(',').collect();
     assert_eq!(row[0], "4");
     let logged_l1: f32 = row[6].parse()?;

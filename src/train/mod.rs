@@ -445,6 +445,7 @@ pub fn run(
         );
         trainer.load_checkpoint(run_dir)?;
         progress.message(&format!("resumed at step {}", trainer.step));
+        truncate_log(&run_dir.join("log.csv"), trainer.step)?;
     }
     write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg)?.as_bytes())?;
     let log_path = run_dir.join("log.csv");
@@ -480,6 +481,24 @@ pub fn run(
         }
     }
     Ok(trainer)
+}
+
+/// Drops log rows after `step` (steps an interrupted run did past its last checkpoint, which
+/// the resumed run redoes), so the log has one row per step.
+fn truncate_log(path: &Path, step: usize) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            line.split(',')
+                .next()
+                .and_then(|s| s.parse::<usize>().ok())
+                .is_none_or(|s| s <= step)
+        })
+        .collect();
+    write_atomic(path, (kept.join("\n") + "\n").as_bytes())
 }
 
 /// The run folder's trained generator weights.
