@@ -235,3 +235,56 @@ fn render_and_bench_run_pona_through_the_same_interface() {
         "{stdout}"
     );
 }
+
+/// Without `--weights`, `render` uses the shipped model (trained on synthetic people): it
+/// writes the 96×128 keypoint frame, keeps the person when the pose does not change, and moves
+/// the arm when it does.
+#[test]
+fn render_without_weights_uses_the_shipped_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let (img, src, tgt) = (
+        sample("astronaut.png"),
+        sample("astronaut_source.json"),
+        sample("astronaut_target.json"),
+    );
+    let run = |target: &str, out: &str| {
+        let o = marionette(&[
+            "render",
+            "--image",
+            &img,
+            "--source-pose",
+            &src,
+            "--target-pose",
+            target,
+            "--out",
+            out,
+            "--flow",
+            &p("flow.png"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        image::open(out).unwrap().to_rgb8()
+    };
+    let same = run(&src, &p("same.png"));
+    let moved = run(&tgt, &p("moved.png"));
+    assert_eq!(same.dimensions(), (96, 128));
+    assert_eq!(moved.dimensions(), (96, 128));
+    let flow = image::open(p("flow.png")).unwrap();
+    assert_eq!((flow.width(), flow.height()), (24, 32), "finest attention level, 1/4");
+    let mean_diff = |a: &image::RgbImage, b: &image::RgbImage| {
+        a.as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| (*x as f64 - *y as f64).abs())
+            .sum::<f64>()
+            / a.as_raw().len() as f64
+    };
+    let spread = {
+        let v = same.as_raw();
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+        v.iter().map(|&x| (x as f64 - mean).abs()).sum::<f64>() / v.len() as f64
+    };
+    assert!(spread > 10.0, "identity render is nearly flat ({spread})");
+    let d = mean_diff(&same, &moved);
+    assert!(d > 0.5, "moving the arm changed nothing ({d})");
+}

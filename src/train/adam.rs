@@ -69,6 +69,9 @@ impl Adam {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
+            // candle leaves the gradients of leaf variables attached to the forward graph; a
+            // moment built from them would keep every step's activations alive.
+            let g = &g.detach();
             self.counts[i] += 1;
             let t = self.counts[i].min(i32::MAX as usize) as i32;
             let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
