@@ -150,6 +150,8 @@ mod tests {
             (v[0] - 2.9).abs() < 1e-5 && (v[1] + 1.9).abs() < 1e-5,
             "{v:?}"
         );
+        // Moments must not hold the step's graph (else memory grows every step).
+        assert!(!opt.first[0].track_op() && !opt.second[0].track_op());
         for _ in 0..300 {
             let loss = x.as_tensor().sqr()?.sum_all()?;
             opt.step(&loss.backward()?)?;
