@@ -270,7 +270,11 @@ fn render_without_weights_uses_the_shipped_model() {
     assert_eq!(same.dimensions(), (96, 128));
     assert_eq!(moved.dimensions(), (96, 128));
     let flow = image::open(p("flow.png")).unwrap();
-    assert_eq!((flow.width(), flow.height()), (24, 32), "finest attention level, 1/4");
+    assert_eq!(
+        (flow.width(), flow.height()),
+        (24, 32),
+        "finest attention level, 1/4"
+    );
     let mean_diff = |a: &image::RgbImage, b: &image::RgbImage| {
         a.as_raw()
             .iter()

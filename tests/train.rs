@@ -81,7 +81,11 @@ fn resuming_from_a_checkpoint_continues_exactly() -> anyhow::Result<()> {
     let resumed = train::run(cfg.clone(), dir.path(), &dev, &mut Quiet)?;
     assert_eq!(resumed.step, 4);
     let log = std::fs::read_to_string(dir.path().join("log.csv"))?;
-    let steps: Vec<&str> = log.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let steps: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
     assert_eq!(steps, ["1", "2", "3", "4"], "{log}");
     let row: Vec<&str> = log.lines().last().unwrap().split(',').collect();
     assert_eq!(row[0], "4");

@@ -43,6 +43,11 @@ pub struct TrainConfig {
     pub flow_steps: usize,
     /// Stage 2: end to end.
     pub steps: usize,
+    /// Stage-2 steps trained on ℓ1 and the flow losses alone before the discriminator, feature
+    /// matching and adversarial terms join (reconstruction first: it converges much faster, and
+    /// each step is ~40 % cheaper without the discriminator's three passes).
+    #[serde(default)]
+    pub gan_warmup: usize,
     pub adam: AdamParams,
     pub adam_disc: AdamParams,
     pub loss: LossWeights,
@@ -64,6 +69,7 @@ impl TrainConfig {
             batch_size: 8,
             flow_steps: 600,
             steps: 3000,
+            gan_warmup: 0,
             adam: AdamParams::default(),
             adam_disc: AdamParams::default(),
             loss: LossWeights::default(),
@@ -94,11 +100,17 @@ impl TrainConfig {
             batch_size: 2,
             flow_steps: 4,
             steps: 4,
+            gan_warmup: 0,
             checkpoint_every: 4,
             sample_every: 0,
             sample_pairs: 2,
             ..Self::default_synth()
         }
+    }
+
+    /// The first step (counting both stages) with adversarial and feature-matching losses.
+    pub fn gan_start(&self) -> usize {
+        self.flow_steps + self.gan_warmup
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

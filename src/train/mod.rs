@@ -265,27 +265,37 @@ impl Trainer {
             let gen = model.forward(&batch.source, &batch.source_pose, &batch.target_pose)?;
             let flow_loss = self.flow_losses(&gen.flows, &gen.masks, batch, &mut out)?;
             let l1 = losses::l1(&gen.image, &batch.target)?;
-            let (fake_logits, fake_feats) = self.disc.forward(&gen.image, false)?;
-            let (_, real_feats) = self.disc.forward(&batch.target, false)?;
-            let fm = losses::feature_matching(&fake_feats, &real_feats)?;
-            let adv = losses::lsgan(&fake_logits, 1.0)?;
             out.l1 = losses::value(&l1)?;
-            out.feature_match = losses::value(&fm)?;
-            out.adv_g = losses::value(&adv)?;
-            let loss =
-                (flow_loss + (l1 * lw.l1)? + (fm * lw.feature_match)? + (adv * lw.adversarial)?)?;
+            let mut loss = (flow_loss + (l1 * lw.l1)?)?;
+            let gan = self.step >= self.cfg.gan_start();
+            // D(real) once: its features (constant) for feature matching, its logits for the
+            // discriminator's loss (the generator's update does not touch D's weights).
+            let real = if gan {
+                Some(self.disc.forward(&batch.target, true)?)
+            } else {
+                None
+            };
+            if let Some((_, real_feats)) = &real {
+                let (fake_logits, fake_feats) = self.disc.forward(&gen.image, false)?;
+                let fm = losses::feature_matching(&fake_feats, real_feats)?;
+                let adv = losses::lsgan(&fake_logits, 1.0)?;
+                out.feature_match = losses::value(&fm)?;
+                out.adv_g = losses::value(&adv)?;
+                loss = (loss + (fm * lw.feature_match)? + (adv * lw.adversarial)?)?;
+            }
             out.total = losses::value(&loss)?;
             // Only generator parameters are updated from this loss; the discriminator's
             // gradients in the same store are ignored.
             self.opt_g.step(&loss.backward()?)?;
 
-            let fake = gen.image.detach();
-            let (real_logits, _) = self.disc.forward(&batch.target, true)?;
-            let (fake_logits, _) = self.disc.forward(&fake, false)?;
-            let d_loss =
-                ((losses::lsgan(&real_logits, 1.0)? + losses::lsgan(&fake_logits, 0.0)?)? * 0.5)?;
-            out.disc = losses::value(&d_loss)?;
-            self.opt_d.step(&d_loss.backward()?)?;
+            if let Some((real_logits, _)) = real {
+                let (fake_logits, _) = self.disc.forward(&gen.image.detach(), false)?;
+                let d_loss = ((losses::lsgan(&real_logits, 1.0)?
+                    + losses::lsgan(&fake_logits, 0.0)?)?
+                    * 0.5)?;
+                out.disc = losses::value(&d_loss)?;
+                self.opt_d.step(&d_loss.backward()?)?;
+            }
         }
         self.step += 1;
         anyhow::ensure!(
