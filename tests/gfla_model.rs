@@ -62,6 +62,7 @@ fn config_from_json(j: &Value) -> GflaConfig {
         attn_hidden: u(&c["attn_hidden_nc"]),
         input_hw: hw(&j["image_hw"]),
         annotation_hw: hw(&j["keypoints"]["frame_hw_of_keypoints(old_size)"]),
+        reanchor_colors: false,
     }
 }
 

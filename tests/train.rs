@@ -95,7 +95,7 @@ fn resuming_from_a_checkpoint_continues_exactly() -> anyhow::Result<()> {
         (logged_l1 - want).abs() <= 1e-5 * want.abs().max(1.0),
         "resumed step-4 L1 {logged_l1} vs uninterrupted {want}"
     );
-    // The generator checkpoint loads like any GFLA checkpoint, architecture inferred.
+    // The generator checkpoint loads like any GFLA checkpoint.
     let sizes = GflaConfig {
         input_hw: cfg.model.input_hw,
         annotation_hw: cfg.model.annotation_hw,
@@ -103,7 +103,8 @@ fn resuming_from_a_checkpoint_continues_exactly() -> anyhow::Result<()> {
     };
     let (_, inferred) =
         gfla_weights::load(&train::checkpoint_weights(dir.path()), None, &sizes, &dev)?;
-    assert_eq!(inferred.canonical(), cfg.model.canonical());
+    // The configuration travels in the file's metadata (input size and options included).
+    assert_eq!(inferred, cfg.model);
     // A different run refuses the folder instead of mixing checkpoints.
     let mut other = cfg.clone();
     other.seed += 1;

@@ -84,7 +84,11 @@ impl Generator {
                         (gfla::weights::random_state_dict(&cfg, 0)?, random)
                     }
                 };
-                let cfg = preset.unwrap_or_else(|| infer_gfla(&state));
+                let stored = match (&preset, weights) {
+                    (None, Some(path)) => gfla::weights::stored_config(path)?,
+                    _ => None,
+                };
+                let cfg = preset.or(stored).unwrap_or_else(|| infer_gfla(&state));
                 Ok(Self::Gfla(Box::new(
                     gfla::weights::from_state_dict(state, Some(&cfg), &cfg, device, origin)?.0,
                 )))
@@ -230,17 +234,7 @@ impl Generator {
 fn infer_gfla(state: &crate::weights::StateDict) -> GflaConfig {
     match GflaConfig::infer(&crate::weights::shapes(state), &GflaConfig::fashion()) {
         Ok(mut cfg) => {
-            // Input and keypoint frames are not in the weights: a checkpoint with a preset's
-            // architecture gets that preset's frames.
-            let synth = GflaConfig {
-                input_hw: cfg.input_hw,
-                annotation_hw: cfg.annotation_hw,
-                ..GflaConfig::synth()
-            };
-            if synth.canonical() == cfg.canonical() {
-                let s = GflaConfig::synth();
-                (cfg.input_hw, cfg.annotation_hw) = (s.input_hw, s.annotation_hw);
-            } else if cfg.attn_layer == [2] {
+            if cfg.attn_layer == [2] {
                 let market = GflaConfig::market();
                 (cfg.input_hw, cfg.annotation_hw) = (market.input_hw, market.annotation_hw);
             }

@@ -312,7 +312,11 @@ impl Trainer {
     pub fn save_checkpoint(&self, run_dir: &Path) -> Result<()> {
         let dir = run_dir.join("checkpoint");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        wio::save_safetensors(&self.gen.state_dict()?, &dir.join("generator.safetensors"))?;
+        gfla_weights::save_with_config(
+            &self.gen.state_dict()?,
+            &self.cfg.model,
+            &dir.join("generator.safetensors"),
+        )?;
         wio::save_safetensors(
             &self.disc.state_dict(),
             &dir.join("discriminator.safetensors"),

@@ -254,3 +254,49 @@ pub fn save_safetensors(state: &StateDict, path: &Path) -> Result<(), WeightsErr
     })?;
     std::fs::rename(&tmp, path).map_err(io)
 }
+
+/// The `__metadata__` map of a safetensors file (empty when it has none, or for `.pth`).
+pub fn safetensors_metadata(
+    path: &Path,
+) -> Result<std::collections::HashMap<String, String>, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|error| WeightsError::Io {
+        path: path.into(),
+        error,
+    })?;
+    if detect_format(&bytes) != Some(WeightFormat::Safetensors) {
+        return Ok(Default::default());
+    }
+    let (_, meta) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| WeightsError::Safetensors {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+/// [`save_safetensors`] with a `__metadata__` map (e.g. the model configuration).
+pub fn save_safetensors_with_metadata(
+    state: &StateDict,
+    metadata: std::collections::HashMap<String, String>,
+    path: &Path,
+) -> Result<(), WeightsError> {
+    let tmp = crate::imaging::temp_path_for(path);
+    let tensors: Vec<(&str, Tensor)> = state
+        .iter()
+        .map(|(k, t)| Ok((k.as_str(), t.contiguous()?)))
+        .collect::<candle_core::Result<_>>()
+        .map_err(|e| WeightsError::Model {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+    safetensors::serialize_to_file(tensors, Some(metadata), &tmp).map_err(|e| {
+        WeightsError::Safetensors {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    })?;
+    std::fs::rename(&tmp, path).map_err(|error| WeightsError::Io {
+        path: path.into(),
+        error,
+    })
+}

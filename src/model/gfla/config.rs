@@ -38,6 +38,13 @@ pub struct GflaConfig {
     pub input_hw: (usize, usize),
     /// Frame of the dataset's keypoint annotations (H, W): 256×176 for DeepFashion (spec §8.2).
     pub annotation_hw: (usize, usize),
+    /// Give the output the source image's per-channel mean and spread (not in the paper; off
+    /// for the official checkpoints). GFLA's first layer instance-normalises the source image,
+    /// which discards exactly those six numbers: a DeepFashion model guesses them from its
+    /// white backgrounds, but with arbitrary backgrounds and clothes nothing can. The network
+    /// then predicts a standardised image and this step restores the colours it cannot know.
+    #[serde(default)]
+    pub reanchor_colors: bool,
 }
 
 /// A config that cannot describe a working network.
@@ -68,6 +75,7 @@ impl GflaConfig {
             attn_hidden: 128,
             input_hw: (256, 256),
             annotation_hw: (256, 176),
+            reanchor_colors: false,
         }
     }
 
@@ -94,6 +102,7 @@ impl GflaConfig {
             attn_hidden: 64,
             input_hw: (128, 96),
             annotation_hw: (128, 96),
+            reanchor_colors: true,
             ..Self::fashion()
         }
     }
@@ -268,6 +277,7 @@ impl GflaConfig {
                 .ok_or_else(|| ConfigError::Infer("no `target.attn*` keys".into()))?,
             input_hw: sizes.input_hw,
             annotation_hw: sizes.annotation_hw,
+            reanchor_colors: sizes.reanchor_colors,
         };
         cfg.validate()
             .map_err(|e| ConfigError::Infer(e.to_string()))?;

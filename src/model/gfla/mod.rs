@@ -104,18 +104,21 @@ impl Gfla {
     pub fn forward_with_source(
         &self,
         source: &SourceFeatures,
-        image: &Tensor,
+        source_image: &Tensor,
         source_pose: &Tensor,
         target_pose: &Tensor,
         tracer: &mut Tracer,
     ) -> Result<GflaOutput> {
-        self.check_inputs(image, source_pose, target_pose)?;
-        let (flows, masks) = self
-            .flow_net
-            .forward(image, source_pose, target_pose, tracer)?;
-        let (image, attention) =
+        self.check_inputs(source_image, source_pose, target_pose)?;
+        let (flows, masks) =
+            self.flow_net
+                .forward(source_image, source_pose, target_pose, tracer)?;
+        let (mut image, attention) =
             self.target
                 .forward(target_pose, source, &flows, &masks, tracer)?;
+        if self.cfg.reanchor_colors {
+            image = reanchor_colors(&image, source_image)?;
+        }
         Ok(GflaOutput {
             image,
             flows,
@@ -140,6 +143,64 @@ impl Gfla {
                     "{name} pose must be ({b}, {}, {h}, {w}); got {:?}",
                     self.cfg.structure_nc,
                     p.shape()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per sample and channel, maps `image` (B, C, H, W) to the mean and standard deviation of
+/// `source` (see [`GflaConfig::reanchor_colors`]). Differentiable; the output's own spread is
+/// floored so a flat output is not blown up.
+pub fn reanchor_colors(image: &Tensor, source: &Tensor) -> Result<Tensor> {
+    let stats = |t: &Tensor| -> Result<(Tensor, Tensor)> {
+        let (b, c, h, w) = t.dims4()?;
+        let flat = t.reshape((b, c, h * w))?;
+        let mean = flat.mean_keepdim(2)?;
+        let std = flat.broadcast_sub(&mean)?.sqr()?.mean_keepdim(2)?.sqrt()?;
+        Ok((mean, std))
+    };
+    let (b, c, h, w) = image.dims4()?;
+    let (mo, so) = stats(image)?;
+    let (ms, ss) = stats(source)?;
+    let scale = ss.broadcast_div(&(so + 1e-2)?)?;
+    image
+        .reshape((b, c, h * w))?
+        .broadcast_sub(&mo)?
+        .broadcast_mul(&scale)?
+        .broadcast_add(&ms)?
+        .reshape((b, c, h, w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, D};
+
+    #[test]
+    fn reanchored_output_has_the_source_channel_statistics() -> Result<()> {
+        let dev = Device::Cpu;
+        let image = Tensor::randn(0f32, 0.3, (2, 3, 8, 6), &dev)?;
+        let source = (Tensor::randn(0f32, 1.0, (2, 3, 8, 6), &dev)? * 0.5)?
+            .broadcast_add(&Tensor::new(&[0.5f32, -0.2, 0.1], &dev)?.reshape((1, 3, 1, 1))?)?;
+        let out = reanchor_colors(&image, &source)?;
+        let stats = |t: &Tensor| -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+            let f = t.flatten_from(2)?;
+            let m = f.mean_keepdim(D::Minus1)?;
+            let s = f.broadcast_sub(&m)?.sqr()?.mean(D::Minus1)?.sqrt()?;
+            Ok((m.squeeze(2)?.to_vec2()?, s.to_vec2()?))
+        };
+        let ((mo, so), (ms, ss)) = (stats(&out)?, stats(&source)?);
+        for b in 0..2 {
+            for c in 0..3 {
+                assert!((mo[b][c] - ms[b][c]).abs() < 1e-5);
+                // The spread matches up to the floor added to the output's own spread.
+                assert!(
+                    (so[b][c] / ss[b][c] - 1.0).abs() < 0.05,
+                    "{} vs {}",
+                    so[b][c],
+                    ss[b][c]
                 );
             }
         }

@@ -84,15 +84,57 @@ pub fn from_state_dict(
     Ok((model, cfg))
 }
 
-/// Loads a GFLA checkpoint (safetensors, zip or legacy `.pth`). See [`from_state_dict`].
+/// Loads a GFLA checkpoint (safetensors, zip or legacy `.pth`). Without `cfg`, the
+/// configuration stored in the file by `marionette train` is used, else the one inferred from
+/// the shapes (see [`from_state_dict`]).
 pub fn load(
     path: &Path,
     cfg: Option<&GflaConfig>,
     sizes: &GflaConfig,
     device: &Device,
 ) -> std::result::Result<(Gfla, GflaConfig), WeightsError> {
+    let stored = match cfg {
+        Some(_) => None,
+        None => stored_config(path)?,
+    };
     let (state, _) = weights::load_state_dict(path)?;
-    from_state_dict(state, cfg, sizes, device, path)
+    from_state_dict(state, cfg.or(stored.as_ref()), sizes, device, path)
+}
+
+/// Key of the safetensors metadata entry holding the configuration (JSON) of weights that
+/// marionette trained: input size and options are not recoverable from tensor shapes.
+pub const CONFIG_METADATA_KEY: &str = "marionette.gfla_config";
+
+/// The configuration stored in a safetensors file's metadata, if any.
+pub fn stored_config(path: &Path) -> std::result::Result<Option<GflaConfig>, WeightsError> {
+    let meta = weights::safetensors_metadata(path)?;
+    meta.get(CONFIG_METADATA_KEY)
+        .map(|json| {
+            serde_json::from_str::<GflaConfig>(json).map_err(|e| WeightsError::Model {
+                path: path.into(),
+                message: format!("unreadable `{CONFIG_METADATA_KEY}` metadata: {e}"),
+            })
+        })
+        .transpose()
+}
+
+/// Saves a GFLA state dict with its configuration in the metadata (atomic).
+pub fn save_with_config(
+    state: &StateDict,
+    cfg: &GflaConfig,
+    path: &Path,
+) -> std::result::Result<(), WeightsError> {
+    let json = serde_json::to_string(cfg).map_err(|e| WeightsError::Model {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    weights::save_safetensors_with_metadata(
+        state,
+        [(CONFIG_METADATA_KEY.to_string(), json)]
+            .into_iter()
+            .collect(),
+        path,
+    )
 }
 
 /// Deterministic random weights of the right shapes (He-normal convs, zero biases, identity
