@@ -185,7 +185,8 @@ mod tests {
         let source = (Tensor::randn(0f32, 1.0, (2, 3, 8, 6), &dev)? * 0.5)?
             .broadcast_add(&Tensor::new(&[0.5f32, -0.2, 0.1], &dev)?.reshape((1, 3, 1, 1))?)?;
         let out = reanchor_colors(&image, &source)?;
-        let stats = |t: &Tensor| -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+        type Rows = Vec<Vec<f32>>;
+        let stats = |t: &Tensor| -> Result<(Rows, Rows)> {
             let f = t.flatten_from(2)?;
             let m = f.mean_keepdim(D::Minus1)?;
             let s = f.broadcast_sub(&m)?.sqr()?.mean(D::Minus1)?.sqrt()?;
