@@ -292,3 +292,61 @@ fn render_without_weights_uses_the_shipped_model() {
     let d = mean_diff(&same, &moved);
     assert!(d > 0.5, "moving the arm changed nothing ({d})");
 }
+
+/// `--model puppet` warps the whole photo at its own size, moving only the figure.
+#[test]
+fn render_puppet_warps_the_photo_at_full_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let (img, src, tgt) = (
+        sample("astronaut.png"),
+        sample("astronaut_source.json"),
+        sample("astronaut_target.json"),
+    );
+    let (out, flow) = (p("puppet.png"), p("flow.png"));
+    let o = marionette(&[
+        "render",
+        "--model",
+        "puppet",
+        "--image",
+        &img,
+        "--source-pose",
+        &src,
+        "--target-pose",
+        &tgt,
+        "--out",
+        &out,
+        "--flow",
+        &flow,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let photo = image::open(&img).unwrap().to_rgb8();
+    let warped = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(warped.dimensions(), photo.dimensions());
+    // The top of the photo (head, far from the moved elbow) is untouched; the elbow region moves.
+    let rows_differ = |y0: u32, y1: u32| {
+        (y0..y1)
+            .any(|y| (0..photo.width()).any(|x| photo.get_pixel(x, y) != warped.get_pixel(x, y)))
+    };
+    assert!(!rows_differ(0, 150), "the head moved");
+    assert!(rows_differ(300, 450), "the arm did not move");
+    let o = marionette(&[
+        "render",
+        "--model",
+        "puppet",
+        "--random-weights",
+        "--image",
+        &img,
+        "--source-pose",
+        &src,
+        "--target-pose",
+        &tgt,
+        "--out",
+        &out,
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no weights"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct RenderArgs {
-    /// Which network: gfla or pona.
-    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona"])]
+    /// Which network: gfla or pona; or the puppet warp baseline.
+    /// `puppet` is the training-free warp (instant, at the photo's own resolution).
+    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "puppet"])]
     pub model: String,
     /// Generator checkpoint (.safetensors, .pth, legacy .pth). GFLA default: the shipped
     /// model trained on synthetic people (assets/models/gfla_synth.safetensors).
@@ -53,6 +54,9 @@ pub struct RenderArgs {
 }
 
 pub fn run(args: &RenderArgs) -> Result<()> {
+    if args.model == "puppet" {
+        return run_puppet(args);
+    }
     let kind = ModelKind::parse(&args.model)?;
     if kind == ModelKind::Pona && (args.flow.is_some() || args.mask.is_some()) {
         anyhow::bail!("PoNA has no flow field or occlusion mask (it explains itself with attention maps); drop --flow/--mask");
@@ -98,6 +102,38 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         save_levels(path, "mask", &out.masks, &out.levels, frame_wh, |m| {
             Ok(mask_to_image(&m.get(0)?)?.into())
         })?;
+    }
+    Ok(())
+}
+
+/// `--model puppet`: the whole photo warped by the skeletons (no network, no crop).
+fn run_puppet(args: &RenderArgs) -> Result<()> {
+    if args.weights.is_some() || args.random_weights || args.config.is_some() {
+        anyhow::bail!(
+            "the puppet warp has no weights or config; drop --weights/--random-weights/--config"
+        );
+    }
+    let photo = imaging::open_photo(&args.image)?;
+    let source = pose::read_openpose(&args.source_pose, args.person)
+        .with_context(|| format!("reading the source pose {}", args.source_pose.display()))?;
+    let target = pose::read_openpose(&args.target_pose, args.person)
+        .with_context(|| format!("reading the target pose {}", args.target_pose.display()))?;
+    let (w, h) = (photo.width() as usize, photo.height() as usize);
+    let warp = crate::puppet::puppet_warp(&source, &target, h, w, &Default::default());
+    save_image_atomic(&crate::puppet::puppet_render(&photo, &warp), &args.out)?;
+    println!("wrote {} ({w}×{h})", args.out.display());
+    if let Some(path) = &args.flow {
+        let plane = h * w;
+        let (dx, dy) = warp.flow.data.split_at(plane);
+        save_image_atomic(&flow_to_color(dx, dy, h, w), path)?;
+    }
+    if let Some(path) = &args.mask {
+        let m = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
+            image::Luma([
+                (warp.mask[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8,
+            ])
+        });
+        save_image_atomic(&image::DynamicImage::ImageLuma8(m).to_rgb8(), path)?;
     }
     Ok(())
 }
