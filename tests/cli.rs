@@ -269,12 +269,11 @@ fn render_without_weights_uses_the_shipped_model() {
     let moved = run(&tgt, &p("moved.png"));
     assert_eq!(same.dimensions(), (96, 128));
     assert_eq!(moved.dimensions(), (96, 128));
-    let flow = image::open(p("flow.png")).unwrap();
-    assert_eq!(
-        (flow.width(), flow.height()),
-        (24, 32),
-        "finest attention level, 1/4"
-    );
+    // Flow pictures of both attention levels, drawn at the frame size.
+    for f in ["flow.png", "flow_level3.png"] {
+        let flow = image::open(p(f)).unwrap();
+        assert_eq!((flow.width(), flow.height()), (96, 128), "{f}");
+    }
     let mean_diff = |a: &image::RgbImage, b: &image::RgbImage| {
         a.as_raw()
             .iter()
