@@ -67,7 +67,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     )?;
     bar.finish_and_clear();
     print!("{}", table(&report));
-    crate::train::write_atomic(
+    crate::imaging::write_atomic(
         &args.out.join("report.json"),
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;

@@ -138,3 +138,11 @@ pub fn open_photo(path: &Path) -> anyhow::Result<RgbImage> {
         })?;
     Ok(img.to_rgb8())
 }
+
+/// Writes bytes to a temporary file beside `path`, then renames it over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let tmp = temp_path_for(path);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}

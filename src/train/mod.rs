@@ -328,7 +328,7 @@ impl Trainer {
             }
         }
         wio::save_safetensors(&opt, &dir.join("optimizer.safetensors"))?;
-        write_atomic(
+        crate::imaging::write_atomic(
             &dir.join("state.json"),
             serde_json::to_string_pretty(&RunState { step: self.step })?.as_bytes(),
         )
@@ -421,13 +421,6 @@ pub fn grid(rows: &[Vec<image::RgbImage>], w: u32, h: u32) -> image::RgbImage {
     sheet
 }
 
-/// Writes bytes to a temporary file beside `path`, then renames it over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = crate::imaging::temp_path_for(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
-}
-
 /// What [`run`] reports to its caller after each step (the CLI draws a progress bar).
 pub trait Progress {
     fn start(&mut self, done: usize, total: usize);
@@ -461,7 +454,7 @@ pub fn run(
         progress.message(&format!("resumed at step {}", trainer.step));
         truncate_log(&run_dir.join("log.csv"), trainer.step)?;
     }
-    write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg)?.as_bytes())?;
+    crate::imaging::write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg)?.as_bytes())?;
     let log_path = run_dir.join("log.csv");
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -512,7 +505,7 @@ fn truncate_log(path: &Path, step: usize) -> Result<()> {
                 .is_none_or(|s| s <= step)
         })
         .collect();
-    write_atomic(path, (kept.join("\n") + "\n").as_bytes())
+    crate::imaging::write_atomic(path, (kept.join("\n") + "\n").as_bytes())
 }
 
 /// The run folder's trained generator weights.

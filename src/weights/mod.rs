@@ -241,18 +241,7 @@ pub fn parse_key_list(text: &str) -> Result<BTreeMap<String, Vec<usize>>, String
 
 /// Writes tensors as safetensors atomically (temporary file in the same folder, then rename).
 pub fn save_safetensors(state: &StateDict, path: &Path) -> Result<(), WeightsError> {
-    let tmp = crate::imaging::temp_path_for(path);
-    let io = |error| WeightsError::Io {
-        path: path.into(),
-        error,
-    };
-    let map: std::collections::HashMap<&str, Tensor> =
-        state.iter().map(|(k, t)| (k.as_str(), t.clone())).collect();
-    candle_core::safetensors::save(&map, &tmp).map_err(|e| WeightsError::Model {
-        path: path.into(),
-        message: e.to_string(),
-    })?;
-    std::fs::rename(&tmp, path).map_err(io)
+    save_safetensors_with_metadata(state, Default::default(), path)
 }
 
 /// The `__metadata__` map of a safetensors file (empty when it has none, or for `.pth`).
