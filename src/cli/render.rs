@@ -62,11 +62,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         anyhow::bail!("PoNA has no flow field or occlusion mask (it explains itself with attention maps); drop --flow/--mask");
     }
     let device = super::parse_device(&args.device)?;
-    let photo = imaging::open_photo(&args.image)?;
-    let source = pose::read_openpose(&args.source_pose, args.person)
-        .with_context(|| format!("reading the source pose {}", args.source_pose.display()))?;
-    let target = pose::read_openpose(&args.target_pose, args.person)
-        .with_context(|| format!("reading the target pose {}", args.target_pose.display()))?;
+    let (photo, source, target) = read_inputs(args)?;
     if source.num_present() == 0 {
         anyhow::bail!(
             "{}: the source pose has no joints",
@@ -95,7 +91,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let frame_wh = (fw as u32, fh as u32);
     if let Some(path) = &args.flow {
         save_levels(path, "flow", &out.flows, &out.levels, frame_wh, |f| {
-            Ok(flow_image(f)?.into())
+            Ok(imaging::flow_tensor_to_color(&f.get(0)?)?.into())
         })?;
     }
     if let Some(path) = &args.mask {
@@ -106,6 +102,16 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     Ok(())
 }
 
+/// The photo and the two skeletons named on the command line.
+fn read_inputs(args: &RenderArgs) -> Result<(image::RgbImage, Pose, Pose)> {
+    let photo = imaging::open_photo(&args.image)?;
+    let source = pose::read_openpose(&args.source_pose, args.person)
+        .with_context(|| format!("reading the source pose {}", args.source_pose.display()))?;
+    let target = pose::read_openpose(&args.target_pose, args.person)
+        .with_context(|| format!("reading the target pose {}", args.target_pose.display()))?;
+    Ok((photo, source, target))
+}
+
 /// `--model puppet`: the whole photo warped by the skeletons (no network, no crop).
 fn run_puppet(args: &RenderArgs) -> Result<()> {
     if args.weights.is_some() || args.random_weights || args.config.is_some() {
@@ -113,11 +119,7 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
             "the puppet warp has no weights or config; drop --weights/--random-weights/--config"
         );
     }
-    let photo = imaging::open_photo(&args.image)?;
-    let source = pose::read_openpose(&args.source_pose, args.person)
-        .with_context(|| format!("reading the source pose {}", args.source_pose.display()))?;
-    let target = pose::read_openpose(&args.target_pose, args.person)
-        .with_context(|| format!("reading the target pose {}", args.target_pose.display()))?;
+    let (photo, source, target) = read_inputs(args)?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     let warp = crate::puppet::puppet_warp(&source, &target, h, w, &Default::default());
     save_image_atomic(&crate::puppet::puppet_render(&photo, &warp), &args.out)?;
@@ -167,15 +169,6 @@ pub fn render(
         output: model.generate(&image, &bp1, &bp2)?,
         fit: t,
     })
-}
-
-/// The reference colouring of batch item 0 of a flow (B, 2, h, w).
-pub fn flow_image(flow: &Tensor) -> Result<image::RgbImage> {
-    let f = flow.get(0)?;
-    let (_, h, w) = f.dims3()?;
-    let dx = f.get(0)?.flatten_all()?.to_vec1::<f32>()?;
-    let dy = f.get(1)?.flatten_all()?.to_vec1::<f32>()?;
-    Ok(flow_to_color(&dx, &dy, h, w))
 }
 
 /// Writes one image per attention level (`to_image` of each map, upscaled with nearest

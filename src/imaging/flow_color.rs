@@ -64,3 +64,11 @@ pub fn flow_to_color(dx: &[f32], dy: &[f32], h: usize, w: usize) -> RgbImage {
         ))
     })
 }
+
+/// [`flow_to_color`] of one flow tensor (2, h, w): Δx, Δy planes.
+pub fn flow_tensor_to_color(flow: &candle_core::Tensor) -> candle_core::Result<RgbImage> {
+    let (_, h, w) = flow.dims3()?;
+    let dx = flow.get(0)?.flatten_all()?.to_vec1::<f32>()?;
+    let dy = flow.get(1)?.flatten_all()?.to_vec1::<f32>()?;
+    Ok(flow_to_color(&dx, &dy, h, w))
+}

@@ -7,7 +7,7 @@ pub mod flow_color;
 pub mod flow_field;
 
 pub use fit::{FitTransform, FittedPhoto};
-pub use flow_color::flow_to_color;
+pub use flow_color::{flow_tensor_to_color, flow_to_color};
 pub use flow_field::{warp_image, FlowField};
 
 use candle_core::{Device, Result, Tensor};

@@ -374,11 +374,7 @@ impl Trainer {
             let gen = crate::imaging::tensor_to_image(&out.image.get(i)?)?;
             let mut tiles = vec![p.source.clone(), p.target.clone(), gen];
             if let (Some(flow), Some(mask)) = (out.flows.last(), out.masks.last()) {
-                let f = flow.get(i)?;
-                let (_, fh, fw) = f.dims3()?;
-                let dx = f.get(0)?.flatten_all()?.to_vec1::<f32>()?;
-                let dy = f.get(1)?.flatten_all()?.to_vec1::<f32>()?;
-                let colour = crate::imaging::flow_to_color(&dx, &dy, fh, fw);
+                let colour = crate::imaging::flow_tensor_to_color(&flow.get(i)?)?;
                 tiles.push(resize_to(&colour, w, h));
                 let m = crate::imaging::mask_to_image(&mask.get(i)?)?;
                 let m = image::DynamicImage::ImageLuma8(m).to_rgb8();
