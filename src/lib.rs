@@ -8,8 +8,10 @@
 //! * [`model`] — the networks; [`model::gfla`] is the GFLA pose generator.
 //! * [`weights`] — checkpoint loading (safetensors, zip and legacy `.pth`) and validation.
 //! * [`imaging`] — photo fitting (crop/pad/resize around the person), tensor ↔ image, flow colours.
-//! * [`cli`] — the `marionette` subcommands (`render`, `bench`).
+//! * [`app`] — the desktop editor (eframe/egui, wgpu overlays, background model worker).
+//! * [`cli`] — the `marionette` subcommands (`render`, `bench`, `synth`, `train`, `eval`, `edit`).
 
+pub mod app;
 pub mod cli;
 pub mod eval;
 pub mod imaging;

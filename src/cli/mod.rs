@@ -1,6 +1,7 @@
 //! The `marionette` command line: argument parsing and one module per subcommand.
 
 pub mod bench;
+pub mod edit;
 pub mod eval;
 pub mod render;
 pub mod synth;
@@ -16,12 +17,15 @@ use std::process::ExitCode;
     about = "Pose a person in a photo; GFLA re-renders them."
 )]
 pub struct Cli {
+    /// With no subcommand, the editor opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Open the desktop editor (the default): drag a skeleton, watch the person move.
+    Edit(edit::EditArgs),
     /// Re-render the person of a photo in a target pose.
     Render(render::RenderArgs),
     /// Time GFLA forward passes (median of N).
@@ -41,7 +45,8 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match cli.command.unwrap_or(Command::Edit(Default::default())) {
+        Command::Edit(args) => edit::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),

@@ -104,6 +104,23 @@ pub fn fit_photo(
         frame_w: frame_hw.1 as f64,
         frame_h: frame_hw.0 as f64,
     };
+    fit_photo_to(photo, transform, input_hw)
+}
+
+/// Resamples the crop of `transform` to `input_hw` (the editor keeps one crop per photo so the
+/// source features can be reused across edits; see `app::engine`).
+pub fn fit_photo_to(
+    photo: &RgbImage,
+    transform: FitTransform,
+    input_hw: (usize, usize),
+) -> FittedPhoto {
+    let FitTransform {
+        x0,
+        y0,
+        crop_w: cw,
+        crop_h: ch,
+        ..
+    } = transform;
     let (ih, iw) = input_hw;
     // Pre-shrink big photos so the bilinear resampling below never skips pixels (aliasing).
     let shrink = ((2.0 * ih as f64 / ch).min(2.0 * iw as f64 / cw)).min(1.0);

@@ -61,6 +61,10 @@ pub struct Generated {
     pub grid_hw: Option<(usize, usize)>,
 }
 
+/// Source-only work cached across target poses (see [`Generator::prepare_source`]).
+#[derive(Clone, Debug)]
+pub struct PreparedSource(Option<gfla::SourceFeatures>);
+
 impl Generator {
     /// A model from a checkpoint (architecture from `preset` when given, else inferred from the
     /// weight shapes) or, with no checkpoint, random weights of the preset (default `fashion`).
@@ -173,6 +177,29 @@ impl Generator {
         source_pose: &Tensor,
         target_pose: &Tensor,
     ) -> Result<Generated> {
+        let prepared = self.prepare_source(image)?;
+        self.generate_prepared(&prepared, image, source_pose, target_pose)
+    }
+
+    /// What can be computed from the source image alone, once per photo: GFLA's source feature
+    /// pyramid (about a third of a forward pass). PoNA mixes the poses in from its first layer,
+    /// so it has nothing to cache.
+    pub fn prepare_source(&self, image: &Tensor) -> Result<PreparedSource> {
+        Ok(match self {
+            Self::Gfla(m) => PreparedSource(Some(m.encode_source(image)?)),
+            Self::Pona(_) => PreparedSource(None),
+        })
+    }
+
+    /// [`Self::generate`] with the source work of [`Self::prepare_source`] done already (for
+    /// the same `image`).
+    pub fn generate_prepared(
+        &self,
+        prepared: &PreparedSource,
+        image: &Tensor,
+        source_pose: &Tensor,
+        target_pose: &Tensor,
+    ) -> Result<Generated> {
         let mut out = Generated {
             image: image.clone(),
             levels: vec![],
@@ -184,7 +211,16 @@ impl Generator {
         };
         match self {
             Self::Gfla(m) => {
-                let o = m.forward(image, source_pose, target_pose)?;
+                let o = match &prepared.0 {
+                    Some(features) => m.forward_with_source(
+                        features,
+                        image,
+                        source_pose,
+                        target_pose,
+                        &mut crate::model::trace::Tracer::off(),
+                    )?,
+                    None => m.forward(image, source_pose, target_pose)?,
+                };
                 out.image = o.image;
                 out.levels = m.config().levels_deepest_first();
                 (out.flows, out.masks, out.local_attention) = (o.flows, o.masks, o.attention);

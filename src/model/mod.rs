@@ -11,5 +11,5 @@ pub mod rng;
 pub mod shipped;
 pub mod trace;
 
-pub use generator::{Generated, Generator, ModelKind};
+pub use generator::{Generated, Generator, ModelKind, PreparedSource};
 pub use trace::Tracer;

@@ -1,0 +1,744 @@
+//! The editor's state and everything it does that is not drawing: opening photos, poses and
+//! projects, edits with undo, talking to the workers, exports and the autosave. The panes and
+//! panels in [`super::ui`] read and change this state; tests drive it directly.
+
+use super::engine::RenderResponse;
+use super::engine::{Engine, ModelChoice, ModelInfo, ModelSpec, Photo, RenderRequest, Rendered};
+use super::history::History;
+use super::preview::{self, Preview, PreviewRequest};
+use super::probe::{self, Probe};
+use super::project::{self, Mode, Project, Settings, PROJECT_VERSION};
+use super::skeleton::{EditSkeleton, Point};
+use super::view::View;
+use super::worker::LatestWorker;
+use crate::pose::{self, Pose};
+use anyhow::{Context, Result};
+use eframe::egui;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the editor starts (from the command line, or from a test).
+#[derive(Clone, Debug, Default)]
+pub struct EditorOptions {
+    /// A photo to open.
+    pub photo: Option<PathBuf>,
+    /// A project to open (wins over `photo`).
+    pub project: Option<PathBuf>,
+    pub model: ModelSpec,
+    /// Where the autosave lives; `None` disables autosave and recovery (tests).
+    pub state_dir: Option<PathBuf>,
+    /// Print frame-time statistics when the window closes (`marionette edit --frame-stats`).
+    pub frame_stats: bool,
+}
+
+/// The undoable part of the session: both skeletons.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Doc {
+    pub source: EditSkeleton,
+    pub target: EditSkeleton,
+}
+
+/// Which skeleton a joint belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Source,
+    Target,
+}
+
+/// A joint being dragged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Drag {
+    pub which: Which,
+    pub joint: usize,
+    /// Shift held at the start: swing the limb (forward kinematics) instead of moving the joint.
+    pub rotate: bool,
+}
+
+/// A message for the user: shown in the status bar, errors also in a dialog.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+/// Seconds between autosaves of a changed session.
+const AUTOSAVE_EVERY: Duration = Duration::from_secs(3);
+/// The puppet preview runs on a copy of the photo at most this many pixels per side.
+const PREVIEW_MAX_SIDE: u32 = 512;
+
+pub struct Editor {
+    pub photo: Option<Arc<Photo>>,
+    /// The photo shrunk for the puppet preview, and its scale (preview px per photo px).
+    preview_photo: Option<(Arc<Photo>, f32)>,
+    pub doc: Doc,
+    history: History<Doc>,
+    pub settings: Settings,
+    /// Where the source skeleton came from (shown in the side panel).
+    pub source_origin: String,
+
+    pub model_spec: ModelSpec,
+    /// The last spec that loaded; a failed load returns to it.
+    good_spec: Option<ModelSpec>,
+    pub model_info: Option<ModelInfo>,
+    worker: LatestWorker<RenderRequest, RenderResponse>,
+    preview_worker: LatestWorker<PreviewRequest, Preview>,
+    next_id: u64,
+    /// What was last sent: (photo id, source, target, model).
+    sent: Option<(u64, Pose, Pose, ModelSpec)>,
+    pub latest_request: u64,
+    pub result: Option<Rendered>,
+    pub preview: Option<Preview>,
+    pub probe: Option<Probe>,
+    /// Bumped when the probe changes (its GPU textures are keyed by it).
+    pub probe_version: u64,
+    /// Bumped when the result or preview changes, so the UI re-uploads textures.
+    pub result_version: u64,
+    pub preview_version: u64,
+    pub photo_version: u64,
+
+    pub view: View,
+    /// Where the photo and result panes were drawn last frame (screen points).
+    pub pane_rects: [egui::Rect; 2],
+    /// The view is re-fitted to the pane on the next frame (after opening a photo).
+    pub refit: bool,
+    pub drag: Option<Drag>,
+    pub notice: Option<Notice>,
+    /// An error to show in a dialog until dismissed.
+    pub error_dialog: Option<String>,
+    /// An autosave found at start-up, offered back to the user.
+    pub recovery: Option<Project>,
+
+    state_dir: Option<PathBuf>,
+    autosaved: Option<(Doc, Settings)>,
+    last_autosave: Instant,
+    /// Milliseconds of the last frames' UI work (status bar).
+    pub frame_ms: f32,
+}
+
+impl Editor {
+    /// A new editor; `repaint` wakes the UI when a worker has a result.
+    pub fn new(options: EditorOptions, repaint: impl Fn() + Send + Sync + Clone + 'static) -> Self {
+        let notify_model = repaint.clone();
+        let mut engine = Engine::new();
+        let pool = compute_pool();
+        let model_pool = Arc::clone(&pool);
+        let worker = LatestWorker::spawn(
+            "marionette-model",
+            move |req: RenderRequest| model_pool.install(|| engine.run(&req)),
+            notify_model,
+        );
+        let preview_worker = LatestWorker::spawn(
+            "marionette-preview",
+            move |req| pool.install(|| preview::run(req)),
+            repaint,
+        );
+        let template = EditSkeleton::template(1.0, 1.0);
+        let mut editor = Self {
+            photo: None,
+            preview_photo: None,
+            doc: Doc {
+                source: template.clone(),
+                target: template,
+            },
+            history: History::new(500),
+            settings: Settings::default(),
+            source_origin: String::new(),
+            model_spec: options.model.clone(),
+            good_spec: None,
+            model_info: None,
+            worker,
+            preview_worker,
+            next_id: 0,
+            sent: None,
+            latest_request: 0,
+            result: None,
+            preview: None,
+            probe: None,
+            probe_version: 0,
+            result_version: 0,
+            preview_version: 0,
+            photo_version: 0,
+            view: View::default(),
+            pane_rects: [egui::Rect::NOTHING; 2],
+            refit: true,
+            drag: None,
+            notice: None,
+            error_dialog: None,
+            recovery: None,
+            state_dir: options.state_dir.clone(),
+            autosaved: None,
+            last_autosave: Instant::now(),
+            frame_ms: 0.0,
+        };
+        if let Some(dir) = &options.state_dir {
+            let path = project::autosave_path(dir);
+            if path.is_file() {
+                match Project::load(&path) {
+                    Ok(p) => editor.recovery = Some(p),
+                    Err(e) => tracing::warn!("ignoring an unreadable autosave: {e:#}"),
+                }
+            }
+        }
+        let opened = match (&options.project, &options.photo) {
+            (Some(p), _) => editor.open_project(p),
+            (None, Some(photo)) => editor.open_photo(photo),
+            (None, None) => Ok(()),
+        };
+        if let Err(e) = opened {
+            editor.report_error(e);
+        }
+        editor
+    }
+
+    // ----- opening -------------------------------------------------------------------------
+
+    /// Opens a photo; its source skeleton comes from a pose file beside it
+    /// (`<stem>_source.json`, `<stem>_pose.json` or `<stem>.json`), else the template is placed
+    /// and the editor switches to fitting it. A failure leaves the current session untouched.
+    pub fn open_photo(&mut self, path: &Path) -> Result<()> {
+        let image = crate::imaging::open_photo(path)?;
+        let (w, h) = (image.width() as f32, image.height() as f32);
+        let sidecar = sidecar_pose(path);
+        let (source, origin, mode) = match &sidecar {
+            Some(p) => match pose::read_openpose(p, 0) {
+                Ok(pose) if pose.num_present() > 0 => (
+                    EditSkeleton::from_pose(&pose, (w, h)),
+                    format!("read from {}", file_name(p)),
+                    Mode::PoseTarget,
+                ),
+                Ok(_) | Err(_) => (
+                    EditSkeleton::template(w, h),
+                    format!("template ({} was unusable)", file_name(p)),
+                    Mode::FitSource,
+                ),
+            },
+            None => (
+                EditSkeleton::template(w, h),
+                "template (no pose file beside the photo)".into(),
+                Mode::FitSource,
+            ),
+        };
+        self.set_photo(image, Some(path.to_path_buf()));
+        self.doc = Doc {
+            target: source.clone(),
+            source,
+        };
+        self.history.clear();
+        self.settings.mode = mode;
+        self.source_origin = origin;
+        self.say(format!("Opened {}", path.display()));
+        Ok(())
+    }
+
+    fn set_photo(&mut self, image: image::RgbImage, path: Option<PathBuf>) {
+        let id = self.photo.as_ref().map_or(1, |p| p.id + 1);
+        let (w, h) = image.dimensions();
+        let s = (PREVIEW_MAX_SIDE as f32 / w.max(h) as f32).min(1.0);
+        let small = if s < 1.0 {
+            let (sw, sh) = (
+                ((w as f32 * s).round() as u32).max(1),
+                ((h as f32 * s).round() as u32).max(1),
+            );
+            image::imageops::resize(&image, sw, sh, image::imageops::FilterType::Triangle)
+        } else {
+            image.clone()
+        };
+        let sx = small.width() as f32 / w as f32;
+        self.preview_photo = Some((
+            Arc::new(Photo {
+                id,
+                path: None,
+                image: small,
+            }),
+            sx,
+        ));
+        self.photo = Some(Arc::new(Photo { id, path, image }));
+        self.photo_version += 1;
+        self.result = None;
+        self.preview = None;
+        self.probe = None;
+        self.sent = None;
+        self.refit = true;
+        self.result_version += 1;
+        self.preview_version += 1;
+    }
+
+    /// Opens a session file.
+    pub fn open_project(&mut self, path: &Path) -> Result<()> {
+        let p = Project::load(path)?;
+        self.apply_project(p)
+            .with_context(|| format!("opening the project {}", path.display()))?;
+        self.say(format!("Opened project {}", path.display()));
+        Ok(())
+    }
+
+    fn apply_project(&mut self, p: Project) -> Result<()> {
+        let photo = p
+            .photo
+            .as_ref()
+            .context("the project names no photo")?
+            .clone();
+        let image = crate::imaging::open_photo(&photo)?;
+        self.set_photo(image, Some(photo));
+        self.doc = Doc {
+            source: p.source,
+            target: p.target,
+        };
+        self.history.clear();
+        self.settings = p.settings;
+        self.model_spec = p.model;
+        self.source_origin = "from the project".into();
+        Ok(())
+    }
+
+    /// The session as a project.
+    pub fn project(&self) -> Project {
+        Project {
+            version: PROJECT_VERSION,
+            photo: self.photo.as_ref().and_then(|p| p.path.clone()),
+            source: self.doc.source.clone(),
+            target: self.doc.target.clone(),
+            model: self.model_spec.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+
+    pub fn save_project(&mut self, path: &Path) -> Result<()> {
+        self.project().save(path)?;
+        self.say(format!("Saved project {}", path.display()));
+        Ok(())
+    }
+
+    /// Restores the autosave offered at start-up.
+    pub fn accept_recovery(&mut self) {
+        if let Some(p) = self.recovery.take() {
+            if let Err(e) = self.apply_project(p) {
+                self.report_error(e.context("restoring the autosaved session"));
+            } else {
+                self.say("Restored the autosaved session".into());
+            }
+        }
+    }
+
+    pub fn discard_recovery(&mut self) {
+        self.recovery = None;
+        self.remove_autosave();
+    }
+
+    /// Reads an OpenPose file into the source or target skeleton (undoable).
+    pub fn load_pose(&mut self, which: Which, path: &Path) -> Result<()> {
+        let pose = pose::read_openpose(path, 0)
+            .with_context(|| format!("reading the pose {}", path.display()))?;
+        if pose.num_present() == 0 {
+            anyhow::bail!("{}: the pose has no joints", path.display());
+        }
+        let wh = self.photo_wh().unwrap_or((1.0, 1.0));
+        let skeleton = EditSkeleton::from_pose(&pose, wh);
+        self.edit(|doc| match which {
+            Which::Source => doc.source = skeleton,
+            Which::Target => doc.target = skeleton,
+        });
+        self.say(format!("Loaded {} pose {}", which.name(), path.display()));
+        Ok(())
+    }
+
+    /// Writes the source or target skeleton as OpenPose JSON (photo pixels), atomically.
+    pub fn save_pose(&mut self, which: Which, path: &Path) -> Result<()> {
+        let canvas = self
+            .photo
+            .as_ref()
+            .map(|p| (p.image.width(), p.image.height()));
+        pose::write_openpose(path, &self.skeleton(which).to_pose(), canvas)
+            .with_context(|| format!("saving the pose {}", path.display()))?;
+        self.say(format!("Saved {} pose {}", which.name(), path.display()));
+        Ok(())
+    }
+
+    /// Writes the result (at the model's frame size) and, with `overlays`, its flow and mask
+    /// images beside it. Returns the files written.
+    pub fn export_result(&mut self, path: &Path, overlays: bool) -> Result<Vec<PathBuf>> {
+        let result = self
+            .result
+            .as_ref()
+            .context("there is no result to export yet")?;
+        let files = super::export::export(result, path, overlays)?;
+        self.say(format!("Exported {}", path.display()));
+        Ok(files)
+    }
+
+    // ----- editing -------------------------------------------------------------------------
+
+    pub fn skeleton(&self, which: Which) -> &EditSkeleton {
+        match which {
+            Which::Source => &self.doc.source,
+            Which::Target => &self.doc.target,
+        }
+    }
+
+    /// The skeleton the mouse edits in the current mode.
+    pub fn editable(&self) -> Which {
+        match self.settings.mode {
+            Mode::FitSource => Which::Source,
+            Mode::PoseTarget => Which::Target,
+        }
+    }
+
+    /// Applies a one-shot edit with an undo record.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Doc)) {
+        let before = self.doc.clone();
+        f(&mut self.doc);
+        self.follow_source();
+        if self.doc != before {
+            self.history.record(before);
+        }
+    }
+
+    /// While fitting, the target is the source (the model then reconstructs the photo, which
+    /// shows how good the fit is).
+    fn follow_source(&mut self) {
+        if self.settings.mode == Mode::FitSource {
+            self.doc.target = self.doc.source.clone();
+        }
+    }
+
+    pub fn begin_drag(&mut self, which: Which, joint: usize, rotate: bool) {
+        self.history.record(self.doc.clone());
+        self.drag = Some(Drag {
+            which,
+            joint,
+            rotate,
+        });
+    }
+
+    /// Moves the dragged joint toward `to` (photo pixels).
+    pub fn drag_to(&mut self, to: Point) {
+        let Some(d) = self.drag else { return };
+        let lock = self.settings.lock_lengths;
+        let s = match d.which {
+            Which::Source => &mut self.doc.source,
+            Which::Target => &mut self.doc.target,
+        };
+        if d.rotate {
+            s.rotate_limb(d.joint, to);
+        } else {
+            s.drag(d.joint, to, lock);
+        }
+        self.follow_source();
+    }
+
+    pub fn end_drag(&mut self) {
+        if self.drag.take().is_some() {
+            self.history.discard_if_unchanged(&self.doc);
+        }
+    }
+
+    pub fn toggle_joint(&mut self, which: Which, joint: usize) {
+        self.edit(|doc| {
+            let s = match which {
+                Which::Source => &mut doc.source,
+                Which::Target => &mut doc.target,
+            };
+            s.visible[joint] = !s.visible[joint];
+        });
+    }
+
+    pub fn mirror(&mut self) {
+        let which = self.editable();
+        self.edit(|doc| match which {
+            Which::Source => doc.source = doc.source.mirrored(),
+            Which::Target => doc.target = doc.target.mirrored(),
+        });
+    }
+
+    pub fn reset_target(&mut self) {
+        self.edit(|doc| doc.target = doc.source.clone());
+    }
+
+    /// Switches between fitting the source and posing the target (not an edit of the poses).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.settings.mode = mode;
+        if mode == Mode::PoseTarget && self.doc.target == self.doc.source {
+            self.source_origin = format!("{} (fitted by hand)", self.source_origin);
+        }
+    }
+
+    pub fn undo(&mut self) {
+        self.end_drag();
+        if let Some(prev) = self.history.undo(self.doc.clone()) {
+            self.doc = prev;
+        }
+    }
+
+    pub fn redo(&mut self) {
+        self.end_drag();
+        if let Some(next) = self.history.redo(self.doc.clone()) {
+            self.doc = next;
+        }
+    }
+
+    pub fn can_undo(&self) -> bool {
+        self.history.can_undo()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        self.history.can_redo()
+    }
+
+    /// Probes the result at a photo point (click on the result).
+    pub fn probe_at(&mut self, p: Point) {
+        self.probe = self.result.as_ref().and_then(|r| probe::probe(r, p));
+        self.probe_version += 1;
+        if self.probe.is_none() {
+            self.say(
+                "Click inside the model's crop (the framed area) to see where it sampled".into(),
+            );
+        }
+    }
+
+    pub fn choose_model(&mut self, choice: ModelChoice) {
+        self.model_spec.choice = choice;
+    }
+
+    pub fn choose_device(&mut self, device: &str) {
+        self.model_spec.device = device.to_string();
+    }
+
+    // ----- per frame -----------------------------------------------------------------------
+
+    /// Sends requests for changed poses and collects finished results. Never blocks.
+    pub fn tick(&mut self) {
+        self.send_if_changed();
+        self.collect();
+        self.autosave_if_due();
+    }
+
+    fn send_if_changed(&mut self) {
+        let Some(photo) = &self.photo else { return };
+        let (source, target) = (self.doc.source.to_pose(), self.doc.target.to_pose());
+        let now = (photo.id, source, target, self.model_spec.clone());
+        if self.sent.as_ref() == Some(&now) {
+            return;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        self.worker.submit(RenderRequest {
+            id,
+            model: now.3.clone(),
+            photo: Arc::clone(photo),
+            source: now.1.clone(),
+            target: now.2.clone(),
+        });
+        if let Some((small, s)) = &self.preview_photo {
+            self.preview_worker.submit(PreviewRequest {
+                id,
+                photo: Arc::clone(small),
+                source: now.1.scaled(*s, *s),
+                target: now.2.scaled(*s, *s),
+            });
+        }
+        self.latest_request = id;
+        self.sent = Some(now);
+    }
+
+    fn collect(&mut self) {
+        while let Some(resp) = self.worker.try_recv() {
+            match resp {
+                Ok(r) => {
+                    if self.photo.as_ref().is_some_and(|p| p.id == r.photo_id) {
+                        self.good_spec = Some(self.model_spec.clone());
+                        self.model_info = Some(r.model.clone());
+                        // Keep the probe on the same point as the result changes.
+                        let point = self.probe.as_ref().map(|p| p.point);
+                        self.result = Some(r);
+                        self.result_version += 1;
+                        if let Some(p) = point {
+                            self.probe = self.result.as_ref().and_then(|r| probe::probe(r, p));
+                            self.probe_version += 1;
+                        }
+                    }
+                }
+                Err(f) => {
+                    self.model_info = f.model.clone().or(self.model_info.take());
+                    // A checkpoint that failed to load: go back to the one that worked.
+                    if let Some(good) = self.good_spec.clone() {
+                        if good != self.model_spec {
+                            self.model_spec = good;
+                        }
+                    }
+                    self.report_error(anyhow::anyhow!(f.message));
+                }
+            }
+        }
+        while let Some(p) = self.preview_worker.try_recv() {
+            if self.photo.as_ref().is_some_and(|ph| ph.id == p.photo_id) {
+                self.preview = Some(p);
+                self.preview_version += 1;
+            }
+        }
+    }
+
+    /// Whether the model is working on (or has queued) a request.
+    pub fn busy(&self) -> bool {
+        self.worker.is_busy()
+    }
+
+    /// Whether the result on screen belongs to the current poses.
+    pub fn result_is_current(&self) -> bool {
+        self.result
+            .as_ref()
+            .is_some_and(|r| r.request == self.latest_request)
+    }
+
+    /// Requests dropped unrun because newer edits replaced them.
+    pub fn dropped_requests(&self) -> u64 {
+        self.worker.dropped()
+    }
+
+    fn autosave_if_due(&mut self) {
+        let Some(dir) = &self.state_dir else { return };
+        if self.photo.is_none() || self.recovery.is_some() {
+            return; // nothing to save, or the user has not yet answered the recovery offer
+        }
+        if self.last_autosave.elapsed() < AUTOSAVE_EVERY {
+            return;
+        }
+        let now = (self.doc.clone(), self.settings.clone());
+        if self.autosaved.as_ref() == Some(&now) {
+            return;
+        }
+        self.last_autosave = Instant::now();
+        let path = project::autosave_path(dir);
+        let saved = std::fs::create_dir_all(dir)
+            .context("creating the state folder")
+            .and_then(|_| self.project().save(&path));
+        match saved {
+            Ok(()) => self.autosaved = Some(now),
+            Err(e) => tracing::warn!("autosave failed: {e:#}"),
+        }
+    }
+
+    /// Saves now if anything changed (used by tests and before risky operations).
+    pub fn autosave_now(&mut self) {
+        self.last_autosave = Instant::now() - AUTOSAVE_EVERY;
+        self.autosave_if_due();
+    }
+
+    /// A clean exit: the autosave is no longer needed.
+    pub fn remove_autosave(&self) {
+        if let Some(dir) = &self.state_dir {
+            let _ = std::fs::remove_file(project::autosave_path(dir));
+        }
+    }
+
+    // ----- messages ------------------------------------------------------------------------
+
+    pub fn say(&mut self, text: String) {
+        tracing::info!("{text}");
+        self.notice = Some(Notice { text, error: false });
+    }
+
+    pub fn report_error(&mut self, e: anyhow::Error) {
+        let text = format!("{e:#}");
+        tracing::warn!("{text}");
+        self.notice = Some(Notice {
+            text: text.clone(),
+            error: true,
+        });
+        self.error_dialog = Some(text);
+    }
+
+    pub fn photo_wh(&self) -> Option<(f32, f32)> {
+        self.photo
+            .as_ref()
+            .map(|p| (p.image.width() as f32, p.image.height() as f32))
+    }
+
+    /// Blocks until the result for the current poses arrives (tests and scripted use only; the
+    /// UI never calls this).
+    pub fn wait_for_result(&mut self, timeout: Duration) -> bool {
+        let t0 = Instant::now();
+        self.tick();
+        while !self.result_is_current() {
+            if t0.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            self.collect();
+        }
+        true
+    }
+
+    /// The egui context's repaint as a `Send` closure.
+    pub fn repaint_fn(ctx: &egui::Context) -> impl Fn() + Send + Sync + Clone + 'static {
+        let ctx = ctx.clone();
+        move || ctx.request_repaint()
+    }
+}
+
+impl Which {
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Source => "source",
+            Which::Target => "target",
+        }
+    }
+}
+
+/// The threads the model and the preview compute on: all cores but one. The one left is the
+/// UI's — on a small machine with a software renderer (lavapipe), drawing a frame needs a core
+/// too, and a model using every core made frames wait for it.
+fn compute_pool() -> Arc<rayon::ThreadPool> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = cores.saturating_sub(1).max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("marionette-compute-{i}"))
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .expect("a one-thread pool can always be built");
+    Arc::new(pool)
+}
+
+/// A pose file beside the photo, by naming convention.
+pub fn sidecar_pose(photo: &Path) -> Option<PathBuf> {
+    let stem = photo.file_stem()?.to_string_lossy().into_owned();
+    ["_source.json", "_pose.json", ".json"]
+        .iter()
+        .map(|suffix| photo.with_file_name(format!("{stem}{suffix}")))
+        .find(|p| p.is_file())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// The bundled samples folder (beside the shipped models).
+pub fn samples_dir() -> Option<PathBuf> {
+    [
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples"),
+        PathBuf::from("assets/samples"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+}
+
+/// The bundled samples: (label, photo path).
+pub fn samples() -> Vec<(String, PathBuf)> {
+    let Some(dir) = samples_dir() else {
+        return vec![];
+    };
+    [
+        (
+            "Synthetic person (what the bundled model knows)",
+            "synth_person.png",
+        ),
+        ("Astronaut (a real photo, half body)", "astronaut.png"),
+    ]
+    .into_iter()
+    .map(|(label, f)| (label.to_string(), dir.join(f)))
+    .filter(|(_, p)| p.is_file())
+    .collect()
+}

@@ -1,0 +1,505 @@
+//! The model side of the editor, run on the worker thread: loads the chosen checkpoint, keeps
+//! one crop and the source features per photo, and turns each (source, target) request into a
+//! result plus its explanation (flows, masks, attention) as plain CPU arrays for the UI.
+
+use super::overlay::FloatField;
+use crate::imaging::{self, fit, FitTransform};
+use crate::model::{Generated, Generator, ModelKind, PreparedSource};
+use crate::pose::Pose;
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Which weights to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelChoice {
+    /// `assets/models/gfla_synth.safetensors`, trained by us (see the README's model card).
+    Bundled,
+    /// A user's checkpoint (.safetensors, .pth): GFLA or PoNA, told apart by its keys.
+    File(PathBuf),
+    /// Untrained weights of a GFLA preset (tests, and trying the pipeline without weights).
+    Random(String),
+}
+
+/// A model and the device it runs on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub choice: ModelChoice,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        Self {
+            choice: ModelChoice::Bundled,
+            device: "cpu".into(),
+        }
+    }
+}
+
+/// What the model menu shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    /// "bundled gfla_synth.safetensors", a file name, or "random fashion".
+    pub name: String,
+    pub kind: ModelKind,
+    /// Architecture summary ([`Generator::describe`]).
+    pub description: String,
+    pub device: String,
+    /// The network's input (H, W) and the frame its keypoints live in.
+    pub input_hw: (usize, usize),
+    pub frame_hw: (usize, usize),
+}
+
+/// A photo as loaded, with an id that changes whenever a different photo is opened (the
+/// source-feature cache is keyed by it, not by comparing pixels).
+#[derive(Debug)]
+pub struct Photo {
+    pub id: u64,
+    pub path: Option<PathBuf>,
+    pub image: RgbImage,
+}
+
+#[derive(Clone, Debug)]
+pub struct RenderRequest {
+    pub id: u64,
+    pub model: ModelSpec,
+    pub photo: Arc<Photo>,
+    /// Skeletons in photo pixels.
+    pub source: Pose,
+    pub target: Pose,
+}
+
+/// Local attention of one level: `k²` weights per cell, layout (k², h, w) like the model's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalAttention {
+    pub kernel: usize,
+    pub weights: Vec<f32>,
+}
+
+/// The explanation maps of one attention level (GFLA): fields at 1/2^level of the input.
+#[derive(Clone, Debug)]
+pub struct LevelMaps {
+    pub level: usize,
+    /// Δx, Δy in cells of this level, target → source.
+    pub flow: Arc<FloatField>,
+    /// 1 = taken from the (warped) source, 0 = generated.
+    pub mask: Arc<FloatField>,
+    pub attention: Option<LocalAttention>,
+}
+
+/// PoNA's explanation: per block, attention (N × N) over its code grid.
+#[derive(Clone, Debug)]
+pub struct NonLocalMaps {
+    pub grid_hw: (usize, usize),
+    pub blocks: Vec<Vec<f32>>,
+}
+
+/// A finished render.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub request: u64,
+    pub photo_id: u64,
+    pub model: ModelInfo,
+    /// The crop the model saw; maps the result back onto the photo.
+    pub crop: FitTransform,
+    /// The result at the model's input size (a stretched view of the crop).
+    pub image: RgbImage,
+    /// GFLA levels, deepest first.
+    pub levels: Vec<LevelMaps>,
+    pub nonlocal: Option<NonLocalMaps>,
+    /// Wall time of this request on the worker (model load excluded).
+    pub millis: f64,
+    /// Whether the cached source features were used.
+    pub source_reused: bool,
+}
+
+/// A failed request, with the model that was loaded, if any, so the menu stays truthful.
+#[derive(Clone, Debug)]
+pub struct RenderFailure {
+    pub request: u64,
+    pub model: Option<ModelInfo>,
+    pub message: String,
+}
+
+/// Boxed: the failure is rare and large; results stay cheap to move.
+pub type RenderResponse = std::result::Result<Rendered, Box<RenderFailure>>;
+
+/// Extra room around both skeletons beyond what `render` uses, so small edits stay inside the
+/// crop and the source features can be reused. Small: a looser crop makes the person smaller
+/// in the model's input than in its training pictures, which costs more than recomputing.
+const CROP_SLACK: f64 = 1.05;
+/// A target joint closer than this fraction of the crop to its border forces a new crop.
+const CROP_INNER_MARGIN: f64 = 0.04;
+
+struct LoadedModel {
+    spec: ModelSpec,
+    generator: Generator,
+    info: ModelInfo,
+    device: Device,
+}
+
+/// Everything computed from the photo and the source skeleton alone.
+struct SceneCache {
+    photo_id: u64,
+    source: Pose,
+    crop: FitTransform,
+    image: Tensor,
+    source_heatmaps: Tensor,
+    prepared: PreparedSource,
+}
+
+/// Owns the model on the worker thread.
+#[derive(Default)]
+pub struct Engine {
+    model: Option<LoadedModel>,
+    scene: Option<SceneCache>,
+}
+
+impl Engine {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs one request: (re)loads the model if the choice changed, reuses the scene when the
+    /// photo, the source skeleton and the crop still hold, and renders the target.
+    pub fn run(&mut self, req: &RenderRequest) -> RenderResponse {
+        let fail = |engine: &Self, e: anyhow::Error| {
+            Box::new(RenderFailure {
+                request: req.id,
+                model: engine.model.as_ref().map(|m| m.info.clone()),
+                message: format!("{e:#}"),
+            })
+        };
+        if let Err(e) = self.ensure_model(&req.model) {
+            return Err(fail(self, e));
+        }
+        self.render(req).map_err(|e| fail(self, e))
+    }
+
+    fn ensure_model(&mut self, spec: &ModelSpec) -> Result<()> {
+        if self.model.as_ref().is_some_and(|m| &m.spec == spec) {
+            return Ok(());
+        }
+        let loaded = load_model(spec)?;
+        self.model = Some(loaded);
+        self.scene = None;
+        Ok(())
+    }
+
+    fn render(&mut self, req: &RenderRequest) -> Result<Rendered> {
+        let t0 = Instant::now();
+        let model = self.model.as_ref().context("no model loaded")?;
+        if req.source.num_present() == 0 {
+            anyhow::bail!("the source skeleton has no visible joints");
+        }
+        let photo_wh = req.photo.image.dimensions();
+        let frame_hw = model.generator.keypoint_frame_hw();
+        let reusable = self.scene.as_ref().is_some_and(|s| {
+            s.photo_id == req.photo.id
+                && s.source == req.source
+                && crop_contains(&s.crop, &req.target)
+        });
+        if !reusable {
+            let crop = choose_crop(photo_wh, &req.source, &req.target, frame_hw);
+            let fitted = fit::fit_photo_to(&req.photo.image, crop, model.generator.input_hw());
+            let image = imaging::image_to_tensor(&fitted.image, &model.device)?;
+            let source_heatmaps = model
+                .generator
+                .encode_poses(&[crop.pose_to_frame(&req.source)], &model.device)?;
+            let prepared = model.generator.prepare_source(&image)?;
+            self.scene = Some(SceneCache {
+                photo_id: req.photo.id,
+                source: req.source.clone(),
+                crop,
+                image,
+                source_heatmaps,
+                prepared,
+            });
+        }
+        let scene = self.scene.as_ref().context("scene")?;
+        let target = model
+            .generator
+            .encode_poses(&[scene.crop.pose_to_frame(&req.target)], &model.device)?;
+        let out = model.generator.generate_prepared(
+            &scene.prepared,
+            &scene.image,
+            &scene.source_heatmaps,
+            &target,
+        )?;
+        let image = imaging::tensor_to_image(&out.image)?;
+        let (levels, nonlocal) = explanation(&out)?;
+        Ok(Rendered {
+            request: req.id,
+            photo_id: req.photo.id,
+            model: model.info.clone(),
+            crop: scene.crop,
+            image,
+            levels,
+            nonlocal,
+            millis: t0.elapsed().as_secs_f64() * 1e3,
+            source_reused: reusable,
+        })
+    }
+}
+
+/// Loads `spec`'s weights. A user file is tried as GFLA, then PoNA; when neither fits, both
+/// reasons are reported (the first names the missing or mis-shaped keys).
+fn load_model(spec: &ModelSpec) -> Result<LoadedModel> {
+    let device = crate::cli::parse_device(&spec.device)?;
+    let (generator, name) = match &spec.choice {
+        ModelChoice::Bundled => {
+            let path = crate::model::shipped::default_gfla_weights()?;
+            let g = Generator::load(ModelKind::Gfla, Some(&path), None, &device)
+                .with_context(|| format!("loading the bundled model {}", path.display()))?;
+            (
+                g,
+                format!("bundled {}", crate::model::shipped::DEFAULT_GFLA),
+            )
+        }
+        ModelChoice::File(path) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            let g = match Generator::load(ModelKind::Gfla, Some(path), None, &device) {
+                Ok(g) => g,
+                Err(gfla) => Generator::load(ModelKind::Pona, Some(path), None, &device)
+                    .map_err(|pona| {
+                        anyhow::anyhow!(
+                            "{}: not a GFLA checkpoint ({gfla:#}); not a PoNA checkpoint either ({pona:#})",
+                            path.display()
+                        )
+                    })?,
+            };
+            (g, name)
+        }
+        ModelChoice::Random(preset) => (
+            Generator::load(ModelKind::Gfla, None, Some(preset), &device)?,
+            format!("random {preset}"),
+        ),
+    };
+    let info = ModelInfo {
+        name,
+        kind: generator.kind(),
+        description: generator.describe(),
+        device: spec.device.clone(),
+        input_hw: generator.input_hw(),
+        frame_hw: generator.keypoint_frame_hw(),
+    };
+    Ok(LoadedModel {
+        spec: spec.clone(),
+        generator,
+        info,
+        device,
+    })
+}
+
+/// The crop for a new scene: `render`'s crop around both skeletons, enlarged by
+/// [`CROP_SLACK`] about its centre.
+pub fn choose_crop(
+    photo_wh: (u32, u32),
+    source: &Pose,
+    target: &Pose,
+    frame_hw: (usize, usize),
+) -> FitTransform {
+    let (x0, y0, w, h) = fit::crop_box(&[source, target], photo_wh, frame_hw);
+    let (cx, cy) = (x0 + w / 2.0, y0 + h / 2.0);
+    let (w, h) = ((w * CROP_SLACK).round(), (h * CROP_SLACK).round());
+    FitTransform {
+        x0: (cx - w / 2.0).round(),
+        y0: (cy - h / 2.0).round(),
+        crop_w: w,
+        crop_h: h,
+        frame_w: frame_hw.1 as f64,
+        frame_h: frame_hw.0 as f64,
+    }
+}
+
+/// Whether every visible joint of `pose` lies inside the crop, away from its border.
+pub fn crop_contains(crop: &FitTransform, pose: &Pose) -> bool {
+    let (mx, my) = (
+        crop.crop_w * CROP_INNER_MARGIN,
+        crop.crop_h * CROP_INNER_MARGIN,
+    );
+    pose.present().all(|(_, p)| {
+        let (x, y) = (p.x as f64, p.y as f64);
+        x >= crop.x0 + mx
+            && x <= crop.x0 + crop.crop_w - mx
+            && y >= crop.y0 + my
+            && y <= crop.y0 + crop.crop_h - my
+    })
+}
+
+/// The model's explanation as CPU arrays.
+fn explanation(out: &Generated) -> Result<(Vec<LevelMaps>, Option<NonLocalMaps>)> {
+    let mut levels = Vec::new();
+    for (i, &level) in out.levels.iter().enumerate() {
+        let flow = field(&out.flows[i], 2)?;
+        let mask = field(&out.masks[i], 1)?;
+        let attention = out
+            .local_attention
+            .iter()
+            .find(|t| t.level == level)
+            .map(|t| -> Result<LocalAttention> {
+                Ok(LocalAttention {
+                    kernel: t.kernel,
+                    weights: t.attention.get(0)?.flatten_all()?.to_vec1::<f32>()?,
+                })
+            })
+            .transpose()?;
+        levels.push(LevelMaps {
+            level,
+            flow: Arc::new(flow),
+            mask: Arc::new(mask),
+            attention,
+        });
+    }
+    let nonlocal = match out.grid_hw {
+        Some(grid_hw) => Some(NonLocalMaps {
+            grid_hw,
+            blocks: out
+                .nonlocal_attention
+                .iter()
+                .map(|a| a.get(0)?.flatten_all()?.to_vec1::<f32>())
+                .collect::<candle_core::Result<_>>()?,
+        }),
+        None => None,
+    };
+    Ok((levels, nonlocal))
+}
+
+/// A (1, C, h, w) tensor as a [`FloatField`].
+fn field(t: &Tensor, channels: u8) -> Result<FloatField> {
+    let (_, c, h, w) = t.dims4()?;
+    anyhow::ensure!(
+        c == channels as usize,
+        "expected {channels} channels, got {c}"
+    );
+    let data = t
+        .get(0)?
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    FloatField::new(w as u32, h as u32, channels, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::skeleton::EditSkeleton;
+
+    fn request(id: u64, photo: &Arc<Photo>, source: &Pose, target: &Pose) -> RenderRequest {
+        RenderRequest {
+            id,
+            model: ModelSpec {
+                choice: ModelChoice::Random("synth".into()),
+                device: "cpu".into(),
+            },
+            photo: Arc::clone(photo),
+            source: source.clone(),
+            target: target.clone(),
+        }
+    }
+
+    /// The cached source features give exactly what a full forward pass gives, and a target
+    /// leaving the crop forces a new crop.
+    #[test]
+    fn cached_source_equals_a_full_pass() {
+        let image = RgbImage::from_fn(160, 200, |x, y| {
+            image::Rgb([
+                (x * 3 % 256) as u8,
+                (y * 5 % 256) as u8,
+                ((x + y) % 256) as u8,
+            ])
+        });
+        let photo = Arc::new(Photo {
+            id: 1,
+            path: None,
+            image,
+        });
+        let skel = EditSkeleton::template(160.0, 200.0);
+        let source = skel.to_pose();
+        let mut moved = skel.clone();
+        moved.rotate_limb(crate::pose::skeleton::R_ELBOW, [40.0, 20.0]);
+        let target = moved.to_pose();
+
+        let mut engine = Engine::new();
+        let first = engine.run(&request(1, &photo, &source, &source)).unwrap();
+        assert!(!first.source_reused);
+        let second = engine.run(&request(2, &photo, &source, &target)).unwrap();
+        assert!(second.source_reused);
+        assert_eq!(first.crop, second.crop);
+
+        // The same request on a fresh engine (no cache) must match pixel for pixel.
+        let mut fresh = Engine::new();
+        fresh.scene = None;
+        fresh
+            .ensure_model(&request(0, &photo, &source, &target).model)
+            .unwrap();
+        let m = fresh.model.as_ref().unwrap();
+        let fitted = fit::fit_photo_to(&photo.image, second.crop, m.generator.input_hw());
+        let img = imaging::image_to_tensor(&fitted.image, &Device::Cpu).unwrap();
+        let bp1 = m
+            .generator
+            .encode_poses(&[second.crop.pose_to_frame(&source)], &Device::Cpu)
+            .unwrap();
+        let bp2 = m
+            .generator
+            .encode_poses(&[second.crop.pose_to_frame(&target)], &Device::Cpu)
+            .unwrap();
+        let full = m.generator.generate(&img, &bp1, &bp2).unwrap();
+        assert_eq!(imaging::tensor_to_image(&full.image).unwrap(), second.image);
+        assert_eq!(second.levels.len(), 2);
+        let l = &second.levels[1];
+        let (ih, iw) = m.generator.input_hw();
+        assert_eq!(
+            (l.flow.width as usize, l.flow.height as usize),
+            (iw >> l.level, ih >> l.level)
+        );
+        let att = l.attention.as_ref().unwrap();
+        assert_eq!(
+            att.weights.len(),
+            att.kernel * att.kernel * l.flow.width as usize * l.flow.height as usize
+        );
+
+        // A wrist far outside the crop: new crop, no reuse.
+        let mut far = moved.clone();
+        far.points[crate::pose::skeleton::R_WRIST] = [-400.0, -300.0];
+        let third = engine
+            .run(&request(3, &photo, &source, &far.to_pose()))
+            .unwrap();
+        assert!(!third.source_reused);
+        assert!(third.crop.crop_w > second.crop.crop_w);
+    }
+
+    #[test]
+    fn bad_checkpoint_is_reported_with_both_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junk.safetensors");
+        std::fs::write(&path, b"not a checkpoint").unwrap();
+        let mut engine = Engine::new();
+        let photo = Arc::new(Photo {
+            id: 1,
+            path: None,
+            image: RgbImage::new(64, 64),
+        });
+        let pose = EditSkeleton::template(64.0, 64.0).to_pose();
+        let mut req = request(5, &photo, &pose, &pose);
+        req.model.choice = ModelChoice::File(path);
+        let err = engine.run(&req).unwrap_err();
+        assert_eq!(err.request, 5);
+        assert!(err.model.is_none());
+        assert!(
+            err.message.contains("not a GFLA checkpoint"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("PoNA"), "{}", err.message);
+    }
+}

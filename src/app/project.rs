@@ -1,0 +1,207 @@
+//! The session as a small JSON file: photo path, both skeletons, the model and the view
+//! settings. The same format is the crash-recovery autosave.
+
+use super::engine::ModelSpec;
+use super::skeleton::EditSkeleton;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const PROJECT_VERSION: u32 = 1;
+
+/// Which skeleton the mouse edits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// Fitting the source skeleton onto the person in the photo (the target follows it).
+    FitSource,
+    /// Posing the target skeleton.
+    #[default]
+    PoseTarget,
+}
+
+/// Which overlay is shown on the result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResultOverlay {
+    #[default]
+    None,
+    Flow,
+    Mask,
+}
+
+/// View settings saved with the session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub mode: Mode,
+    pub overlay: ResultOverlay,
+    pub overlay_opacity: f32,
+    /// Which attention level's flow/mask is shown (index into the model's levels, deepest
+    /// first); clamped to what the model has.
+    pub overlay_level: usize,
+    /// Flow drawn as arrows on a grid over the result.
+    pub flow_arrows: bool,
+    pub attention_opacity: f32,
+    /// Plain drags keep bone lengths.
+    pub lock_lengths: bool,
+    /// Hidden (missing) joints drawn hollow and grabbable.
+    pub show_hidden: bool,
+    /// Show the other skeleton faintly.
+    pub show_source_on_result: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::PoseTarget,
+            overlay: ResultOverlay::None,
+            overlay_opacity: 0.7,
+            overlay_level: 1,
+            flow_arrows: false,
+            attention_opacity: 0.8,
+            lock_lengths: false,
+            show_hidden: true,
+            show_source_on_result: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub version: u32,
+    /// The photo; `None` for the bundled sample when it was opened from memory.
+    pub photo: Option<PathBuf>,
+    pub source: EditSkeleton,
+    pub target: EditSkeleton,
+    #[serde(default)]
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+impl Project {
+    /// Writes the project atomically. The photo path is stored relative to the project's
+    /// folder when it lies inside it, so a folder of photo + project can be moved together.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut stored = self.clone();
+        if let (Some(photo), Some(dir)) = (&self.photo, path.parent()) {
+            let dir = absolute(dir);
+            if let Ok(rel) = absolute(photo).strip_prefix(&dir) {
+                stored.photo = Some(rel.to_path_buf());
+            }
+        }
+        let text = serde_json::to_string_pretty(&stored)?;
+        crate::imaging::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("saving the project {}", path.display()))
+    }
+
+    /// Reads and checks a project; relative photo paths are resolved against its folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the project {}", path.display()))?;
+        let mut p: Project = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a marionette project", path.display()))?;
+        if p.version > PROJECT_VERSION {
+            anyhow::bail!(
+                "{}: project version {} is newer than this marionette understands ({PROJECT_VERSION})",
+                path.display(),
+                p.version
+            );
+        }
+        if !p.source.is_finite() || !p.target.is_finite() {
+            anyhow::bail!("{}: a skeleton has non-finite coordinates", path.display());
+        }
+        if let (Some(photo), Some(dir)) = (&p.photo, path.parent()) {
+            if photo.is_relative() {
+                p.photo = Some(dir.join(photo));
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Where the autosave lives: `$MARIONETTE_STATE_DIR`, else `$XDG_STATE_HOME/marionette`, else
+/// `~/.local/state/marionette`.
+pub fn default_state_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("MARIONETTE_STATE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return Some(PathBuf::from(d).join("marionette"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/marionette"))
+}
+
+/// The crash-recovery file in `state_dir`.
+pub fn autosave_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("autosave.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_everything_and_relativises_the_photo() {
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("me.png");
+        let mut target = EditSkeleton::template(300.0, 400.0);
+        target.rotate_limb(3, [10.0, 10.0]);
+        target.visible[7] = false;
+        let p = Project {
+            version: PROJECT_VERSION,
+            photo: Some(photo.clone()),
+            source: EditSkeleton::template(300.0, 400.0),
+            target,
+            model: ModelSpec::default(),
+            settings: Settings {
+                overlay: ResultOverlay::Flow,
+                lock_lengths: true,
+                ..Default::default()
+            },
+        };
+        let file = dir.path().join("session.json");
+        p.save(&file).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("\"photo\": \"me.png\""), "{text}");
+        let back = Project::load(&file).unwrap();
+        assert_eq!(back.photo.as_deref(), Some(photo.as_path()));
+        assert_eq!(
+            Project {
+                photo: p.photo.clone(),
+                ..back
+            },
+            p
+        );
+    }
+
+    #[test]
+    fn bad_projects_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        std::fs::write(&file, "{\"version\": 1}").unwrap();
+        let e = format!("{:#}", Project::load(&file).unwrap_err());
+        assert!(
+            e.contains("not a marionette project") && e.contains("source"),
+            "{e}"
+        );
+        let mut p = Project {
+            version: 99,
+            photo: None,
+            source: EditSkeleton::template(10.0, 10.0),
+            target: EditSkeleton::template(10.0, 10.0),
+            model: ModelSpec::default(),
+            settings: Settings::default(),
+        };
+        p.save(&file).unwrap();
+        assert!(format!("{:#}", Project::load(&file).unwrap_err()).contains("newer"));
+        p.version = 1;
+        p.target.points[3][0] = f32::NAN;
+        // serde_json writes NaN as null, which does not parse back as a number.
+        p.save(&file).unwrap();
+        assert!(Project::load(&file).is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! `marionette edit [PHOTO]` (also `marionette` alone): the desktop editor.
+
+use crate::app::engine::{ModelChoice, ModelSpec};
+use crate::app::{project, EditorOptions};
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// A photo to open (a pose file beside it, `<stem>_source.json`, gives its skeleton).
+    pub photo: Option<PathBuf>,
+    /// A saved session to open instead.
+    #[arg(long, conflicts_with = "photo")]
+    pub project: Option<PathBuf>,
+    /// Generator checkpoint (.safetensors or .pth, GFLA or PoNA); default: the bundled GFLA.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Neither autosave nor offer to restore a previous session.
+    #[arg(long)]
+    pub no_autosave: bool,
+    /// Redraw continuously and, on exit, print frame-time statistics (split by whether the model
+    /// was busy).
+    #[arg(long)]
+    pub frame_stats: bool,
+}
+
+impl Default for EditArgs {
+    /// `marionette` with no arguments.
+    fn default() -> Self {
+        Self {
+            photo: None,
+            project: None,
+            weights: None,
+            device: "cpu".into(),
+            no_autosave: false,
+            frame_stats: false,
+        }
+    }
+}
+
+pub fn run(args: &EditArgs) -> Result<()> {
+    // Fail on a bad device before a window opens.
+    super::parse_device(&args.device)?;
+    let options = EditorOptions {
+        photo: args.photo.clone(),
+        project: args.project.clone(),
+        model: ModelSpec {
+            choice: args
+                .weights
+                .clone()
+                .map_or(ModelChoice::Bundled, ModelChoice::File),
+            device: args.device.clone(),
+        },
+        state_dir: if args.no_autosave {
+            None
+        } else {
+            project::default_state_dir()
+        },
+        frame_stats: args.frame_stats,
+    };
+    crate::app::run(options)
+}

@@ -1,0 +1,415 @@
+//! The editor driven through its real UI with egui_kittest: the eframe app, rendered by wgpu
+//! (lavapipe on CI, no window), with the bundled model on its worker thread. Pointer and key
+//! events go in; the editor state and rendered frames are checked.
+
+use eframe::egui::{self, Event, Key, Modifiers, PointerButton, Pos2, Vec2};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use marionette::app::editor::Which;
+use marionette::app::engine::ModelChoice;
+use marionette::app::project::{Mode, ResultOverlay};
+use marionette::app::{EditorOptions, MarionetteApp};
+use marionette::pose::skeleton::{R_ELBOW, R_SHOULDER, R_WRIST};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/samples")
+        .join(name)
+}
+
+fn harness(options: EditorOptions) -> Harness<'static, MarionetteApp> {
+    Harness::builder()
+        .with_size(Vec2::new(1280.0, 800.0))
+        // Our panes are custom-painted canvases; the accessibility check is for widgets.
+        .with_accessibility_check(false)
+        .wgpu()
+        .build_eframe(move |cc| MarionetteApp::new(cc, options))
+}
+
+fn open(photo: PathBuf) -> EditorOptions {
+    EditorOptions {
+        photo: Some(photo),
+        ..Default::default()
+    }
+}
+
+/// Steps frames until `done` holds (the model runs on its own thread meanwhile).
+fn step_until(
+    h: &mut Harness<'static, MarionetteApp>,
+    what: &str,
+    done: impl Fn(&MarionetteApp) -> bool,
+) {
+    let t0 = Instant::now();
+    loop {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_for_current_result(h: &mut Harness<'static, MarionetteApp>) {
+    step_until(h, "the current result", |app| {
+        app.editor.result_is_current() && !app.editor.busy()
+    });
+    // One more frame so the new textures are drawn.
+    h.step();
+}
+
+fn joint_on_screen(app: &MarionetteApp, which: Which, j: usize) -> Pos2 {
+    let e = &app.editor;
+    e.view
+        .to_screen(e.pane_rects[0], e.skeleton(which).points[j])
+}
+
+/// Press at `from`, move in steps to `to`, release — a real drag through egui's input.
+fn drag(h: &mut Harness<'static, MarionetteApp>, from: Pos2, to: Pos2, modifiers: Modifiers) {
+    h.event(Event::PointerMoved(from));
+    h.step();
+    h.event_modifiers(
+        Event::PointerButton {
+            pos: from,
+            button: PointerButton::Primary,
+            pressed: true,
+            modifiers,
+        },
+        modifiers,
+    );
+    h.step();
+    for i in 1..=6 {
+        let p = from + (to - from) * (i as f32 / 6.0);
+        h.event_modifiers(Event::PointerMoved(p), modifiers);
+        h.step();
+    }
+    h.event_modifiers(
+        Event::PointerButton {
+            pos: to,
+            button: PointerButton::Primary,
+            pressed: false,
+            modifiers,
+        },
+        modifiers,
+    );
+    h.step();
+    h.remove_cursor();
+    h.step();
+}
+
+fn click(h: &mut Harness<'static, MarionetteApp>, at: Pos2) {
+    h.event(Event::PointerMoved(at));
+    h.step();
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos: at,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+}
+
+fn snapshot_options() -> SnapshotOptions {
+    // Text is rasterised identically by lavapipe everywhere; model pixels may differ in the
+    // last bit between CPUs, so allow a handful of slightly different pixels.
+    SnapshotOptions::new().threshold(2.0).max_failed_pixels(600)
+}
+
+/// Masks the parts that legitimately change from run to run (timings in the status bar).
+fn mask_timings(h: &mut Harness<'static, MarionetteApp>) {
+    let full = h.ctx.content_rect();
+    h.mask(egui::Rect::from_min_max(
+        Pos2::new(full.center().x, full.max.y - 26.0),
+        full.max,
+    ));
+}
+
+/// The whole story of the issue: open the sample, drag an elbow, a new result arrives, click
+/// the result to see where it sampled from, undo, redo, export the PNG and the pose.
+#[test]
+fn open_drag_probe_undo_export() {
+    let mut h = harness(open(sample("synth_person.png")));
+    wait_for_current_result(&mut h);
+    let first = h.state().editor.result.clone().unwrap();
+    assert_eq!(h.state().editor.settings.mode, Mode::PoseTarget);
+    assert!(
+        h.state().gpu_overlays,
+        "the wgpu overlay pipeline is installed"
+    );
+    let before = h.state().editor.doc.clone();
+
+    // Drag the right elbow 40 px right and 60 px up (screen points).
+    let elbow = joint_on_screen(h.state(), Which::Target, R_ELBOW);
+    drag(
+        &mut h,
+        elbow,
+        elbow + Vec2::new(40.0, -60.0),
+        Modifiers::NONE,
+    );
+    let e = &h.state().editor;
+    let scale = e.view.scale;
+    let moved = e.doc.target.points[R_ELBOW];
+    let expect = [
+        before.target.points[R_ELBOW][0] + 40.0 / scale,
+        before.target.points[R_ELBOW][1] - 60.0 / scale,
+    ];
+    assert!(
+        (moved[0] - expect[0]).abs() < 1.5 / scale && (moved[1] - expect[1]).abs() < 1.5 / scale,
+        "elbow at {moved:?}, expected {expect:?}"
+    );
+    assert_eq!(
+        e.doc.source, before.source,
+        "the source skeleton did not move"
+    );
+    assert_eq!(e.doc.target.points[R_WRIST], before.target.points[R_WRIST]);
+
+    // A new result for the new pose, computed from the cached source features.
+    wait_for_current_result(&mut h);
+    let second = h.state().editor.result.clone().unwrap();
+    assert!(second.request > first.request);
+    assert!(
+        second.source_reused,
+        "same photo and source: features are reused"
+    );
+    let diff = first
+        .image
+        .pixels()
+        .zip(second.image.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(diff > 50, "the result changed ({diff} pixels)");
+
+    // Click the result on the moved upper arm (between two joints, so it is not a grab): each
+    // attention level shows its window on the photo.
+    let t = &h.state().editor.doc.target;
+    let mid = [
+        (t.points[R_SHOULDER][0] + t.points[R_ELBOW][0]) / 2.0,
+        (t.points[R_SHOULDER][1] + t.points[R_ELBOW][1]) / 2.0,
+    ];
+    let at = h
+        .state()
+        .editor
+        .view
+        .to_screen(h.state().editor.pane_rects[1], mid);
+    click(&mut h, at);
+    let probe = h.state().editor.probe.clone().expect("a probe");
+    assert_eq!(probe.levels.len(), 2);
+    for l in &probe.levels {
+        let sum: f32 = l.weights.data.iter().sum();
+        assert!(
+            (sum - 1.0).abs() < 1e-3,
+            "softmax weights sum to 1, got {sum}"
+        );
+        assert!(l.window[2] > l.window[0] && l.window[3] > l.window[1]);
+    }
+    h.state_mut().editor.settings.overlay = ResultOverlay::Flow;
+    h.step();
+    h.step();
+    mask_timings(&mut h);
+    h.snapshot_options("editor_posed_probe_flow", &snapshot_options());
+
+    // Undo (Ctrl+Z) puts the elbow back; redo (Ctrl+Shift+Z, and Ctrl+Y) moves it again.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().editor.doc, before);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.step();
+    assert_eq!(h.state().editor.doc.target.points[R_ELBOW], moved);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    h.step();
+    assert_eq!(h.state().editor.doc.target.points[R_ELBOW], moved);
+
+    // Export the result PNG (+ overlays) and the target pose.
+    wait_for_current_result(&mut h);
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("posed.png");
+    let files = h
+        .state_mut()
+        .editor
+        .export_result(&png, true)
+        .expect("export");
+    let (fh, fw) = h.state().editor.model_info.as_ref().unwrap().frame_hw;
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (fw as u32, fh as u32));
+    assert_eq!(
+        files.len(),
+        1 + 2 * 2,
+        "result + flow and mask per level: {files:?}"
+    );
+    let pose_file = dir.path().join("target.json");
+    h.state_mut()
+        .editor
+        .save_pose(Which::Target, &pose_file)
+        .unwrap();
+    let back = marionette::pose::read_openpose(&pose_file, 0).unwrap();
+    let elbow = back.get(R_ELBOW).unwrap();
+    assert!((elbow.x - moved[0]).abs() < 1e-3 && (elbow.y - moved[1]).abs() < 1e-3);
+}
+
+/// Shift-drag swings the limb below the parent: lengths kept, the wrist follows.
+#[test]
+fn shift_drag_swings_the_forearm() {
+    let mut h = harness(open(sample("synth_person.png")));
+    h.step();
+    let s0 = h.state().editor.doc.target.clone();
+    let len = |s: &marionette::app::skeleton::EditSkeleton, a: usize, b: usize| {
+        marionette::app::skeleton::dist(s.points[a], s.points[b])
+    };
+    let elbow = joint_on_screen(h.state(), Which::Target, R_ELBOW);
+    drag(
+        &mut h,
+        elbow,
+        elbow + Vec2::new(-50.0, -30.0),
+        Modifiers::SHIFT,
+    );
+    let s1 = h.state().editor.doc.target.clone();
+    assert_ne!(s1.points[R_ELBOW], s0.points[R_ELBOW]);
+    assert_ne!(
+        s1.points[R_WRIST], s0.points[R_WRIST],
+        "the wrist swung along"
+    );
+    for (a, b) in [(R_SHOULDER, R_ELBOW), (R_ELBOW, R_WRIST)] {
+        assert!((len(&s0, a, b) - len(&s1, a, b)).abs() < 1e-2);
+    }
+}
+
+/// A photo with no pose file: the template is placed and the editor says it is fitting it;
+/// the target follows the source until posing starts.
+#[test]
+fn photo_without_pose_starts_in_fit_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("person.png");
+    std::fs::copy(sample("astronaut.png"), &photo).unwrap();
+    let mut h = harness(open(photo));
+    h.step();
+    assert_eq!(h.state().editor.settings.mode, Mode::FitSource);
+    assert!(h.state().editor.source_origin.contains("template"));
+    h.get_by_label_contains("no pose detector is installed");
+    let j = joint_on_screen(h.state(), Which::Source, R_WRIST);
+    drag(&mut h, j, j + Vec2::new(30.0, 10.0), Modifiers::NONE);
+    let e = &h.state().editor;
+    assert_eq!(
+        e.doc.source, e.doc.target,
+        "the target follows the source while fitting"
+    );
+    let template = marionette::app::skeleton::EditSkeleton::template(512.0, 512.0);
+    assert_ne!(e.doc.source.points[R_WRIST], template.points[R_WRIST]);
+    wait_for_current_result(&mut h);
+    mask_timings(&mut h);
+    h.snapshot_options("editor_fit_mode", &snapshot_options());
+    h.get_by_label("Start posing").click();
+    h.step();
+    assert_eq!(h.state().editor.settings.mode, Mode::PoseTarget);
+}
+
+/// A corrupt file dropped on the window: a clear message, and nothing lost.
+#[test]
+fn corrupt_drop_reports_and_keeps_the_session() {
+    let mut h = harness(open(sample("synth_person.png")));
+    h.step();
+    let doc = h.state().editor.doc.clone();
+    let photo_id = h.state().editor.photo.as_ref().unwrap().id;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nthis is not a png").unwrap();
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(bad)));
+    h.step();
+    h.step();
+    let e = &h.state().editor;
+    let msg = e.error_dialog.clone().expect("an error dialog");
+    assert!(
+        msg.contains("broken.png") && msg.contains("not a readable image"),
+        "{msg}"
+    );
+    assert_eq!(e.doc, doc);
+    assert_eq!(e.photo.as_ref().unwrap().id, photo_id);
+    h.get_by_label("OK").click();
+    h.step();
+    h.step();
+    assert!(h.state().editor.error_dialog.is_none());
+}
+
+/// A file dropped on the window (what egui-winit hands over on the desktop).
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// A checkpoint that is not one: the error names why, and the bundled model keeps working.
+#[test]
+fn bad_checkpoint_falls_back_to_the_working_model() {
+    let mut h = harness(open(sample("synth_person.png")));
+    wait_for_current_result(&mut h);
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"garbage").unwrap();
+    h.state_mut().editor.choose_model(ModelChoice::File(junk));
+    step_until(&mut h, "the load error", |app| {
+        app.editor.error_dialog.is_some()
+    });
+    let e = &h.state().editor;
+    assert!(e
+        .error_dialog
+        .as_ref()
+        .unwrap()
+        .contains("not a GFLA checkpoint"));
+    assert_eq!(e.model_spec.choice, ModelChoice::Bundled);
+    assert_eq!(
+        e.model_info.as_ref().unwrap().name,
+        "bundled gfla_synth.safetensors"
+    );
+}
+
+/// The autosave is offered back after a crash (a session that never closed cleanly).
+#[test]
+fn autosave_is_offered_back() {
+    let state = tempfile::tempdir().unwrap();
+    let options = || EditorOptions {
+        photo: Some(sample("synth_person.png")),
+        state_dir: Some(state.path().to_path_buf()),
+        ..Default::default()
+    };
+    let posed = {
+        let mut h = harness(options());
+        h.step();
+        let elbow = joint_on_screen(h.state(), Which::Target, R_ELBOW);
+        drag(
+            &mut h,
+            elbow,
+            elbow + Vec2::new(25.0, 25.0),
+            Modifiers::NONE,
+        );
+        h.state_mut().editor.autosave_now();
+        assert!(state.path().join("autosave.json").is_file());
+        h.state().editor.doc.clone()
+        // Dropped without on_exit: as if it crashed.
+    };
+    let mut h = harness(EditorOptions {
+        photo: None,
+        ..options()
+    });
+    h.step();
+    assert!(h.state().editor.recovery.is_some());
+    h.get_by_label("Restore").click();
+    h.step();
+    assert_eq!(h.state().editor.doc, posed);
+    assert!(h.state().editor.photo.is_some());
+}
