@@ -425,8 +425,10 @@ mod tests {
         });
         let skel = EditSkeleton::template(160.0, 200.0);
         let source = skel.to_pose();
+        // A small edit (the wrist a few pixels), well inside the crop.
         let mut moved = skel.clone();
-        moved.rotate_limb(crate::pose::skeleton::R_ELBOW, [40.0, 20.0]);
+        let w = moved.points[crate::pose::skeleton::R_WRIST];
+        moved.drag(crate::pose::skeleton::R_WRIST, [w[0] + 6.0, w[1] - 8.0], false);
         let target = moved.to_pose();
 
         let mut engine = Engine::new();
