@@ -227,7 +227,7 @@ impl Editor {
         self.history.clear();
         self.settings.mode = mode;
         self.source_origin = origin;
-        self.say(format!("Opened {}", path.display()));
+        self.say(format!("Opened {}", file_name(path)));
         Ok(())
     }
 
@@ -269,7 +269,7 @@ impl Editor {
         let p = Project::load(path)?;
         self.apply_project(p)
             .with_context(|| format!("opening the project {}", path.display()))?;
-        self.say(format!("Opened project {}", path.display()));
+        self.say(format!("Opened project {}", file_name(path)));
         Ok(())
     }
 
