@@ -349,3 +349,18 @@ fn render_puppet_warps_the_photo_at_full_resolution() {
         stderr(&o)
     );
 }
+
+/// `marionette edit` checks what it can before opening a window: a bad device or a missing
+/// project fails with a message (no window appears), and the editor is the default command.
+#[test]
+fn edit_refuses_bad_arguments_before_opening_a_window() {
+    let o = marionette(&["edit", "--device", "tpu", "--no-autosave"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unknown device `tpu`"), "{}", stderr(&o));
+    let o = marionette(&["edit", "a.png", "--project", "b.json"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+    let help = marionette(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("edit") && text.contains("Open the desktop editor (the default)"), "{text}");
+}
