@@ -457,9 +457,14 @@ impl Editor {
 
     /// Switches between fitting the source and posing the target (not an edit of the poses).
     pub fn set_mode(&mut self, mode: Mode) {
+        let was = self.settings.mode;
         self.settings.mode = mode;
-        if mode == Mode::PoseTarget && self.doc.target == self.doc.source {
-            self.source_origin = format!("{} (fitted by hand)", self.source_origin);
+        let fitted = " (fitted by hand)";
+        if was == Mode::FitSource
+            && mode == Mode::PoseTarget
+            && !self.source_origin.ends_with(fitted)
+        {
+            self.source_origin.push_str(fitted);
         }
     }
 
