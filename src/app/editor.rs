@@ -659,21 +659,6 @@ impl Editor {
             .map(|p| (p.image.width() as f32, p.image.height() as f32))
     }
 
-    /// Blocks until the result for the current poses arrives (tests and scripted use only; the
-    /// UI never calls this).
-    pub fn wait_for_result(&mut self, timeout: Duration) -> bool {
-        let t0 = Instant::now();
-        self.tick();
-        while !self.result_is_current() {
-            if t0.elapsed() > timeout {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            self.collect();
-        }
-        true
-    }
-
     /// The egui context's repaint as a `Send` closure.
     pub fn repaint_fn(ctx: &egui::Context) -> impl Fn() + Send + Sync + Clone + 'static {
         let ctx = ctx.clone();
@@ -722,12 +707,9 @@ fn file_name(p: &Path) -> String {
 
 /// The bundled samples folder (beside the shipped models).
 pub fn samples_dir() -> Option<PathBuf> {
-    [
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples"),
-        PathBuf::from("assets/samples"),
-    ]
-    .into_iter()
-    .find(|d| d.is_dir())
+    crate::model::shipped::asset_dirs("samples")
+        .into_iter()
+        .find(|d| d.is_dir())
 }
 
 /// The bundled samples: (label, photo path).

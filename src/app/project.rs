@@ -45,8 +45,6 @@ pub struct Settings {
     pub lock_lengths: bool,
     /// Hidden (missing) joints drawn hollow and grabbable.
     pub show_hidden: bool,
-    /// Show the other skeleton faintly.
-    pub show_source_on_result: bool,
 }
 
 impl Default for Settings {
@@ -60,7 +58,6 @@ impl Default for Settings {
             attention_opacity: 0.8,
             lock_lengths: false,
             show_hidden: true,
-            show_source_on_result: false,
         }
     }
 }

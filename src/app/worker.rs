@@ -135,16 +135,6 @@ impl<Req: Send + 'static, Resp: Send + 'static> Drop for LatestWorker<Req, Resp>
     }
 }
 
-/// Hands out increasing request ids, so results can be matched to the edit they belong to.
-#[derive(Debug, Default)]
-pub struct RequestIds(AtomicU64);
-
-impl RequestIds {
-    pub fn next(&self) -> u64 {
-        self.0.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,9 +13,19 @@ pub fn model_dirs() -> Vec<PathBuf> {
     if let Some(d) = std::env::var_os("MARIONETTE_MODELS") {
         dirs.push(PathBuf::from(d));
     }
-    dirs.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/models"));
-    dirs.push(PathBuf::from("assets/models"));
+    dirs.extend(asset_dirs("models"));
     dirs
+}
+
+/// `assets/<sub>` of the source tree the binary was built from, then under the working
+/// directory: where bundled files (models, samples) are looked for.
+pub fn asset_dirs(sub: &str) -> [PathBuf; 2] {
+    [
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(sub),
+        PathBuf::from("assets").join(sub),
+    ]
 }
 
 /// The default GFLA weights, or an error listing where they were looked for.
