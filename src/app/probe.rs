@@ -51,6 +51,25 @@ struct LevelGeometry {
 }
 
 impl LevelGeometry {
+    /// The geometry of an `grid_hw` (H, W) grid of cells covering the whole model input.
+    fn new(crop: FitTransform, input_hw: (usize, usize), grid_hw: (usize, usize)) -> Self {
+        Self {
+            crop,
+            input_hw,
+            cell: (
+                input_hw.1 as f64 / grid_hw.1 as f64,
+                input_hw.0 as f64 / grid_hw.0 as f64,
+            ),
+        }
+    }
+
+    /// The cell (x, y) nearest to photo point `p`, clamped to the grid.
+    fn cell_at(&self, p: Point, grid_hw: (usize, usize)) -> (usize, usize) {
+        let (u, v) = self.photo_to_cell(p);
+        let clamp = |c: f64, n: usize| (c.round().max(0.0) as usize).min(n - 1);
+        (clamp(u, grid_hw.1), clamp(v, grid_hw.0))
+    }
+
     fn photo_to_cell(&self, p: Point) -> (f64, f64) {
         let (fx, fy) = self.crop.photo_to_frame(p[0], p[1]);
         let ix = (fx as f64 + 0.5) * self.input_hw.1 as f64 / self.crop.frame_w - 0.5;
@@ -86,14 +105,8 @@ pub fn probe(rendered: &Rendered, p: Point) -> Option<Probe> {
     for maps in &rendered.levels {
         let Some(att) = &maps.attention else { continue };
         let (w, h) = (maps.flow.width as usize, maps.flow.height as usize);
-        let g = LevelGeometry {
-            crop,
-            input_hw,
-            cell: (input_hw.1 as f64 / w as f64, input_hw.0 as f64 / h as f64),
-        };
-        let (u, v) = g.photo_to_cell(p);
-        let cx = (u.round().max(0.0) as usize).min(w - 1);
-        let cy = (v.round().max(0.0) as usize).min(h - 1);
+        let g = LevelGeometry::new(crop, input_hw, (h, w));
+        let (cx, cy) = g.cell_at(p, (h, w));
         let at = cy * w + cx;
         let (dx, dy) = (maps.flow.data[at] as f64, maps.flow.data[w * h + at] as f64);
         let (dx, dy) = (finite(dx), finite(dy));
@@ -115,14 +128,8 @@ pub fn probe(rendered: &Rendered, p: Point) -> Option<Probe> {
     }
     if let Some(nl) = &rendered.nonlocal {
         let (gh, gw) = nl.grid_hw;
-        let g = LevelGeometry {
-            crop,
-            input_hw,
-            cell: (input_hw.1 as f64 / gw as f64, input_hw.0 as f64 / gh as f64),
-        };
-        let (u, v) = g.photo_to_cell(p);
-        let cx = (u.round().max(0.0) as usize).min(gw - 1);
-        let cy = (v.round().max(0.0) as usize).min(gh - 1);
+        let g = LevelGeometry::new(crop, input_hw, (gh, gw));
+        let (cx, cy) = g.cell_at(p, (gh, gw));
         let n = gh * gw;
         for (block, a) in nl.blocks.iter().enumerate() {
             // Row = query (target cell), columns = keys (source cells).
