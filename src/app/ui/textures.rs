@@ -18,26 +18,48 @@ pub struct Textures {
 
 impl Textures {
     pub fn update(&mut self, ctx: &egui::Context, editor: &Editor) {
-        if self.versions.0 != editor.photo_version {
-            self.versions.0 = editor.photo_version;
-            self.photo = editor
-                .photo
-                .as_ref()
-                .map(|p| ctx.load_texture("photo", color_image(&p.image), TextureOptions::LINEAR));
-        }
-        if self.versions.1 != editor.result_version {
-            self.versions.1 = editor.result_version;
-            self.result = editor
-                .result
-                .as_ref()
-                .map(|r| ctx.load_texture("result", color_image(&r.image), TextureOptions::LINEAR));
-        }
-        if self.versions.2 != editor.preview_version {
-            self.versions.2 = editor.preview_version;
-            self.preview = editor.preview.as_ref().map(|p| {
-                ctx.load_texture("preview", color_image(&p.image), TextureOptions::LINEAR)
-            });
-        }
+        let photo = editor.photo.as_ref().map(|p| &p.image);
+        refresh(
+            ctx,
+            "photo",
+            &mut self.photo,
+            &mut self.versions.0,
+            editor.photo_version,
+            photo,
+        );
+        let result = editor.result.as_ref().map(|r| &r.image);
+        refresh(
+            ctx,
+            "result",
+            &mut self.result,
+            &mut self.versions.1,
+            editor.result_version,
+            result,
+        );
+        let preview = editor.preview.as_ref().map(|p| &p.image);
+        refresh(
+            ctx,
+            "preview",
+            &mut self.preview,
+            &mut self.versions.2,
+            editor.preview_version,
+            preview,
+        );
+    }
+}
+
+/// Re-uploads `slot` from `image` when `version` moved on since `seen`.
+fn refresh(
+    ctx: &egui::Context,
+    name: &str,
+    slot: &mut Option<TextureHandle>,
+    seen: &mut u64,
+    version: u64,
+    image: Option<&image::RgbImage>,
+) {
+    if *seen != version {
+        *seen = version;
+        *slot = image.map(|img| ctx.load_texture(name, color_image(img), TextureOptions::LINEAR));
     }
 }
 
