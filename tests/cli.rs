@@ -356,11 +356,18 @@ fn render_puppet_warps_the_photo_at_full_resolution() {
 fn edit_refuses_bad_arguments_before_opening_a_window() {
     let o = marionette(&["edit", "--device", "tpu", "--no-autosave"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("unknown device `tpu`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown device `tpu`"),
+        "{}",
+        stderr(&o)
+    );
     let o = marionette(&["edit", "a.png", "--project", "b.json"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
     let help = marionette(&["--help"]);
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("edit") && text.contains("Open the desktop editor (the default)"), "{text}");
+    assert!(
+        text.contains("edit") && text.contains("Open the desktop editor (the default)"),
+        "{text}"
+    );
 }

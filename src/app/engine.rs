@@ -428,7 +428,11 @@ mod tests {
         // A small edit (the wrist a few pixels), well inside the crop.
         let mut moved = skel.clone();
         let w = moved.points[crate::pose::skeleton::R_WRIST];
-        moved.drag(crate::pose::skeleton::R_WRIST, [w[0] + 6.0, w[1] - 8.0], false);
+        moved.drag(
+            crate::pose::skeleton::R_WRIST,
+            [w[0] + 6.0, w[1] - 8.0],
+            false,
+        );
         let target = moved.to_pose();
 
         let mut engine = Engine::new();
