@@ -8,11 +8,14 @@
 //! * [`model`] — the networks; [`model::gfla`] is the GFLA pose generator.
 //! * [`weights`] — checkpoint loading (safetensors, zip and legacy `.pth`) and validation.
 //! * [`imaging`] — photo fitting (crop/pad/resize around the person), tensor ↔ image, flow colours.
+//! * [`detect`] — finding the skeleton in a photo: MediaPipe BlazePose on a small TFLite
+//!   interpreter, mapped to the 18 OpenPose joints.
 //! * [`app`] — the desktop editor (eframe/egui, wgpu overlays, background model worker).
 //! * [`cli`] — the `marionette` subcommands (`render`, `bench`, `synth`, `train`, `eval`, `edit`).
 
 pub mod app;
 pub mod cli;
+pub mod detect;
 pub mod eval;
 pub mod imaging;
 pub mod model;

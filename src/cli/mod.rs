@@ -1,6 +1,7 @@
 //! The `marionette` command line: argument parsing and one module per subcommand.
 
 pub mod bench;
+pub mod detect;
 pub mod edit;
 pub mod eval;
 pub mod render;
@@ -26,6 +27,10 @@ pub struct Cli {
 pub enum Command {
     /// Open the desktop editor (the default): drag a skeleton, watch the person move.
     Edit(edit::EditArgs),
+    /// Find the person's skeleton in a photo (BlazePose) and write it as OpenPose JSON.
+    Detect(detect::DetectArgs),
+    /// Get the pose detection models from the pinned mediapipe wheel on PyPI (via pip).
+    FetchModels(detect::FetchModelsArgs),
     /// Re-render the person of a photo in a target pose.
     Render(render::RenderArgs),
     /// Time GFLA forward passes (median of N).
@@ -47,6 +52,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Edit(Default::default())) {
         Command::Edit(args) => edit::run(&args),
+        Command::Detect(args) => detect::run(&args),
+        Command::FetchModels(args) => detect::run_fetch(&args),
         Command::Render(args) => render::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),

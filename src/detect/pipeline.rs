@@ -1,0 +1,198 @@
+//! The whole detection: photo → detector → person ROI → landmark model → OpenPose-18 pose.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{Device, Tensor};
+use image::RgbImage;
+
+use super::crop::{detector_input, landmark_input, Roi, LANDMARK_INPUT};
+use super::decode::{
+    decode_detections, remove_letterbox, weighted_nms, PersonDetection, DETECTOR_INPUT,
+};
+use super::landmarks::{decode_landmarks, pose_present, Landmark, REFINE_KERNEL};
+use super::mapping::to_openpose;
+use super::models::{self, ModelPaths};
+use super::tflite::Interpreter;
+use crate::pose::Pose;
+
+/// The largest photo side accepted: the crops sample at most 256x256 pixels, but decoding a
+/// bigger photo already costs gigabytes, so the caller is told instead.
+pub const MAX_SIDE: u32 = 16384;
+
+/// Wall-clock milliseconds of each stage of one [`PoseDetector::detect`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimes {
+    /// Letterbox crop and tensor conversion.
+    pub detector_crop_ms: f64,
+    /// The detector network alone.
+    pub detector_ms: f64,
+    /// Box decoding and weighted NMS.
+    pub decode_ms: f64,
+    /// Rotated crop for the landmark network.
+    pub landmark_crop_ms: f64,
+    /// The landmark network alone.
+    pub landmark_ms: f64,
+    /// Heat-map refinement, projection, joint mapping.
+    pub landmark_decode_ms: f64,
+}
+
+impl StageTimes {
+    pub fn total_ms(&self) -> f64 {
+        self.detector_crop_ms
+            + self.detector_ms
+            + self.decode_ms
+            + self.landmark_crop_ms
+            + self.landmark_ms
+            + self.landmark_decode_ms
+    }
+}
+
+/// One person found in a photo.
+#[derive(Clone, Debug)]
+pub struct Detection {
+    /// The detector's box and keypoints, normalised to the photo.
+    pub person: PersonDetection,
+    /// The rotated square the landmark model looked at (pixels).
+    pub roi: Roi,
+    /// The landmark model's confidence that a person is in the ROI.
+    pub pose_flag: f32,
+    /// BlazePose's 33 landmarks in photo pixels.
+    pub landmarks: Vec<Landmark>,
+    /// The OpenPose-18 skeleton: joints that are confident and inside the photo.
+    pub pose: Pose,
+    pub times: StageTimes,
+}
+
+/// Both BlazePose networks, loaded once; `detect` may be called from any thread.
+pub struct PoseDetector {
+    detector: Interpreter,
+    landmark: Interpreter,
+    anchors: Vec<[f32; 2]>,
+    /// Heat-map refinement window (9 reproduces `mp.solutions.pose`; its graph says 7).
+    pub refine_kernel: usize,
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+impl PoseDetector {
+    /// Loads the models from the usual folders (see [`models::find`]); the error says how to
+    /// fetch them when they are missing.
+    pub fn load_default() -> Result<Self> {
+        Self::load(&models::find()?)
+    }
+
+    pub fn load(paths: &ModelPaths) -> Result<Self> {
+        let detector = Interpreter::load(&paths.detector).context("loading the pose detector")?;
+        let landmark =
+            Interpreter::load(&paths.landmark).context("loading the pose landmark model")?;
+        let expect = |m: &Interpreter, side: usize, what: &str| -> Result<()> {
+            let shape = m.inputs().first().map(|p| p.shape.clone());
+            if shape != Some(vec![1, side, side, 3]) {
+                bail!(
+                    "{what} takes input {shape:?}, expected [1, {side}, {side}, 3] (wrong file?)"
+                );
+            }
+            Ok(())
+        };
+        expect(&detector, DETECTOR_INPUT, "the pose detector")?;
+        expect(&landmark, LANDMARK_INPUT, "the pose landmark model")?;
+        if detector.outputs().len() != 2 || landmark.outputs().len() < 4 {
+            bail!("the pose models do not have BlazePose's outputs (wrong files?)");
+        }
+        Ok(Self {
+            detector,
+            landmark,
+            anchors: super::anchors::pose_anchors(),
+            refine_kernel: REFINE_KERNEL,
+        })
+    }
+
+    /// Finds the most confident person, or `Ok(None)` when there is none.
+    pub fn detect(&self, img: &RgbImage) -> Result<Option<Detection>> {
+        let (w, h) = img.dimensions();
+        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+            bail!("a {w}x{h} photo cannot be searched for a person (sides must be 1..={MAX_SIDE})");
+        }
+        let mut times = StageTimes::default();
+        let Some(person) = self.find_person(img, &mut times)? else {
+            return Ok(None);
+        };
+        let roi = Roi::from_detection(&person, w, h);
+        let (pose_flag, landmarks) = self.landmarks(img, &roi, &mut times)?;
+        if !pose_present(pose_flag) {
+            return Ok(None);
+        }
+        let t = Instant::now();
+        let pose = to_openpose(&landmarks, w, h);
+        times.landmark_decode_ms += ms_since(t);
+        Ok(Some(Detection {
+            person,
+            roi,
+            pose_flag,
+            landmarks,
+            pose,
+            times,
+        }))
+    }
+
+    /// Runs the detector on the letterboxed photo: the best person, in photo coordinates.
+    pub fn find_person(
+        &self,
+        img: &RgbImage,
+        times: &mut StageTimes,
+    ) -> Result<Option<PersonDetection>> {
+        let t = Instant::now();
+        let (input, pad) = detector_input(img);
+        let input = Tensor::from_vec(input, (1, DETECTOR_INPUT, DETECTOR_INPUT, 3), &Device::Cpu)?;
+        times.detector_crop_ms = ms_since(t);
+        let t = Instant::now();
+        let out = self
+            .detector
+            .run(&[input])
+            .context("running the pose detector")?;
+        times.detector_ms = ms_since(t);
+        let t = Instant::now();
+        let boxes = out[0].flatten_all()?.to_vec1::<f32>()?;
+        let scores = out[1].flatten_all()?.to_vec1::<f32>()?;
+        let candidates =
+            decode_detections(&boxes, &scores, &self.anchors).map_err(anyhow::Error::msg)?;
+        let best = weighted_nms(candidates)
+            .into_iter()
+            .next()
+            .map(|d| remove_letterbox(&d, pad));
+        times.decode_ms = ms_since(t);
+        Ok(best)
+    }
+
+    /// Runs the landmark model on the crop `roi`: its pose flag and the 33 landmarks.
+    pub fn landmarks(
+        &self,
+        img: &RgbImage,
+        roi: &Roi,
+        times: &mut StageTimes,
+    ) -> Result<(f32, Vec<Landmark>)> {
+        let t = Instant::now();
+        let input = landmark_input(img, roi);
+        let input = Tensor::from_vec(input, (1, LANDMARK_INPUT, LANDMARK_INPUT, 3), &Device::Cpu)?;
+        times.landmark_crop_ms = ms_since(t);
+        let t = Instant::now();
+        let out = self
+            .landmark
+            .run(&[input])
+            .context("running the pose landmark model")?;
+        times.landmark_ms = ms_since(t);
+        let t = Instant::now();
+        let raw = out[0].flatten_all()?.to_vec1::<f32>()?;
+        let flag = out[1].flatten_all()?.to_vec1::<f32>()?;
+        let heatmap = out[3].flatten_all()?.to_vec1::<f32>()?;
+        let mut landmarks = decode_landmarks(&raw, &heatmap, roi, self.refine_kernel)
+            .map_err(anyhow::Error::msg)?;
+        // 33 and 34 only steer MediaPipe's tracking; 35..38 are unused.
+        landmarks.truncate(33);
+        times.landmark_decode_ms = ms_since(t);
+        Ok((flag.first().copied().unwrap_or(0.0), landmarks))
+    }
+}

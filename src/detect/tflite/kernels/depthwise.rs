@@ -1,0 +1,166 @@
+//! DEPTHWISE_CONV_2D (depth multiplier 1): a direct NHWC loop, vectorised over channels.
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
+use rayon::prelude::*;
+
+use super::{activate, f32_slice, nhwc, out_size};
+use crate::detect::tflite::schema::{Activation, Window};
+
+#[derive(Clone, Debug)]
+pub struct Depthwise {
+    /// `[kh, kw, c]`, TFLite's layout without its leading 1.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    kernel: (usize, usize),
+    window: Window,
+    activation: Activation,
+}
+
+/// Everything one output row needs, so the SIMD and plain variants share one body.
+struct RowJob<'a> {
+    x: &'a [f32],
+    dims: (usize, usize, usize),
+    batch: usize,
+    oy: usize,
+    pad: (usize, usize),
+}
+
+impl Depthwise {
+    /// `weights` of shape `[1, kh, kw, c]`; `bias` of length `c` or `None`.
+    pub fn new(
+        weights: &[f32],
+        weight_shape: &[usize],
+        bias: Option<&[f32]>,
+        window: Window,
+        activation: Activation,
+    ) -> std::result::Result<Self, String> {
+        let &[1, kh, kw, c] = weight_shape else {
+            return Err(format!(
+                "weights of shape {weight_shape:?}, expected [1, kh, kw, c]"
+            ));
+        };
+        if weights.len() != kh * kw * c || c == 0 {
+            return Err(format!(
+                "{} weights for shape {weight_shape:?}",
+                weights.len()
+            ));
+        }
+        let bias = match bias {
+            Some(b) if b.len() == c => b.to_vec(),
+            Some(b) => return Err(format!("bias of length {} for {c} channels", b.len())),
+            None => vec![0.0; c],
+        };
+        Ok(Self {
+            weights: weights.to_vec(),
+            bias,
+            kernel: (kh, kw),
+            window,
+            activation,
+        })
+    }
+
+    pub fn channels(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// Output `(h, w)` and leading padding `(top, left)` for an input of `h x w`.
+    pub fn geometry(&self, h: usize, w: usize) -> Option<((usize, usize), (usize, usize))> {
+        let Window {
+            padding,
+            stride,
+            dilation,
+        } = self.window;
+        let (oh, pt) = out_size(h, self.kernel.0, stride.0, dilation.0, padding)?;
+        let (ow, pl) = out_size(w, self.kernel.1, stride.1, dilation.1, padding)?;
+        Some(((oh, ow), (pt, pl)))
+    }
+
+    /// One output row: `out[ox, c] = bias[c] + sum over taps of x[iy, ix, c] * w[ky, kx, c]`.
+    /// Inlined into both callers so that each is compiled for its own instruction set.
+    #[inline(always)]
+    fn row<const FMA: bool>(&self, job: &RowJob, out: &mut [f32]) {
+        let (h, w, c) = job.dims;
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.window.stride;
+        let (dh, dw) = self.window.dilation;
+        for (ox, acc) in out.chunks_exact_mut(c).enumerate() {
+            acc.copy_from_slice(&self.bias);
+            for ky in 0..kh {
+                let Some(iy) = (job.oy * sh + ky * dh).checked_sub(job.pad.0) else {
+                    continue;
+                };
+                if iy >= h {
+                    continue;
+                }
+                for kx in 0..kw {
+                    let Some(ix) = (ox * sw + kx * dw).checked_sub(job.pad.1) else {
+                        continue;
+                    };
+                    if ix >= w {
+                        continue;
+                    }
+                    let src = ((job.batch * h + iy) * w + ix) * c;
+                    let xs = &job.x[src..src + c];
+                    let ws = &self.weights[(ky * kw + kx) * c..][..c];
+                    for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
+                        *a = if FMA {
+                            xv.mul_add(wv, *a)
+                        } else {
+                            *a + xv * wv
+                        };
+                    }
+                }
+            }
+        }
+        activate(out, self.activation);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn row_avx2(&self, job: &RowJob, out: &mut [f32]) {
+        self.row::<true>(job, out)
+    }
+
+    fn run_row(&self, job: &RowJob, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU was just checked to have AVX2 and FMA.
+            return unsafe { self.row_avx2(job, out) };
+        }
+        self.row::<false>(job, out)
+    }
+}
+
+impl CustomOp1 for Depthwise {
+    fn name(&self) -> &'static str {
+        "tflite-depthwise-conv2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, h, w, c) = nhwc(l, self.name())?;
+        let x = f32_slice(s, l, self.name())?;
+        if c != self.channels() {
+            candle_core::bail!(
+                "depthwise conv: input has {c} channels, weights {}",
+                self.channels()
+            );
+        }
+        let Some(((oh, ow), pad)) = self.geometry(h, w) else {
+            candle_core::bail!("depthwise conv: a {h}x{w} input is smaller than the kernel");
+        };
+        let mut out = vec![0f32; n * oh * ow * c];
+        out.par_chunks_mut(ow * c)
+            .enumerate()
+            .for_each(|(row_index, out_row)| {
+                let job = RowJob {
+                    x,
+                    dims: (h, w, c),
+                    batch: row_index / oh,
+                    oy: row_index % oh,
+                    pad,
+                };
+                self.run_row(&job, out_row);
+            });
+        Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, c))))
+    }
+}

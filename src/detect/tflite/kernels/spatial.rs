@@ -1,0 +1,223 @@
+//! Data-movement ops on NHWC tensors: PAD, MAX_POOL_2D, RESIZE_BILINEAR, DEPTH_TO_SPACE.
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
+
+use super::{activate, f32_slice, nhwc, out_size};
+use crate::detect::tflite::schema::{Activation, Window};
+
+/// Zero padding of any rank: `pads[d] = (before, after)`.
+#[derive(Clone, Debug)]
+pub struct Pad(pub Vec<(usize, usize)>);
+
+impl Pad {
+    pub fn out_shape(&self, shape: &[usize]) -> Option<Vec<usize>> {
+        (shape.len() == self.0.len()).then(|| {
+            shape
+                .iter()
+                .zip(&self.0)
+                .map(|(d, (a, b))| d + a + b)
+                .collect()
+        })
+    }
+}
+
+impl CustomOp1 for Pad {
+    fn name(&self) -> &'static str {
+        "tflite-pad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s, l, self.name())?;
+        let dims = l.shape().dims();
+        let Some(out_dims) = self.out_shape(dims) else {
+            candle_core::bail!("pad: {} paddings for rank {}", self.0.len(), dims.len());
+        };
+        let mut out = vec![0f32; out_dims.iter().product()];
+        let Some((&inner, outer)) = dims.split_last() else {
+            return Ok((CpuStorage::F32(x.to_vec()), l.shape().clone()));
+        };
+        // Copy the input one innermost row at a time, to where its padded index lands.
+        let rows: usize = outer.iter().product();
+        let mut index = vec![0usize; outer.len()];
+        for row in 0..rows {
+            let mut rem = row;
+            for d in (0..outer.len()).rev() {
+                index[d] = rem % outer[d];
+                rem /= outer[d];
+            }
+            let mut dst = 0;
+            for d in 0..outer.len() {
+                dst = dst * out_dims[d] + index[d] + self.0[d].0;
+            }
+            dst = dst * out_dims[outer.len()] + self.0[outer.len()].0;
+            out[dst..dst + inner].copy_from_slice(&x[row * inner..(row + 1) * inner]);
+        }
+        Ok((CpuStorage::F32(out), Shape::from(out_dims)))
+    }
+}
+
+/// Max pooling; positions in SAME padding are ignored (they do not count as zeros).
+#[derive(Clone, Copy, Debug)]
+pub struct MaxPool {
+    pub filter: (usize, usize),
+    pub window: Window,
+    pub activation: Activation,
+}
+
+impl MaxPool {
+    /// Output `(h, w)` and leading padding `(top, left)`.
+    pub fn geometry(&self, h: usize, w: usize) -> Option<((usize, usize), (usize, usize))> {
+        let (oh, pt) = out_size(
+            h,
+            self.filter.0,
+            self.window.stride.0,
+            1,
+            self.window.padding,
+        )?;
+        let (ow, pl) = out_size(
+            w,
+            self.filter.1,
+            self.window.stride.1,
+            1,
+            self.window.padding,
+        )?;
+        Some(((oh, ow), (pt, pl)))
+    }
+}
+
+impl CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "tflite-max-pool"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, h, w, c) = nhwc(l, self.name())?;
+        let x = f32_slice(s, l, self.name())?;
+        let Some(((oh, ow), (pt, pl))) = self.geometry(h, w) else {
+            candle_core::bail!("max pool: a {h}x{w} input is smaller than the window");
+        };
+        let (sh, sw) = self.window.stride;
+        let mut out = vec![f32::NEG_INFINITY; n * oh * ow * c];
+        for (pixel, acc) in out.chunks_exact_mut(c).enumerate() {
+            let (b, oy, ox) = (pixel / (oh * ow), (pixel / ow) % oh, pixel % ow);
+            for ky in 0..self.filter.0 {
+                let Some(iy) = (oy * sh + ky).checked_sub(pt).filter(|&y| y < h) else {
+                    continue;
+                };
+                for kx in 0..self.filter.1 {
+                    let Some(ix) = (ox * sw + kx).checked_sub(pl).filter(|&x| x < w) else {
+                        continue;
+                    };
+                    let src = &x[((b * h + iy) * w + ix) * c..][..c];
+                    acc.iter_mut().zip(src).for_each(|(a, &v)| *a = a.max(v));
+                }
+            }
+        }
+        activate(&mut out, self.activation);
+        Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, c))))
+    }
+}
+
+/// Bilinear resize to `(out_h, out_w)`, TensorFlow's conventions (half-pixel centres or the
+/// legacy top-left alignment; `align_corners` maps corner pixel centres onto each other).
+#[derive(Clone, Copy, Debug)]
+pub struct ResizeBilinear {
+    pub size: (usize, usize),
+    pub align_corners: bool,
+    pub half_pixel_centers: bool,
+}
+
+/// For each output index along one axis: `(lower, upper, weight of upper)`.
+fn axis_taps(
+    input: usize,
+    output: usize,
+    align_corners: bool,
+    half_pixel: bool,
+) -> Vec<(usize, usize, f32)> {
+    let scale = if align_corners && output > 1 {
+        (input - 1) as f32 / (output - 1) as f32
+    } else {
+        input as f32 / output as f32
+    };
+    (0..output)
+        .map(|o| {
+            let pos = if half_pixel {
+                (o as f32 + 0.5) * scale - 0.5
+            } else {
+                o as f32 * scale
+            };
+            let floor = pos.floor();
+            // TFLite clamps the taps, not the position: left of the first centre both taps
+            // are pixel 0, so the (then negative) weight does not matter.
+            let lower = (floor.max(0.0) as usize).min(input - 1);
+            let upper = (pos.ceil().max(0.0) as usize).min(input - 1);
+            (lower, upper, pos - floor)
+        })
+        .collect()
+}
+
+impl CustomOp1 for ResizeBilinear {
+    fn name(&self) -> &'static str {
+        "tflite-resize-bilinear"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, h, w, c) = nhwc(l, self.name())?;
+        let x = f32_slice(s, l, self.name())?;
+        let (oh, ow) = self.size;
+        if h == 0 || w == 0 || oh == 0 || ow == 0 {
+            candle_core::bail!("resize: {h}x{w} to {oh}x{ow}");
+        }
+        let ys = axis_taps(h, oh, self.align_corners, self.half_pixel_centers);
+        let xs = axis_taps(w, ow, self.align_corners, self.half_pixel_centers);
+        let mut out = vec![0f32; n * oh * ow * c];
+        for (pixel, dst) in out.chunks_exact_mut(c).enumerate() {
+            let (b, oy, ox) = (pixel / (oh * ow), (pixel / ow) % oh, pixel % ow);
+            let (y0, y1, fy) = ys[oy];
+            let (x0, x1, fx) = xs[ox];
+            let img = &x[b * h * w * c..(b + 1) * h * w * c];
+            let at = |y: usize, x: usize| &img[(y * w + x) * c..][..c];
+            let (a, bb, cc, d) = (at(y0, x0), at(y0, x1), at(y1, x0), at(y1, x1));
+            for i in 0..c {
+                let top = a[i] + (bb[i] - a[i]) * fx;
+                let bottom = cc[i] + (d[i] - cc[i]) * fx;
+                dst[i] = top + (bottom - top) * fy;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, c))))
+    }
+}
+
+/// DEPTH_TO_SPACE in TensorFlow's channel order: input channel `(by * block + bx) * c + ci`
+/// moves to output pixel `(y * block + by, x * block + bx)`, channel `ci`.
+#[derive(Clone, Copy, Debug)]
+pub struct DepthToSpace(pub usize);
+
+impl CustomOp1 for DepthToSpace {
+    fn name(&self) -> &'static str {
+        "tflite-depth-to-space"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, h, w, c) = nhwc(l, self.name())?;
+        let x = f32_slice(s, l, self.name())?;
+        let b = self.0;
+        if b == 0 || c % (b * b) != 0 {
+            candle_core::bail!("depth to space: {c} channels are not a multiple of {b}x{b}");
+        }
+        let co = c / (b * b);
+        let (oh, ow) = (h * b, w * b);
+        let mut out = vec![0f32; n * oh * ow * co];
+        for (pixel, src) in x.chunks_exact(c).enumerate() {
+            let (bi, y, xx) = (pixel / (h * w), (pixel / w) % h, pixel % w);
+            for by in 0..b {
+                for bx in 0..b {
+                    let dst = ((bi * oh + y * b + by) * ow + xx * b + bx) * co;
+                    let from = (by * b + bx) * co;
+                    out[dst..dst + co].copy_from_slice(&src[from..from + co]);
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, co))))
+    }
+}
