@@ -462,3 +462,71 @@ fn densify_expands_csr_weights() {
     };
     assert!(densify(&[5.0f32, 7.0, 9.0], &[2, 4], &bad).is_err());
 }
+
+#[test]
+fn sparse_pointwise_conv_matches_naive() {
+    // A pruned 1x1 convolution (a quarter of the weights kept, like BlazePose's detector) on a
+    // pixel count that is not a multiple of the kernel's block, with bias and RELU6.
+    let (h, w, c, co) = (7, 5, 24, 40);
+    let x: Vec<f32> = lcg(h * w * c, 6).iter().map(|v| v * 8.0).collect();
+    let wt: Vec<f32> = lcg(co * c, 7)
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if i % 4 == 1 { v } else { 0.0 })
+        .collect();
+    let bias = lcg(co, 8);
+    let conv = Conv2d::new(
+        &wt,
+        &[co, 1, 1, c],
+        Some(&bias),
+        window(Padding::Same, 1),
+        Activation::Relu6,
+    )
+    .unwrap();
+    assert!(
+        conv.is_sparse(),
+        "a 25%-dense 1x1 convolution takes the sparse kernel"
+    );
+    let got = values(
+        &nhwc_tensor(x.clone(), h, w, c)
+            .apply_op1_no_bwd(&conv)
+            .unwrap(),
+    );
+    let (mut want, _, _) = naive_conv(&x, (h, w, c), &wt, (co, 1, 1), 1, true, false);
+    for (i, v) in want.iter_mut().enumerate() {
+        *v = (*v + bias[i % co]).clamp(0.0, 6.0);
+    }
+    assert_close(&got, &want, 1e-5, "sparse pointwise");
+    // Dense weights keep the GEMM.
+    let dense = Conv2d::new(
+        &lcg(co * c, 9),
+        &[co, 1, 1, c],
+        None,
+        window(Padding::Same, 1),
+        Activation::None,
+    )
+    .unwrap();
+    assert!(!dense.is_sparse());
+}
+
+#[test]
+fn pruned_landmark_graph_gives_the_same_pose_outputs() {
+    let Some(paths) = models_or_skip("pruned_landmark_graph_gives_the_same_pose_outputs") else {
+        return;
+    };
+    let full = Interpreter::load(&paths.landmark).unwrap();
+    let pruned = full.pruned(&[0, 1, 3]).unwrap();
+    assert!(
+        pruned.num_steps() < full.num_steps(),
+        "the segmentation branch is dropped ({} of {} ops kept)",
+        pruned.num_steps(),
+        full.num_steps()
+    );
+    let input = recorded()["lm_input"].clone();
+    let a = full.run(std::slice::from_ref(&input)).unwrap();
+    let b = pruned.run(&[input]).unwrap();
+    for (i, j) in [(0, 0), (1, 1), (3, 2)] {
+        assert_eq!(values(&a[i]), values(&b[j]), "output {i}");
+    }
+    assert!(full.pruned(&[7]).is_err());
+}

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Which network: gfla or pona.
-    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona"])]
+    /// Which network: gfla, pona, or blazepose (the pose detector: both of its networks).
+    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose"])]
     pub model: String,
     /// Architecture preset for random weights (a checkpoint brings its own architecture).
     #[arg(long, default_value = "fashion", value_parser = ["fashion", "market"])]
@@ -34,6 +34,13 @@ pub struct BenchArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// blazepose: the photo to detect in (default: the astronaut sample).
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    /// blazepose: a Python with `ai-edge-litert`, to time MediaPipe's own runtime in the
+    /// same run (`tests/reference/litert_bench.py`).
+    #[arg(long)]
+    pub reference_python: Option<PathBuf>,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -84,6 +91,9 @@ fn template_pose(frame_hw: (usize, usize)) -> Pose {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.model == "blazepose" {
+        return super::bench_detect::run(args);
+    }
     let device = super::parse_device(&args.device)?;
     let kind = ModelKind::parse(&args.model)?;
     // A checkpoint brings its own architecture; the preset only shapes random weights.

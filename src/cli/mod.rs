@@ -1,6 +1,7 @@
 //! The `marionette` command line: argument parsing and one module per subcommand.
 
 pub mod bench;
+pub mod bench_detect;
 pub mod detect;
 pub mod edit;
 pub mod eval;
@@ -33,7 +34,7 @@ pub enum Command {
     FetchModels(detect::FetchModelsArgs),
     /// Re-render the person of a photo in a target pose.
     Render(render::RenderArgs),
-    /// Time GFLA forward passes (median of N).
+    /// Time GFLA, PoNA or the BlazePose detector (median of N).
     Bench(bench::BenchArgs),
     /// Write synthetic people pairs with ground-truth flow and visibility.
     Synth(synth::SynthArgs),

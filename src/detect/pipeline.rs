@@ -20,6 +20,12 @@ use crate::pose::Pose;
 /// bigger photo already costs gigabytes, so the caller is told instead.
 pub const MAX_SIDE: u32 = 16384;
 
+/// The landmark model's outputs the pipeline reads (of 5: landmarks, pose flag, segmentation,
+/// heat-map, world landmarks).
+const LM_LANDMARKS: usize = 0;
+const LM_POSE_FLAG: usize = 1;
+const LM_HEATMAP: usize = 3;
+
 /// Wall-clock milliseconds of each stage of one [`PoseDetector::detect`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StageTimes {
@@ -88,6 +94,15 @@ impl PoseDetector {
         let detector = Interpreter::load(&paths.detector).context("loading the pose detector")?;
         let landmark =
             Interpreter::load(&paths.landmark).context("loading the pose landmark model")?;
+        if landmark.outputs().len() != 5 {
+            bail!(
+                "the pose landmark model has {} outputs, BlazePose's has 5 (wrong file?)",
+                landmark.outputs().len()
+            );
+        }
+        // Only the landmarks, the pose flag and the heat-map are read: the segmentation mask
+        // and the world landmarks are not computed.
+        let landmark = landmark.pruned(&[LM_LANDMARKS, LM_POSE_FLAG, LM_HEATMAP])?;
         let expect = |m: &Interpreter, side: usize, what: &str| -> Result<()> {
             let shape = m.inputs().first().map(|p| p.shape.clone());
             if shape != Some(vec![1, side, side, 3]) {
@@ -99,8 +114,11 @@ impl PoseDetector {
         };
         expect(&detector, DETECTOR_INPUT, "the pose detector")?;
         expect(&landmark, LANDMARK_INPUT, "the pose landmark model")?;
-        if detector.outputs().len() != 2 || landmark.outputs().len() < 4 {
-            bail!("the pose models do not have BlazePose's outputs (wrong files?)");
+        if detector.outputs().len() != 2 {
+            bail!(
+                "the pose detector has {} outputs, BlazePose's has 2 (wrong file?)",
+                detector.outputs().len()
+            );
         }
         Ok(Self {
             detector,
@@ -187,7 +205,7 @@ impl PoseDetector {
         let t = Instant::now();
         let raw = out[0].flatten_all()?.to_vec1::<f32>()?;
         let flag = out[1].flatten_all()?.to_vec1::<f32>()?;
-        let heatmap = out[3].flatten_all()?.to_vec1::<f32>()?;
+        let heatmap = out[2].flatten_all()?.to_vec1::<f32>()?;
         let mut landmarks = decode_landmarks(&raw, &heatmap, roi, self.refine_kernel)
             .map_err(anyhow::Error::msg)?;
         // 33 and 34 only steer MediaPipe's tracking; 35..38 are unused.

@@ -3,6 +3,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use gemm::Parallelism;
 
+use super::sparse_pointwise::SparsePointwise;
 use super::{activate, f32_slice, nhwc, out_size};
 use crate::detect::tflite::schema::{Activation, Window};
 
@@ -10,6 +11,8 @@ use crate::detect::tflite::schema::{Activation, Window};
 #[derive(Clone, Debug)]
 pub struct Conv2d {
     weights_kc: Vec<f32>,
+    /// The same weights without their zeros, for pruned 1x1 convolutions.
+    sparse: Option<SparsePointwise>,
     bias: Vec<f32>,
     kernel: (usize, usize),
     in_channels: usize,
@@ -51,8 +54,12 @@ impl Conv2d {
                 weights_kc[i * co + o] = w;
             }
         }
+        let sparse = (kh == 1 && kw == 1 && window.stride == (1, 1))
+            .then(|| SparsePointwise::new(weights, co, ci, bias.clone(), activation))
+            .flatten();
         Ok(Self {
             weights_kc,
+            sparse,
             bias,
             kernel: (kh, kw),
             in_channels: ci,
@@ -80,6 +87,11 @@ impl Conv2d {
 
     pub fn in_channels(&self) -> usize {
         self.in_channels
+    }
+
+    /// Whether the zero-skipping kernel runs this convolution.
+    pub fn is_sparse(&self) -> bool {
+        self.sparse.is_some()
     }
 
     fn is_pointwise(&self) -> bool {
@@ -168,6 +180,10 @@ impl CustomOp1 for Conv2d {
             candle_core::bail!("conv2d: a {h}x{w} input is smaller than the kernel");
         };
         let (m, co) = (n * oh * ow, self.out_channels);
+        if let Some(sparse) = &self.sparse {
+            let out = sparse.run(x, m);
+            return Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, co))));
+        }
         let k = self.weights_kc.len() / co;
         let mut out: Vec<f32> = Vec::with_capacity(m * co);
         for _ in 0..m {

@@ -23,6 +23,9 @@ struct RowJob<'a> {
     batch: usize,
     oy: usize,
     pad: (usize, usize),
+    /// For stride 1: each tap's weights repeated across the output row (`[kh*kw][ow*c]`), so a
+    /// tap is one contiguous multiply-add over the whole row, whatever the channel count.
+    tiles: Option<&'a [f32]>,
 }
 
 impl Depthwise {
@@ -75,10 +78,68 @@ impl Depthwise {
         Some(((oh, ow), (pt, pl)))
     }
 
+    fn is_unit_stride(&self) -> bool {
+        self.window.stride == (1, 1) && self.window.dilation == (1, 1)
+    }
+
+    /// The weight tiles of [`RowJob::tiles`] for an output row of `ow` pixels.
+    fn tiles(&self, ow: usize) -> Vec<f32> {
+        let c = self.channels();
+        let mut tiles = Vec::with_capacity(self.weights.len() * ow);
+        for tap in self.weights.chunks_exact(c) {
+            for _ in 0..ow {
+                tiles.extend_from_slice(tap);
+            }
+        }
+        tiles
+    }
+
+    /// One output row with stride 1: for each tap, the valid span of the input row times
+    /// that tap's tile, added to the output row in one pass.
+    #[inline(always)]
+    fn row_unit_stride<const FMA: bool>(&self, job: &RowJob, tiles: &[f32], out: &mut [f32]) {
+        let (h, w, c) = job.dims;
+        let (kh, kw) = self.kernel;
+        let ow = out.len() / c;
+        for acc in out.chunks_exact_mut(c) {
+            acc.copy_from_slice(&self.bias);
+        }
+        for ky in 0..kh {
+            let Some(iy) = (job.oy + ky).checked_sub(job.pad.0).filter(|&y| y < h) else {
+                continue;
+            };
+            let in_row = &job.x[(job.batch * h + iy) * w * c..][..w * c];
+            for kx in 0..kw {
+                // Output pixel ox reads input pixel ox + kx - pad.
+                let ox0 = job.pad.1.saturating_sub(kx);
+                let ox1 = ow.min((w + job.pad.1).saturating_sub(kx));
+                if ox0 >= ox1 {
+                    continue;
+                }
+                let ix0 = ox0 + kx - job.pad.1;
+                let span = (ox1 - ox0) * c;
+                let tile = &tiles[(ky * kw + kx) * ow * c..][ox0 * c..][..span];
+                let xs = &in_row[ix0 * c..][..span];
+                let dst = &mut out[ox0 * c..][..span];
+                for ((a, &xv), &wv) in dst.iter_mut().zip(xs).zip(tile) {
+                    *a = if FMA {
+                        xv.mul_add(wv, *a)
+                    } else {
+                        *a + xv * wv
+                    };
+                }
+            }
+        }
+        activate(out, self.activation);
+    }
+
     /// One output row: `out[ox, c] = bias[c] + sum over taps of x[iy, ix, c] * w[ky, kx, c]`.
     /// Inlined into both callers so that each is compiled for its own instruction set.
     #[inline(always)]
     fn row<const FMA: bool>(&self, job: &RowJob, out: &mut [f32]) {
+        if let Some(tiles) = job.tiles {
+            return self.row_unit_stride::<FMA>(job, tiles, out);
+        }
         let (h, w, c) = job.dims;
         let (kh, kw) = self.kernel;
         let (sh, sw) = self.window.stride;
@@ -149,6 +210,7 @@ impl CustomOp1 for Depthwise {
             candle_core::bail!("depthwise conv: a {h}x{w} input is smaller than the kernel");
         };
         let mut out = vec![0f32; n * oh * ow * c];
+        let tiles = self.is_unit_stride().then(|| self.tiles(ow));
         out.par_chunks_mut(ow * c)
             .enumerate()
             .for_each(|(row_index, out_row)| {
@@ -158,6 +220,7 @@ impl CustomOp1 for Depthwise {
                     batch: row_index / oh,
                     oy: row_index % oh,
                     pad,
+                    tiles: tiles.as_deref(),
                 };
                 self.run_row(&job, out_row);
             });

@@ -10,6 +10,7 @@
 pub mod conv;
 pub mod depthwise;
 pub mod elementwise;
+pub mod sparse_pointwise;
 pub mod spatial;
 
 use candle_core::{CpuStorage, Layout, Result};

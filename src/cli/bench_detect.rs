@@ -1,0 +1,215 @@
+//! `marionette bench --model blazepose`: times the two BlazePose networks on our interpreter
+//! (median of N), optionally next to MediaPipe's own runtime (LiteRT + XNNPACK) measured in
+//! the same run through `tests/reference/litert_bench.py`, and prints where the time goes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{Device, Tensor};
+
+use super::bench::BenchArgs;
+use crate::detect::crop::{detector_input, landmark_input, Roi, LANDMARK_INPUT};
+use crate::detect::decode::DETECTOR_INPUT;
+use crate::detect::models;
+use crate::detect::tflite::Interpreter;
+use crate::detect::PoseDetector;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Where one model's time goes.
+struct ModelTimes {
+    median_ms: f64,
+    /// Median milliseconds per op type.
+    per_type: BTreeMap<String, f64>,
+    /// `(median ms, "index OP shape")` of the slowest single ops, slowest first.
+    slowest: Vec<(f64, String)>,
+}
+
+/// Median milliseconds of `model` on `input`, by op type and by op.
+fn time_model(
+    model: &Interpreter,
+    input: &Tensor,
+    warmup: usize,
+    runs: usize,
+) -> Result<ModelTimes> {
+    let mut totals = Vec::new();
+    let mut per_op: BTreeMap<usize, (String, Vec<f64>)> = BTreeMap::new();
+    for i in 0..warmup + runs.max(1) {
+        let mut ops = Vec::new();
+        let start = Instant::now();
+        let mut last = start;
+        model.run_observed(std::slice::from_ref(input), |info, out| {
+            let now = Instant::now();
+            let label = format!("{} {} {:?}", info.op_index, info.op, out.dims());
+            ops.push((info.op_index, label, (now - last).as_secs_f64() * 1e3));
+            last = now;
+        })?;
+        if i >= warmup {
+            totals.push(start.elapsed().as_secs_f64() * 1e3);
+            for (index, label, ms) in ops {
+                per_op
+                    .entry(index)
+                    .or_insert((label, Vec::new()))
+                    .1
+                    .push(ms);
+            }
+        }
+    }
+    let mut per_type: BTreeMap<String, f64> = BTreeMap::new();
+    let mut slowest = Vec::new();
+    for (label, mut v) in per_op.into_values() {
+        let ms = median(&mut v);
+        let op = label.split(' ').nth(1).unwrap_or("?").to_string();
+        *per_type.entry(op).or_default() += ms;
+        slowest.push((ms, label));
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    slowest.truncate(8);
+    Ok(ModelTimes {
+        median_ms: median(&mut totals),
+        per_type,
+        slowest,
+    })
+}
+
+fn default_photo() -> Result<PathBuf> {
+    crate::model::shipped::asset_dirs("samples")
+        .into_iter()
+        .map(|d| d.join("astronaut.png"))
+        .find(|p| p.is_file())
+        .context("no sample photo found; pass --image")
+}
+
+/// `(detector_ms, landmark_ms)` of LiteRT, from the reference script run by `python`.
+fn litert_reference(
+    python: &Path,
+    paths: &models::ModelPaths,
+    args: &BenchArgs,
+) -> Result<(f64, f64)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/litert_bench.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&paths.detector)
+        .arg(&paths.landmark)
+        .args([
+            "--threads",
+            &candle_core::utils::get_num_threads().to_string(),
+        ])
+        .args(["--warmup", &args.warmup.max(1).to_string()])
+        .args(["--runs", &args.runs.max(5).to_string()])
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "the LiteRT reference failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim().lines().last().unwrap_or(""))
+        .with_context(|| format!("reading the LiteRT reference output `{}`", line.trim()))?;
+    let get = |k: &str| {
+        v[k].as_f64()
+            .with_context(|| format!("no `{k}` in `{}`", line.trim()))
+    };
+    Ok((get("detector_ms")?, get("landmark_ms")?))
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let paths = models::find()?;
+    let photo = match &args.image {
+        Some(p) => p.clone(),
+        None => default_photo()?,
+    };
+    let img = crate::imaging::open_photo(&photo)?;
+    let detector_model = Interpreter::load(&paths.detector)?;
+    let landmark_model = Interpreter::load(&paths.landmark)?;
+    let pipeline = PoseDetector::load(&paths)?;
+    println!(
+        "BlazePose on {} ({}x{}), {} threads",
+        photo.display(),
+        img.width(),
+        img.height(),
+        candle_core::utils::get_num_threads()
+    );
+
+    let (det_in, _) = detector_input(&img);
+    let det_in = Tensor::from_vec(det_in, (1, DETECTOR_INPUT, DETECTOR_INPUT, 3), &Device::Cpu)?;
+    let roi = match pipeline.detect(&img)? {
+        Some(d) => d.roi,
+        // No person: time the landmark model on a centred crop all the same.
+        None => Roi {
+            cx: img.width() as f32 / 2.0,
+            cy: img.height() as f32 / 2.0,
+            side: img.width().max(img.height()) as f32,
+            rotation: 0.0,
+        },
+    };
+    let lm_in = landmark_input(&img, &roi);
+    let lm_in = Tensor::from_vec(lm_in, (1, LANDMARK_INPUT, LANDMARK_INPUT, 3), &Device::Cpu)?;
+
+    let det = time_model(&detector_model, &det_in, args.warmup, args.runs)?;
+    // What detection runs: the landmark graph without the segmentation branch.
+    let lm = time_model(
+        &landmark_model.pruned(&[0, 1, 3])?,
+        &lm_in,
+        args.warmup,
+        args.runs,
+    )?;
+    let lm_full = time_model(&landmark_model, &lm_in, args.warmup, args.runs)?;
+    let (det_ms, lm_ms) = (det.median_ms, lm.median_ms);
+    let mut whole = Vec::new();
+    for i in 0..args.warmup + args.runs.max(1) {
+        let t = Instant::now();
+        pipeline.detect(&img)?;
+        if i >= args.warmup {
+            whole.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    for (name, times) in [("detector", &det), ("landmark", &lm)] {
+        let parts: Vec<String> = times
+            .per_type
+            .iter()
+            .map(|(op, ms)| format!("{op} {ms:.2}"))
+            .collect();
+        println!("{name} per op type (median ms): {}", parts.join(", "));
+        let slow: Vec<String> = times
+            .slowest
+            .iter()
+            .map(|(ms, label)| format!("{ms:.2} ({label})"))
+            .collect();
+        println!("{name} slowest ops (ms): {}", slow.join(", "));
+    }
+    println!("detector_ms {det_ms:.2}");
+    println!(
+        "landmark_ms {lm_ms:.2} (pose outputs only; the whole graph with segmentation: {:.2})",
+        lm_full.median_ms
+    );
+    println!(
+        "detect_total_ms {:.2} (crops, both networks, decoding)",
+        median(&mut whole)
+    );
+    if let Some(python) = &args.reference_python {
+        let (ref_det, ref_lm) = litert_reference(python, &paths, args)?;
+        println!(
+            "litert_detector_ms {ref_det:.2}  ratio {:.2}x (goal <= 2x)",
+            det_ms / ref_det
+        );
+        println!(
+            "litert_landmark_ms {ref_lm:.2}  ratio {:.2}x (goal <= 2x; whole graph vs whole graph {:.2}x)",
+            lm_ms / ref_lm,
+            lm_full.median_ms / ref_lm
+        );
+    }
+    Ok(())
+}
