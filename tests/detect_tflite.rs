@@ -530,3 +530,48 @@ fn pruned_landmark_graph_gives_the_same_pose_outputs() {
     }
     assert!(full.pruned(&[7]).is_err());
 }
+
+#[test]
+fn pad_places_the_input_at_its_offsets() {
+    use marionette::detect::tflite::kernels::spatial::Pad;
+    // Spatial padding (asymmetric) and channel padding, checked element by element.
+    for pads in [
+        vec![(0, 0), (1, 2), (0, 1), (0, 0)],
+        vec![(0, 0), (0, 0), (0, 0), (0, 16)],
+        vec![(0, 0), (0, 0), (0, 0), (0, 0)],
+    ] {
+        let (h, w, c) = (3, 4, 2);
+        let x: Vec<f32> = (0..h * w * c).map(|v| v as f32 + 1.0).collect();
+        let op = Pad(pads.clone());
+        let got = nhwc_tensor(x.clone(), h, w, c)
+            .apply_op1_no_bwd(&op)
+            .unwrap();
+        let d = got.dims().to_vec();
+        assert_eq!(d, op.out_shape(&[1, h, w, c]).unwrap());
+        let g = values(&got);
+        let mut nonzero = 0;
+        for y in 0..d[1] {
+            for xx in 0..d[2] {
+                for ch in 0..d[3] {
+                    let v = g[(y * d[2] + xx) * d[3] + ch];
+                    let (iy, ix, ic) = (
+                        y as isize - pads[1].0 as isize,
+                        xx as isize - pads[2].0 as isize,
+                        ch as isize - pads[3].0 as isize,
+                    );
+                    let inside = (0..h as isize).contains(&iy)
+                        && (0..w as isize).contains(&ix)
+                        && (0..c as isize).contains(&ic);
+                    let want = if inside {
+                        x[((iy as usize) * w + ix as usize) * c + ic as usize]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(v, want, "pads {pads:?} at ({y}, {xx}, {ch})");
+                    nonzero += inside as usize;
+                }
+            }
+        }
+        assert_eq!(nonzero, x.len());
+    }
+}

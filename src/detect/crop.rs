@@ -9,6 +9,7 @@
 //! average and by a few 8-bit levels at worst (numbers in `tests/detect_pipeline.rs`).
 
 use image::RgbImage;
+use rayon::prelude::*;
 
 use super::decode::{PersonDetection, DETECTOR_INPUT};
 
@@ -169,15 +170,51 @@ fn warp(
     n: usize,
     border: Border,
     out: &mut [f32],
-    convert: impl Fn(f32) -> f32,
+    convert: impl Fn(f32) -> f32 + Sync,
 ) {
     if img.width() == 0 || img.height() == 0 {
         out.fill(convert(0.0));
         return;
     }
     let m = affine.map(|row| row.map(f64::from));
-    for (i, texel) in out.chunks_exact_mut(3).enumerate() {
-        let (u, v) = ((i % n) as f64, (i / n) as f64);
+    out.par_chunks_mut(n * 3).enumerate().for_each(|(v, row)| {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("sse4.1") {
+            // SAFETY: the CPU was just checked to have SSE4.1.
+            return unsafe { warp_row_sse41(img, &m, v, border, row, &convert) };
+        }
+        warp_row(img, &m, v, border, row, &convert)
+    });
+}
+
+/// [`warp_row`] compiled with SSE4.1, whose rounding instructions replace the library calls
+/// that `round` costs on baseline x86-64 (most of this function's time).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.1")]
+fn warp_row_sse41(
+    img: &RgbImage,
+    m: &[[f64; 3]; 2],
+    v: usize,
+    border: Border,
+    row: &mut [f32],
+    convert: &(impl Fn(f32) -> f32 + Sync),
+) {
+    warp_row(img, m, v, border, row, convert)
+}
+
+/// One tensor row `v` of [`warp`].
+#[inline(always)]
+fn warp_row(
+    img: &RgbImage,
+    m: &[[f64; 3]; 2],
+    v: usize,
+    border: Border,
+    row: &mut [f32],
+    convert: &(impl Fn(f32) -> f32 + Sync),
+) {
+    let v = v as f64;
+    for (u, texel) in row.chunks_exact_mut(3).enumerate() {
+        let u = u as f64;
         let x = m[0][0] * u + m[0][1] * v + m[0][2];
         let y = m[1][0] * u + m[1][1] * v + m[1][2];
         let rgb = sample_bilinear(img, x, y, border);
@@ -189,6 +226,7 @@ fn warp(
 
 /// OpenCV-style 8-bit bilinear sample at image position `(x, y)`: the position is rounded to
 /// 1/32 pixel and the result to an integer level, as `warpPerspective` on `CV_8UC3` does.
+#[inline(always)]
 fn sample_bilinear(img: &RgbImage, x: f64, y: f64, border: Border) -> [f32; 3] {
     let (x0, fx) = quantize(x);
     let (y0, fy) = quantize(y);
@@ -205,6 +243,7 @@ fn sample_bilinear(img: &RgbImage, x: f64, y: f64, border: Border) -> [f32; 3] {
 
 /// Integer pixel and fraction (a multiple of 1/32) of a sample coordinate. NaN becomes 0 and
 /// huge values are clamped, so the integer maths below cannot overflow.
+#[inline(always)]
 fn quantize(coord: f64) -> (i64, f32) {
     let steps = (coord.clamp(-COORD_LIMIT, COORD_LIMIT) * SUBPIXEL_STEPS).round() as i64;
     let whole = steps.div_euclid(SUBPIXEL_STEPS as i64);
@@ -213,6 +252,7 @@ fn quantize(coord: f64) -> (i64, f32) {
 }
 
 /// The image pixel at integer `(x, y)`, or the border's value outside. Needs a non-empty image.
+#[inline(always)]
 fn pixel(img: &RgbImage, x: i64, y: i64, border: Border) -> [f32; 3] {
     let (w, h) = (i64::from(img.width()), i64::from(img.height()));
     let inside = (0..w).contains(&x) && (0..h).contains(&y);

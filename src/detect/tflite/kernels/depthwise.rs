@@ -6,6 +6,9 @@ use rayon::prelude::*;
 use super::{activate, f32_slice, nhwc, out_size};
 use crate::detect::tflite::schema::{Activation, Window};
 
+/// Channels summed together in registers (two AVX vectors).
+const LANES: usize = 16;
+
 #[derive(Clone, Debug)]
 pub struct Depthwise {
     /// `[kh, kw, c]`, TFLite's layout without its leading 1.
@@ -144,33 +147,57 @@ impl Depthwise {
         let (kh, kw) = self.kernel;
         let (sh, sw) = self.window.stride;
         let (dh, dw) = self.window.dilation;
+        // (input offset, weight offset) of each tap inside the picture, per output pixel.
+        let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
         for (ox, acc) in out.chunks_exact_mut(c).enumerate() {
-            acc.copy_from_slice(&self.bias);
+            taps.clear();
             for ky in 0..kh {
-                let Some(iy) = (job.oy * sh + ky * dh).checked_sub(job.pad.0) else {
+                let Some(iy) = (job.oy * sh + ky * dh)
+                    .checked_sub(job.pad.0)
+                    .filter(|&y| y < h)
+                else {
                     continue;
                 };
-                if iy >= h {
-                    continue;
-                }
                 for kx in 0..kw {
-                    let Some(ix) = (ox * sw + kx * dw).checked_sub(job.pad.1) else {
+                    let Some(ix) = (ox * sw + kx * dw)
+                        .checked_sub(job.pad.1)
+                        .filter(|&x| x < w)
+                    else {
                         continue;
                     };
-                    if ix >= w {
-                        continue;
-                    }
-                    let src = ((job.batch * h + iy) * w + ix) * c;
-                    let xs = &job.x[src..src + c];
-                    let ws = &self.weights[(ky * kw + kx) * c..][..c];
-                    for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
-                        *a = if FMA {
-                            xv.mul_add(wv, *a)
+                    taps.push((((job.batch * h + iy) * w + ix) * c, (ky * kw + kx) * c));
+                }
+            }
+            // Channels in blocks of LANES: the block's sums stay in registers over all taps.
+            let mut c0 = 0;
+            while c0 + LANES <= c {
+                let mut sum: [f32; LANES] = self.bias[c0..c0 + LANES].try_into().expect("LANES");
+                for &(xo, wo) in &taps {
+                    let xs: &[f32; LANES] = job.x[xo + c0..][..LANES].try_into().expect("LANES");
+                    let ws: &[f32; LANES] =
+                        self.weights[wo + c0..][..LANES].try_into().expect("LANES");
+                    for i in 0..LANES {
+                        sum[i] = if FMA {
+                            xs[i].mul_add(ws[i], sum[i])
                         } else {
-                            *a + xv * wv
+                            sum[i] + xs[i] * ws[i]
                         };
                     }
                 }
+                acc[c0..c0 + LANES].copy_from_slice(&sum);
+                c0 += LANES;
+            }
+            for ch in c0..c {
+                let mut sum = self.bias[ch];
+                for &(xo, wo) in &taps {
+                    let (xv, wv) = (job.x[xo + ch], self.weights[wo + ch]);
+                    sum = if FMA {
+                        xv.mul_add(wv, sum)
+                    } else {
+                        sum + xv * wv
+                    };
+                }
+                acc[ch] = sum;
             }
         }
         activate(out, self.activation);
@@ -210,7 +237,8 @@ impl CustomOp1 for Depthwise {
             candle_core::bail!("depthwise conv: a {h}x{w} input is smaller than the kernel");
         };
         let mut out = vec![0f32; n * oh * ow * c];
-        let tiles = self.is_unit_stride().then(|| self.tiles(ow));
+        // Few channels leave the register blocks of `row` mostly empty: whole-row passes instead.
+        let tiles = (self.is_unit_stride() && c < LANES).then(|| self.tiles(ow));
         out.par_chunks_mut(ow * c)
             .enumerate()
             .for_each(|(row_index, out_row)| {

@@ -33,24 +33,29 @@ impl CustomOp1 for Pad {
             candle_core::bail!("pad: {} paddings for rank {}", self.0.len(), dims.len());
         };
         let mut out = vec![0f32; out_dims.iter().product()];
-        let Some((&inner, outer)) = dims.split_last() else {
-            return Ok((CpuStorage::F32(x.to_vec()), l.shape().clone()));
+        // Everything after the last padded dimension is copied as one contiguous run.
+        let Some(d) = self.0.iter().rposition(|&(a, b)| a > 0 || b > 0) else {
+            out.copy_from_slice(x);
+            return Ok((CpuStorage::F32(out), Shape::from(out_dims)));
         };
-        // Copy the input one innermost row at a time, to where its padded index lands.
-        let rows: usize = outer.iter().product();
-        let mut index = vec![0usize; outer.len()];
-        for row in 0..rows {
-            let mut rem = row;
-            for d in (0..outer.len()).rev() {
-                index[d] = rem % outer[d];
-                rem /= outer[d];
-            }
+        let inner: usize = dims[d + 1..].iter().product();
+        let run = dims[d] * inner;
+        let mut index = vec![0usize; d];
+        for src in x.chunks_exact(run) {
             let mut dst = 0;
-            for d in 0..outer.len() {
-                dst = dst * out_dims[d] + index[d] + self.0[d].0;
+            for k in 0..d {
+                dst = dst * out_dims[k] + index[k] + self.0[k].0;
             }
-            dst = dst * out_dims[outer.len()] + self.0[outer.len()].0;
-            out[dst..dst + inner].copy_from_slice(&x[row * inner..(row + 1) * inner]);
+            dst = (dst * out_dims[d] + self.0[d].0) * inner;
+            out[dst..dst + run].copy_from_slice(src);
+            // Next row: an odometer over the leading dimensions.
+            for k in (0..d).rev() {
+                index[k] += 1;
+                if index[k] < dims[k] {
+                    break;
+                }
+                index[k] = 0;
+            }
         }
         Ok((CpuStorage::F32(out), Shape::from(out_dims)))
     }
