@@ -187,7 +187,7 @@ impl Depthwise {
                 acc[c0..c0 + LANES].copy_from_slice(&sum);
                 c0 += LANES;
             }
-            for ch in c0..c {
+            for (ch, slot) in acc.iter_mut().enumerate().skip(c0) {
                 let mut sum = self.bias[ch];
                 for &(xo, wo) in &taps {
                     let (xv, wv) = (job.x[xo + ch], self.weights[wo + ch]);
@@ -197,7 +197,7 @@ impl Depthwise {
                         sum + xv * wv
                     };
                 }
-                acc[ch] = sum;
+                *slot = sum;
             }
         }
         activate(out, self.activation);
