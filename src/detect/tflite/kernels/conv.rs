@@ -2,6 +2,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use gemm::Parallelism;
+use rayon::prelude::*;
 
 use super::sparse_pointwise::SparsePointwise;
 use super::{activate, f32_slice, nhwc, out_size};
@@ -100,14 +101,30 @@ impl Conv2d {
 
     /// The im2col matrix `[n*oh*ow, kh*kw*ci]`, zeros where the window hangs over the edge.
     fn patches(&self, x: &[f32], (n, h, w, c): (usize, usize, usize, usize)) -> Vec<f32> {
-        let ((oh, ow), (pt, pl)) = self.geometry(h, w).expect("checked by the caller");
-        let (kh, kw) = self.kernel;
-        let (sh, sw) = self.window.stride;
-        let (dh, dw) = self.window.dilation;
-        let k = kh * kw * c;
+        let ((oh, ow), pad) = self.geometry(h, w).expect("checked by the caller");
+        let k = self.kernel.0 * self.kernel.1 * c;
         let mut out = vec![0f32; n * oh * ow * k];
         for (row_index, row) in out.chunks_exact_mut(k).enumerate() {
             let (b, oy, ox) = (row_index / (oh * ow), (row_index / ow) % oh, row_index % ow);
+            self.patch(x, (h, w, c), pad, (b, oy, ox), row);
+        }
+        out
+    }
+
+    /// The receptive field of output pixel `(b, oy, ox)` as `(ky, kx, ci)` values; `row` must
+    /// be zero where the window hangs over the edge (it is left untouched there).
+    fn patch(
+        &self,
+        x: &[f32],
+        (h, w, c): (usize, usize, usize),
+        (pt, pl): (usize, usize),
+        (b, oy, ox): (usize, usize, usize),
+        row: &mut [f32],
+    ) {
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.window.stride;
+        let (dh, dw) = self.window.dilation;
+        {
             for ky in 0..kh {
                 let Some(iy) = (oy * sh + ky * dh).checked_sub(pt).filter(|&y| y < h) else {
                     continue;
@@ -122,9 +139,114 @@ impl Conv2d {
                 }
             }
         }
+    }
+
+    /// Few inputs per output (a first layer on RGB: 3x3x3 = 27) make im2col and a GEMM mostly
+    /// copying; such convolutions run directly, one output row per task.
+    fn is_direct(&self) -> bool {
+        !self.is_pointwise() && self.weights_kc.len() / self.out_channels <= DIRECT_MAX_K
+    }
+
+    fn run_direct(
+        &self,
+        x: &[f32],
+        (n, h, w, c): (usize, usize, usize, usize),
+        (oh, ow): (usize, usize),
+    ) -> Vec<f32> {
+        let co = self.out_channels;
+        let (_, (pt, pl)) = self.geometry(h, w).expect("checked by the caller");
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.window.stride;
+        let (dh, dw) = self.window.dilation;
+        let mut out = vec![0f32; n * oh * ow * co];
+        out.par_chunks_mut(ow * co)
+            .enumerate()
+            .for_each(|(row_index, out_row)| {
+                let (b, oy) = (row_index / oh, row_index % oh);
+                // (input offset, first weight row) of each tap inside the picture.
+                let mut taps = Vec::with_capacity(kh * kw);
+                for (ox, px) in out_row.chunks_exact_mut(co).enumerate() {
+                    taps.clear();
+                    for ky in 0..kh {
+                        let Some(iy) = (oy * sh + ky * dh).checked_sub(pt).filter(|&y| y < h)
+                        else {
+                            continue;
+                        };
+                        for kx in 0..kw {
+                            let Some(ix) = (ox * sw + kx * dw).checked_sub(pl).filter(|&x| x < w)
+                            else {
+                                continue;
+                            };
+                            taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
+                        }
+                    }
+                    self.pixel_direct(x, &taps, c, px);
+                }
+                activate(out_row, self.activation);
+            });
         out
     }
+
+    fn pixel_direct(&self, x: &[f32], taps: &[(usize, usize)], c: usize, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU was just checked to have AVX2 and FMA.
+            return unsafe { self.pixel_direct_avx2(x, taps, c, out) };
+        }
+        self.pixel_direct_body::<false>(x, taps, c, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn pixel_direct_avx2(&self, x: &[f32], taps: &[(usize, usize)], c: usize, out: &mut [f32]) {
+        self.pixel_direct_body::<true>(x, taps, c, out)
+    }
+
+    /// `out[o] = bias[o] + sum over taps and input channels of x * W`, 8 outputs at a time
+    /// in registers.
+    #[inline(always)]
+    fn pixel_direct_body<const FMA: bool>(
+        &self,
+        x: &[f32],
+        taps: &[(usize, usize)],
+        c: usize,
+        out: &mut [f32],
+    ) {
+        let co = self.out_channels;
+        let mut o0 = 0;
+        while o0 + 8 <= co {
+            let mut sum: [f32; 8] = self.bias[o0..o0 + 8].try_into().expect("8 outputs");
+            for &(xo, ko) in taps {
+                for (ci, &p) in x[xo..xo + c].iter().enumerate() {
+                    let ws: &[f32; 8] = self.weights_kc[(ko + ci) * co + o0..][..8]
+                        .try_into()
+                        .expect("8 outputs");
+                    for i in 0..8 {
+                        sum[i] = if FMA {
+                            p.mul_add(ws[i], sum[i])
+                        } else {
+                            sum[i] + p * ws[i]
+                        };
+                    }
+                }
+            }
+            out[o0..o0 + 8].copy_from_slice(&sum);
+            o0 += 8;
+        }
+        for (o, slot) in out.iter_mut().enumerate().skip(o0) {
+            let mut sum = self.bias[o];
+            for &(xo, ko) in taps {
+                for (ci, &p) in x[xo..xo + c].iter().enumerate() {
+                    sum += p * self.weights_kc[(ko + ci) * co + o];
+                }
+            }
+            *slot = sum;
+        }
+    }
 }
+
+/// Largest `kh * kw * ci` computed by [`Conv2d::is_direct`]'s direct loop.
+const DIRECT_MAX_K: usize = 64;
 
 /// `dst[m, co] += lhs[m, k] * rhs[k, co]`, all row-major and contiguous.
 fn gemm_accumulate(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, co: usize) {
@@ -182,6 +304,10 @@ impl CustomOp1 for Conv2d {
         let (m, co) = (n * oh * ow, self.out_channels);
         if let Some(sparse) = &self.sparse {
             let out = sparse.run(x, m);
+            return Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, co))));
+        }
+        if self.is_direct() {
+            let out = self.run_direct(x, (n, h, w, c), (oh, ow));
             return Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, co))));
         }
         let k = self.weights_kc.len() / co;

@@ -168,24 +168,15 @@ impl Depthwise {
                     taps.push((((job.batch * h + iy) * w + ix) * c, (ky * kw + kx) * c));
                 }
             }
-            // Channels in blocks of LANES: the block's sums stay in registers over all taps.
+            // Channels in blocks of LANES (then 8): a block's sums stay in registers over all taps.
             let mut c0 = 0;
             while c0 + LANES <= c {
-                let mut sum: [f32; LANES] = self.bias[c0..c0 + LANES].try_into().expect("LANES");
-                for &(xo, wo) in &taps {
-                    let xs: &[f32; LANES] = job.x[xo + c0..][..LANES].try_into().expect("LANES");
-                    let ws: &[f32; LANES] =
-                        self.weights[wo + c0..][..LANES].try_into().expect("LANES");
-                    for i in 0..LANES {
-                        sum[i] = if FMA {
-                            xs[i].mul_add(ws[i], sum[i])
-                        } else {
-                            sum[i] + xs[i] * ws[i]
-                        };
-                    }
-                }
-                acc[c0..c0 + LANES].copy_from_slice(&sum);
+                self.channel_block::<FMA, LANES>(job.x, &taps, c0, &mut acc[c0..c0 + LANES]);
                 c0 += LANES;
+            }
+            if c0 + 8 <= c {
+                self.channel_block::<FMA, 8>(job.x, &taps, c0, &mut acc[c0..c0 + 8]);
+                c0 += 8;
             }
             for (ch, slot) in acc.iter_mut().enumerate().skip(c0) {
                 let mut sum = self.bias[ch];
@@ -201,6 +192,30 @@ impl Depthwise {
             }
         }
         activate(out, self.activation);
+    }
+
+    /// `out[i] = bias[c0 + i] + sum over taps of x[xo + c0 + i] * w[wo + c0 + i]`, `i < N`.
+    #[inline(always)]
+    fn channel_block<const FMA: bool, const N: usize>(
+        &self,
+        x: &[f32],
+        taps: &[(usize, usize)],
+        c0: usize,
+        out: &mut [f32],
+    ) {
+        let mut sum: [f32; N] = self.bias[c0..c0 + N].try_into().expect("N channels");
+        for &(xo, wo) in taps {
+            let xs: &[f32; N] = x[xo + c0..][..N].try_into().expect("N channels");
+            let ws: &[f32; N] = self.weights[wo + c0..][..N].try_into().expect("N channels");
+            for i in 0..N {
+                sum[i] = if FMA {
+                    xs[i].mul_add(ws[i], sum[i])
+                } else {
+                    sum[i] + xs[i] * ws[i]
+                };
+            }
+        }
+        out.copy_from_slice(&sum);
     }
 
     #[cfg(target_arch = "x86_64")]
