@@ -578,3 +578,37 @@ fn pad_places_the_input_at_its_offsets() {
         assert_eq!(nonzero, x.len());
     }
 }
+
+fn tiny_model(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn tiny_models_run_or_are_refused_with_the_reason() {
+    // Made by tests/reference/make_tiny_tflite.py; LiteRT gives 0.5, 0.731, 0.119, 0.953.
+    let m = Interpreter::from_bytes(&tiny_model("tiny_logistic.tflite")).unwrap();
+    let x = nhwc_tensor(vec![0.0, 1.0, -2.0, 3.0], 2, 2, 1);
+    let y = values(&m.run(&[x]).unwrap()[0]);
+    let want: Vec<f32> = [0.0f32, 1.0, -2.0, 3.0]
+        .iter()
+        .map(|v| 1.0 / (1.0 + (-v).exp()))
+        .collect();
+    assert_close(&y, &want, 1e-6, "logistic");
+
+    let err = Interpreter::from_bytes(&tiny_model("tiny_unsupported_op.tflite")).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("operator 0") && msg.contains("builtin operator 1 is not implemented"),
+        "{msg}"
+    );
+
+    let err = Interpreter::from_bytes(&tiny_model("tiny_wrong_shape.tflite")).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("[1, 2, 2, 1]") && msg.contains("declares [1, 3, 3, 1]"),
+        "{msg}"
+    );
+}
