@@ -371,3 +371,76 @@ fn edit_refuses_bad_arguments_before_opening_a_window() {
         "{text}"
     );
 }
+
+#[test]
+fn detect_writes_openpose_json_and_a_drawing() {
+    use std::io::Write;
+    if let Err(e) = marionette::detect::models::find() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED detect_writes_openpose_json_and_a_drawing: {e:#}"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let photo = sample("astronaut.png");
+    let json = dir.path().join("astronaut_detected.json");
+    let overlay = dir.path().join("overlay.png");
+    let out = marionette(&[
+        "detect",
+        &photo,
+        "--json",
+        json.to_str().unwrap(),
+        "--overlay",
+        overlay.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("joints confident") && stdout.contains("nose"),
+        "{stdout}"
+    );
+    // The JSON is OpenPose with the photo's canvas, and reads back as the same skeleton the
+    // library finds.
+    let pose = marionette::pose::read_openpose(&json, 0).unwrap();
+    let img = image::open(&photo).unwrap().to_rgb8();
+    let det = marionette::detect::PoseDetector::load_default()
+        .unwrap()
+        .detect(&img)
+        .unwrap()
+        .expect("the astronaut is found");
+    assert_eq!(pose.num_present(), det.pose.num_present());
+    for (j, p) in det.pose.present() {
+        let q = pose.get(j).unwrap();
+        assert!(
+            (p.x - q.x).abs() < 0.01 && (p.y - q.y).abs() < 0.01,
+            "joint {j}"
+        );
+    }
+    let drawn = image::open(&overlay).unwrap().to_rgb8();
+    assert_eq!(drawn.dimensions(), img.dimensions());
+    assert_ne!(drawn, img, "the skeleton is drawn");
+
+    // No person: a clear failure that writes nothing.
+    let grey = dir.path().join("grey.png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([120, 120, 120]))
+        .save(&grey)
+        .unwrap();
+    let none_json = dir.path().join("none.json");
+    let out = marionette(&[
+        "detect",
+        grey.to_str().unwrap(),
+        "--json",
+        none_json.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no person found"), "{}", stderr(&out));
+    assert!(!none_json.exists());
+
+    // A corrupt photo names the file.
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"not a png").unwrap();
+    let out = marionette(&["detect", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bad.png"), "{}", stderr(&out));
+}

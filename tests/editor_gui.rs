@@ -10,6 +10,7 @@ use marionette::app::engine::ModelChoice;
 use marionette::app::project::{Mode, ResultOverlay};
 use marionette::app::{EditorOptions, MarionetteApp};
 use marionette::pose::skeleton::{R_ELBOW, R_SHOULDER, R_WRIST};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,9 +29,12 @@ fn harness(options: EditorOptions) -> Harness<'static, MarionetteApp> {
         .build_eframe(move |cc| MarionetteApp::new(cc, options))
 }
 
+/// Options opening `photo` with the template (or its pose file) and no detection, so what
+/// these tests see does not depend on the detector's models.
 fn open(photo: PathBuf) -> EditorOptions {
     EditorOptions {
         photo: Some(photo),
+        detect: false,
         ..Default::default()
     }
 }
@@ -412,4 +416,128 @@ fn autosave_is_offered_back() {
     h.step();
     assert_eq!(h.state().editor.doc, posed);
     assert!(h.state().editor.photo.is_some());
+}
+
+/// Detection on: the photo opens with the template while the detector looks for the person in
+/// the background (the status bar says so), then the detected skeleton replaces the template
+/// as one undo step and posing starts. The joints match MediaPipe's reference for the photo.
+#[test]
+fn opening_a_photo_detects_the_person() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pose");
+    if let Err(e) = marionette::detect::models::find() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED opening_a_photo_detects_the_person: {e:#}"
+        );
+        return;
+    }
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("camera.json")).unwrap())
+            .unwrap();
+    // Copied away from its reference JSON, which would otherwise be read as its pose file.
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("camera.png");
+    std::fs::copy(fixtures.join("camera.png"), &photo).unwrap();
+    let mut h = harness(EditorOptions {
+        photo: Some(photo),
+        detect: true,
+        ..Default::default()
+    });
+    let t0 = Instant::now();
+    loop {
+        h.step();
+        let e = &h.state().editor;
+        if !e.detecting() {
+            break;
+        }
+        // Still running after this frame, so it was running while the frame was drawn.
+        assert_eq!(
+            e.settings.mode,
+            Mode::FitSource,
+            "the template is fitted meanwhile"
+        );
+        h.get_by_label("Finding the person...");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "timed out waiting for the detection"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let e = &h.state().editor;
+    assert_eq!(e.settings.mode, Mode::PoseTarget, "notice: {:?}", e.notice);
+    assert!(
+        e.source_origin.starts_with("detected ("),
+        "{}",
+        e.source_origin
+    );
+    assert_eq!(e.doc.source, e.doc.target);
+    let tolerance = 0.03 * reference["landmark_roi"]["side_px"].as_f64().unwrap() as f32;
+    let joints = reference["openpose18"].as_array().unwrap();
+    assert_eq!(joints.len(), 18);
+    let mut checked = 0;
+    for (j, want) in joints.iter().enumerate() {
+        if !want["confident"].as_bool().unwrap() {
+            continue;
+        }
+        let at = [
+            want["x_px"].as_f64().unwrap() as f32,
+            want["y_px"].as_f64().unwrap() as f32,
+        ];
+        let got = e.doc.source.points[j];
+        assert!(
+            e.doc.source.visible[j],
+            "joint {j} is confident in the reference"
+        );
+        let d = marionette::app::skeleton::dist(got, at);
+        assert!(
+            d < tolerance,
+            "joint {j} at {got:?}, reference {at:?} ({d:.1} px > {tolerance:.1})"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} confident joints to compare");
+
+    // One Ctrl+Z goes back to the template.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    let template = marionette::app::skeleton::EditSkeleton::template(512.0, 512.0);
+    assert_eq!(h.state().editor.doc.source, template);
+}
+
+/// Detection on, a photo with nobody in it: the template stays, fitting goes on, and the side
+/// panel says the detector found no one.
+#[test]
+fn a_photo_without_a_person_keeps_the_template() {
+    if let Err(e) = marionette::detect::models::find() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED a_photo_without_a_person_keeps_the_template: {e:#}"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("empty_wall.png");
+    image::RgbImage::from_pixel(320, 240, image::Rgb([128, 128, 128]))
+        .save(&photo)
+        .unwrap();
+    let mut h = harness(EditorOptions {
+        photo: Some(photo),
+        detect: true,
+        ..Default::default()
+    });
+    step_until(&mut h, "the detection", |app| !app.editor.detecting());
+    h.step();
+    let e = &h.state().editor;
+    assert_eq!(e.settings.mode, Mode::FitSource);
+    assert_eq!(
+        e.doc.source,
+        marionette::app::skeleton::EditSkeleton::template(320.0, 240.0)
+    );
+    assert!(!e.can_undo());
+    // Said twice: in the status bar and in the side panel's fitting notice.
+    let said = h
+        .query_all_by_label_contains("No person found by the detector")
+        .count();
+    assert_eq!(said, 2);
+    h.get_by_label("Detect person");
 }

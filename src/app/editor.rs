@@ -2,6 +2,9 @@
 //! projects, edits with undo, talking to the workers, exports and the autosave. The panes and
 //! panels in [`super::ui`] read and change this state; tests drive it directly.
 
+use super::detection::{
+    self, DetectOutcome, DetectRequest, DetectResponse, DetectStatus, Detected, Unavailable,
+};
 use super::engine::RenderResponse;
 use super::engine::{Engine, ModelChoice, ModelInfo, ModelSpec, Photo, RenderRequest, Rendered};
 use super::history::History;
@@ -19,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How the editor starts (from the command line, or from a test).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct EditorOptions {
     /// A photo to open.
     pub photo: Option<PathBuf>,
@@ -30,6 +33,22 @@ pub struct EditorOptions {
     pub state_dir: Option<PathBuf>,
     /// Print frame-time statistics when the window closes (`marionette edit --frame-stats`).
     pub frame_stats: bool,
+    /// Look for the person when a photo without a pose file opens (`--no-detect` turns it off;
+    /// tests that need the template to stay put do too).
+    pub detect: bool,
+}
+
+impl Default for EditorOptions {
+    fn default() -> Self {
+        Self {
+            photo: None,
+            project: None,
+            model: ModelSpec::default(),
+            state_dir: None,
+            frame_stats: false,
+            detect: true,
+        }
+    }
 }
 
 /// The undoable part of the session: both skeletons.
@@ -62,6 +81,15 @@ pub struct Notice {
     pub error: bool,
 }
 
+/// A detection request in flight, and the document when it was sent: an answer that finds the
+/// document changed does not replace the user's edits.
+#[derive(Clone, Debug)]
+struct SentDetection {
+    id: u64,
+    photo_id: u64,
+    doc: Doc,
+}
+
 /// Seconds between autosaves of a changed session.
 const AUTOSAVE_EVERY: Duration = Duration::from_secs(3);
 /// The puppet preview runs on a copy of the photo at most this many pixels per side.
@@ -83,6 +111,19 @@ pub struct Editor {
     pub model_info: Option<ModelInfo>,
     worker: LatestWorker<RenderRequest, RenderResponse>,
     preview_worker: LatestWorker<PreviewRequest, Preview>,
+    /// Finds the person in a photo; `None` when detection is off for the session.
+    detect_worker: Option<LatestWorker<DetectRequest, DetectResponse>>,
+    next_detect_id: u64,
+    /// The detection whose answer is awaited; `None` when none is (or it was for a photo that
+    /// has since been replaced).
+    detect_sent: Option<SentDetection>,
+    /// What detection did for the current photo (side panel and status bar).
+    pub detect_status: DetectStatus,
+    /// Why the detector cannot load, once known: opening another photo does not try again
+    /// (only the explicit "Detect person" does).
+    detector_unavailable: Option<Unavailable>,
+    /// A detection that finished after the user had already moved joints: offered, not applied.
+    pub pending_detection: Option<Detected>,
     next_id: u64,
     /// What was last sent: (photo id, source, target, model).
     sent: Option<(u64, Pose, Pose, ModelSpec)>,
@@ -119,9 +160,22 @@ pub struct Editor {
 impl Editor {
     /// A new editor; `repaint` wakes the UI when a worker has a result.
     pub fn new(options: EditorOptions, repaint: impl Fn() + Send + Sync + Clone + 'static) -> Self {
-        let notify_model = repaint.clone();
-        let mut engine = Engine::new();
         let pool = compute_pool();
+        let job = detection::detector_job(Arc::clone(&pool));
+        Self::with_detect_job(options, repaint, pool, job)
+    }
+
+    /// [`Editor::new`] with the detection worker running `detect` (tests answer with made-up
+    /// detections, needing no model files).
+    fn with_detect_job(
+        options: EditorOptions,
+        repaint: impl Fn() + Send + Sync + Clone + 'static,
+        pool: Arc<rayon::ThreadPool>,
+        detect: impl FnMut(DetectRequest) -> DetectResponse + Send + 'static,
+    ) -> Self {
+        let notify_model = repaint.clone();
+        let notify_detect = repaint.clone();
+        let mut engine = Engine::new();
         let model_pool = Arc::clone(&pool);
         let worker = LatestWorker::spawn(
             "marionette-model",
@@ -133,6 +187,13 @@ impl Editor {
             move |req| pool.install(|| preview::run(req)),
             repaint,
         );
+        let detect_worker = options
+            .detect
+            .then(|| LatestWorker::spawn("marionette-detect", detect, notify_detect));
+        let detect_status = match detect_worker {
+            Some(_) => DetectStatus::Idle,
+            None => DetectStatus::Off,
+        };
         let template = EditSkeleton::template(1.0, 1.0);
         let mut editor = Self {
             photo: None,
@@ -149,6 +210,12 @@ impl Editor {
             model_info: None,
             worker,
             preview_worker,
+            detect_worker,
+            next_detect_id: 0,
+            detect_sent: None,
+            detect_status,
+            detector_unavailable: None,
+            pending_detection: None,
             next_id: 0,
             sent: None,
             latest_request: 0,
@@ -194,8 +261,10 @@ impl Editor {
     // ----- opening -------------------------------------------------------------------------
 
     /// Opens a photo; its source skeleton comes from a pose file beside it
-    /// (`<stem>_source.json`, `<stem>_pose.json` or `<stem>.json`), else the template is placed
-    /// and the editor switches to fitting it. A failure leaves the current session untouched.
+    /// (`<stem>_source.json`, `<stem>_pose.json` or `<stem>.json`), else the template is placed,
+    /// the editor switches to fitting it, and the detector looks for the person in the
+    /// background (its skeleton replaces the template when it arrives). A failure leaves the
+    /// current session untouched.
     pub fn open_photo(&mut self, path: &Path) -> Result<()> {
         let image = crate::imaging::open_photo(path)?;
         let (w, h) = (image.width() as f32, image.height() as f32);
@@ -228,6 +297,9 @@ impl Editor {
         self.settings.mode = mode;
         self.source_origin = origin;
         self.say(format!("Opened {}", file_name(path)));
+        if mode == Mode::FitSource {
+            self.start_detection(false);
+        }
         Ok(())
     }
 
@@ -259,6 +331,9 @@ impl Editor {
         self.preview = None;
         self.probe = None;
         self.sent = None;
+        self.detect_sent = None;
+        self.pending_detection = None;
+        self.detect_status = self.idle_detect_status();
         self.refit = true;
         self.result_version += 1;
         self.preview_version += 1;
@@ -509,12 +584,159 @@ impl Editor {
         self.model_spec.device = device.to_string();
     }
 
+    // ----- detection -----------------------------------------------------------------------
+
+    /// "Detect person": looks for the person in the current photo again (after opening a
+    /// project, or to redo a fit). Retries loading the models if that failed before. The
+    /// answer replaces both skeletons as one undoable edit.
+    pub fn detect_person(&mut self) {
+        if self.photo.is_none() {
+            self.say("Open a photo first".into());
+            return;
+        }
+        if self.detect_worker.is_none() {
+            self.say("Pose detection is turned off in this session".into());
+            return;
+        }
+        self.pending_detection = None;
+        self.start_detection(true);
+    }
+
+    /// Whether a detection for the current photo is running (status bar spinner).
+    pub fn detecting(&self) -> bool {
+        self.detect_sent.is_some()
+    }
+
+    /// Whether "Detect person" can be offered: detection is on, a photo is open and no
+    /// detection is running.
+    pub fn can_detect(&self) -> bool {
+        self.detect_worker.is_some() && self.photo.is_some() && !self.detecting()
+    }
+
+    /// Applies the detection that was held back because the user had already moved joints.
+    pub fn use_pending_detection(&mut self) {
+        if let Some(d) = self.pending_detection.take() {
+            self.apply_detected(d);
+        }
+    }
+
+    pub fn dismiss_pending_detection(&mut self) {
+        self.pending_detection = None;
+    }
+
+    fn idle_detect_status(&self) -> DetectStatus {
+        match self.detect_worker {
+            Some(_) => DetectStatus::Idle,
+            None => DetectStatus::Off,
+        }
+    }
+
+    /// Sends the current photo to the detector. Without `reload`, a detector already known not
+    /// to load is not asked again: the status just says why.
+    fn start_detection(&mut self, reload: bool) {
+        let (Some(worker), Some(photo)) = (&self.detect_worker, &self.photo) else {
+            return;
+        };
+        if !reload {
+            if let Some(u) = &self.detector_unavailable {
+                self.detect_status = DetectStatus::Unavailable(u.clone());
+                return;
+            }
+        }
+        self.next_detect_id += 1;
+        let sent = SentDetection {
+            id: self.next_detect_id,
+            photo_id: photo.id,
+            doc: self.doc.clone(),
+        };
+        worker.submit(DetectRequest {
+            id: sent.id,
+            photo_id: sent.photo_id,
+            photo: Arc::clone(photo),
+            reload,
+        });
+        self.detect_sent = Some(sent);
+        self.detect_status = DetectStatus::Running;
+    }
+
+    fn collect_detections(&mut self) {
+        while let Some(resp) = self.detect_worker.as_ref().and_then(|w| w.try_recv()) {
+            self.on_detection(resp);
+        }
+    }
+
+    /// Takes the detector's answer, unless it is stale: for a photo no longer open, or for a
+    /// request that a newer one replaced.
+    fn on_detection(&mut self, resp: DetectResponse) {
+        let current_photo = self.photo.as_ref().map(|p| p.id);
+        let awaited = self.detect_sent.as_ref().is_some_and(|s| {
+            s.id == resp.id && s.photo_id == resp.photo_id && current_photo == Some(resp.photo_id)
+        });
+        if !awaited {
+            return;
+        }
+        let Some(sent) = self.detect_sent.take() else {
+            return;
+        };
+        match resp.outcome {
+            DetectOutcome::Found(d) if self.doc == sent.doc => self.apply_detected(*d),
+            DetectOutcome::Found(d) => self.hold_detection(*d),
+            DetectOutcome::NoPerson => {
+                self.detect_status = DetectStatus::NoPerson;
+                self.say(detection::NO_PERSON.into());
+            }
+            DetectOutcome::Unavailable(u) => {
+                self.detector_unavailable = Some(u.clone());
+                self.warn(unavailable_message(&u));
+                self.detect_status = DetectStatus::Unavailable(u);
+            }
+            DetectOutcome::Failed(message) => {
+                self.warn(format!("Pose detection failed: {message}"));
+                self.detect_status = DetectStatus::Failed(message);
+            }
+        }
+    }
+
+    /// Replaces both skeletons with the detected one as one undoable edit, and starts posing.
+    /// Joints the detector was not sure of stay hidden, placed where the template fitted to
+    /// the others puts them, so the user can show and move them.
+    fn apply_detected(&mut self, d: Detected) {
+        let Some(wh) = self.photo_wh() else { return };
+        let skeleton = EditSkeleton::from_pose(&d.pose, wh);
+        let before = self.doc.clone();
+        self.doc = Doc {
+            target: skeleton.clone(),
+            source: skeleton,
+        };
+        if self.doc != before {
+            self.history.record(before);
+        }
+        self.settings.mode = Mode::PoseTarget;
+        self.source_origin = d.origin();
+        self.detect_status = DetectStatus::Found(d.origin());
+        self.pending_detection = None;
+        self.say(found_message(&d));
+    }
+
+    /// A detection that arrived after the user moved joints: their work stays, the detection is
+    /// offered in the side panel.
+    fn hold_detection(&mut self, d: Detected) {
+        self.detect_status = DetectStatus::Found(d.origin());
+        self.say(
+            "The detector found the person, but you had already moved joints: your skeleton \
+             is kept (\"Use detected skeleton\" in the side panel replaces it)"
+                .into(),
+        );
+        self.pending_detection = Some(d);
+    }
+
     // ----- per frame -----------------------------------------------------------------------
 
     /// Sends requests for changed poses and collects finished results. Never blocks.
     pub fn tick(&mut self) {
         self.send_if_changed();
         self.collect();
+        self.collect_detections();
         self.autosave_if_due();
     }
 
@@ -643,6 +865,12 @@ impl Editor {
         self.notice = Some(Notice { text, error: false });
     }
 
+    /// A problem that needs no dialog (the user can carry on): red in the status bar.
+    fn warn(&mut self, text: String) {
+        tracing::warn!("{text}");
+        self.notice = Some(Notice { text, error: true });
+    }
+
     pub fn report_error(&mut self, e: anyhow::Error) {
         let text = format!("{e:#}");
         tracing::warn!("{text}");
@@ -699,6 +927,33 @@ pub fn sidecar_pose(photo: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The status line after a detection is applied.
+fn found_message(d: &Detected) -> String {
+    let present = d.pose.num_present();
+    let hidden = pose::NUM_JOINTS - present;
+    let hidden = if hidden > 0 {
+        format!(", {hidden} hidden (tick \"Show hidden joints\" to place them)")
+    } else {
+        String::new()
+    };
+    format!(
+        "Found the person in {:.0} ms: {present} joints placed{hidden}. Ctrl+Z undoes it.",
+        d.millis
+    )
+}
+
+/// The status line when the detector cannot load.
+fn unavailable_message(u: &Unavailable) -> String {
+    if u.missing {
+        format!(
+            "Pose detection is not installed: run `{}` once, then Edit > Detect person",
+            crate::detect::models::FETCH_HINT
+        )
+    } else {
+        format!("Pose detection could not load: {}", u.message)
+    }
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -728,4 +983,289 @@ pub fn samples() -> Vec<(String, PathBuf)> {
     .map(|(label, f)| (label.to_string(), dir.join(f)))
     .filter(|(_, p)| p.is_file())
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::Joint;
+    use std::time::Duration;
+
+    /// An editor with detection on whose worker answers "no person" at once; the tests hand
+    /// the editor the answers they need through `on_detection`, so no model files are needed.
+    fn editor() -> Editor {
+        editor_with_job(|req| DetectResponse {
+            id: req.id,
+            photo_id: req.photo_id,
+            outcome: DetectOutcome::NoPerson,
+        })
+    }
+
+    fn editor_with_job(
+        job: impl FnMut(DetectRequest) -> DetectResponse + Send + 'static,
+    ) -> Editor {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        Editor::with_detect_job(EditorOptions::default(), || {}, Arc::new(pool), job)
+    }
+
+    /// A `w`x`h` photo with no pose file, in `dir`.
+    fn photo(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {
+        let path = dir.join(name);
+        image::RgbImage::new(w, h).save(&path).unwrap();
+        path
+    }
+
+    /// A person found a little left of the template, with the ears and the left ankle not
+    /// confident: 15 of 18 joints.
+    fn detected(w: f32, h: f32) -> Detected {
+        let t = EditSkeleton::template(w, h);
+        let mut pose = Pose::missing();
+        for j in 0..pose::NUM_JOINTS {
+            let [x, y] = t.points[j];
+            pose.set(j, Some(Joint::new(x - 12.0, y + 5.0, 0.9)));
+        }
+        for j in [16, 17, 13] {
+            pose.set(j, None);
+        }
+        Detected {
+            pose,
+            score: 0.61,
+            millis: 80.0,
+        }
+    }
+
+    /// The answer to the request in flight.
+    fn answer(e: &Editor, outcome: DetectOutcome) -> DetectResponse {
+        let sent = e.detect_sent.as_ref().expect("a detection in flight");
+        DetectResponse {
+            id: sent.id,
+            photo_id: sent.photo_id,
+            outcome,
+        }
+    }
+
+    fn notice(e: &Editor) -> String {
+        e.notice
+            .as_ref()
+            .map(|n| n.text.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn detection_replaces_the_template_as_one_undo_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = editor();
+        e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
+        let template = EditSkeleton::template(200.0, 300.0);
+        assert_eq!(e.doc.source, template);
+        assert_eq!(e.settings.mode, Mode::FitSource);
+        assert!(e.detecting());
+        assert_eq!(e.detect_status, DetectStatus::Running);
+
+        let d = detected(200.0, 300.0);
+        e.on_detection(answer(&e, DetectOutcome::Found(Box::new(d.clone()))));
+        let expect = EditSkeleton::from_pose(&d.pose, (200.0, 300.0));
+        assert_eq!(e.doc.source, expect);
+        assert_eq!(e.doc.target, expect);
+        assert_eq!(e.settings.mode, Mode::PoseTarget);
+        assert!(!e.detecting());
+        assert_eq!(e.source_origin, "detected (15 of 18 joints, score 0.61)");
+        // Joints the detector was not sure of stay, hidden, for the user to show and place.
+        assert!(!e.doc.source.visible[16] && !e.doc.source.visible[13]);
+        assert!(e.doc.source.visible[0]);
+        assert!(notice(&e).contains("Found the person"), "{}", notice(&e));
+        assert!(notice(&e).contains("3 hidden"), "{}", notice(&e));
+
+        e.undo();
+        assert_eq!(e.doc.source, template);
+        assert_eq!(e.doc.target, template);
+        assert!(!e.can_undo(), "the detection was one step");
+        e.redo();
+        assert_eq!(e.doc.source, expect);
+    }
+
+    #[test]
+    fn stale_detections_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = editor();
+        e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
+        let for_a = answer(&e, DetectOutcome::Found(Box::new(detected(200.0, 300.0))));
+        e.open_photo(&photo(dir.path(), "b.png", 300, 200)).unwrap();
+        let template_b = EditSkeleton::template(300.0, 200.0);
+
+        // Photo a's answer arrives after b was opened: ignored, b's detection still awaited.
+        e.on_detection(for_a.clone());
+        assert_eq!(e.doc.source, template_b);
+        assert_eq!(e.settings.mode, Mode::FitSource);
+        assert!(e.detecting());
+        // Even with b's photo id, an answer to an older request is not the one awaited.
+        e.on_detection(DetectResponse {
+            photo_id: e.photo.as_ref().unwrap().id,
+            ..for_a
+        });
+        assert_eq!(e.doc.source, template_b);
+        assert!(e.detecting());
+
+        // "Detect person" twice: only the second answer counts.
+        e.detect_person();
+        let first = answer(&e, DetectOutcome::NoPerson);
+        e.detect_person();
+        e.on_detection(first);
+        assert!(e.detecting());
+        assert_eq!(e.detect_status, DetectStatus::Running);
+
+        let d = detected(300.0, 200.0);
+        e.on_detection(answer(&e, DetectOutcome::Found(Box::new(d.clone()))));
+        assert_eq!(
+            e.doc.source,
+            EditSkeleton::from_pose(&d.pose, (300.0, 200.0))
+        );
+        assert!(!e.detecting());
+    }
+
+    #[test]
+    fn detection_after_a_hand_edit_is_offered_not_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = editor();
+        e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
+        let d = detected(200.0, 300.0);
+        let reply = answer(&e, DetectOutcome::Found(Box::new(d.clone())));
+        // The user drags a wrist while the detector runs.
+        e.begin_drag(Which::Source, 4, false);
+        e.drag_to([20.0, 30.0]);
+        e.end_drag();
+        let edited = e.doc.clone();
+        e.on_detection(reply);
+        assert_eq!(e.doc, edited, "the user's work is not replaced");
+        assert_eq!(e.settings.mode, Mode::FitSource);
+        assert_eq!(e.pending_detection.as_ref(), Some(&d));
+        assert!(
+            notice(&e).contains("already moved joints"),
+            "{}",
+            notice(&e)
+        );
+
+        // Taken up from the side panel: applied as one more undo step.
+        e.use_pending_detection();
+        assert_eq!(
+            e.doc.source,
+            EditSkeleton::from_pose(&d.pose, (200.0, 300.0))
+        );
+        assert_eq!(e.settings.mode, Mode::PoseTarget);
+        assert!(e.pending_detection.is_none());
+        e.undo();
+        assert_eq!(e.doc, edited);
+        e.undo();
+        assert_eq!(e.doc.source, EditSkeleton::template(200.0, 300.0));
+    }
+
+    #[test]
+    fn no_person_keeps_the_template_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = editor();
+        e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
+        let before = e.doc.clone();
+        e.on_detection(answer(&e, DetectOutcome::NoPerson));
+        assert_eq!(e.doc, before);
+        assert_eq!(e.settings.mode, Mode::FitSource);
+        assert_eq!(e.detect_status, DetectStatus::NoPerson);
+        assert_eq!(
+            notice(&e),
+            "No person found by the detector; drag the template's joints onto the person"
+        );
+        assert!(!e.can_undo());
+        assert!(!e.detecting());
+    }
+
+    #[test]
+    fn a_missing_detector_is_looked_for_once_until_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = editor();
+        e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
+        let missing = Unavailable {
+            missing: true,
+            message: "pose detection models not found".into(),
+        };
+        e.on_detection(answer(&e, DetectOutcome::Unavailable(missing.clone())));
+        assert_eq!(e.detect_status, DetectStatus::Unavailable(missing.clone()));
+        let n = e.notice.clone().unwrap();
+        assert!(
+            n.error && n.text.contains("marionette fetch-models"),
+            "{n:?}"
+        );
+        assert!(
+            e.error_dialog.is_none(),
+            "no dialog for a missing optional part"
+        );
+        assert_eq!(e.doc.source, EditSkeleton::template(200.0, 300.0));
+
+        // The next photo does not ask again, but says why nothing happens.
+        e.open_photo(&photo(dir.path(), "b.png", 200, 300)).unwrap();
+        assert!(!e.detecting());
+        assert_eq!(e.detect_status, DetectStatus::Unavailable(missing));
+        // Asking explicitly tries again (the models may have been fetched meanwhile).
+        e.detect_person();
+        assert!(e.detecting());
+    }
+
+    #[test]
+    fn a_photo_with_a_pose_file_or_detection_off_starts_no_detection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = photo(dir.path(), "posed.png", 200, 300);
+        let pose = EditSkeleton::template(200.0, 300.0).to_pose();
+        pose::write_openpose(dir.path().join("posed_pose.json"), &pose, Some((200, 300))).unwrap();
+        let mut e = editor();
+        e.open_photo(&path).unwrap();
+        assert_eq!(e.settings.mode, Mode::PoseTarget);
+        assert!(!e.detecting());
+        assert_eq!(e.detect_status, DetectStatus::Idle);
+
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let options = EditorOptions {
+            detect: false,
+            ..Default::default()
+        };
+        let mut off = Editor::with_detect_job(
+            options,
+            || {},
+            Arc::new(pool),
+            |_| unreachable!("detection is off"),
+        );
+        off.open_photo(&photo(dir.path(), "plain.png", 200, 300))
+            .unwrap();
+        assert!(!off.detecting());
+        assert_eq!(off.detect_status, DetectStatus::Off);
+        off.detect_person();
+        assert!(!off.detecting());
+        assert!(!off.can_detect());
+    }
+
+    /// The worker's answer travels back through `tick`'s collection, with the request's ids.
+    #[test]
+    fn the_workers_answer_is_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = editor_with_job(|req| {
+            let (w, h) = req.photo.image.dimensions();
+            DetectResponse {
+                id: req.id,
+                photo_id: req.photo_id,
+                outcome: DetectOutcome::Found(Box::new(detected(w as f32, h as f32))),
+            }
+        });
+        e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
+        let t0 = Instant::now();
+        while e.detecting() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "no answer came");
+            std::thread::sleep(Duration::from_millis(5));
+            e.collect_detections();
+        }
+        assert_eq!(e.settings.mode, Mode::PoseTarget);
+        assert!(e.source_origin.starts_with("detected (15 of 18 joints"));
+    }
 }

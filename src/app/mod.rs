@@ -7,12 +7,14 @@
 //! * [`skeleton`] — joints, the kinematic tree, forward kinematics, mirror, template.
 //! * [`history`], [`view`] — undo/redo snapshots; photo ↔ screen transforms and hit-testing.
 //! * [`worker`] — the latest-wins background thread; [`engine`] (the model, one crop and the
-//!   cached source features per photo) and [`preview`] (the instant puppet warp) run on two.
+//!   cached source features per photo) and [`preview`] (the instant puppet warp) run on two,
+//!   [`detection`] (finding the person in a newly opened photo) on a third.
 //! * [`probe`] — where a result pixel sampled from, per attention level.
 //! * [`overlay`] — float fields coloured by `shaders/overlay.wgsl` in egui_wgpu callbacks.
 //! * [`project`], [`export`] — the session file and autosave; PNG exports.
 //! * [`ui`] — the eframe app: menus, side panel, the two panes, dialogs.
 
+pub mod detection;
 pub mod editor;
 pub mod engine;
 pub mod export;

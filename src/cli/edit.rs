@@ -22,6 +22,10 @@ pub struct EditArgs {
     /// Neither autosave nor offer to restore a previous session.
     #[arg(long)]
     pub no_autosave: bool,
+    /// Do not look for the person in photos opened without a pose file (the template is placed
+    /// instead).
+    #[arg(long)]
+    pub no_detect: bool,
     /// Redraw continuously and, on exit, print frame-time statistics (split by whether the model
     /// was busy).
     #[arg(long)]
@@ -37,6 +41,7 @@ impl Default for EditArgs {
             weights: None,
             device: "cpu".into(),
             no_autosave: false,
+            no_detect: false,
             frame_stats: false,
         }
     }
@@ -61,6 +66,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
             project::default_state_dir()
         },
         frame_stats: args.frame_stats,
+        detect: !args.no_detect,
     };
     crate::app::run(options)
 }

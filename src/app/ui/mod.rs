@@ -56,8 +56,8 @@ impl eframe::App for MarionetteApp {
         panels::dialogs(&ctx, &mut self.editor);
         // Edits made this frame go out now rather than next frame.
         self.editor.tick();
-        if self.editor.busy() {
-            // Keep the spinner turning; results also wake us through the worker's repaint.
+        if self.editor.busy() || self.editor.detecting() {
+            // Keep the spinners turning; results also wake us through the workers' repaint.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
         let ms = t0.elapsed().as_secs_f32() * 1e3;

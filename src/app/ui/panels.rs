@@ -1,6 +1,7 @@
 //! Menus, the side panel (mode, edit tools, overlays with legends, model), the status bar, the
 //! dialogs and the keyboard shortcuts.
 
+use crate::app::detection::{self, DetectStatus};
 use crate::app::editor::{samples, Editor, Which};
 use crate::app::engine::ModelChoice;
 use crate::app::overlay::{self, FloatField, OverlayPaint, OverlayStyle};
@@ -244,6 +245,27 @@ fn edit_menu(ui: &mut egui::Ui, editor: &mut Editor) {
         editor.reset_target();
         ui.close();
     }
+    ui.separator();
+    if detect_button(ui, editor) {
+        ui.close();
+    }
+}
+
+/// "Detect person", enabled while it can run; returns whether it was clicked.
+fn detect_button(ui: &mut egui::Ui, editor: &mut Editor) -> bool {
+    let clicked = ui
+        .add_enabled(editor.can_detect(), egui::Button::new("Detect person"))
+        .on_hover_text("Find the person in the photo and place both skeletons on them")
+        .on_disabled_hover_text(match editor.detect_status {
+            DetectStatus::Off => "Pose detection is turned off (--no-detect)",
+            DetectStatus::Running => "Finding the person...",
+            _ => "Open a photo first",
+        })
+        .clicked();
+    if clicked {
+        editor.detect_person();
+    }
+    clicked
 }
 
 fn model_menu(ui: &mut egui::Ui, editor: &mut Editor) {
@@ -318,22 +340,21 @@ pub fn side_panel(ui: &mut egui::Ui, editor: &mut Editor) {
         });
         match editor.settings.mode {
             Mode::FitSource => {
-                ui.label(
-                    RichText::new(
-                        "Fitting the source skeleton: no pose detector is installed, so drag \
-                         each joint onto the person (right-click hides joints that are not \
-                         visible in the photo). The result shows the model's reconstruction.",
-                    )
-                    .color(Color32::from_rgb(255, 210, 120)),
-                );
-                if ui.button("Start posing").clicked() {
-                    editor.set_mode(Mode::PoseTarget);
-                }
+                fit_notice(ui, &editor.detect_status);
+                ui.horizontal(|ui| {
+                    if ui.button("Start posing").clicked() {
+                        editor.set_mode(Mode::PoseTarget);
+                    }
+                    if editor.detect_status != DetectStatus::Off {
+                        detect_button(ui, editor);
+                    }
+                });
             }
             Mode::PoseTarget => {
                 ui.label("Posing the target skeleton. Drag joints on either pane.");
             }
         }
+        pending_detection(ui, editor);
         ui.label(
             RichText::new(format!("Source skeleton: {}", editor.source_origin))
                 .small()
@@ -375,6 +396,84 @@ pub fn side_panel(ui: &mut egui::Ui, editor: &mut Editor) {
         ui.separator();
         ui.heading("Model");
         model_info(ui, editor);
+    });
+}
+
+/// How to fit the source skeleton, and what the detector did (or why it did nothing).
+fn fit_notice(ui: &mut egui::Ui, status: &DetectStatus) {
+    const HOW: &str = "(right-click hides joints that are not visible in the photo). The result \
+                       shows the model's reconstruction.";
+    let (text, detail) = match status {
+        DetectStatus::Off => (
+            format!(
+                "Fitting the source skeleton: no pose detector is installed, so drag each joint \
+                 onto the person {HOW}"
+            ),
+            None,
+        ),
+        DetectStatus::Running => (
+            format!(
+                "Finding the person in the photo... Meanwhile you can drag each joint onto the \
+                 person yourself {HOW}"
+            ),
+            None,
+        ),
+        DetectStatus::NoPerson => (format!("{} {HOW}", detection::NO_PERSON), None),
+        DetectStatus::Unavailable(u) if u.missing => (
+            format!(
+                "Pose detection is not installed: run `{}` once, then Detect person. Until then, \
+                 drag each joint onto the person {HOW}",
+                crate::detect::models::FETCH_HINT
+            ),
+            Some(u.message.as_str()),
+        ),
+        DetectStatus::Unavailable(u) => (
+            format!(
+                "Pose detection could not load its models (`{}` fetches them again), so drag \
+                 each joint onto the person {HOW}",
+                crate::detect::models::FETCH_HINT
+            ),
+            Some(u.message.as_str()),
+        ),
+        DetectStatus::Failed(message) => (
+            format!(
+                "Pose detection failed on this photo, so drag each joint onto the person {HOW}"
+            ),
+            Some(message.as_str()),
+        ),
+        DetectStatus::Idle | DetectStatus::Found(_) => (
+            format!("Fitting the source skeleton: drag each joint onto the person {HOW}"),
+            None,
+        ),
+    };
+    ui.label(RichText::new(text).color(Color32::from_rgb(255, 210, 120)));
+    if let Some(detail) = detail {
+        ui.label(RichText::new(detail).small().weak());
+    }
+}
+
+/// A detection held back because the user had already moved joints: offered, with a way out.
+fn pending_detection(ui: &mut egui::Ui, editor: &mut Editor) {
+    let Some(d) = &editor.pending_detection else {
+        return;
+    };
+    ui.label(
+        RichText::new(format!(
+            "The detector found the person ({} of {} joints, score {:.2}) after you had moved \
+             joints; your skeleton was kept.",
+            d.pose.num_present(),
+            crate::pose::NUM_JOINTS,
+            d.score
+        ))
+        .color(Color32::from_rgb(255, 210, 120)),
+    );
+    ui.horizontal(|ui| {
+        if ui.button("Use detected skeleton").clicked() {
+            editor.use_pending_detection();
+        }
+        if ui.button("Dismiss").clicked() {
+            editor.dismiss_pending_detection();
+        }
     });
 }
 
@@ -522,6 +621,10 @@ fn wheel_field() -> Arc<FloatField> {
 
 pub fn status_bar(ui: &mut egui::Ui, editor: &Editor) {
     ui.horizontal(|ui| {
+        if editor.detecting() {
+            ui.add(egui::Spinner::new().size(14.0));
+            ui.label("Finding the person...");
+        }
         if editor.busy() {
             ui.add(egui::Spinner::new().size(14.0));
             ui.label("rendering");
