@@ -202,10 +202,53 @@ impl Conv2d {
         self.pixel_direct_body::<true>(x, taps, c, out)
     }
 
-    /// `out[o] = bias[o] + sum over taps and input channels of x * W`, 8 outputs at a time
-    /// in registers.
+    /// `out[o] = bias[o] + sum over taps and input channels of x * W`. The usual small output
+    /// counts get a fixed-size body whose sums all stay in registers, so each input value is
+    /// loaded and broadcast once; other counts go 8 outputs at a time.
     #[inline(always)]
     fn pixel_direct_body<const FMA: bool>(
+        &self,
+        x: &[f32],
+        taps: &[(usize, usize)],
+        c: usize,
+        out: &mut [f32],
+    ) {
+        match out.len() {
+            8 => self.pixel_all_outputs::<FMA, 8>(x, taps, c, out),
+            16 => self.pixel_all_outputs::<FMA, 16>(x, taps, c, out),
+            24 => self.pixel_all_outputs::<FMA, 24>(x, taps, c, out),
+            32 => self.pixel_all_outputs::<FMA, 32>(x, taps, c, out),
+            _ => self.pixel_by_blocks::<FMA>(x, taps, c, out),
+        }
+    }
+
+    #[inline(always)]
+    fn pixel_all_outputs<const FMA: bool, const N: usize>(
+        &self,
+        x: &[f32],
+        taps: &[(usize, usize)],
+        c: usize,
+        out: &mut [f32],
+    ) {
+        let mut sum: [f32; N] = self.bias[..N].try_into().expect("N outputs");
+        for &(xo, ko) in taps {
+            let ws = &self.weights_kc[ko * N..(ko + c) * N];
+            for (&p, w) in x[xo..xo + c].iter().zip(ws.chunks_exact(N)) {
+                let w: &[f32; N] = w.try_into().expect("N outputs");
+                for i in 0..N {
+                    sum[i] = if FMA {
+                        p.mul_add(w[i], sum[i])
+                    } else {
+                        sum[i] + p * w[i]
+                    };
+                }
+            }
+        }
+        out.copy_from_slice(&sum);
+    }
+
+    #[inline(always)]
+    fn pixel_by_blocks<const FMA: bool>(
         &self,
         x: &[f32],
         taps: &[(usize, usize)],
