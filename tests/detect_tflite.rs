@@ -324,6 +324,8 @@ fn conv_matches_naive_for_same_and_valid_odd_and_even_sizes() {
         (6, 6, 8, 4, 1, 1, Padding::Same),
         (9, 8, 2, 3, 3, 1, Padding::Valid),
         (5, 5, 3, 2, 2, 2, Padding::Valid),
+        // A first layer on RGB: 24 outputs summed in registers together.
+        (9, 8, 3, 24, 3, 2, Padding::Same),
         // More than 64 inputs per output: im2col and the GEMM instead of the direct loop.
         (6, 7, 9, 10, 3, 2, Padding::Same),
         (4, 4, 288, 12, 2, 1, Padding::Valid),

@@ -169,11 +169,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let lm_full = time_model(&landmark_model, &lm_in, args.warmup, args.runs)?;
     let (det_ms, lm_ms) = (det.median_ms, lm.median_ms);
     let mut whole = Vec::new();
+    let mut stages: [Vec<f64>; 4] = Default::default();
     for i in 0..args.warmup + args.runs.max(1) {
         let t = Instant::now();
-        pipeline.detect(&img)?;
+        let found = pipeline.detect(&img)?;
         if i >= args.warmup {
             whole.push(t.elapsed().as_secs_f64() * 1e3);
+            if let Some(d) = found {
+                let s = d.times;
+                let parts = [
+                    s.detector_crop_ms,
+                    s.decode_ms,
+                    s.landmark_crop_ms,
+                    s.landmark_decode_ms,
+                ];
+                for (v, ms) in stages.iter_mut().zip(parts) {
+                    v.push(ms);
+                }
+            }
         }
     }
     for (name, times) in [("detector", &det), ("landmark", &lm)] {
@@ -198,6 +211,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!(
         "detect_total_ms {:.2} (crops, both networks, decoding)",
         median(&mut whole)
+    );
+    let [a, b, c, d] = stages.map(|mut v| median(&mut v));
+    println!(
+        "  outside the networks (median ms): detector crop {a:.2}, box decoding {b:.2}, \
+         landmark crop {c:.2}, landmark decoding {d:.2}"
     );
     if let Some(python) = &args.reference_python {
         let (ref_det, ref_lm) = litert_reference(python, &paths, args)?;
