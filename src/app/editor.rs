@@ -58,6 +58,15 @@ pub struct Doc {
     pub target: EditSkeleton,
 }
 
+/// The two sides of an applied detection (see [`Editor::undo`]).
+#[derive(Clone, Debug)]
+struct DetectionStep {
+    before: Doc,
+    after: Doc,
+    origin_before: String,
+    origin_after: String,
+}
+
 /// Which skeleton a joint belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
@@ -124,6 +133,9 @@ pub struct Editor {
     detector_unavailable: Option<Unavailable>,
     /// A detection that finished after the user had already moved joints: offered, not applied.
     pub pending_detection: Option<Detected>,
+    /// The documents and labels on both sides of the applied detection's undo step, so that
+    /// undoing it also returns to fitting the template (and redoing it, to posing).
+    detection_step: Option<DetectionStep>,
     next_id: u64,
     /// What was last sent: (photo id, source, target, model).
     sent: Option<(u64, Pose, Pose, ModelSpec)>,
@@ -216,6 +228,7 @@ impl Editor {
             detect_status,
             detector_unavailable: None,
             pending_detection: None,
+            detection_step: None,
             next_id: 0,
             sent: None,
             latest_request: 0,
@@ -333,6 +346,7 @@ impl Editor {
         self.sent = None;
         self.detect_sent = None;
         self.pending_detection = None;
+        self.detection_step = None;
         self.detect_status = self.idle_detect_status();
         self.refit = true;
         self.result_version += 1;
@@ -547,6 +561,7 @@ impl Editor {
         self.end_drag();
         if let Some(prev) = self.history.undo(self.doc.clone()) {
             self.doc = prev;
+            self.follow_detection_step();
         }
     }
 
@@ -554,6 +569,22 @@ impl Editor {
         self.end_drag();
         if let Some(next) = self.history.redo(self.doc.clone()) {
             self.doc = next;
+            self.follow_detection_step();
+        }
+    }
+
+    /// After an undo or redo that lands on either side of the applied detection: the mode and
+    /// the source label that go with that side.
+    fn follow_detection_step(&mut self) {
+        let Some(step) = &self.detection_step else {
+            return;
+        };
+        if self.doc == step.before {
+            self.settings.mode = Mode::FitSource;
+            self.source_origin = step.origin_before.clone();
+        } else if self.doc == step.after {
+            self.settings.mode = Mode::PoseTarget;
+            self.source_origin = step.origin_after.clone();
         }
     }
 
@@ -709,8 +740,14 @@ impl Editor {
             source: skeleton,
         };
         if self.doc != before {
-            self.history.record(before);
+            self.history.record(before.clone());
         }
+        self.detection_step = Some(DetectionStep {
+            before,
+            after: self.doc.clone(),
+            origin_before: self.source_origin.clone(),
+            origin_after: d.origin(),
+        });
         self.settings.mode = Mode::PoseTarget;
         self.source_origin = d.origin();
         self.detect_status = DetectStatus::Found(d.origin());
@@ -1079,12 +1116,18 @@ mod tests {
         assert!(notice(&e).contains("Found the person"), "{}", notice(&e));
         assert!(notice(&e).contains("3 hidden"), "{}", notice(&e));
 
+        let template_origin = "template (no pose file beside the photo)";
         e.undo();
         assert_eq!(e.doc.source, template);
         assert_eq!(e.doc.target, template);
         assert!(!e.can_undo(), "the detection was one step");
+        // Back to fitting the template, labelled as such.
+        assert_eq!(e.settings.mode, Mode::FitSource);
+        assert_eq!(e.source_origin, template_origin);
         e.redo();
         assert_eq!(e.doc.source, expect);
+        assert_eq!(e.settings.mode, Mode::PoseTarget);
+        assert_eq!(e.source_origin, "detected (15 of 18 joints, score 0.61)");
     }
 
     #[test]
