@@ -25,12 +25,16 @@ use serde_json::Value;
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-/// `$MARIONETTE_POSE_FIXTURES`, else `../shared/fixtures/pose` next to the crate.
+/// `../shared/fixtures/pose` next to the crate: the recorded camera tensors live there.
 fn fixture_dir() -> PathBuf {
-    match std::env::var_os("MARIONETTE_POSE_FIXTURES") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pose"),
-    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pose")
+}
+
+/// Every folder of pose JSONs: the shared one, and `$MARIONETTE_POSE_FIXTURES` when set.
+fn fixture_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![fixture_dir()];
+    dirs.extend(std::env::var_os("MARIONETTE_POSE_FIXTURES").map(PathBuf::from));
+    dirs
 }
 
 /// `camera_tensors.safetensors`: every tensor as flat f32, and the parsed `json` metadata.
@@ -627,9 +631,9 @@ fn fixture_landmarks(json: &Value) -> Vec<Landmark> {
 
 #[test]
 fn openpose_mapping_matches_every_fixture() {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    let mut paths: Vec<PathBuf> = fixture_dirs()
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     paths.sort();

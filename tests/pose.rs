@@ -477,7 +477,9 @@ fn openpose_errors_say_what_is_wrong() {
 
 #[test]
 fn pose_fixture_json_reads_confident_joints() {
-    let path = fixture_dir("MARIONETTE_POSE_FIXTURES", "pose").join("astronaut.json");
+    // Always the shared folder: `$MARIONETTE_POSE_FIXTURES` names *extra* photos for the
+    // detection tests, not a replacement for this one.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pose/astronaut.json");
     let meta = read_json(&path);
     let doc = read_openpose_with_canvas(&path, 0).unwrap();
     assert_eq!(doc.canvas, Some((512, 512)));

@@ -9,21 +9,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 
-use super::bench::BenchArgs;
+use super::bench::{median, BenchArgs};
 use crate::detect::crop::{detector_input, landmark_input, Roi, LANDMARK_INPUT};
 use crate::detect::decode::DETECTOR_INPUT;
 use crate::detect::models;
 use crate::detect::tflite::Interpreter;
 use crate::detect::PoseDetector;
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
 
 /// Where one model's time goes.
 struct ModelTimes {

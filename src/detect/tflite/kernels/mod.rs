@@ -13,14 +13,11 @@ pub mod elementwise;
 pub mod sparse_pointwise;
 pub mod spatial;
 
-use candle_core::{CpuStorage, Layout, Result};
+use candle_core::{Layout, Result};
 
 use super::schema::{Activation, Padding};
 
-/// A contiguous f32 view of a CPU storage.
-pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    crate::ops::f32_slice(s, l, op)
-}
+pub(crate) use crate::ops::f32_slice;
 
 /// `(n, h, w, c)` of a rank-4 NHWC layout.
 pub(crate) fn nhwc(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize)> {
