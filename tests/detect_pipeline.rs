@@ -670,7 +670,8 @@ fn openpose_mapping_matches_every_fixture() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 3, "astronaut, bus and camera");
+    // astronaut, bus and camera, plus any in `$MARIONETTE_POSE_FIXTURES` (CI adds bus again).
+    assert!(checked >= 3, "only {checked} pose fixtures");
     assert!(
         left_out >= 5,
         "the fixtures have unconfident joints to leave out"
