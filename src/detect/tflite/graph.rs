@@ -397,7 +397,7 @@ impl Builder {
             ) => {
                 let (w, w_shape) = self.const_f32(op, 1)?;
                 let (n, h, wd, c) = nhwc(&x_shape)?;
-                if *depth_multiplier != 1 && !(*depth_multiplier == c && c == 1) {
+                if *depth_multiplier != 1 {
                     return Err(unsupported(format!("depth multiplier {depth_multiplier}")));
                 }
                 let dw = Depthwise::new(w, w_shape, self.optional_bias(op)?, *window, *activation)
