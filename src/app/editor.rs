@@ -752,7 +752,7 @@ impl Editor {
         self.source_origin = d.origin();
         self.detect_status = DetectStatus::Found(d.origin());
         self.pending_detection = None;
-        self.say(found_message(&d));
+        self.say(found_message(&d, self.settings.show_hidden));
     }
 
     /// A detection that arrived after the user moved joints: their work stays, the detection is
@@ -965,13 +965,13 @@ pub fn sidecar_pose(photo: &Path) -> Option<PathBuf> {
 }
 
 /// The status line after a detection is applied.
-fn found_message(d: &Detected) -> String {
+fn found_message(d: &Detected, show_hidden: bool) -> String {
     let present = d.pose.num_present();
     let hidden = pose::NUM_JOINTS - present;
-    let hidden = if hidden > 0 {
-        format!(", {hidden} hidden (tick \"Show hidden joints\" to place them)")
-    } else {
-        String::new()
+    let hidden = match (hidden, show_hidden) {
+        (0, _) => String::new(),
+        (n, true) => format!(", {n} hidden (drawn hollow: right-click one to show it)"),
+        (n, false) => format!(", {n} hidden (tick \"Show hidden joints\" to place them)"),
     };
     format!(
         "Found the person in {:.0} ms: {present} joints placed{hidden}. Ctrl+Z undoes it.",
