@@ -11,7 +11,8 @@
 //! * [`detect`] — finding the skeleton in a photo: MediaPipe BlazePose on a small TFLite
 //!   interpreter, mapped to the 18 OpenPose joints.
 //! * [`app`] — the desktop editor (eframe/egui, wgpu overlays, background model worker).
-//! * [`cli`] — the `marionette` subcommands (`render`, `bench`, `synth`, `train`, `eval`, `edit`).
+//! * [`cli`] — the `marionette` subcommands (`edit`, `render`, `detect`, `fetch-models`, `bench`,
+//!   `synth`, `train`, `eval`).
 
 pub mod app;
 pub mod cli;
