@@ -5,7 +5,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::sparse_pointwise::SparsePointwise;
-use super::{activate, f32_slice, nhwc, out_size};
+use super::{activate, bias_or_zeros, f32_slice, geometry, nhwc};
 use crate::detect::tflite::schema::{Activation, Window};
 
 /// A convolution with its weights laid out for the GEMM: `[kh*kw*ci, co]`, row `(ky, kx, ci)`.
@@ -43,11 +43,7 @@ impl Conv2d {
                 weights.len()
             ));
         }
-        let bias = match bias {
-            Some(b) if b.len() == co => b.to_vec(),
-            Some(b) => return Err(format!("bias of length {} for {co} outputs", b.len())),
-            None => vec![0.0; co],
-        };
+        let bias = bias_or_zeros(bias, co, "outputs")?;
         // OHWI -> (HWI)O: each output channel becomes a column of the GEMM's right operand.
         let mut weights_kc = vec![0f32; k * co];
         for (o, row) in weights.chunks_exact(k).enumerate() {
@@ -72,14 +68,7 @@ impl Conv2d {
 
     /// Output `(h, w)` and leading padding `(top, left)` for an input of `h x w`.
     pub fn geometry(&self, h: usize, w: usize) -> Option<((usize, usize), (usize, usize))> {
-        let Window {
-            padding,
-            stride,
-            dilation,
-        } = self.window;
-        let (oh, pt) = out_size(h, self.kernel.0, stride.0, dilation.0, padding)?;
-        let (ow, pl) = out_size(w, self.kernel.1, stride.1, dilation.1, padding)?;
-        Some(((oh, ow), (pt, pl)))
+        geometry(&self.window, self.kernel, h, w)
     }
 
     pub fn out_channels(&self) -> usize {

@@ -3,7 +3,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
-use super::{activate, f32_slice, nhwc, out_size};
+use super::{activate, bias_or_zeros, f32_slice, geometry, nhwc};
 use crate::detect::tflite::schema::{Activation, Window};
 
 /// Channels summed together in registers (two AVX vectors).
@@ -51,11 +51,7 @@ impl Depthwise {
                 weights.len()
             ));
         }
-        let bias = match bias {
-            Some(b) if b.len() == c => b.to_vec(),
-            Some(b) => return Err(format!("bias of length {} for {c} channels", b.len())),
-            None => vec![0.0; c],
-        };
+        let bias = bias_or_zeros(bias, c, "channels")?;
         Ok(Self {
             weights: weights.to_vec(),
             bias,
@@ -71,14 +67,7 @@ impl Depthwise {
 
     /// Output `(h, w)` and leading padding `(top, left)` for an input of `h x w`.
     pub fn geometry(&self, h: usize, w: usize) -> Option<((usize, usize), (usize, usize))> {
-        let Window {
-            padding,
-            stride,
-            dilation,
-        } = self.window;
-        let (oh, pt) = out_size(h, self.kernel.0, stride.0, dilation.0, padding)?;
-        let (ow, pl) = out_size(w, self.kernel.1, stride.1, dilation.1, padding)?;
-        Some(((oh, ow), (pt, pl)))
+        geometry(&self.window, self.kernel, h, w)
     }
 
     fn is_unit_stride(&self) -> bool {

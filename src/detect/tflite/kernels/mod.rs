@@ -13,14 +13,14 @@ pub mod elementwise;
 pub mod sparse_pointwise;
 pub mod spatial;
 
-use candle_core::{Layout, Result};
+use candle_core::Layout;
 
-use super::schema::{Activation, Padding};
+use super::schema::{Activation, Padding, Window};
 
 pub(crate) use crate::ops::f32_slice;
 
 /// `(n, h, w, c)` of a rank-4 NHWC layout.
-pub(crate) fn nhwc(l: &Layout, op: &str) -> Result<(usize, usize, usize, usize)> {
+pub(crate) fn nhwc(l: &Layout, op: &str) -> candle_core::Result<(usize, usize, usize, usize)> {
     l.shape()
         .dims4()
         .map_err(|_| candle_core::Error::Msg(format!("{op}: expected NHWC, got {:?}", l.shape())))
@@ -44,6 +44,40 @@ pub fn out_size(
             Some((out, total / 2))
         }
         Padding::Valid => Some(((input.checked_sub(span)?) / stride + 1, 0)),
+    }
+}
+
+/// Output `(h, w)` and leading padding `(top, left)` of a `kernel`-sized window op (convolution,
+/// depthwise convolution, pooling) on an `h x w` input; `None` when the input is too small.
+pub fn geometry(
+    window: &Window,
+    kernel: (usize, usize),
+    h: usize,
+    w: usize,
+) -> Option<((usize, usize), (usize, usize))> {
+    let (oh, pt) = out_size(
+        h,
+        kernel.0,
+        window.stride.0,
+        window.dilation.0,
+        window.padding,
+    )?;
+    let (ow, pl) = out_size(
+        w,
+        kernel.1,
+        window.stride.1,
+        window.dilation.1,
+        window.padding,
+    )?;
+    Some(((oh, ow), (pt, pl)))
+}
+
+/// The bias of `n` outputs (`unit` names them in the error), zeros when the op has none.
+pub fn bias_or_zeros(bias: Option<&[f32]>, n: usize, unit: &str) -> Result<Vec<f32>, String> {
+    match bias {
+        Some(b) if b.len() == n => Ok(b.to_vec()),
+        Some(b) => Err(format!("bias of length {} for {n} {unit}", b.len())),
+        None => Ok(vec![0.0; n]),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 
-use super::{activate, f32_slice, nhwc, out_size};
+use super::{activate, f32_slice, geometry, nhwc};
 use crate::detect::tflite::schema::{Activation, Window};
 
 /// Zero padding of any rank: `pads[d] = (before, after)`.
@@ -72,21 +72,7 @@ pub struct MaxPool {
 impl MaxPool {
     /// Output `(h, w)` and leading padding `(top, left)`.
     pub fn geometry(&self, h: usize, w: usize) -> Option<((usize, usize), (usize, usize))> {
-        let (oh, pt) = out_size(
-            h,
-            self.filter.0,
-            self.window.stride.0,
-            1,
-            self.window.padding,
-        )?;
-        let (ow, pl) = out_size(
-            w,
-            self.filter.1,
-            self.window.stride.1,
-            1,
-            self.window.padding,
-        )?;
-        Some(((oh, ow), (pt, pl)))
+        geometry(&self.window, self.filter, h, w)
     }
 }
 
