@@ -136,12 +136,11 @@ fn load() -> Result<PoseDetector, Unavailable> {
 }
 
 fn detect(detector: &PoseDetector, image: &image::RgbImage) -> DetectOutcome {
-    let t = Instant::now();
     match detector.detect(image) {
         Ok(Some(d)) if d.pose.num_present() > 0 => DetectOutcome::Found(Box::new(Detected {
+            millis: d.times.total_ms(),
             pose: d.pose,
             score: d.person.score,
-            millis: t.elapsed().as_secs_f64() * 1e3,
         })),
         // A person with no joint confident enough to place is no help either.
         Ok(_) => DetectOutcome::NoPerson,
