@@ -11,6 +11,7 @@ use crate::detect::tflite::schema::{Activation, Window};
 /// A convolution with its weights laid out for the GEMM: `[kh*kw*ci, co]`, row `(ky, kx, ci)`.
 #[derive(Clone, Debug)]
 pub struct Conv2d {
+    /// Empty when `sparse` holds the weights.
     weights_kc: Vec<f32>,
     /// The same weights without their zeros, for pruned 1x1 convolutions.
     sparse: Option<SparsePointwise>,
@@ -44,16 +45,20 @@ impl Conv2d {
             ));
         }
         let bias = bias_or_zeros(bias, co, "outputs")?;
-        // OHWI -> (HWI)O: each output channel becomes a column of the GEMM's right operand.
-        let mut weights_kc = vec![0f32; k * co];
-        for (o, row) in weights.chunks_exact(k).enumerate() {
-            for (i, &w) in row.iter().enumerate() {
-                weights_kc[i * co + o] = w;
-            }
-        }
         let sparse = (kh == 1 && kw == 1 && window.stride == (1, 1))
             .then(|| SparsePointwise::new(weights, co, ci, bias.clone(), activation))
             .flatten();
+        // OHWI -> (HWI)O: each output channel becomes a column of the GEMM's right operand.
+        // Not needed (and not kept) when the sparse kernel runs the convolution.
+        let mut weights_kc = Vec::new();
+        if sparse.is_none() {
+            weights_kc = vec![0f32; k * co];
+            for (o, row) in weights.chunks_exact(k).enumerate() {
+                for (i, &w) in row.iter().enumerate() {
+                    weights_kc[i * co + o] = w;
+                }
+            }
+        }
         Ok(Self {
             weights_kc,
             sparse,
@@ -82,6 +87,11 @@ impl Conv2d {
     /// Whether the zero-skipping kernel runs this convolution.
     pub fn is_sparse(&self) -> bool {
         self.sparse.is_some()
+    }
+
+    /// `kh * kw * ci`: the length of one output's dot product.
+    fn inputs_per_output(&self) -> usize {
+        self.kernel.0 * self.kernel.1 * self.in_channels
     }
 
     fn is_pointwise(&self) -> bool {
@@ -133,7 +143,7 @@ impl Conv2d {
     /// Few inputs per output (a first layer on RGB: 3x3x3 = 27) make im2col and a GEMM mostly
     /// copying; such convolutions run directly, one output row per task.
     fn is_direct(&self) -> bool {
-        !self.is_pointwise() && self.weights_kc.len() / self.out_channels <= DIRECT_MAX_K
+        !self.is_pointwise() && self.inputs_per_output() <= DIRECT_MAX_K
     }
 
     fn run_direct(
@@ -342,7 +352,7 @@ impl CustomOp1 for Conv2d {
             let out = self.run_direct(x, (n, h, w, c), (oh, ow));
             return Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, co))));
         }
-        let k = self.weights_kc.len() / co;
+        let k = self.inputs_per_output();
         let mut out: Vec<f32> = Vec::with_capacity(m * co);
         for _ in 0..m {
             out.extend_from_slice(&self.bias);
