@@ -27,7 +27,10 @@ fn model_fixtures() -> Vec<ModelFixture> {
         .filter(|(_, j)| j.get("config").is_some() && j["files"]["io"].is_string())
         .map(|(path, json)| ModelFixture {
             name: json["fixture"].as_str().unwrap_or("?").to_string(),
-            io: load_tensors(&path.with_file_name(json["files"]["io"].as_str().unwrap())),
+            io: load_tensors_on(
+                &path.with_file_name(json["files"]["io"].as_str().unwrap()),
+                &test_device(),
+            ),
             dir: path.parent().unwrap().to_path_buf(),
             json,
         })
@@ -89,7 +92,7 @@ fn tolerance(name: &str) -> Option<f32> {
 
 fn run_fixture(f: &ModelFixture, weights: &Path) -> BTreeMap<String, Tensor> {
     let expected_cfg = config_from_json(&f.json);
-    let (model, cfg) = gfla::weights::load(weights, None, &expected_cfg, &Device::Cpu)
+    let (model, cfg) = gfla::weights::load(weights, None, &expected_cfg, &test_device())
         .unwrap_or_else(|e| panic!("{}: {e}", weights.display()));
     assert_eq!(
         cfg.canonical(),
@@ -267,7 +270,7 @@ fn cached_source_features_give_the_same_result() {
         let path = f
             .dir
             .join(f.json["files"]["weights_safetensors"].as_str().unwrap());
-        let (model, _) = gfla::weights::load(&path, None, &cfg, &Device::Cpu).unwrap();
+        let (model, _) = gfla::weights::load(&path, None, &cfg, &test_device()).unwrap();
         let img = &f.io["input.source_image"];
         let full = model
             .forward(img, &f.io["input.source_pose"], &f.io["input.target_pose"])
@@ -315,7 +318,7 @@ fn generator_interface_reproduces_the_reference() {
     use marionette::model::{Generator, ModelKind};
     for f in model_fixtures() {
         for (_, path) in weight_files(&f) {
-            let g = Generator::load(ModelKind::Gfla, Some(&path), None, &Device::Cpu).unwrap();
+            let g = Generator::load(ModelKind::Gfla, Some(&path), None, &test_device()).unwrap();
             let out = g
                 .generate(
                     &f.io["input.source_image"],

@@ -54,7 +54,7 @@ fn ops_fixtures() -> Vec<(Vec<String>, HashMap<String, Tensor>)> {
                 .iter()
                 .map(|c| c.as_str().unwrap().to_string())
                 .collect();
-            (cases, load_tensors(&path.with_extension("safetensors")))
+            (cases, load_tensors_on(&path.with_extension("safetensors"), &test_device()))
         })
         .collect();
     assert!(!found.is_empty(), "no ops fixture in {}", dir.display());
@@ -146,7 +146,7 @@ fn extractor_attn_matches_reference() {
             let vb = VarBuilder::from_tensors(
                 weights,
                 candle_core::DType::F32,
-                &candle_core::Device::Cpu,
+                &test_device(),
             );
             let block = ExtractorAttn::new(channels, kernel_of(case), hidden, vb).unwrap();
             let out = block
@@ -178,6 +178,100 @@ fn affine_regularization_matches_reference() {
             let rel = ((got - want) / want).abs();
             println!("{p}: {got} vs {want} (relative {rel:e})");
             assert!(rel <= 1e-5, "{p}: {got} vs {want}");
+        }
+    }
+}
+
+/// Every custom op, forward and backward, on the test device (`$MARIONETTE_TEST_DEVICE`) against
+/// the CPU kernels on the same inputs: the CUDA kernels' check, training's gradients included.
+/// (On the CPU the two sides are the same kernels, so there it checks only determinism.)
+#[test]
+fn device_kernels_match_the_cpu_values_and_gradients() {
+    use candle_core::{Device, Var};
+    let dev = test_device();
+    let cpu = Device::Cpu;
+    type Op = Box<dyn Fn(&Tensor, &Tensor) -> candle_core::Result<Tensor>>;
+    let randn = |shape: &[usize], scale: f64| {
+        Tensor::randn(0f32, 1.0, shape, &cpu)
+            .unwrap()
+            .affine(scale, 0.0)
+            .unwrap()
+    };
+    let cases: Vec<(&str, Op, Tensor, Tensor)> = vec![
+        (
+            "block_extractor k3",
+            Box::new(|s, f| ops::block_extractor(s, f, 3)),
+            randn(&[2, 5, 7, 6], 1.0),
+            randn(&[2, 2, 4, 3], 2.5),
+        ),
+        (
+            "block_extractor k5",
+            Box::new(|s, f| ops::block_extractor(s, f, 5)),
+            randn(&[1, 19, 9, 8], 1.0),
+            randn(&[1, 2, 9, 8], 4.0),
+        ),
+        (
+            "local_attention k3",
+            Box::new(|a, p| ops::local_attention(a, p, 3)),
+            randn(&[2, 9, 4, 3], 1.0),
+            randn(&[2, 5, 12, 9], 1.0),
+        ),
+        (
+            "tap_sum k3",
+            Box::new(|y, b| ops::tap_sum(y, b, 3)),
+            randn(&[2, 3, 9, 6, 7], 1.0),
+            randn(&[3], 1.0),
+        ),
+        (
+            "up_tap_sum",
+            Box::new(|y, b| ops::up_tap_sum(y, b)),
+            randn(&[2, 3, 9, 4, 5], 1.0),
+            randn(&[3], 1.0),
+        ),
+        (
+            "resample2d",
+            Box::new(|i, f| ops::resample2d(i, f, Resample2d::default())),
+            randn(&[2, 3, 8, 9], 1.0),
+            randn(&[2, 2, 6, 7], 3.0),
+        ),
+    ];
+    for (name, op, a, b) in cases {
+        let on = |d: &Device| {
+            let (va, vb) = (
+                Var::from_tensor(&a.to_device(d).unwrap()).unwrap(),
+                Var::from_tensor(&b.to_device(d).unwrap()).unwrap(),
+            );
+            let out = op(va.as_tensor(), vb.as_tensor()).unwrap();
+            let weights = Tensor::arange(0f32, out.elem_count() as f32, &cpu)
+                .unwrap()
+                .reshape(out.shape())
+                .unwrap()
+                .affine(0.37, 0.0)
+                .unwrap()
+                .sin()
+                .unwrap()
+                .to_device(d)
+                .unwrap();
+            let loss = (&out * &weights).unwrap().sum_all().unwrap();
+            // resample2d is forward-only (the loss never differentiates through it).
+            let grads = (name != "resample2d").then(|| {
+                let g = loss.backward().unwrap();
+                [&va, &vb].map(|v| g.get(v).unwrap().clone())
+            });
+            (out, grads)
+        };
+        let (want, want_g) = on(&cpu);
+        let (have, have_g) = on(&dev);
+        let d = max_abs_diff(&have, &want);
+        println!("{name} on {dev:?}: forward max abs diff {d:e}");
+        assert!(d <= 1e-5, "{name}: forward differs by {d}");
+        if let (Some(w), Some(h)) = (want_g, have_g) {
+            for (i, (w, h)) in w.iter().zip(&h).enumerate() {
+                let scale = w.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                let d = max_abs_diff(h, w);
+                println!("{name}: gradient {i} max abs diff {d:e} (scale {scale:.2})");
+                assert!(d <= 1e-5 * (1.0 + scale), "{name}: gradient {i} differs by {d}");
+            }
         }
     }
 }

@@ -35,7 +35,10 @@ fn fixtures() -> Vec<Fixture> {
         .filter(|(_, j)| j.get("config").is_some() && j.get("files").is_some())
         .map(|(path, json)| {
             let name = json["fixture"].as_str().unwrap().to_string();
-            let io = load_tensors(&path.with_file_name(format!("{name}_io.safetensors")));
+            let io = load_tensors_on(
+                &path.with_file_name(format!("{name}_io.safetensors")),
+                &test_device(),
+            );
             Fixture {
                 name,
                 dir: path.parent().unwrap().to_path_buf(),
@@ -129,7 +132,7 @@ fn heatmaps_from_keypoints_equal_the_fixture_inputs() {
             ("input.target_keypoints", "input.target_heatmap"),
         ] {
             let poses = poses_from_keypoints(&f.io[kp]);
-            let ours = pona::encode_poses(&poses, &cfg, &Device::Cpu).unwrap();
+            let ours = pona::encode_poses(&poses, &cfg, &test_device()).unwrap();
             let d = max_abs_diff(&ours, &f.io[hm]);
             let tol = if cfg.heatmap == HeatmapKind::OneHot {
                 0.0
@@ -153,7 +156,7 @@ fn every_fixture_matches_reference_with_every_weight_format() {
         );
         let mut first: Option<Tensor> = None;
         for path in files {
-            let (model, inferred) = pona::weights::load(&path, None, &cfg, &Device::Cpu)
+            let (model, inferred) = pona::weights::load(&path, None, &cfg, &test_device())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(
                 inferred,
@@ -362,7 +365,7 @@ fn generator_interface_reproduces_the_reference() {
     use marionette::model::{Generator, ModelKind};
     for f in fixtures() {
         for path in weight_files(&f) {
-            let g = Generator::load(ModelKind::Pona, Some(&path), None, &Device::Cpu).unwrap();
+            let g = Generator::load(ModelKind::Pona, Some(&path), None, &test_device()).unwrap();
             let out = g
                 .generate(
                     &f.io["input.cond_image"],

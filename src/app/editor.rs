@@ -811,6 +811,12 @@ impl Editor {
                 Ok(r) => {
                     if self.photo.as_ref().is_some_and(|p| p.id == r.photo_id) {
                         self.good_spec = Some(self.model_spec.clone());
+                        let known = self.model_info.as_ref().map(|m| &m.fallback);
+                        if let Some(why) = &r.model.fallback {
+                            if known != Some(&r.model.fallback) {
+                                self.say(format!("GPU unavailable: {why}"));
+                            }
+                        }
                         self.model_info = Some(r.model.clone());
                         // Keep the probe on the same point as the result changes.
                         let point = self.probe.as_ref().map(|p| p.point);

@@ -50,7 +50,11 @@ pub struct ModelInfo {
     pub kind: ModelKind,
     /// Architecture summary ([`Generator::describe`]).
     pub description: String,
+    /// The device it runs on, named for people (`NVIDIA H200 (cuda:0)`, `CPU (2 threads)`).
     pub device: String,
+    /// Why it runs on the CPU although another device was asked for (no GPU, no driver, a
+    /// build without CUDA); `None` when it runs where asked.
+    pub fallback: Option<String>,
     /// The network's input (H, W) and the frame its keypoints live in.
     pub input_hw: (usize, usize),
     pub frame_hw: (usize, usize),
@@ -251,7 +255,13 @@ impl Engine {
 /// Loads `spec`'s weights. A user file is tried as GFLA, then PoNA; when neither fits, both
 /// reasons are reported (the first names the missing or mis-shaped keys).
 fn load_model(spec: &ModelSpec) -> Result<LoadedModel> {
-    let device = crate::cli::parse_device(&spec.device)?;
+    // A GPU that cannot be had (no driver, no device, a CPU-only build) must not leave the
+    // editor without a model: run on the CPU and say why.
+    let (device, fallback) = match crate::cli::parse_device(&spec.device) {
+        Ok(d) => (d, None),
+        Err(e) if spec.device != "cpu" => (Device::Cpu, Some(format!("{e:#}; running on the CPU"))),
+        Err(e) => return Err(e),
+    };
     let (generator, name) = match &spec.choice {
         ModelChoice::Bundled => {
             let path = crate::model::shipped::default_gfla_weights()?;
@@ -288,7 +298,8 @@ fn load_model(spec: &ModelSpec) -> Result<LoadedModel> {
         name,
         kind: generator.kind(),
         description: generator.describe(),
-        device: spec.device.clone(),
+        device: crate::cli::device_name(&device),
+        fallback,
         input_hw: generator.input_hw(),
         frame_hw: generator.keypoint_frame_hw(),
     };
@@ -405,6 +416,29 @@ mod tests {
             source: source.clone(),
             target: target.clone(),
         }
+    }
+
+    /// A GPU that cannot be had leaves the editor with a working model on the CPU and the
+    /// reason in its info (what the Model menu and the status bar show), not a failure.
+    #[test]
+    fn an_unavailable_gpu_falls_back_to_the_cpu_with_the_reason() {
+        let photo = Arc::new(Photo {
+            id: 1,
+            path: None,
+            image: RgbImage::from_pixel(96, 128, image::Rgb([120, 90, 60])),
+        });
+        let pose = EditSkeleton::template(96.0, 128.0).to_pose();
+        let mut req = request(1, &photo, &pose, &pose);
+        // No machine has a 100th GPU; a CPU-only build has none at all.
+        req.model.device = "cuda:99".into();
+        let r = Engine::new().run(&req).expect("falls back instead of failing");
+        assert!(r.model.device.starts_with("CPU"), "{}", r.model.device);
+        let why = r.model.fallback.expect("the reason is kept");
+        assert!(why.contains("CUDA device 99"), "{why}");
+        assert!(why.ends_with("running on the CPU"), "{why}");
+        // Asking for the CPU is not a fallback.
+        let r = Engine::new().run(&request(2, &photo, &pose, &pose)).unwrap();
+        assert_eq!(r.model.fallback, None);
     }
 
     /// The cached source features give exactly what a full forward pass gives, and a target

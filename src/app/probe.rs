@@ -186,6 +186,7 @@ mod tests {
                 kind: ModelKind::Gfla,
                 description: String::new(),
                 device: "cpu".into(),
+                fallback: None,
                 input_hw: (64, 48),
                 frame_hw: (64, 48),
             },

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_detect;
+pub mod bench_edit;
 pub mod detect;
 pub mod edit;
 pub mod eval;
@@ -85,6 +86,22 @@ pub fn parse_device(name: &str) -> anyhow::Result<candle_core::Device> {
             })
         }
         other => anyhow::bail!("unknown device `{other}` (use cpu, cuda or cuda:N)"),
+    }
+}
+
+/// What the device is, for people: `CPU (2 threads)`, `NVIDIA H200 (cuda:0)`.
+pub fn device_name(device: &candle_core::Device) -> String {
+    match device {
+        candle_core::Device::Cpu => format!("CPU ({} threads)", rayon::current_num_threads()),
+        #[cfg(feature = "cuda")]
+        candle_core::Device::Cuda(d) => {
+            let stream = d.cuda_stream();
+            let ctx = stream.context();
+            let name = ctx.name().unwrap_or_else(|_| "CUDA GPU".into());
+            format!("{name} (cuda:{})", ctx.ordinal())
+        }
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
     }
 }
 

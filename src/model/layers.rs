@@ -2,6 +2,7 @@
 //! (affine or not, never with running statistics), eval-mode BatchNorm, LeakyReLU, reflection
 //! padding, and fast matrix-product convolutions ([`ShiftConv`], [`UpConv`]).
 
+pub use crate::ops::Activation;
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 
@@ -47,6 +48,20 @@ impl InstanceNorm {
             None => normed,
         };
         normed.reshape((b, c, h, w))
+    }
+
+    /// `act(self.forward(x))`; on CUDA one fused kernel ([`crate::ops::instance_norm`]).
+    pub fn forward_act(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        if crate::ops::instance_norm::fused_on(x.device()) {
+            let affine = self.affine.as_ref().map(|(w, b)| (w, b));
+            return crate::ops::instance_norm_act(x, affine, self.eps, act);
+        }
+        let y = self.forward(x)?;
+        match act {
+            Activation::None => Ok(y),
+            Activation::LeakyRelu(slope) => leaky_relu(&y, slope),
+            Activation::Relu => y.relu(),
+        }
     }
 }
 
@@ -130,6 +145,9 @@ pub struct ShiftConv {
     bias: Tensor,
     k: usize,
     pad: usize,
+    /// On a GPU, the PyTorch (cout, cin, k, k) weight for candle's convolution: there launches
+    /// dominate, and padding + matrix product + tap sum is twice as many as im2col + GEMM.
+    gpu_weight: Option<Tensor>,
 }
 
 impl ShiftConv {
@@ -153,10 +171,17 @@ impl ShiftConv {
             bias: optional_bias(cout, bias, &w, &vb)?,
             k,
             pad,
+            gpu_weight: w.device().is_cuda().then_some(w),
         })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(w) = self.gpu_weight.as_ref().filter(|_| gpu_im2col()) {
+            let cout = self.bias.dim(0)?;
+            return x
+                .conv2d(w, self.pad, 1, 1, 1)?
+                .broadcast_add(&self.bias.reshape((1, cout, 1, 1))?);
+        }
         let (b, cin, h, w) = x.dims4()?;
         let (k, p) = (self.k, self.pad);
         let cout = self.bias.dim(0)?;
@@ -175,6 +200,13 @@ impl ShiftConv {
             .reshape((b, cout, k * k, hp, wp))?;
         crate::ops::tap_sum(&y, &self.bias, k)
     }
+}
+
+/// Whether GPU convolutions take candle's im2col + GEMM (the default) rather than the CPU's
+/// matrix-product-and-tap-sum form; `MARIONETTE_SHIFTCONV=1` picks the latter, to compare.
+fn gpu_im2col() -> bool {
+    static SHIFT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    !*SHIFT.get_or_init(|| std::env::var("MARIONETTE_SHIFTCONV").is_ok_and(|v| v == "1"))
 }
 
 /// The `bias` parameter, or zeros (not a checkpoint key) for convs built with `bias=False`.

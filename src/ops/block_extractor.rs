@@ -7,7 +7,7 @@
 //! index. Corner indices are clamped to the image while the weights come from the unclamped
 //! position, which is bilinear sampling with replicate padding.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// The four bilinear taps of one output pixel: flat source indices and weights, in the
@@ -134,15 +134,13 @@ fn forward_cpu(d: &Dims, source: &[f32], flow: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Gradients w.r.t. the source (scatter of the bilinear weights) and the flow (derivative of the
-/// bilinear interpolant; zero where both corners were clamped onto the same pixel).
-fn backward_cpu(d: &Dims, source: &[f32], flow: &[f32], grad: &[f32]) -> (Vec<f32>, Vec<f32>) {
+/// Gradient w.r.t. the source: the bilinear weights scatter the output gradient back.
+fn backward_source_cpu(d: &Dims, flow: &[f32], grad: &[f32]) -> Vec<f32> {
     let (ho, wo) = d.out_hw();
     let out_plane = ho * wo;
     let src_plane = d.hs * d.ws;
     let flow_plane = d.hf * d.wf;
     let mut g_src = vec![0f32; d.b * d.c * src_plane];
-    let mut g_flow = vec![0f32; d.b * 2 * flow_plane];
     for b in 0..d.b {
         let taps = compute_taps(d, &flow[b * 2 * flow_plane..(b + 1) * 2 * flow_plane]);
         let gs_b = &mut g_src[b * d.c * src_plane..(b + 1) * d.c * src_plane];
@@ -156,7 +154,20 @@ fn backward_cpu(d: &Dims, source: &[f32], flow: &[f32], grad: &[f32]) -> (Vec<f3
                     }
                 }
             });
-        // Flow gradient: one cell collects its k×k patch over all channels.
+    }
+    g_src
+}
+
+/// Gradient w.r.t. the flow: derivative of the bilinear interpolant (zero where both corners
+/// were clamped onto the same pixel); one cell collects its k×k patch over all channels.
+fn backward_flow_cpu(d: &Dims, source: &[f32], flow: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (ho, wo) = d.out_hw();
+    let out_plane = ho * wo;
+    let src_plane = d.hs * d.ws;
+    let flow_plane = d.hf * d.wf;
+    let mut g_flow = vec![0f32; d.b * 2 * flow_plane];
+    for b in 0..d.b {
+        let taps = compute_taps(d, &flow[b * 2 * flow_plane..(b + 1) * 2 * flow_plane]);
         let src_b = &source[b * d.c * src_plane..(b + 1) * d.c * src_plane];
         let grad_b = &grad[b * d.c * out_plane..(b + 1) * d.c * out_plane];
         let cells: Vec<(f32, f32)> = (0..flow_plane)
@@ -187,7 +198,7 @@ fn backward_cpu(d: &Dims, source: &[f32], flow: &[f32], grad: &[f32]) -> (Vec<f3
             gf_b[flow_plane + cell] = gy;
         }
     }
-    (g_src, g_flow)
+    g_flow
 }
 
 struct BlockExtractor {
@@ -214,6 +225,22 @@ impl CustomOp2 for BlockExtractor {
         Ok((CpuStorage::F32(out), Shape::from((d.b, d.c, ho, wo))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let d = Dims::from_shapes(l1.shape(), l2.shape(), self.k)?;
+        let (ho, wo) = d.out_hw();
+        let out = gpu::launch(&d, "block_extractor_fwd", &[(s1, l1), (s2, l2)], false)?;
+        Ok((out, Shape::from((d.b, d.c, ho, wo))))
+    }
+
+    /// Both gradients come from device kernels (ops of their own, below), so training stays on
+    /// the device the forward pass ran on.
     fn bwd(
         &self,
         source: &Tensor,
@@ -221,23 +248,160 @@ impl CustomOp2 for BlockExtractor {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let d = Dims::from_shapes(source.shape(), flow.shape(), self.k)?;
-        let to_vec = |t: &Tensor| -> Result<Vec<f32>> { t.flatten_all()?.to_vec1::<f32>() };
-        let (gs, gf) = backward_cpu(&d, &to_vec(source)?, &to_vec(flow)?, &to_vec(grad)?);
-        let dev = source.device();
-        let gs = Tensor::from_vec(gs, source.shape(), dev)?;
-        let gf = Tensor::from_vec(gf, flow.shape(), dev)?;
+        let grad = grad.contiguous()?;
+        let k = self.k;
+        let gs = source.apply_op3_no_bwd(flow, &grad, &BlockExtractorGrad { k, wrt: Wrt::Source })?;
+        let gf = source.apply_op3_no_bwd(flow, &grad, &BlockExtractorGrad { k, wrt: Wrt::Flow })?;
         Ok((Some(gs), Some(gf)))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Wrt {
+    Source,
+    Flow,
+}
+
+/// The backward pass as an op of (source, flow, output gradient), one per input it
+/// differentiates; the result has that input's shape.
+struct BlockExtractorGrad {
+    k: usize,
+    wrt: Wrt,
+}
+
+impl CustomOp3 for BlockExtractorGrad {
+    fn name(&self) -> &'static str {
+        match self.wrt {
+            Wrt::Source => "block-extractor-grad-source",
+            Wrt::Flow => "block-extractor-grad-flow",
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = Dims::from_shapes(l1.shape(), l2.shape(), self.k)?;
+        let flow = super::f32_slice(s2, l2, self.name())?;
+        let grad = super::f32_slice(s3, l3, self.name())?;
+        Ok(match self.wrt {
+            Wrt::Source => (
+                CpuStorage::F32(backward_source_cpu(&d, flow, grad)),
+                l1.shape().clone(),
+            ),
+            Wrt::Flow => {
+                let source = super::f32_slice(s1, l1, self.name())?;
+                let g = backward_flow_cpu(&d, source, flow, grad);
+                (CpuStorage::F32(g), l2.shape().clone())
+            }
+        })
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let d = Dims::from_shapes(l1.shape(), l2.shape(), self.k)?;
+        Ok(match self.wrt {
+            Wrt::Source => (
+                gpu::launch(&d, "block_extractor_bwd_source", &[(s2, l2), (s3, l3)], true)?,
+                l1.shape().clone(),
+            ),
+            Wrt::Flow => (
+                gpu::launch(
+                    &d,
+                    "block_extractor_bwd_flow",
+                    &[(s1, l1), (s2, l2), (s3, l3)],
+                    true,
+                )?,
+                l2.shape().clone(),
+            ),
+        })
+    }
+}
+
+/// Launching the kernels of `block_extractor.cu`.
+#[cfg(feature = "cuda")]
+mod gpu {
+    use super::Dims;
+    use crate::ops::cuda::{self, PushKernelArg};
+    use candle_core::backend::BackendStorage;
+    use candle_core::cuda_backend::cudarc::driver::LaunchConfig;
+    use candle_core::{CudaStorage, Layout, Result};
+
+    /// Channels one thread walks: the taps are computed once per pixel and reused that often.
+    const CHANNELS_PER_THREAD: usize = 16;
+
+    /// Runs `kernel` over `inputs` (in the kernel's argument order) into a new buffer: the
+    /// output (B, C, Ho, Wo) for the forward pass, the source or flow gradient (`zeroed`, as
+    /// the gradient kernels accumulate with atomics) for the backward ones.
+    pub(super) fn launch(
+        d: &Dims,
+        kernel: &str,
+        inputs: &[(&CudaStorage, &Layout)],
+        zeroed: bool,
+    ) -> Result<CudaStorage> {
+        let dev = inputs[0].0.device();
+        let (ho, wo) = d.out_hw();
+        let (len, threads) = match kernel {
+            "block_extractor_fwd" => (d.b * d.c * ho * wo, ho * wo),
+            "block_extractor_bwd_source" => (d.b * d.c * d.hs * d.ws, ho * wo),
+            _ => (d.b * 2 * d.hf * d.wf, d.hf * d.wf),
+        };
+        let out = if zeroed {
+            dev.alloc_zeros::<f32>(len)?
+        } else {
+            // SAFETY: the forward kernel writes every element.
+            unsafe { dev.alloc::<f32>(len)? }
+        };
+        let views = inputs
+            .iter()
+            .map(|(s, l)| cuda::view(s, l, kernel))
+            .collect::<Result<Vec<_>>>()?;
+        let k = cuda::Kernel::new(dev, &cuda::BLOCK_EXTRACTOR, kernel)?;
+        let ints = [d.c, d.hs, d.ws, d.hf, d.wf, d.k, CHANNELS_PER_THREAD]
+            .map(cuda::int)
+            .into_iter()
+            .collect::<Result<Vec<i32>>>()?;
+        let mut args = k.args();
+        for v in &views {
+            args.arg(v);
+        }
+        args.arg(&out);
+        for v in &ints {
+            args.arg(v);
+        }
+        let cfg = LaunchConfig {
+            grid_dim: (
+                cuda::int(threads.div_ceil(cuda::BLOCK as usize))? as u32,
+                cuda::int(d.b)? as u32,
+                cuda::int(d.c.div_ceil(CHANNELS_PER_THREAD))? as u32,
+            ),
+            block_dim: (cuda::BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        cuda::launch(threads * d.b * d.c, cfg, args)?;
+        Ok(cuda::storage(out, dev))
     }
 }
 
 /// `block_extractor(source (B,C,Hs,Ws), flow (B,2,Hf,Wf), k) -> (B, C, Hf·k, Wf·k)`.
 /// Differentiable w.r.t. both inputs.
 pub fn block_extractor(source: &Tensor, flow: &Tensor, k: usize) -> Result<Tensor> {
-    super::cpu_roundtrip([source, flow], |[s, f]| {
-        s.contiguous()?
-            .apply_op2(&f.contiguous()?, BlockExtractor { k })
-    })
+    source
+        .contiguous()?
+        .apply_op2(&flow.contiguous()?, BlockExtractor { k })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! over large maps) are slow on the CPU, so these two ops walk contiguous rows instead. Both
 //! are differentiable (the backward pass scatters the gradient back to the tap planes).
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// The bias as a slice of `c` values.
@@ -71,6 +71,23 @@ impl CustomOp2 for TapSum {
         Ok((CpuStorage::F32(out), Shape::from((b, c, ho, wo))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+        sb: &candle_core::CudaStorage,
+        lb: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (b, c, hp, wp, ho, wo) = self.dims(l.shape())?;
+        if lb.shape().elem_count() != c {
+            candle_core::bail!("tap_sum: bias of {:?} for {c} channels", lb.shape());
+        }
+        let ints = [b, c, hp, wp, self.k];
+        let out = gpu::launch("tap_sum_fwd", &[(s, l), (sb, lb)], &ints, b * c * ho * wo)?;
+        Ok((out, Shape::from((b, c, ho, wo))))
+    }
+
     fn bwd(
         &self,
         arg: &Tensor,
@@ -78,9 +95,44 @@ impl CustomOp2 for TapSum {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (b, c, hp, wp, ho, wo) = self.dims(arg.shape())?;
-        let g = grad.flatten_all()?.to_vec1::<f32>()?;
-        let k = self.k;
+        let (_, _, hp, wp, _, _) = self.dims(arg.shape())?;
+        let gy = grad.contiguous()?.apply_op1_no_bwd(&TapSumGrad {
+            k: self.k,
+            hp,
+            wp,
+        })?;
+        Ok((Some(gy), Some(bias_grad(grad, bias)?)))
+    }
+}
+
+/// The adjoint of [`TapSum`] (its backward pass w.r.t. the tap planes), as an op of the output
+/// gradient (B, C, Hp−k+1, Wp−k+1) -> (B, C, k², Hp, Wp).
+struct TapSumGrad {
+    k: usize,
+    hp: usize,
+    wp: usize,
+}
+
+impl TapSumGrad {
+    fn dims(&self, grad: &Shape) -> Result<(usize, usize)> {
+        let (b, c, ho, wo) = grad.dims4()?;
+        if self.hp < self.k || ho != self.hp - self.k + 1 || wo + self.k != self.wp + 1 {
+            candle_core::bail!("tap_sum backward: gradient {grad:?} does not fit");
+        }
+        Ok((b, c))
+    }
+}
+
+impl CustomOp1 for TapSumGrad {
+    fn name(&self) -> &'static str {
+        "tap-sum-grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c) = self.dims(l.shape())?;
+        let (k, hp, wp) = (self.k, self.hp, self.wp);
+        let (ho, wo) = (hp - k + 1, wp - k + 1);
+        let g = super::f32_slice(s, l, self.name())?;
         let mut gy = vec![0f32; b * c * k * k * hp * wp];
         gy.par_chunks_mut(k * k * hp * wp)
             .enumerate()
@@ -97,16 +149,26 @@ impl CustomOp2 for TapSum {
                     }
                 }
             });
-        let gy = Tensor::from_vec(gy, arg.shape(), arg.device())?;
-        Ok((Some(gy), Some(bias_grad(grad, bias)?)))
+        Ok((CpuStorage::F32(gy), Shape::from((b, c, k * k, hp, wp))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (b, c) = self.dims(l.shape())?;
+        let (k, hp, wp) = (self.k, self.hp, self.wp);
+        let n = b * c * k * k * hp * wp;
+        let out = gpu::launch("tap_sum_bwd", &[(s, l)], &[b, c, hp, wp, k], n)?;
+        Ok((out, Shape::from((b, c, k * k, hp, wp))))
     }
 }
 
 /// `tap_sum(y (B, C, k², Hp, Wp), bias (C), k) -> (B, C, Hp−k+1, Wp−k+1)`.
 pub fn tap_sum(y: &Tensor, bias: &Tensor, k: usize) -> Result<Tensor> {
-    super::cpu_roundtrip([y, bias], |[y, b]| {
-        y.contiguous()?.apply_op2(&b.contiguous()?, TapSum { k })
-    })
+    y.contiguous()?.apply_op2(&bias.contiguous()?, TapSum { k })
 }
 
 /// Taps of a 3/s2/p1/op1 transposed conv per output parity: (input offset, kernel index).
@@ -174,6 +236,23 @@ impl CustomOp2 for UpTapSum {
         Ok((CpuStorage::F32(out), Shape::from((b, c, 2 * h, 2 * w))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+        sb: &candle_core::CudaStorage,
+        lb: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (b, c, h, w) = up_dims(l.shape())?;
+        if lb.shape().elem_count() != c {
+            candle_core::bail!("up_tap_sum: bias of {:?} for {c} channels", lb.shape());
+        }
+        let n = b * c * 4 * h * w;
+        let out = gpu::launch("up_tap_sum_fwd", &[(s, l), (sb, lb)], &[b, c, h, w], n)?;
+        Ok((out, Shape::from((b, c, 2 * h, 2 * w))))
+    }
+
     fn bwd(
         &self,
         arg: &Tensor,
@@ -181,9 +260,29 @@ impl CustomOp2 for UpTapSum {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (b, c, h, w) = up_dims(arg.shape())?;
+        up_dims(arg.shape())?;
+        let gy = grad.contiguous()?.apply_op1_no_bwd(&UpTapSumGrad)?;
+        Ok((Some(gy), Some(bias_grad(grad, bias)?)))
+    }
+}
+
+/// The adjoint of [`UpTapSum`] w.r.t. the tap planes: gradient (B, C, 2H, 2W) ->
+/// (B, C, 9, H+1, W+1).
+struct UpTapSumGrad;
+
+impl CustomOp1 for UpTapSumGrad {
+    fn name(&self) -> &'static str {
+        "up-tap-sum-grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h2, w2) = l.shape().dims4()?;
+        if h2 % 2 != 0 || w2 % 2 != 0 {
+            candle_core::bail!("up_tap_sum backward: odd gradient {:?}", l.shape());
+        }
+        let (h, w) = (h2 / 2, w2 / 2);
         let block = 9 * (h + 1) * (w + 1);
-        let g = grad.flatten_all()?.to_vec1::<f32>()?;
+        let g = super::f32_slice(s, l, self.name())?;
         let mut gy = vec![0f32; b * c * block];
         gy.par_chunks_mut(block)
             .enumerate()
@@ -196,16 +295,69 @@ impl CustomOp2 for UpTapSum {
                     }
                 });
             });
-        let gy = Tensor::from_vec(gy, arg.shape(), arg.device())?;
-        Ok((Some(gy), Some(bias_grad(grad, bias)?)))
+        Ok((CpuStorage::F32(gy), Shape::from((b, c, 9, h + 1, w + 1))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let (b, c, h2, w2) = l.shape().dims4()?;
+        if h2 % 2 != 0 || w2 % 2 != 0 {
+            candle_core::bail!("up_tap_sum backward: odd gradient {:?}", l.shape());
+        }
+        let (h, w) = (h2 / 2, w2 / 2);
+        let n = b * c * 9 * (h + 1) * (w + 1);
+        let out = gpu::launch("up_tap_sum_bwd", &[(s, l)], &[b, c, h, w], n)?;
+        Ok((out, Shape::from((b, c, 9, h + 1, w + 1))))
+    }
+}
+
+/// Launching the kernels of `conv_taps.cu`.
+#[cfg(feature = "cuda")]
+mod gpu {
+    use crate::ops::cuda::{self, PushKernelArg};
+    use candle_core::backend::BackendStorage;
+    use candle_core::{CudaStorage, Layout, Result};
+
+    /// Runs `kernel` on `inputs` and the size arguments `ints` (both in the kernel's order)
+    /// into a new buffer of `n` elements, which the kernel writes in full.
+    pub(super) fn launch(
+        kernel: &str,
+        inputs: &[(&CudaStorage, &Layout)],
+        ints: &[usize],
+        n: usize,
+    ) -> Result<CudaStorage> {
+        let dev = inputs[0].0.device();
+        // SAFETY: one thread per element, each writes its element.
+        let out = unsafe { dev.alloc::<f32>(n)? };
+        let views = inputs
+            .iter()
+            .map(|(s, l)| cuda::view(s, l, kernel))
+            .collect::<Result<Vec<_>>>()?;
+        let ints = ints
+            .iter()
+            .map(|&v| cuda::int(v))
+            .collect::<Result<Vec<i32>>>()?;
+        let k = cuda::Kernel::new(dev, &cuda::CONV_TAPS, kernel)?;
+        let mut args = k.args();
+        for v in &views {
+            args.arg(v);
+        }
+        args.arg(&out);
+        for v in &ints {
+            args.arg(v);
+        }
+        cuda::launch(n, cuda::grid_1d(n)?, args)?;
+        Ok(cuda::storage(out, dev))
     }
 }
 
 /// `up_tap_sum(y (B, C, 9, H+1, W+1), bias (C)) -> (B, C, 2H, 2W)`.
 pub fn up_tap_sum(y: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    super::cpu_roundtrip([y, bias], |[y, b]| {
-        y.contiguous()?.apply_op2(&b.contiguous()?, UpTapSum)
-    })
+    y.contiguous()?.apply_op2(&bias.contiguous()?, UpTapSum)
 }
 
 #[cfg(test)]

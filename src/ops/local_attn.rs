@@ -1,6 +1,6 @@
 //! Local attention: weighting each k×k source patch by its softmax kernel (spec §5.4, §6.2).
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// `local_attn_reshape(A (B, k², h, w), k) -> (B, 1, h·k, w·k)`, with
@@ -67,11 +67,12 @@ fn forward_cpu(d: &Dims, attn: &[f32], patches: &[f32]) -> Vec<f32> {
     out
 }
 
-fn backward_cpu(d: &Dims, attn: &[f32], patches: &[f32], grad: &[f32]) -> (Vec<f32>, Vec<f32>) {
+/// d/dpatches: each patch element times its attention weight and the output gradient.
+fn backward_patches_cpu(d: &Dims, attn: &[f32], grad: &[f32]) -> Vec<f32> {
     let (kk, plane) = (d.k * d.k, d.h * d.w);
     let pw = d.w * d.k;
     let scale = 1.0 / kk as f32;
-    let mut g_patches = vec![0f32; patches.len()];
+    let mut g_patches = vec![0f32; d.b * d.c * plane * kk];
     g_patches
         .par_chunks_mut(plane * kk)
         .enumerate()
@@ -91,7 +92,15 @@ fn backward_cpu(d: &Dims, attn: &[f32], patches: &[f32], grad: &[f32]) -> (Vec<f
                 }
             }
         });
-    let mut g_attn = vec![0f32; attn.len()];
+    g_patches
+}
+
+/// d/dattention: the output gradient against each patch element, summed over channels.
+fn backward_attn_cpu(d: &Dims, patches: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (kk, plane) = (d.k * d.k, d.h * d.w);
+    let pw = d.w * d.k;
+    let scale = 1.0 / kk as f32;
+    let mut g_attn = vec![0f32; d.b * kk * plane];
     g_attn
         .par_chunks_mut(kk * plane)
         .enumerate()
@@ -113,7 +122,7 @@ fn backward_cpu(d: &Dims, attn: &[f32], patches: &[f32], grad: &[f32]) -> (Vec<f
                 }
             }
         });
-    (g_attn, g_patches)
+    g_attn
 }
 
 struct LocalAttention {
@@ -139,6 +148,20 @@ impl CustomOp2 for LocalAttention {
         Ok((CpuStorage::F32(out), Shape::from((d.b, d.c, d.h, d.w))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let d = Dims::from_shapes(l1.shape(), l2.shape(), self.k)?;
+        let out = gpu::launch(&d, "local_attn_fwd", [(s1, l1), (s2, l2)], d.c * d.h * d.w)?;
+        Ok((out, Shape::from((d.b, d.c, d.h, d.w))))
+    }
+
+    /// Both gradients come from device kernels (the ops below), so training stays on device.
     fn bwd(
         &self,
         attn: &Tensor,
@@ -146,14 +169,108 @@ impl CustomOp2 for LocalAttention {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let d = Dims::from_shapes(attn.shape(), patches.shape(), self.k)?;
-        let to_vec = |t: &Tensor| -> Result<Vec<f32>> { t.flatten_all()?.to_vec1::<f32>() };
-        let (ga, gp) = backward_cpu(&d, &to_vec(attn)?, &to_vec(patches)?, &to_vec(grad)?);
-        let dev = attn.device();
-        Ok((
-            Some(Tensor::from_vec(ga, attn.shape(), dev)?),
-            Some(Tensor::from_vec(gp, patches.shape(), dev)?),
-        ))
+        let grad = grad.contiguous()?;
+        let k = self.k;
+        let ga = attn.apply_op3_no_bwd(patches, &grad, &LocalAttentionGrad { k, wrt_attn: true })?;
+        let gp = attn.apply_op3_no_bwd(patches, &grad, &LocalAttentionGrad { k, wrt_attn: false })?;
+        Ok((Some(ga), Some(gp)))
+    }
+}
+
+/// The backward pass as an op of (attention, patches, output gradient), one per input.
+struct LocalAttentionGrad {
+    k: usize,
+    wrt_attn: bool,
+}
+
+impl CustomOp3 for LocalAttentionGrad {
+    fn name(&self) -> &'static str {
+        if self.wrt_attn {
+            "local-attention-grad-attn"
+        } else {
+            "local-attention-grad-patches"
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = Dims::from_shapes(l1.shape(), l2.shape(), self.k)?;
+        let grad = super::f32_slice(s3, l3, self.name())?;
+        Ok(if self.wrt_attn {
+            let patches = super::f32_slice(s2, l2, self.name())?;
+            let g = backward_attn_cpu(&d, patches, grad);
+            (CpuStorage::F32(g), l1.shape().clone())
+        } else {
+            let attn = super::f32_slice(s1, l1, self.name())?;
+            let g = backward_patches_cpu(&d, attn, grad);
+            (CpuStorage::F32(g), l2.shape().clone())
+        })
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let d = Dims::from_shapes(l1.shape(), l2.shape(), self.k)?;
+        Ok(if self.wrt_attn {
+            let n = d.k * d.k * d.h * d.w;
+            let g = gpu::launch(&d, "local_attn_bwd_attn", [(s2, l2), (s3, l3)], n)?;
+            (g, l1.shape().clone())
+        } else {
+            let n = d.c * d.h * d.k * d.w * d.k;
+            let g = gpu::launch(&d, "local_attn_bwd_patches", [(s1, l1), (s3, l3)], n)?;
+            (g, l2.shape().clone())
+        })
+    }
+}
+
+/// Launching the kernels of `local_attn.cu`.
+#[cfg(feature = "cuda")]
+mod gpu {
+    use super::Dims;
+    use crate::ops::cuda::{self, PushKernelArg};
+    use candle_core::backend::BackendStorage;
+    use candle_core::{CudaStorage, Layout, Result};
+
+    /// Runs `kernel` on its two inputs into a new buffer of `per_item` elements per batch item
+    /// (each kernel writes every element of its output once).
+    pub(super) fn launch(
+        d: &Dims,
+        kernel: &str,
+        inputs: [(&CudaStorage, &Layout); 2],
+        per_item: usize,
+    ) -> Result<CudaStorage> {
+        let dev = inputs[0].0.device();
+        let n = d.b * per_item;
+        // SAFETY: the kernel writes every element.
+        let out = unsafe { dev.alloc::<f32>(n)? };
+        let a = cuda::view(inputs[0].0, inputs[0].1, kernel)?;
+        let b = cuda::view(inputs[1].0, inputs[1].1, kernel)?;
+        let ints = [d.b, d.c, d.h, d.w, d.k]
+            .map(cuda::int)
+            .into_iter()
+            .collect::<Result<Vec<i32>>>()?;
+        let k = cuda::Kernel::new(dev, &cuda::LOCAL_ATTN, kernel)?;
+        let mut args = k.args();
+        args.arg(&a).arg(&b).arg(&out);
+        for v in &ints {
+            args.arg(v);
+        }
+        cuda::launch(n, cuda::grid_1d(n)?, args)?;
+        Ok(cuda::storage(out, dev))
     }
 }
 
@@ -163,10 +280,8 @@ impl CustomOp2 for LocalAttention {
 /// [`super::block_extractor`]; the result (B, C, h, w) is the softmax-weighted mean **scaled by
 /// 1/k²** exactly as the reference's average pool computes it.
 pub fn local_attention(attn: &Tensor, patches: &Tensor, k: usize) -> Result<Tensor> {
-    super::cpu_roundtrip([attn, patches], |[a, p]| {
-        a.contiguous()?
-            .apply_op2(&p.contiguous()?, LocalAttention { k })
-    })
+    attn.contiguous()?
+        .apply_op2(&patches.contiguous()?, LocalAttention { k })
 }
 
 #[cfg(test)]

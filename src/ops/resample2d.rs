@@ -101,12 +101,52 @@ impl CustomOp2 for Resample2d {
         });
         Ok((CpuStorage::F32(out), Shape::from((b, c, h, w))))
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, PushKernelArg};
+        use candle_core::backend::BackendStorage;
+        let (b, c, hi, wi) = l1.shape().dims4()?;
+        let (bf, two, h, w) = l2.shape().dims4()?;
+        if bf != b || two != 2 || hi == 0 || wi == 0 {
+            candle_core::bail!(
+                "resample2d: input {:?} and flow {:?} do not fit",
+                l1.shape(),
+                l2.shape()
+            );
+        }
+        let dev = s1.device();
+        let input = cuda::view(s1, l1, self.name())?;
+        let flow = cuda::view(s2, l2, self.name())?;
+        let n = b * c * h * w;
+        // SAFETY: one thread per output element, each writes its element.
+        let out = unsafe { dev.alloc::<f32>(n)? };
+        let ints = [b, c, hi, wi, h, w, self.kernel_size, self.dilation]
+            .map(cuda::int)
+            .into_iter()
+            .collect::<Result<Vec<i32>>>()?;
+        let k = cuda::Kernel::new(dev, &cuda::RESAMPLE2D, "resample2d_fwd")?;
+        let mut args = k.args();
+        args.arg(&input).arg(&flow).arg(&out);
+        for v in &ints {
+            args.arg(v);
+        }
+        args.arg(&self.sigma);
+        cuda::launch(n, cuda::grid_1d(n)?, args)?;
+        Ok((cuda::storage(out, dev), Shape::from((b, c, h, w))))
+    }
 }
 
 /// `resample2d(input (B,C,Hi,Wi), flow (B,2,H,W)) -> (B,C,H,W)` (forward only: the loss never
 /// needs gradients into the frozen features it samples).
 pub fn resample2d(input: &Tensor, flow: &Tensor, params: Resample2d) -> Result<Tensor> {
-    super::cpu_roundtrip([input, flow], |[i, f]| {
-        i.contiguous()?.apply_op2_no_bwd(&f.contiguous()?, &params)
-    })
+    input
+        .contiguous()?
+        .apply_op2_no_bwd(&flow.contiguous()?, &params)
 }

@@ -33,12 +33,53 @@ pub fn fixture_jsons(dir: &Path) -> Vec<(PathBuf, serde_json::Value)> {
 }
 
 pub fn load_tensors(path: &Path) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(path, &Device::Cpu)
+    load_tensors_on(path, &Device::Cpu)
+}
+
+/// The tensors of a safetensors file, on `device`.
+pub fn load_tensors_on(path: &Path, device: &Device) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(path, device)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The device the fixture parity tests run the models and ops on: `$MARIONETTE_TEST_DEVICE`
+/// (`cpu`, `cuda` or `cuda:N`; a `--features cuda` build for CUDA), the CPU when unset. One
+/// device per process: candle cannot mix tensors of two handles on the same GPU.
+pub fn test_device() -> Device {
+    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let name = std::env::var("MARIONETTE_TEST_DEVICE").unwrap_or_default();
+            match name.as_str() {
+                "" | "cpu" => Device::Cpu,
+                _ => {
+                    let ordinal = match name.strip_prefix("cuda") {
+                        Some("") => 0,
+                        Some(rest) => rest
+                            .strip_prefix(':')
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or_else(|| panic!("MARIONETTE_TEST_DEVICE={name}: use cuda:N")),
+                        None => panic!("MARIONETTE_TEST_DEVICE={name}: use cpu, cuda or cuda:N"),
+                    };
+                    let dev = Device::new_cuda(ordinal)
+                        .unwrap_or_else(|e| panic!("MARIONETTE_TEST_DEVICE={name}: {e}"));
+                    println!("fixture tests on {dev:?}");
+                    dev
+                }
+            }
+        })
+        .clone()
+}
+
+/// Both on the CPU, so tensors of the test device compare with CPU-made ones.
+fn on_cpu(a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
+    let cpu = |t: &Tensor| t.to_device(&Device::Cpu).unwrap();
+    (cpu(a), cpu(b))
 }
 
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shape mismatch");
+    let (a, b) = on_cpu(a, b);
     (a - b)
         .unwrap()
         .abs()
@@ -53,6 +94,7 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
 
 /// Max abs diff and the fraction of elements that differ by more than `eps`.
 pub fn diff_stats(a: &Tensor, b: &Tensor, eps: f32) -> (f32, f64) {
+    let (a, b) = on_cpu(a, b);
     let d = (a - b)
         .unwrap()
         .abs()

@@ -313,6 +313,9 @@ fn model_info(ui: &mut egui::Ui, editor: &Editor) {
                 "input {}×{} · keypoint frame {}×{} · {}",
                 m.input_hw.0, m.input_hw.1, m.frame_hw.0, m.frame_hw.1, m.device
             ));
+            if let Some(why) = &m.fallback {
+                ui.label(RichText::new(format!("GPU unavailable: {why}")).color(ui.visuals().warn_fg_color));
+            }
         }
         None => {
             ui.label("No model loaded yet (it loads with the first photo)");

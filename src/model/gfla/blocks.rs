@@ -1,7 +1,9 @@
 //! GFLA's building blocks, pre-activation style (norm → act → conv), spec §2.
 //! Field names mirror the PyTorch `nn.Sequential` indices they are loaded from.
 
-use crate::model::layers::{leaky_relu, reflection_pad2d, InstanceNorm, ShiftConv, UpConv};
+use crate::model::layers::{
+    leaky_relu, reflection_pad2d, Activation, InstanceNorm, ShiftConv, UpConv,
+};
 use crate::ops;
 use candle_core::{Result, Tensor, D};
 use candle_nn::{conv2d, Conv2d, Conv2dConfig, Module, VarBuilder};
@@ -12,6 +14,9 @@ pub const SLOPE: f64 = 0.1;
 fn act(x: &Tensor) -> Result<Tensor> {
     leaky_relu(x, SLOPE)
 }
+
+/// Every norm in GFLA is followed by this activation.
+const ACT: Activation = Activation::LeakyRelu(SLOPE);
 
 /// The strided 4×4 down-sampling conv of the encoder blocks (candle's conv).
 fn conv_down(cin: usize, cout: usize, vb: VarBuilder) -> Result<Conv2d> {
@@ -49,8 +54,8 @@ impl EncoderBlock {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = self.conv2.forward(&act(&self.norm0.forward(x)?)?)?;
-        self.conv5.forward(&act(&self.norm3.forward(&x)?)?)
+        let x = self.conv2.forward(&self.norm0.forward_act(x, ACT)?)?;
+        self.conv5.forward(&self.norm3.forward_act(&x, ACT)?)
     }
 }
 
@@ -75,8 +80,8 @@ impl ResBlock {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.conv2.forward(&act(&self.norm0.forward(x)?)?)?;
-        let y = self.conv5.forward(&act(&self.norm3.forward(&y)?)?)?;
+        let y = self.conv2.forward(&self.norm0.forward_act(x, ACT)?)?;
+        let y = self.conv5.forward(&self.norm3.forward_act(&y, ACT)?)?;
         y + x
     }
 }
@@ -105,8 +110,8 @@ impl ResBlockDecoder {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.conv2.forward(&act(&self.norm0.forward(x)?)?)?;
-        let y = self.conv5.forward(&act(&self.norm3.forward(&y)?)?)?;
+        let y = self.conv2.forward(&self.norm0.forward_act(x, ACT)?)?;
+        let y = self.conv5.forward(&self.norm3.forward_act(&y, ACT)?)?;
         y + self.shortcut.forward(x)?
     }
 }

@@ -9,7 +9,9 @@ pub mod weights;
 
 pub use config::{HeatmapKind, PonaConfig, PonaNorm};
 
-use crate::model::layers::{reflection_pad2d, BatchNormEval, InstanceNorm, ShiftConv, UpConv};
+use crate::model::layers::{
+    reflection_pad2d, Activation, BatchNormEval, InstanceNorm, ShiftConv, UpConv,
+};
 use crate::model::Tracer;
 use candle_core::{Result, Tensor, D};
 use candle_nn::{Conv2d, Conv2dConfig, Module, VarBuilder};
@@ -29,10 +31,11 @@ impl Norm {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// `relu(norm(x))`, the only way PoNA uses its norms.
+    fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Norm::Batch(n) => n.forward(x),
-            Norm::Instance(n) => n.forward(x),
+            Norm::Batch(n) => n.forward(x)?.relu(),
+            Norm::Instance(n) => n.forward_act(x, Activation::Relu),
         }
     }
 }
@@ -77,10 +80,9 @@ impl Encoder {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = self
             .norm2
-            .forward(&self.conv1.forward(&reflection_pad2d(x, 3)?)?)?
-            .relu()?;
-        let x = self.norm5.forward(&self.conv4.forward(&x)?)?.relu()?;
-        self.norm8.forward(&self.conv7.forward(&x)?)?.relu()
+            .forward_relu(&self.conv1.forward(&reflection_pad2d(x, 3)?)?)?;
+        let x = self.norm5.forward_relu(&self.conv4.forward(&x)?)?;
+        self.norm8.forward_relu(&self.conv7.forward(&x)?)
     }
 }
 
@@ -103,8 +105,8 @@ impl DoubleConv {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let norm = InstanceNorm::plain();
-        let y = norm.forward(&self.conv0.forward(x)?)?.relu()?;
-        norm.forward(&self.conv4.forward(&y)?)?.relu()
+        let y = norm.forward_act(&self.conv0.forward(x)?, Activation::Relu)?;
+        norm.forward_act(&self.conv4.forward(&y)?, Activation::Relu)
     }
 }
 
@@ -268,9 +270,9 @@ impl Decoder {
     }
 
     fn forward(&self, x: &Tensor, tracer: &mut Tracer) -> Result<Tensor> {
-        let x = self.norm1.forward(&self.up0.forward(x)?)?.relu()?;
+        let x = self.norm1.forward_relu(&self.up0.forward(x)?)?;
         tracer.record(|| "dec.up1".into(), &x);
-        let x = self.norm4.forward(&self.up3.forward(&x)?)?.relu()?;
+        let x = self.norm4.forward_relu(&self.up3.forward(&x)?)?;
         tracer.record(|| "dec.up2".into(), &x);
         let x = self.conv7.forward(&reflection_pad2d(&x, 3)?)?;
         tracer.record(|| "dec.pre_tanh".into(), &x);

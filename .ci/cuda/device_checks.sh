@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Every CUDA check of marionette in one run on a GPU machine, from the repository root, with
+# the files that .ci/cuda/build.sh --tests and .ci/cuda/stage.sh put in .dev/ (the binary and
+# test binaries, the shared fixtures). Prints a compact summary at the end; logs go to $OUT.
+#
+#   bash .ci/cuda/device_checks.sh            # parity, speed vs PyTorch, edit path, training
+#   TRAIN_STEPS=0 bash .ci/cuda/device_checks.sh   # skip the training steps
+#
+# Needs on that machine: the NVIDIA driver, and PyTorch's CUDA 13 wheels (libcublas, libcurand,
+# libnvrtc, which the binary links dynamically) plus torch itself for the PyTorch peer.
+set -uo pipefail
+root=$(pwd)
+OUT=${OUT:-/tmp/marionette-device}
+mkdir -p "$OUT"
+summary="$OUT/summary.txt"
+: > "$summary"
+say() { echo "$*" | tee -a "$summary"; }
+
+bins=/tmp/marionette-bins
+mkdir -p "$bins"
+xz -dc .dev/bins.tar.xz | tar xf - -C "$bins"
+# The test binaries find ../shared from the source tree they were built in (/work/main).
+mkdir -p /work
+[ -e /work/shared ] || ln -s "$root/.dev/shared" /work/shared
+# The CUDA libraries of the machine's PyTorch (same CUDA 13 major as the build).
+libdirs=$(python3 - <<'PY'
+import glob, os, sys
+dirs = set()
+for p in sys.path:
+    for pat in ("nvidia/*/lib", "nvidia/*/*/lib"):
+        for d in glob.glob(os.path.join(p, pat)):
+            if glob.glob(d + "/lib*.so*"):
+                dirs.add(d)
+print(":".join(sorted(dirs)))
+PY
+)
+[ -d /usr/local/nvidia/lib64 ] && libdirs="$libdirs:/usr/local/nvidia/lib64"
+export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export MARIONETTE_MODELS="$root/assets/models"
+m="$bins/marionette"
+
+say "== $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
+ldd "$m" | grep -E 'not found|cublas|curand|nvrtc|libcuda' | tee -a "$OUT/ldd.txt"
+
+# 1. Parity: every GFLA/PoNA fixture and each custom op, forward and backward, on CUDA.
+export MARIONETTE_TEST_DEVICE=cuda
+for t in gfla_ops gfla_model pona_model; do
+    "$bins/$t" --test-threads 1 > "$OUT/test_$t.log" 2>&1
+    say "test $t: rc $? | $(grep '^test result' "$OUT/test_$t.log")"
+    grep -E 'FAILED|panicked' "$OUT/test_$t.log" | head -5 | tee -a "$summary"
+done
+grep -E 'max abs diff|forward|gradient' "$OUT/test_gfla_ops.log" | grep -i 'on Cuda\|gradient' | head -12 > "$OUT/grad_parity.txt"
+unset MARIONETTE_TEST_DEVICE
+
+# 2. Speed: our bench vs the PyTorch peer on the same weights, batch 1, median of 100 after 20.
+peer=tests/reference/torch_peer.py
+timeout 120 python3 $peer check --gfla-fixtures .dev/shared/fixtures/gfla \
+    --pona-fixtures .dev/shared/fixtures/pona --device cuda > "$OUT/peer_check.log" 2>&1
+say "peer check: $(tail -1 "$OUT/peer_check.log")"
+# The presets' input sizes: GFLA fashion 256x256, PoNA fashion 256x176.
+for model in gfla pona; do
+    w="/tmp/peer_$model.safetensors"
+    timeout 180 python3 $peer bench --model $model --config fashion --device cuda \
+        --runs 100 --warmup 20 --save-weights "$w" > "$OUT/torch_$model.log" 2>&1
+    say "torch $model: $(grep -E '^(gfla|pona) ' "$OUT/torch_$model.log") | $(tail -1 "$OUT/torch_$model.log")"
+    for variant in default MARIONETTE_UNFUSED=1 MARIONETTE_SHIFTCONV=1; do
+        [ "$variant" = default ] && v=() || v=("$variant")
+        env "${v[@]}" timeout 180 "$m" bench --model $model --weights "$w" --device cuda \
+            --runs 100 --warmup 20 > "$OUT/ours_${model}_${variant%%=*}.log" 2>&1
+        say "ours  $model ($variant): $(tail -1 "$OUT/ours_${model}_${variant%%=*}.log") | $(grep -m1 GFLOP/s "$OUT/ours_${model}_${variant%%=*}.log")"
+    done
+done
+
+# 3. The editor's per-edit path on CUDA (cached source features), bundled model and official
+#    shapes; the CPU of this machine for reference.
+timeout 120 "$m" bench --edit --device cuda --runs 50 --warmup 5 > "$OUT/edit_bundled.log" 2>&1
+say "edit bundled cuda: $(tail -1 "$OUT/edit_bundled.log")"
+timeout 120 "$m" bench --edit --device cuda --weights /tmp/peer_gfla.safetensors --runs 50 \
+    --warmup 5 > "$OUT/edit_fashion.log" 2>&1
+say "edit official-shape gfla cuda: $(tail -1 "$OUT/edit_fashion.log")"
+
+# 4. Training steps on CUDA (the bundled model's recipe): seconds per step from the run log.
+steps=${TRAIN_STEPS:-40}
+if [ "$steps" -gt 0 ]; then
+    rm -rf /tmp/train-cuda
+    timeout 240 "$m" train --run /tmp/train-cuda --device cuda --flow-steps 10 \
+        --steps "$steps" > "$OUT/train.log" 2>&1
+    say "train cuda: rc $? | $(python3 - <<'PY'
+import csv, statistics
+rows = list(csv.DictReader(open("/tmp/train-cuda/log.csv")))
+for stage in ("1", "2"):
+    t = [float(r["seconds"]) for r in rows if r.get("stage") == stage][2:]
+    if t:
+        print(f"stage {stage}: median {statistics.median(t)*1e3:.0f} ms/step ({1/statistics.median(t):.2f} steps/s, {len(t)} steps)", end="; ")
+PY
+)"
+    cp /tmp/train-cuda/log.csv "$OUT/train_log.csv" 2>/dev/null
+fi
+echo "---- summary"
+cat "$summary"

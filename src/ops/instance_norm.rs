@@ -1,0 +1,327 @@
+//! Instance norm fused with the activation that follows it, as one op: on the GPU one kernel
+//! launch per norm instead of the ten or so the composed candle ops cost (launches, not
+//! arithmetic, bound a batch-1 forward pass there). Differentiable: the backward pass is the
+//! closed-form instance-norm gradient in candle ops, so it runs on every device.
+//!
+//! The model layers use it on CUDA ([`fused_on`]); the CPU keeps the composed ops the fixtures
+//! were first matched with. Both compute the same formula: `act((x − mean) / sqrt(var + eps) ·
+//! weight + bias)`, mean and biased variance over each (sample, channel) plane.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// The activation applied after the norm.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    None,
+    /// `max(x, slope·x)`, slope in (0, 1).
+    LeakyRelu(f64),
+    Relu,
+}
+
+impl Activation {
+    fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::None => v,
+            Activation::LeakyRelu(s) => v.max(s as f32 * v),
+            Activation::Relu => v.max(0.0),
+        }
+    }
+}
+
+/// Whether the layers take the fused op on `device`: on CUDA, unless `MARIONETTE_UNFUSED=1`
+/// asks for the composed ops (to compare the two in one run).
+pub fn fused_on(device: &Device) -> bool {
+    static UNFUSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    device.is_cuda()
+        && !*UNFUSED.get_or_init(|| std::env::var("MARIONETTE_UNFUSED").is_ok_and(|v| v == "1"))
+}
+
+#[derive(Clone, Copy)]
+struct Fused {
+    eps: f64,
+    act: Activation,
+}
+
+impl Fused {
+    fn dims(&self, s: &Shape) -> Result<(usize, usize)> {
+        let (b, c, h, w) = s.dims4()?;
+        if h * w == 0 {
+            candle_core::bail!("instance norm of an empty map {s:?}");
+        }
+        Ok((b * c, h * w))
+    }
+
+    fn cpu(&self, x: &[f32], c: usize, n: usize, affine: Option<(&[f32], &[f32])>) -> Vec<f32> {
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(n).enumerate().for_each(|(plane, yp)| {
+            let xp = &x[plane * n..(plane + 1) * n];
+            let mean = xp.iter().sum::<f32>() / n as f32;
+            let var = xp.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
+            let den = (var + self.eps as f32).sqrt();
+            let (sc, sh) = affine.map_or((1.0, 0.0), |(w, b)| (w[plane % c], b[plane % c]));
+            for (o, v) in yp.iter_mut().zip(xp) {
+                let t = (v - mean) / den;
+                let t = if affine.is_some() { t * sc + sh } else { t };
+                *o = self.act.apply(t);
+            }
+        });
+        y
+    }
+
+    /// Gradients w.r.t. x and, when affine, the weight and bias, in candle ops.
+    fn backward(
+        &self,
+        x: &Tensor,
+        affine: Option<(&Tensor, &Tensor)>,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+        let (b, c, h, w) = x.dims4()?;
+        let x3 = x.reshape((b, c, h * w))?;
+        let centred = x3.broadcast_sub(&x3.mean_keepdim(2)?)?;
+        let den = (centred.sqr()?.mean_keepdim(2)? + self.eps)?.sqrt()?;
+        let xhat = centred.broadcast_div(&den)?;
+        let z = match affine {
+            Some((wt, bs)) => xhat
+                .broadcast_mul(&wt.reshape((1, c, 1))?)?
+                .broadcast_add(&bs.reshape((1, c, 1))?)?,
+            None => xhat.clone(),
+        };
+        let g = grad.reshape((b, c, h * w))?;
+        let positive = || z.gt(0.0)?.to_dtype(DType::F32);
+        let dz = match self.act {
+            Activation::None => g,
+            Activation::Relu => (g * positive()?)?,
+            // slope + (1 − slope)·[z > 0]
+            Activation::LeakyRelu(s) => (g * positive()?.affine(1.0 - s, s)?)?,
+        };
+        let (dxhat, params) = match affine {
+            Some((wt, _)) => {
+                let dw = (&dz * &xhat)?.sum((0, 2))?;
+                let db = dz.sum((0, 2))?;
+                (dz.broadcast_mul(&wt.reshape((1, c, 1))?)?, Some((dw, db)))
+            }
+            None => (dz, None),
+        };
+        let dx = dxhat
+            .broadcast_sub(&dxhat.mean_keepdim(2)?)?
+            .sub(&xhat.broadcast_mul(&(&dxhat * &xhat)?.mean_keepdim(2)?)?)?
+            .broadcast_div(&den)?
+            .reshape((b, c, h, w))?;
+        Ok((dx, params))
+    }
+}
+
+/// Parameter-free form: the op of x alone.
+struct Plain(Fused);
+/// Affine form: the op of (x, weight, bias).
+struct Affine(Fused);
+
+impl CustomOp1 for Plain {
+    fn name(&self) -> &'static str {
+        "instance-norm-act"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (_, n) = self.0.dims(l.shape())?;
+        let x = super::f32_slice(s, l, self.name())?;
+        let c = l.shape().dims()[1];
+        Ok((CpuStorage::F32(self.0.cpu(x, c, n, None)), l.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let y = gpu::launch(&self.0, l.shape(), (s, l), None)?;
+        Ok((y, l.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(self.0.backward(x, None, grad)?.0))
+    }
+}
+
+impl CustomOp3 for Affine {
+    fn name(&self) -> &'static str {
+        "instance-norm-affine-act"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (_, n) = self.0.dims(l1.shape())?;
+        let c = l1.shape().dims()[1];
+        let x = super::f32_slice(s1, l1, self.name())?;
+        let w = super::f32_slice(s2, l2, self.name())?;
+        let b = super::f32_slice(s3, l3, self.name())?;
+        if w.len() != c || b.len() != c {
+            candle_core::bail!("instance norm: {c} channels, weight {} bias {}", w.len(), b.len());
+        }
+        let y = self.0.cpu(x, c, n, Some((w, b)));
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let c = l1.shape().dims4()?.1;
+        if l2.shape().elem_count() != c || l3.shape().elem_count() != c {
+            candle_core::bail!("instance norm: {c} channels, weight {:?}", l2.shape());
+        }
+        let y = gpu::launch(&self.0, l1.shape(), (s1, l1), Some([(s2, l2), (s3, l3)]))?;
+        Ok((y, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, params) = self.0.backward(x, Some((weight, bias)), grad)?;
+        let (dw, db) = params.expect("affine backward returns parameter gradients");
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+/// `act(instance_norm(x) · weight + bias)` for x (B, C, H, W); `affine` is (weight (C), bias (C)).
+pub fn instance_norm_act(
+    x: &Tensor,
+    affine: Option<(&Tensor, &Tensor)>,
+    eps: f64,
+    act: Activation,
+) -> Result<Tensor> {
+    let op = Fused { eps, act };
+    let x = x.contiguous()?;
+    match affine {
+        Some((w, b)) => x.apply_op3(&w.contiguous()?, &b.contiguous()?, Affine(op)),
+        None => x.apply_op1(Plain(op)),
+    }
+}
+
+/// Launching the kernels of `instance_norm.cu`.
+#[cfg(feature = "cuda")]
+mod gpu {
+    use super::{Activation, Fused};
+    use crate::ops::cuda::{self, PushKernelArg};
+    use candle_core::backend::BackendStorage;
+    use candle_core::cuda_backend::cudarc::driver::LaunchConfig;
+    use candle_core::{CudaStorage, Layout, Result, Shape};
+
+    pub(super) fn launch(
+        op: &Fused,
+        shape: &Shape,
+        x: (&CudaStorage, &Layout),
+        affine: Option<[(&CudaStorage, &Layout); 2]>,
+    ) -> Result<CudaStorage> {
+        let (planes, n) = op.dims(shape)?;
+        let c = shape.dims()[1];
+        let dev = x.0.device();
+        let xv = cuda::view(x.0, x.1, "instance norm")?;
+        // SAFETY: each block writes its whole plane.
+        let y = unsafe { dev.alloc::<f32>(planes * n)? };
+        // The activation as the kernel takes it: a code and a slope.
+        let (act, slope): (i32, f32) = match op.act {
+            Activation::None => (0, 0.0),
+            Activation::LeakyRelu(s) => (1, s as f32),
+            Activation::Relu => (2, 0.0),
+        };
+        let (c, n, eps) = (cuda::int(c)?, cuda::int(n)?, op.eps as f32);
+        let cfg = LaunchConfig {
+            grid_dim: (cuda::int(planes)? as u32, 1, 1),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        match affine {
+            Some([(ws, wl), (bs, bl)]) => {
+                let (wv, bv) = (cuda::view(ws, wl, "weight")?, cuda::view(bs, bl, "bias")?);
+                let k = cuda::Kernel::new(dev, &cuda::INSTANCE_NORM, "instance_norm_affine")?;
+                let mut args = k.args();
+                args.arg(&xv).arg(&wv).arg(&bv).arg(&y);
+                args.arg(&c).arg(&n).arg(&eps).arg(&act).arg(&slope);
+                cuda::launch(planes, cfg, args)?;
+            }
+            None => {
+                let k = cuda::Kernel::new(dev, &cuda::INSTANCE_NORM, "instance_norm_plain")?;
+                let mut args = k.args();
+                args.arg(&xv).arg(&y);
+                args.arg(&c).arg(&n).arg(&eps).arg(&act).arg(&slope);
+                cuda::launch(planes, cfg, args)?;
+            }
+        }
+        Ok(cuda::storage(y, dev))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::layers::{leaky_relu, InstanceNorm};
+    use candle_core::{Device, Var};
+    use candle_nn::VarBuilder;
+
+    /// The fused op equals the composed layers (norm, then activation), values and gradients
+    /// of x, weight and bias, for every activation, affine and plain.
+    #[test]
+    fn fused_equals_composed_values_and_gradients() -> Result<()> {
+        let dev = Device::Cpu;
+        for act in [Activation::None, Activation::LeakyRelu(0.1), Activation::Relu] {
+            for affine in [true, false] {
+                let x = Var::randn(0.5f32, 2.0, (2, 3, 5, 4), &dev)?;
+                let w = Var::randn(1f32, 0.3, 3, &dev)?;
+                let b = Var::randn(0f32, 0.5, 3, &dev)?;
+                let probe = Tensor::randn(0f32, 1.0, (2, 3, 5, 4), &dev)?;
+                let norm = if affine {
+                    let map = [("weight", w.as_tensor()), ("bias", b.as_tensor())]
+                        .into_iter()
+                        .map(|(k, t)| (k.to_string(), t.clone()))
+                        .collect();
+                    InstanceNorm::new(3, VarBuilder::from_tensors(map, DType::F32, &dev))?
+                } else {
+                    InstanceNorm::plain()
+                };
+                let composed = {
+                    let y = norm.forward(x.as_tensor())?;
+                    match act {
+                        Activation::None => y,
+                        Activation::LeakyRelu(s) => leaky_relu(&y, s)?,
+                        Activation::Relu => y.relu()?,
+                    }
+                };
+                let params = affine.then(|| (w.as_tensor(), b.as_tensor()));
+                let fused = instance_norm_act(x.as_tensor(), params, InstanceNorm::EPS, act)?;
+                let d = (&fused - &composed)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                assert!(d < 1e-5, "{act:?} affine {affine}: forward differs by {d}");
+                let g1 = (&fused * &probe)?.sum_all()?.backward()?;
+                let g2 = (&composed * &probe)?.sum_all()?.backward()?;
+                let vars: Vec<&Var> = if affine { vec![&x, &w, &b] } else { vec![&x] };
+                for v in vars {
+                    let d = (g1.get(v).unwrap() - g2.get(v).unwrap())?
+                        .abs()?
+                        .max_all()?
+                        .to_scalar::<f32>()?;
+                    assert!(d < 1e-4, "{act:?} affine {affine}: gradient differs by {d}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
