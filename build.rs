@@ -37,7 +37,9 @@ fn main() {
             .arg(&ptx)
             .arg(&src)
             .status()
-            .unwrap_or_else(|e| panic!("running {nvcc} (set NVCC or PATH; see .ci/cuda/build.sh): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("running {nvcc} (set NVCC or PATH; see .ci/cuda/build.sh): {e}")
+            });
         assert!(status.success(), "nvcc failed on {}", src.display());
     }
 }

@@ -54,7 +54,10 @@ fn ops_fixtures() -> Vec<(Vec<String>, HashMap<String, Tensor>)> {
                 .iter()
                 .map(|c| c.as_str().unwrap().to_string())
                 .collect();
-            (cases, load_tensors_on(&path.with_extension("safetensors"), &test_device()))
+            (
+                cases,
+                load_tensors_on(&path.with_extension("safetensors"), &test_device()),
+            )
         })
         .collect();
     assert!(!found.is_empty(), "no ops fixture in {}", dir.display());
@@ -143,11 +146,7 @@ fn extractor_attn_matches_reference() {
             let source = &t[&format!("{p}.source")];
             let hidden = weights["fully_connect_layer.0.weight"].dim(0).unwrap();
             let channels = source.dim(1).unwrap();
-            let vb = VarBuilder::from_tensors(
-                weights,
-                candle_core::DType::F32,
-                &test_device(),
-            );
+            let vb = VarBuilder::from_tensors(weights, candle_core::DType::F32, &test_device());
             let block = ExtractorAttn::new(channels, kernel_of(case), hidden, vb).unwrap();
             let out = block
                 .forward(source, &t[&format!("{p}.target")], &t[&format!("{p}.flow")])
@@ -224,7 +223,7 @@ fn device_kernels_match_the_cpu_values_and_gradients() {
         ),
         (
             "up_tap_sum",
-            Box::new(|y, b| ops::up_tap_sum(y, b)),
+            Box::new(ops::up_tap_sum),
             randn(&[2, 3, 9, 4, 5], 1.0),
             randn(&[3], 1.0),
         ),
@@ -267,10 +266,19 @@ fn device_kernels_match_the_cpu_values_and_gradients() {
         assert!(d <= 1e-5, "{name}: forward differs by {d}");
         if let (Some(w), Some(h)) = (want_g, have_g) {
             for (i, (w, h)) in w.iter().zip(&h).enumerate() {
-                let scale = w.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                let scale = w
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
                 let d = max_abs_diff(h, w);
                 println!("{name}: gradient {i} max abs diff {d:e} (scale {scale:.2})");
-                assert!(d <= 1e-5 * (1.0 + scale), "{name}: gradient {i} differs by {d}");
+                assert!(
+                    d <= 1e-5 * (1.0 + scale),
+                    "{name}: gradient {i} differs by {d}"
+                );
             }
         }
     }

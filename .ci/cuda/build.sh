@@ -48,6 +48,9 @@ if [ ! -e "$links/libcuda.so" ]; then
     awk '{printf "int %s(void) { return 999; }\n", $1}' "$links/cuda_syms.txt" > "$links/cuda_stub.c"
     cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$links/libcuda.so" "$links/cuda_stub.c"
 fi
+# Under its soname too: with it on LD_LIBRARY_PATH the binary starts without a driver, every
+# CUDA call fails, and the CPU fallback can be tried (and device_checks.sh dry-run) here.
+ln -sf libcuda.so "$links/libcuda.so.1"
 
 export PATH="$cu/bin:$cu/nvvm/bin:$PATH"
 export CUDA_ROOT="$cu" CUDA_PATH="$cu" CUDA_HOME="$cu"

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Every CUDA check of marionette in one run on a GPU machine, from the repository root, with
-# the files that .ci/cuda/build.sh --tests and .ci/cuda/stage.sh put in .dev/ (the binary and
+# the files that .ci/cuda/build.sh --tests puts in .dev/ (the binary and
 # test binaries, the shared fixtures). Prints a compact summary at the end; logs go to $OUT.
 #
 #   bash .ci/cuda/device_checks.sh            # parity, speed vs PyTorch, edit path, training
 #   TRAIN_STEPS=0 bash .ci/cuda/device_checks.sh   # skip the training steps
+#   DEVICE=cpu RUNS=2 WARMUP=0 PYTHON=... bash .ci/cuda/device_checks.sh   # dry run of the
+#       script itself on a machine without a GPU (the binary then needs a libcuda stub on
+#       LD_LIBRARY_PATH: .ci/cuda/build.sh leaves one in $MARIONETTE_CUDA_PREFIX/link)
 #
 # Needs on that machine: the NVIDIA driver, and PyTorch's CUDA 13 wheels (libcublas, libcurand,
 # libnvrtc, which the binary links dynamically) plus torch itself for the PyTorch peer.
 set -uo pipefail
 root=$(pwd)
+DEVICE=${DEVICE:-cuda}
+RUNS=${RUNS:-100}
+WARMUP=${WARMUP:-20}
+PYTHON=${PYTHON:-python3}
 OUT=${OUT:-/tmp/marionette-device}
 mkdir -p "$OUT"
 summary="$OUT/summary.txt"
@@ -23,7 +30,7 @@ xz -dc .dev/bins.tar.xz | tar xf - -C "$bins"
 mkdir -p /work
 [ -e /work/shared ] || ln -s "$root/.dev/shared" /work/shared
 # The CUDA libraries of the machine's PyTorch (same CUDA 13 major as the build).
-libdirs=$(python3 - <<'PY'
+libdirs=$("$PYTHON" - <<'PY'
 import glob, os, sys
 dirs = set()
 for p in sys.path:
@@ -39,11 +46,11 @@ export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export MARIONETTE_MODELS="$root/assets/models"
 m="$bins/marionette"
 
-say "== $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
+say "== $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
 ldd "$m" | grep -E 'not found|cublas|curand|nvrtc|libcuda' | tee -a "$OUT/ldd.txt"
 
 # 1. Parity: every GFLA/PoNA fixture and each custom op, forward and backward, on CUDA.
-export MARIONETTE_TEST_DEVICE=cuda
+export MARIONETTE_TEST_DEVICE=$DEVICE
 for t in gfla_ops gfla_model pona_model; do
     "$bins/$t" --test-threads 1 > "$OUT/test_$t.log" 2>&1
     say "test $t: rc $? | $(grep '^test result' "$OUT/test_$t.log")"
@@ -54,38 +61,38 @@ unset MARIONETTE_TEST_DEVICE
 
 # 2. Speed: our bench vs the PyTorch peer on the same weights, batch 1, median of 100 after 20.
 peer=tests/reference/torch_peer.py
-timeout 120 python3 $peer check --gfla-fixtures .dev/shared/fixtures/gfla \
-    --pona-fixtures .dev/shared/fixtures/pona --device cuda > "$OUT/peer_check.log" 2>&1
+timeout 120 "$PYTHON" $peer check --gfla-fixtures .dev/shared/fixtures/gfla \
+    --pona-fixtures .dev/shared/fixtures/pona --device $DEVICE > "$OUT/peer_check.log" 2>&1
 say "peer check: $(tail -1 "$OUT/peer_check.log")"
 # The presets' input sizes: GFLA fashion 256x256, PoNA fashion 256x176.
 for model in gfla pona; do
     w="/tmp/peer_$model.safetensors"
-    timeout 180 python3 $peer bench --model $model --config fashion --device cuda \
-        --runs 100 --warmup 20 --save-weights "$w" > "$OUT/torch_$model.log" 2>&1
+    timeout 180 "$PYTHON" $peer bench --model $model --config fashion --device $DEVICE \
+        --runs "$RUNS" --warmup "$WARMUP" --save-weights "$w" > "$OUT/torch_$model.log" 2>&1
     say "torch $model: $(grep -E '^(gfla|pona) ' "$OUT/torch_$model.log") | $(tail -1 "$OUT/torch_$model.log")"
     for variant in default MARIONETTE_UNFUSED=1 MARIONETTE_SHIFTCONV=1; do
         [ "$variant" = default ] && v=() || v=("$variant")
-        env "${v[@]}" timeout 180 "$m" bench --model $model --weights "$w" --device cuda \
-            --runs 100 --warmup 20 > "$OUT/ours_${model}_${variant%%=*}.log" 2>&1
+        env "${v[@]}" timeout 180 "$m" bench --model $model --weights "$w" --device $DEVICE \
+            --runs "$RUNS" --warmup "$WARMUP" > "$OUT/ours_${model}_${variant%%=*}.log" 2>&1
         say "ours  $model ($variant): $(tail -1 "$OUT/ours_${model}_${variant%%=*}.log") | $(grep -m1 GFLOP/s "$OUT/ours_${model}_${variant%%=*}.log")"
     done
 done
 
 # 3. The editor's per-edit path on CUDA (cached source features), bundled model and official
 #    shapes; the CPU of this machine for reference.
-timeout 120 "$m" bench --edit --device cuda --runs 50 --warmup 5 > "$OUT/edit_bundled.log" 2>&1
-say "edit bundled cuda: $(tail -1 "$OUT/edit_bundled.log")"
-timeout 120 "$m" bench --edit --device cuda --weights /tmp/peer_gfla.safetensors --runs 50 \
-    --warmup 5 > "$OUT/edit_fashion.log" 2>&1
-say "edit official-shape gfla cuda: $(tail -1 "$OUT/edit_fashion.log")"
+timeout 120 "$m" bench --edit --device $DEVICE --runs "$RUNS" --warmup 5 > "$OUT/edit_bundled.log" 2>&1
+say "edit bundled $DEVICE: $(tail -1 "$OUT/edit_bundled.log")"
+timeout 120 "$m" bench --edit --device $DEVICE --weights /tmp/peer_gfla.safetensors \
+    --runs "$RUNS" --warmup 5 > "$OUT/edit_fashion.log" 2>&1
+say "edit official-shape gfla $DEVICE: $(tail -1 "$OUT/edit_fashion.log")"
 
 # 4. Training steps on CUDA (the bundled model's recipe): seconds per step from the run log.
 steps=${TRAIN_STEPS:-40}
 if [ "$steps" -gt 0 ]; then
     rm -rf /tmp/train-cuda
-    timeout 240 "$m" train --run /tmp/train-cuda --device cuda --flow-steps 10 \
+    timeout 240 "$m" train --run /tmp/train-cuda --device $DEVICE --flow-steps 10 \
         --steps "$steps" > "$OUT/train.log" 2>&1
-    say "train cuda: rc $? | $(python3 - <<'PY'
+    say "train $DEVICE: rc $? | $("$PYTHON" - <<'PY'
 import csv, statistics
 rows = list(csv.DictReader(open("/tmp/train-cuda/log.csv")))
 for stage in ("1", "2"):

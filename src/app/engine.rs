@@ -50,7 +50,7 @@ pub struct ModelInfo {
     pub kind: ModelKind,
     /// Architecture summary ([`Generator::describe`]).
     pub description: String,
-    /// The device it runs on, named for people (`NVIDIA H200 (cuda:0)`, `CPU (2 threads)`).
+    /// The device it runs on, named for people (`NVIDIA H200 (cuda:0)`, `CPU`).
     pub device: String,
     /// Why it runs on the CPU although another device was asked for (no GPU, no driver, a
     /// build without CUDA); `None` when it runs where asked.
@@ -431,13 +431,17 @@ mod tests {
         let mut req = request(1, &photo, &pose, &pose);
         // No machine has a 100th GPU; a CPU-only build has none at all.
         req.model.device = "cuda:99".into();
-        let r = Engine::new().run(&req).expect("falls back instead of failing");
+        let r = Engine::new()
+            .run(&req)
+            .expect("falls back instead of failing");
         assert!(r.model.device.starts_with("CPU"), "{}", r.model.device);
         let why = r.model.fallback.expect("the reason is kept");
         assert!(why.contains("CUDA device 99"), "{why}");
         assert!(why.ends_with("running on the CPU"), "{why}");
         // Asking for the CPU is not a fallback.
-        let r = Engine::new().run(&request(2, &photo, &pose, &pose)).unwrap();
+        let r = Engine::new()
+            .run(&request(2, &photo, &pose, &pose))
+            .unwrap();
         assert_eq!(r.model.fallback, None);
     }
 

@@ -113,7 +113,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let (h, w) = model.input_hw();
     let flops = model.flops();
-    println!("{}, on {}", model.describe(), super::device_name(&device));
+    println!(
+        "{}, on {}, {} CPU threads",
+        model.describe(),
+        super::device_name(&device),
+        rayon::current_num_threads()
+    );
     println!("GFLOP per forward: {:.2}", flops / 1e9);
     if let Generator::Gfla(g) = &model {
         let f = crate::model::gfla::flops::forward_flops(g.config(), (h, w));

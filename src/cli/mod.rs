@@ -89,10 +89,10 @@ pub fn parse_device(name: &str) -> anyhow::Result<candle_core::Device> {
     }
 }
 
-/// What the device is, for people: `CPU (2 threads)`, `NVIDIA H200 (cuda:0)`.
+/// What the device is, for people: `CPU`, `NVIDIA H200 (cuda:0)`.
 pub fn device_name(device: &candle_core::Device) -> String {
     match device {
-        candle_core::Device::Cpu => format!("CPU ({} threads)", rayon::current_num_threads()),
+        candle_core::Device::Cpu => "CPU".into(),
         #[cfg(feature = "cuda")]
         candle_core::Device::Cuda(d) => {
             let stream = d.cuda_stream();

@@ -250,7 +250,14 @@ impl CustomOp2 for BlockExtractor {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let k = self.k;
-        let gs = source.apply_op3_no_bwd(flow, &grad, &BlockExtractorGrad { k, wrt: Wrt::Source })?;
+        let gs = source.apply_op3_no_bwd(
+            flow,
+            &grad,
+            &BlockExtractorGrad {
+                k,
+                wrt: Wrt::Source,
+            },
+        )?;
         let gf = source.apply_op3_no_bwd(flow, &grad, &BlockExtractorGrad { k, wrt: Wrt::Flow })?;
         Ok((Some(gs), Some(gf)))
     }
@@ -315,7 +322,12 @@ impl CustomOp3 for BlockExtractorGrad {
         let d = Dims::from_shapes(l1.shape(), l2.shape(), self.k)?;
         Ok(match self.wrt {
             Wrt::Source => (
-                gpu::launch(&d, "block_extractor_bwd_source", &[(s2, l2), (s3, l3)], true)?,
+                gpu::launch(
+                    &d,
+                    "block_extractor_bwd_source",
+                    &[(s2, l2), (s3, l3)],
+                    true,
+                )?,
                 l1.shape().clone(),
             ),
             Wrt::Flow => (

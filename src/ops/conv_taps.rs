@@ -96,11 +96,9 @@ impl CustomOp2 for TapSum {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (_, _, hp, wp, _, _) = self.dims(arg.shape())?;
-        let gy = grad.contiguous()?.apply_op1_no_bwd(&TapSumGrad {
-            k: self.k,
-            hp,
-            wp,
-        })?;
+        let gy = grad
+            .contiguous()?
+            .apply_op1_no_bwd(&TapSumGrad { k: self.k, hp, wp })?;
         Ok((Some(gy), Some(bias_grad(grad, bias)?)))
     }
 }

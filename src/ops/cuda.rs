@@ -95,11 +95,7 @@ pub(crate) fn storage(slice: CudaSlice<f32>, dev: &CudaDevice) -> CudaStorage {
 }
 
 /// Launches `f` with `cfg` unless the output is empty (a zero-sized grid is a CUDA error).
-pub(crate) fn launch(
-    n: usize,
-    cfg: LaunchConfig,
-    mut args: LaunchArgs<'_>,
-) -> Result<()> {
+pub(crate) fn launch(n: usize, cfg: LaunchConfig, mut args: LaunchArgs<'_>) -> Result<()> {
     if n == 0 {
         return Ok(());
     }

@@ -126,7 +126,10 @@ impl CustomOp1 for Plain {
         let (_, n) = self.0.dims(l.shape())?;
         let x = super::f32_slice(s, l, self.name())?;
         let c = l.shape().dims()[1];
-        Ok((CpuStorage::F32(self.0.cpu(x, c, n, None)), l.shape().clone()))
+        Ok((
+            CpuStorage::F32(self.0.cpu(x, c, n, None)),
+            l.shape().clone(),
+        ))
     }
 
     #[cfg(feature = "cuda")]
@@ -164,7 +167,11 @@ impl CustomOp3 for Affine {
         let w = super::f32_slice(s2, l2, self.name())?;
         let b = super::f32_slice(s3, l3, self.name())?;
         if w.len() != c || b.len() != c {
-            candle_core::bail!("instance norm: {c} channels, weight {} bias {}", w.len(), b.len());
+            candle_core::bail!(
+                "instance norm: {c} channels, weight {} bias {}",
+                w.len(),
+                b.len()
+            );
         }
         let y = self.0.cpu(x, c, n, Some((w, b)));
         Ok((CpuStorage::F32(y), l1.shape().clone()))
@@ -283,7 +290,11 @@ mod tests {
     #[test]
     fn fused_equals_composed_values_and_gradients() -> Result<()> {
         let dev = Device::Cpu;
-        for act in [Activation::None, Activation::LeakyRelu(0.1), Activation::Relu] {
+        for act in [
+            Activation::None,
+            Activation::LeakyRelu(0.1),
+            Activation::Relu,
+        ] {
             for affine in [true, false] {
                 let x = Var::randn(0.5f32, 2.0, (2, 3, 5, 4), &dev)?;
                 let w = Var::randn(1f32, 0.3, 3, &dev)?;

@@ -171,8 +171,10 @@ impl CustomOp2 for LocalAttention {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let k = self.k;
-        let ga = attn.apply_op3_no_bwd(patches, &grad, &LocalAttentionGrad { k, wrt_attn: true })?;
-        let gp = attn.apply_op3_no_bwd(patches, &grad, &LocalAttentionGrad { k, wrt_attn: false })?;
+        let ga =
+            attn.apply_op3_no_bwd(patches, &grad, &LocalAttentionGrad { k, wrt_attn: true })?;
+        let gp =
+            attn.apply_op3_no_bwd(patches, &grad, &LocalAttentionGrad { k, wrt_attn: false })?;
         Ok((Some(ga), Some(gp)))
     }
 }

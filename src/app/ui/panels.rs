@@ -314,7 +314,10 @@ fn model_info(ui: &mut egui::Ui, editor: &Editor) {
                 m.input_hw.0, m.input_hw.1, m.frame_hw.0, m.frame_hw.1, m.device
             ));
             if let Some(why) = &m.fallback {
-                ui.label(RichText::new(format!("GPU unavailable: {why}")).color(ui.visuals().warn_fg_color));
+                ui.label(
+                    RichText::new(format!("GPU unavailable: {why}"))
+                        .color(ui.visuals().warn_fg_color),
+                );
             }
         }
         None => {
