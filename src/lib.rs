@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod composite;
 pub mod detect;
 pub mod eval;
 pub mod imaging;

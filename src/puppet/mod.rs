@@ -31,6 +31,7 @@
 
 mod depth;
 mod geometry;
+mod ownership;
 mod parts;
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,8 @@ use rayon::prelude::*;
 
 use crate::imaging::FlowField;
 use crate::pose::Pose;
+
+pub use ownership::ownership;
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
 /// neck → mid-hip, with fallbacks when those joints are missing).

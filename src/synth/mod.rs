@@ -70,6 +70,21 @@ fn check(cfg: &SynthConfig) {
 /// A pair drawn from `seed`: identity, background and two poses. 30% of pairs are small pose
 /// changes (a few joints perturbed), the rest independent poses at a similar scale and place.
 pub fn render_pair(seed: u64, cfg: &SynthConfig) -> SynthPair {
+    render_scene(seed, cfg).pair
+}
+
+/// A pair with what compositing onto the source photo needs to be judged exactly: the person's
+/// coverage in the source (the true matte) and the background alone (the true plate).
+#[derive(Clone, Debug)]
+pub struct SynthScene {
+    pub pair: SynthPair,
+    /// H·W coverage of the person in the source, 0..1.
+    pub source_person: Vec<f32>,
+    pub background: RgbImage,
+}
+
+/// The scene of pair `seed` (the same pictures as [`render_pair`]).
+pub fn render_scene(seed: u64, cfg: &SynthConfig) -> SynthScene {
     let mut rng = SplitMix64::new(seed ^ 0x005E_ED5A_170F_u64.rotate_left(17));
     let person = Person::sample(&mut rng, cfg);
     let source = Articulation::sample(&mut rng, cfg);
@@ -78,7 +93,7 @@ pub fn render_pair(seed: u64, cfg: &SynthConfig) -> SynthPair {
     } else {
         source.sample_related(&mut rng, cfg)
     };
-    render_pair_with(&person, &source, &target, cfg)
+    render_scene_with(&person, &source, &target, cfg)
 }
 
 /// The pair of `person` in poses `source` and `target`.
@@ -88,6 +103,16 @@ pub fn render_pair_with(
     target: &Articulation,
     cfg: &SynthConfig,
 ) -> SynthPair {
+    render_scene_with(person, source, target, cfg).pair
+}
+
+/// The scene of `person` in poses `source` and `target`.
+pub fn render_scene_with(
+    person: &Person,
+    source: &Articulation,
+    target: &Articulation,
+    cfg: &SynthConfig,
+) -> SynthScene {
     check(cfg);
     let (w, h) = (cfg.width, cfg.height);
     let bg = render::background(person, w, h);
@@ -95,17 +120,25 @@ pub fn render_pair_with(
     let tgt = geometry::build(person, target, cfg);
     let src_r = render::rasterize(&src, w, h);
     let tgt_r = render::rasterize(&tgt, w, h);
-    let (src_img, _) = render::colorize(&src_r, &src, person, &bg);
+    let (src_img, source_person) = render::colorize(&src_r, &src, person, &bg);
     let (tgt_img, person_map) = render::colorize(&tgt_r, &tgt, person, &bg);
     let (flow, visibility) = render::flow_and_visibility(&src, &src_r, &tgt, &tgt_r);
-    SynthPair {
-        source: src_img,
-        target: tgt_img,
-        source_pose: src.pose,
-        target_pose: tgt.pose,
-        flow,
-        visibility,
-        person: person_map,
+    let background = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let c = bg[y as usize * w + x as usize];
+        image::Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8))
+    });
+    SynthScene {
+        pair: SynthPair {
+            source: src_img,
+            target: tgt_img,
+            source_pose: src.pose,
+            target_pose: tgt.pose,
+            flow,
+            visibility,
+            person: person_map,
+        },
+        source_person,
+        background,
     }
 }
 

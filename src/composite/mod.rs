@@ -1,0 +1,233 @@
+//! Re-posing a person *inside their photo*, in layers, at the photo's own resolution.
+//!
+//! Per photo: the photo, the person's matte (alpha, 1 = person) and a background plate (the
+//! photo with the person removed and the hole filled). Per edit: a backward flow target →
+//! source at photo resolution and, per target pixel, how much the moved figure owns the point
+//! it samples ([`crate::puppet::ownership`]). Then
+//!
+//! * person layer: the photo and its matte warped by the flow; the target person's alpha is the
+//!   warped matte times the ownership (so a limb's old place is not person any more);
+//! * background: the photo itself, except where the person has left (`vacated` = the source
+//!   alpha the target no longer covers, grown by a few pixels to take the soft edge too): there
+//!   the plate. Using the photo wherever nothing moved keeps an edit that moves nothing exact
+//!   (compositing over the plate everywhere mixes it into the matte's soft edges);
+//! * `out = alpha · person + (1 − alpha) · background`.
+//!
+//! Everything here is photo-sized arrays and per-pixel loops over rows (rayon).
+
+use crate::imaging::FlowField;
+use crate::pose::Pose;
+use crate::puppet::{ownership, puppet_warp, PuppetConfig};
+use anyhow::{ensure, Result};
+use image::{GrayImage, RgbImage};
+use rayon::prelude::*;
+
+/// What is computed once per photo.
+#[derive(Clone, Debug)]
+pub struct PhotoLayers {
+    pub photo: RgbImage,
+    /// H·W alpha of the person in the photo, 0..1, row-major.
+    pub matte: Vec<f32>,
+    /// The photo with the person removed and filled; same size.
+    pub plate: RgbImage,
+}
+
+impl PhotoLayers {
+    /// Checks that the three layers have one size; alpha values are clamped to 0..1.
+    pub fn new(photo: RgbImage, mut matte: Vec<f32>, plate: RgbImage) -> Result<Self> {
+        let (w, h) = photo.dimensions();
+        ensure!(
+            matte.len() == (w as usize) * (h as usize),
+            "matte of {} values for a {w}×{h} photo",
+            matte.len()
+        );
+        ensure!(
+            plate.dimensions() == (w, h),
+            "plate of {:?} for a {w}×{h} photo",
+            plate.dimensions()
+        );
+        matte
+            .iter_mut()
+            .for_each(|a| *a = if a.is_nan() { 0.0 } else { a.clamp(0.0, 1.0) });
+        Ok(Self {
+            photo,
+            matte,
+            plate,
+        })
+    }
+
+    fn size(&self) -> (usize, usize) {
+        (self.photo.height() as usize, self.photo.width() as usize)
+    }
+}
+
+/// The hole the plate must fill: the matte above `threshold`, dilated by `radius` pixels
+/// (255 = fill), so the person's soft edge and shadow-free halo are filled too.
+pub fn plate_hole(
+    matte: &[f32],
+    height: usize,
+    width: usize,
+    threshold: f32,
+    radius: usize,
+) -> GrayImage {
+    let inside: Vec<f32> = matte
+        .iter()
+        .map(|&a| if a > threshold { 1.0 } else { 0.0 })
+        .collect();
+    let grown = max_filter(&inside, height, width, radius);
+    GrayImage::from_fn(width as u32, height as u32, |x, y| {
+        image::Luma([if grown[y as usize * width + x as usize] > 0.0 {
+            255
+        } else {
+            0
+        }])
+    })
+}
+
+/// One edit's result.
+#[derive(Clone, Debug)]
+pub struct Composited {
+    /// The re-posed photo, at the photo's size.
+    pub image: RgbImage,
+    /// H·W alpha of the target person.
+    pub person: Vec<f32>,
+    /// H·W share of each pixel taken from the plate (where the person has left).
+    pub vacated: Vec<f32>,
+}
+
+/// Composites one edit: `flow` (photo-sized, target → source) and `owned` (H·W, see the module
+/// doc) over `layers`.
+pub fn composite(layers: &PhotoLayers, flow: &FlowField, owned: &[f32]) -> Result<Composited> {
+    let (h, w) = layers.size();
+    ensure!(
+        flow.height == h && flow.width == w,
+        "flow of {}×{} for a {h}×{w} photo",
+        flow.height,
+        flow.width
+    );
+    ensure!(
+        owned.len() == h * w,
+        "ownership of {} values for {h}×{w}",
+        owned.len()
+    );
+    // Target alpha: the warped matte where the moved figure owns what it samples.
+    let mut person = vec![0f32; h * w];
+    person.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, a) in row.iter_mut().enumerate() {
+            let (dx, dy) = flow.get(x, y);
+            let sampled = sample_map(&layers.matte, h, w, x as f32 + dx, y as f32 + dy);
+            *a = sampled * owned[y * w + x];
+        }
+    });
+    // Where the source person was and the target person is not; grown over the soft edge.
+    let left: Vec<f32> = layers
+        .matte
+        .iter()
+        .zip(&person)
+        .map(|(s, t)| (s - t).max(0.0))
+        .collect();
+    let radius = edge_radius(h, w);
+    let vacated: Vec<f32> = max_filter(&left, h, w, radius)
+        .into_iter()
+        .map(|v| (v * 2.0).min(1.0))
+        .collect();
+    let mut image = RgbImage::new(w as u32, h as u32);
+    image
+        .par_chunks_mut(3 * w)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for x in 0..w {
+                let i = y * w + x;
+                let (a, v) = (person[i], vacated[i]);
+                let photo = layers.photo.get_pixel(x as u32, y as u32).0;
+                let plate = layers.plate.get_pixel(x as u32, y as u32).0;
+                let moved = if a > 0.0 {
+                    let (dx, dy) = flow.get(x, y);
+                    crate::imaging::flow_field::sample_bilinear(
+                        &layers.photo,
+                        x as f32 + dx,
+                        y as f32 + dy,
+                    )
+                } else {
+                    [0.0; 3]
+                };
+                for c in 0..3 {
+                    let back = photo[c] as f32 * (1.0 - v) + plate[c] as f32 * v;
+                    let value = a * moved[c] + (1.0 - a) * back;
+                    row[3 * x + c] = value.round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        });
+    Ok(Composited {
+        image,
+        person,
+        vacated,
+    })
+}
+
+/// The puppet's edit, composited: its flow at photo resolution and its ownership.
+pub fn composite_puppet(
+    layers: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    cfg: &PuppetConfig,
+) -> Result<Composited> {
+    let (h, w) = layers.size();
+    let warp = puppet_warp(source, target, h, w, cfg);
+    let owned = ownership(source, target, &warp, cfg);
+    composite(layers, &warp.flow, &owned)
+}
+
+/// How far the vacated region is grown: the width of a matte's soft edge, ~2 px per 512.
+fn edge_radius(h: usize, w: usize) -> usize {
+    (h.min(w) / 256).clamp(1, 8)
+}
+
+/// Bilinear sample of an H·W map at (x, y), border-clamped.
+fn sample_map(map: &[f32], h: usize, w: usize, x: f32, y: f32) -> f32 {
+    let x = if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(0.0, (w - 1) as f32)
+    };
+    let y = if y.is_nan() {
+        0.0
+    } else {
+        y.clamp(0.0, (h - 1) as f32)
+    };
+    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (ax, ay) = (x - x0 as f32, y - y0 as f32);
+    let at = |xx: usize, yy: usize| map[yy * w + xx];
+    let top = at(x0, y0) * (1.0 - ax) + at(x1, y0) * ax;
+    let bottom = at(x0, y1) * (1.0 - ax) + at(x1, y1) * ax;
+    top * (1.0 - ay) + bottom * ay
+}
+
+/// Maximum over a (2r+1)² square, separably (rows, then columns).
+fn max_filter(map: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
+    if r == 0 {
+        return map.to_vec();
+    }
+    let mut rows = vec![0f32; h * w];
+    rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+        let src = &map[y * w..(y + 1) * w];
+        for (x, o) in out.iter_mut().enumerate() {
+            let (a, b) = (x.saturating_sub(r), (x + r).min(w - 1));
+            *o = src[a..=b].iter().copied().fold(0.0, f32::max);
+        }
+    });
+    let mut out = vec![0f32; h * w];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
+        let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
+        for yy in a..=b {
+            for (v, s) in o.iter_mut().zip(&rows[yy * w..(yy + 1) * w]) {
+                *v = v.max(*s);
+            }
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests;

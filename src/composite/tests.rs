@@ -1,0 +1,175 @@
+//! The compositor on synthetic scenes, where the true matte, plate and result are known.
+
+use super::*;
+use crate::synth::{render_scene, SynthConfig, SynthScene};
+
+const CFG: SynthConfig = SynthConfig {
+    height: 160,
+    width: 128,
+};
+
+fn layers(scene: &SynthScene) -> PhotoLayers {
+    PhotoLayers::new(
+        scene.pair.source.clone(),
+        scene.source_person.clone(),
+        scene.background.clone(),
+    )
+    .unwrap()
+}
+
+/// Mean squared error over the pixels `keep` selects (all three channels).
+fn mse(a: &RgbImage, b: &RgbImage, keep: impl Fn(usize) -> bool) -> f64 {
+    let (mut sum, mut n) = (0f64, 0usize);
+    for (i, (p, q)) in a.pixels().zip(b.pixels()).enumerate() {
+        if keep(i) {
+            for c in 0..3 {
+                let d = p[c] as f64 - q[c] as f64;
+                sum += d * d;
+            }
+            n += 3;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+fn psnr(mse: f64) -> f64 {
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-10)).log10()
+}
+
+/// An edit that moves nothing returns the photo exactly, soft matte edges included.
+#[test]
+fn target_equal_to_source_returns_the_photo() {
+    for seed in [3u64, 17, 40] {
+        let scene = render_scene(seed, &CFG);
+        let l = layers(&scene);
+        let p = &scene.pair.source_pose;
+        let out = composite_puppet(&l, p, p, &PuppetConfig::default()).unwrap();
+        assert_eq!(out.image, scene.pair.source, "seed {seed}");
+        assert!(out.vacated.iter().all(|&v| v == 0.0));
+    }
+}
+
+/// Against the true target picture: the composite beats the plain puppet warp over the frame,
+/// and where the person has left (the ghost region of the plain warp) it shows the background.
+#[test]
+fn composite_beats_the_plain_warp_and_leaves_no_ghost() {
+    let (mut frame, mut ghost) = (vec![], vec![]);
+    for seed in 0..12u64 {
+        let scene = render_scene(1000 + seed, &CFG);
+        let pair = &scene.pair;
+        let cfg = PuppetConfig::default();
+        let out =
+            composite_puppet(&layers(&scene), &pair.source_pose, &pair.target_pose, &cfg).unwrap();
+        assert_eq!(out.image.dimensions(), pair.source.dimensions());
+        let warp = puppet_warp(
+            &pair.source_pose,
+            &pair.target_pose,
+            CFG.height,
+            CFG.width,
+            &cfg,
+        );
+        let plain = crate::puppet::puppet_render(&pair.source, &warp);
+        // Left: person in the source, background in the truth.
+        let left = |i: usize| scene.source_person[i] > 0.9 && pair.person[i] < 0.01;
+        if (0..pair.person.len()).filter(|&i| left(i)).count() < 50 {
+            continue;
+        }
+        frame.push((
+            psnr(mse(&out.image, &pair.target, |_| true)),
+            psnr(mse(&plain, &pair.target, |_| true)),
+        ));
+        ghost.push((
+            mse(&out.image, &pair.target, left).sqrt(),
+            mse(&plain, &pair.target, left).sqrt(),
+        ));
+    }
+    assert!(frame.len() >= 6, "too few scenes with a vacated region");
+    let mean = |v: &[(f64, f64)], k: usize| {
+        v.iter()
+            .map(|p| if k == 0 { p.0 } else { p.1 })
+            .sum::<f64>()
+            / v.len() as f64
+    };
+    let (ours, plain) = (mean(&frame, 0), mean(&frame, 1));
+    println!("frame PSNR: composite {ours:.2} dB, plain warp {plain:.2} dB");
+    assert!(
+        ours > plain + 1.0,
+        "composite {ours:.2} vs plain {plain:.2}"
+    );
+    let (ours, plain) = (mean(&ghost, 0), mean(&ghost, 1));
+    println!("RMS error where the person left: composite {ours:.1}, plain warp {plain:.1}");
+    assert!(
+        ours < 0.5 * plain,
+        "ghost: composite {ours:.1} vs plain {plain:.1}"
+    );
+}
+
+/// Away from both figures (and the grown edge) every pixel is the photo's, bit for bit.
+#[test]
+fn pixels_away_from_the_figures_are_untouched() {
+    let scene = render_scene(77, &CFG);
+    let pair = &scene.pair;
+    let out = composite_puppet(
+        &layers(&scene),
+        &pair.source_pose,
+        &pair.target_pose,
+        &PuppetConfig::default(),
+    )
+    .unwrap();
+    let (w, h) = (CFG.width, CFG.height);
+    let near = max_filter(
+        &scene
+            .source_person
+            .iter()
+            .zip(&out.person)
+            .map(|(a, b)| a.max(*b))
+            .collect::<Vec<_>>(),
+        h,
+        w,
+        edge_radius(h, w) + 1,
+    );
+    let mut checked = 0;
+    for y in 0..h {
+        for x in 0..w {
+            if near[y * w + x] == 0.0 {
+                let (a, b) = (
+                    out.image.get_pixel(x as u32, y as u32),
+                    pair.source.get_pixel(x as u32, y as u32),
+                );
+                assert_eq!(a, b, "({x}, {y})");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > w * h / 3,
+        "only {checked} pixels away from the figures"
+    );
+}
+
+#[test]
+fn mismatched_layers_are_refused() {
+    let photo = RgbImage::new(8, 6);
+    assert!(PhotoLayers::new(photo.clone(), vec![0.0; 47], photo.clone()).is_err());
+    assert!(PhotoLayers::new(photo.clone(), vec![0.0; 48], RgbImage::new(6, 8)).is_err());
+    let l = PhotoLayers::new(photo.clone(), vec![f32::NAN; 48], photo).unwrap();
+    assert!(l.matte.iter().all(|&a| a == 0.0));
+    assert!(composite(&l, &FlowField::zeros(5, 8), &[1.0; 40]).is_err());
+    assert!(composite(&l, &FlowField::zeros(6, 8), &[1.0; 47]).is_err());
+}
+
+#[test]
+fn plate_hole_grows_the_matte() {
+    let mut matte = vec![0f32; 10 * 10];
+    matte[5 * 10 + 5] = 0.9;
+    let hole = plate_hole(&matte, 10, 10, 0.5, 2);
+    let filled: Vec<(u32, u32)> = hole
+        .enumerate_pixels()
+        .filter(|p| p.2[0] == 255)
+        .map(|p| (p.0, p.1))
+        .collect();
+    assert_eq!(filled.len(), 25);
+    assert!(filled
+        .iter()
+        .all(|&(x, y)| (3..=7).contains(&x) && (3..=7).contains(&y)));
+}

@@ -1,0 +1,51 @@
+//! Which target pixels the moved figure really owns, for compositing onto a photo.
+//!
+//! The warp's flow is the identity away from the target figure, so a pixel where a limb *used
+//! to be* samples that limb in place: the matte there still says "person" and the limb would
+//! stay behind as a ghost. Ownership removes it with a consistency test: a target pixel `x`
+//! samples the source at `q`; the part that owns `q` in the source (the front-most, nearest
+//! part there, as the warp weighs parts) would itself take `x` to `xf(x)`. If that is `q`, the
+//! part really is at `x` in the target (a moved limb at its new place, an unmoved torso or a
+//! skirt beyond the bones); if it is far from `q`, the part has moved away and `x` is vacated.
+
+use super::geometry::{norm, smoothstep, sub};
+use super::{parts, PuppetConfig, PuppetWarp};
+use crate::pose::Pose;
+use rayon::prelude::*;
+
+/// Per target pixel (H·W, row-major), 1 where the source point it samples belongs to the part
+/// that puts it there, falling to 0 where that part has moved away (the distance between where
+/// the owner would sample and where the warp samples grows from ¼ to ¾ of the part's radius).
+/// With no usable part nothing moves and every pixel is owned.
+pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetConfig) -> Vec<f32> {
+    let (height, width) = (warp.flow.height, warp.flow.width);
+    let rig = parts::build(source, target, height, width, cfg);
+    if rig.parts.is_empty() {
+        return vec![1.0; height * width];
+    }
+    let two_tau2 = 2.0 * cfg.softness * cfg.softness;
+    let mut out = vec![0f32; height * width];
+    out.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
+        for (x, o) in row.iter_mut().enumerate() {
+            let (dx, dy) = warp.flow.get(x, y);
+            let p = [x as f64, y as f64];
+            let q = [p[0] + dx as f64, p[1] + dy as f64];
+            // The source owner of q: the highest weight as the warp weighs parts, in the source.
+            let owner = rig
+                .parts
+                .iter()
+                .map(|part| {
+                    let rho = part.shape_s.distance(q) / part.radius_s;
+                    let cover = 1.0 - smoothstep(0.8, 1.2, rho);
+                    -rho * rho / two_tau2 + cfg.depth_bias * cover * part.depth_s
+                })
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(k, _)| &rig.parts[k])
+                .expect("parts is not empty");
+            let miss = norm(sub(owner.xf.apply(p), q)) / owner.radius_s;
+            *o = (1.0 - smoothstep(0.25, 0.75, miss)) as f32;
+        }
+    });
+    out
+}
