@@ -17,12 +17,12 @@ fn copy_source_scores_equal_hand_computed_metrics() -> anyhow::Result<()> {
     let n = 5;
     let (report, sheet) = evaluate(&model, n, HELD_OUT_SEEDS, 2, 3, &dev, |_| {})?;
     assert_eq!(report.pairs, n);
-    assert_eq!(report.methods.len(), 3);
-    // 3 rows of 5 tiles with 2-px gutters.
+    assert_eq!(report.methods.len(), 4);
+    // 3 rows of 6 tiles with 2-px gutters.
     let (h, w) = cfg.model.input_hw;
     assert_eq!(
         sheet.dimensions(),
-        (5 * (w as u32 + 2) + 2, 3 * (h as u32 + 2) + 2)
+        (6 * (w as u32 + 2) + 2, 3 * (h as u32 + 2) + 2)
     );
 
     let seeds: Vec<u64> = (0..n as u64).map(|i| HELD_OUT_SEEDS + i).collect();
@@ -67,7 +67,14 @@ fn copy_source_scores_equal_hand_computed_metrics() -> anyhow::Result<()> {
     assert!(close(copy.levels[0].occlusion_iou, iou / n as f64));
     assert!(epe > 0.0, "held-out pairs move");
     let text = table(&report);
-    for m in ["copy-source", "puppet", "model", "PSNR", "EPE 1/4"] {
+    for m in [
+        "copy-source",
+        "puppet",
+        "model",
+        "puppet+composite",
+        "PSNR",
+        "EPE 1/4",
+    ] {
         assert!(text.contains(m), "table lacks {m}:\n{text}");
     }
     Ok(())
@@ -113,4 +120,32 @@ fn synth_cli_writes_pairs_ground_truth_and_sheet() {
     assert_eq!((img.width(), img.height()), (48, 64));
     let pose = marionette::pose::read_openpose(dir.path().join("000000_source.json"), 0).unwrap();
     assert!(pose.num_present() > 0);
+}
+
+/// The person-region metrics: PSNR over exactly the selected pixels, SSIM 1 where identical,
+/// nothing selected → None, a region of the wrong size → an error.
+#[test]
+fn region_metrics_follow_their_definition() -> anyhow::Result<()> {
+    let a = image::RgbImage::from_fn(24, 20, |x, y| {
+        image::Rgb([(x * 9) as u8, (y * 11) as u8, 50])
+    });
+    let mut b = a.clone();
+    // Change one pixel by 10 in one channel, inside the left half only.
+    b.get_pixel_mut(3, 4)[0] += 10;
+    let left: Vec<f32> = (0..20 * 24)
+        .map(|i| if i % 24 < 12 { 1.0 } else { 0.0 })
+        .collect();
+    let right: Vec<f32> = left.iter().map(|v| 1.0 - v).collect();
+    let want = 10.0 * (255.0f64.powi(2) / (100.0 / (12.0 * 20.0 * 3.0))).log10();
+    let got = metrics::psnr_region(&b, &a, &left)?.unwrap();
+    assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+    assert_eq!(metrics::psnr_region(&b, &a, &right)?, Some(f64::INFINITY));
+    assert_eq!(metrics::psnr_region(&b, &a, &vec![0.0; 480])?, None);
+    assert!(metrics::psnr_region(&b, &a, &[1.0; 10]).is_err());
+    assert_eq!(metrics::ssim_region(&a, &a, &left)?, Some(1.0));
+    assert!(metrics::ssim_region(&b, &a, &left)?.unwrap() < 1.0);
+    // The mean over every window is the plain SSIM.
+    let all = metrics::ssim_region(&b, &a, &[1.0; 480])?.unwrap();
+    assert!((all - metrics::ssim(&b, &a)?).abs() < 1e-12);
+    Ok(())
 }

@@ -1,20 +1,26 @@
-//! `marionette eval`: copy-source, the puppet warp and a trained GFLA on the same held-out
-//! synthetic pairs, scored against the renderer's exact ground truth.
+//! `marionette eval`: copy-source, the puppet warp, a trained GFLA and the puppet composited
+//! into the photo on the same held-out synthetic scenes (person on background), scored against
+//! the renderer's exact ground truth, over the frame and over the person region (the target
+//! person ∪ where the source person was: what a re-posing changes).
 
 use super::metrics;
+use crate::composite::{composite_puppet, PhotoLayers};
 use crate::imaging::flow_field::downsample_map;
 use crate::imaging::FlowField;
 use crate::model::gfla::Gfla;
 use crate::puppet::{puppet_render, puppet_warp, PuppetConfig};
-use crate::synth::SynthPair;
-use crate::train::data::{render_pairs, Batch};
+use crate::synth::{render_scene, SynthConfig, SynthPair, SynthScene};
+use crate::train::data::Batch;
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 use image::RgbImage;
+use rayon::prelude::*;
 use serde::Serialize;
 
-/// Methods in table order.
-pub const METHODS: [&str; 3] = ["copy-source", "puppet", "model"];
+/// Methods in table order. `puppet+composite` is the puppet's edit composited into the source
+/// photo ([`crate::composite`]) with the scene's true matte and background as its layers: the
+/// compositor's ceiling, until the detector's matte and the inpainted plate are measured here.
+pub const METHODS: [&str; 4] = ["copy-source", "puppet", "model", "puppet+composite"];
 
 /// End-point error at one attention level, in that level's pixels.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -36,6 +42,9 @@ pub struct MethodScores {
     pub ssim: f64,
     /// Mean absolute error in [0, 1] units.
     pub l1: f64,
+    /// PSNR and SSIM over the person region: target person ∪ source person (coverage > 0.5).
+    pub psnr_person: f64,
+    pub ssim_person: f64,
     pub levels: Vec<LevelScores>,
 }
 
@@ -53,16 +62,27 @@ struct Acc {
     psnr: f64,
     ssim: f64,
     l1: f64,
+    psnr_person: f64,
+    ssim_person: f64,
+    /// Pairs whose person region was not empty.
+    n_person: usize,
     levels: Vec<LevelScores>,
     n: usize,
 }
 
 impl Acc {
-    fn add_image(&mut self, out: &RgbImage, gt: &RgbImage) -> Result<()> {
+    fn add_image(&mut self, out: &RgbImage, gt: &RgbImage, region: &[f32]) -> Result<()> {
         self.psnr += metrics::psnr(out, gt)?.min(100.0);
         self.ssim += metrics::ssim(out, gt)?;
         self.l1 += metrics::l1(out, gt)?;
         self.n += 1;
+        let psnr = metrics::psnr_region(out, gt, region)?;
+        let ssim = metrics::ssim_region(out, gt, region)?;
+        if let (Some(p), Some(s)) = (psnr, ssim) {
+            self.psnr_person += p.min(100.0);
+            self.ssim_person += s;
+            self.n_person += 1;
+        }
         Ok(())
     }
 
@@ -88,11 +108,14 @@ impl Acc {
 
     fn finish(&self, method: &str) -> MethodScores {
         let n = self.n.max(1) as f64;
+        let np = self.n_person.max(1) as f64;
         MethodScores {
             method: method.into(),
             psnr: self.psnr / n,
             ssim: self.ssim / n,
             l1: self.l1 / n,
+            psnr_person: self.psnr_person / np,
+            ssim_person: self.ssim_person / np,
             levels: self
                 .levels
                 .iter()
@@ -132,9 +155,19 @@ fn flow_from_tensor(t: &Tensor) -> Result<FlowField> {
     })
 }
 
-/// Evaluates `count` held-out pairs from `first_seed` in batches; `tick` is called with the
+/// The region a re-posing changes: target person ∪ source person (coverage > 0.5).
+fn person_region(scene: &SynthScene) -> Vec<f32> {
+    scene
+        .source_person
+        .iter()
+        .zip(&scene.pair.person)
+        .map(|(s, t)| if s.max(*t) > 0.5 { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// Evaluates `count` held-out scenes from `first_seed` in batches; `tick` is called with the
 /// number of pairs done. Returns the report and an example sheet of the first `sheet_rows`
-/// pairs: source | target skeleton | puppet | model | ground truth.
+/// pairs: source | target skeleton | puppet | puppet+composite | model | ground truth.
 pub fn evaluate(
     model: &Gfla,
     count: usize,
@@ -155,10 +188,16 @@ pub fn evaluate(
         let seeds: Vec<u64> = (0..n as u64)
             .map(|i| first_seed + (done as u64) + i)
             .collect();
-        let pairs = render_pairs(&seeds, &cfg);
+        let sc = SynthConfig {
+            height: h,
+            width: w,
+        };
+        // The same pictures as the training pairs of these seeds, with matte and background.
+        let scenes: Vec<SynthScene> = seeds.par_iter().map(|&s| render_scene(s, &sc)).collect();
+        let pairs: Vec<SynthPair> = scenes.iter().map(|s| s.pair.clone()).collect();
         let b = Batch::from_pairs(&pairs, &cfg, dev)?;
         let out = model.forward(&b.source, &b.source_pose, &b.target_pose)?;
-        for (i, p) in pairs.iter().enumerate() {
+        for (i, (p, scene)) in pairs.iter().zip(&scenes).enumerate() {
             let puppet = puppet_warp(
                 &p.source_pose,
                 &p.target_pose,
@@ -168,9 +207,23 @@ pub fn evaluate(
             );
             let puppet_img = puppet_render(&p.source, &puppet);
             let model_img = crate::imaging::tensor_to_image(&out.image.get(i)?)?;
-            acc[0].add_image(&p.source, &p.target)?;
-            acc[1].add_image(&puppet_img, &p.target)?;
-            acc[2].add_image(&model_img, &p.target)?;
+            let layers = PhotoLayers::new(
+                p.source.clone(),
+                scene.source_person.clone(),
+                scene.background.clone(),
+            )?;
+            let composited = composite_puppet(
+                &layers,
+                &p.source_pose,
+                &p.target_pose,
+                &PuppetConfig::default(),
+            )?
+            .image;
+            let region = person_region(scene);
+            acc[0].add_image(&p.source, &p.target, &region)?;
+            acc[1].add_image(&puppet_img, &p.target, &region)?;
+            acc[2].add_image(&model_img, &p.target, &region)?;
+            acc[3].add_image(&composited, &p.target, &region)?;
             for (li, &level) in levels.iter().enumerate() {
                 let f = 1usize << level;
                 let gt = gt_level(p, f);
@@ -187,6 +240,8 @@ pub fn evaluate(
                 let mf = flow_from_tensor(&out.flows[li].get(i)?)?;
                 let mm = out.masks[li].get(i)?.flatten_all()?.to_vec1::<f32>()?;
                 acc[2].add_level(li, level, &mf, &mm, &gt)?;
+                // The composite moves pixels by the puppet's flow.
+                acc[3].add_level(li, level, &puppet.flow.downsample(f), &pm, &gt)?;
             }
             if rows.len() < sheet_rows {
                 let mut skel =
@@ -196,6 +251,7 @@ pub fn evaluate(
                     p.source.clone(),
                     skel,
                     puppet_img,
+                    composited,
                     model_img,
                     p.target.clone(),
                 ]);
@@ -219,7 +275,10 @@ pub fn table(report: &EvalReport) -> String {
         "{} held-out pairs from seed {}, {}×{}\n",
         report.pairs, report.first_seed, report.size_hw.0, report.size_hw.1
     );
-    s += &format!("{:<12} {:>8} {:>7} {:>7}", "method", "PSNR", "SSIM", "L1");
+    s += &format!(
+        "{:<17} {:>8} {:>7} {:>7} {:>11} {:>11}",
+        "method", "PSNR", "SSIM", "L1", "PSNR pers.", "SSIM pers."
+    );
     if let Some(m) = report.methods.first() {
         for l in &m.levels {
             let f = 1 << l.level;
@@ -234,8 +293,8 @@ pub fn table(report: &EvalReport) -> String {
     s.push('\n');
     for m in &report.methods {
         s += &format!(
-            "{:<12} {:>8.2} {:>7.4} {:>7.4}",
-            m.method, m.psnr, m.ssim, m.l1
+            "{:<17} {:>8.2} {:>7.4} {:>7.4} {:>11.2} {:>11.4}",
+            m.method, m.psnr, m.ssim, m.l1, m.psnr_person, m.ssim_person
         );
         for l in &m.levels {
             s += &format!(

@@ -46,6 +46,8 @@ pub enum MetricError {
         height: usize,
         expected: usize,
     },
+    #[error("region has {len} values for an image of {expected} pixels")]
+    Region { len: usize, expected: usize },
     #[error("weight map has {len} values but the flow is {width}×{height} ({expected} pixels)")]
     WeightSize {
         len: usize,
@@ -148,13 +150,71 @@ fn filter_valid(plane: &[f64], h: usize, w: usize, gy: &[f64], gx: &[f64]) -> Ve
 /// Structural similarity (Wang et al. 2004), mean over valid window positions and channels;
 /// see the module documentation for the exact definition.
 pub fn ssim(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricError> {
+    let (map, _, _) = ssim_map(a, b)?;
+    Ok(map.iter().sum::<f64>() / map.len() as f64)
+}
+
+/// SSIM averaged over the windows whose centre pixel `region` selects (H·W, row-major, > 0.5
+/// selects); `None` when it selects no window.
+pub fn ssim_region(a: &RgbImage, b: &RgbImage, region: &[f32]) -> Result<Option<f64>, MetricError> {
+    check_region(a, region)?;
+    let (map, oh, ow) = ssim_map(a, b)?;
+    let w = a.width() as usize;
+    let (h_off, w_off) = ((a.height() as usize - oh) / 2, (w - ow) / 2);
+    let (mut sum, mut n) = (0.0, 0usize);
+    for y in 0..oh {
+        for x in 0..ow {
+            if region[(y + h_off) * w + x + w_off] > 0.5 {
+                sum += map[y * ow + x];
+                n += 1;
+            }
+        }
+    }
+    Ok((n > 0).then(|| sum / n as f64))
+}
+
+/// PSNR over the pixels `region` selects (H·W, > 0.5 selects); `None` when it selects none,
+/// `f64::INFINITY` when they are identical there.
+pub fn psnr_region(a: &RgbImage, b: &RgbImage, region: &[f32]) -> Result<Option<f64>, MetricError> {
+    check_images(a, b)?;
+    check_region(a, region)?;
+    let (mut sse, mut n) = (0f64, 0usize);
+    for ((p, q), &r) in a.pixels().zip(b.pixels()).zip(region) {
+        if r > 0.5 {
+            for c in 0..3 {
+                sse += (p[c] as f64 - q[c] as f64).powi(2);
+            }
+            n += 3;
+        }
+    }
+    Ok(match (n, sse) {
+        (0, _) => None,
+        (_, s) if s == 0.0 => Some(f64::INFINITY),
+        (n, s) => Some(10.0 * (255.0f64 * 255.0 / (s / n as f64)).log10()),
+    })
+}
+
+fn check_region(a: &RgbImage, region: &[f32]) -> Result<(), MetricError> {
+    let expected = a.width() as usize * a.height() as usize;
+    if region.len() != expected {
+        return Err(MetricError::Region {
+            len: region.len(),
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// The SSIM map (mean over the channels) over the valid window positions, and its size.
+fn ssim_map(a: &RgbImage, b: &RgbImage) -> Result<(Vec<f64>, usize, usize), MetricError> {
     check_images(a, b)?;
     let (w, h) = (a.width() as usize, a.height() as usize);
     let gx = gaussian_taps(SSIM_WIN.min(w));
     let gy = gaussian_taps(SSIM_WIN.min(h));
+    let (oh, ow) = (h - gy.len() + 1, w - gx.len() + 1);
     let c1 = (0.01f64 * 255.0).powi(2);
     let c2 = (0.03f64 * 255.0).powi(2);
-    let mut total = 0.0;
+    let mut total = vec![0.0; oh * ow];
     for c in 0..3 {
         let pa: Vec<f64> = a
             .as_raw()
@@ -175,19 +235,17 @@ pub fn ssim(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricError> {
         let f = |p: &[f64]| filter_valid(p, h, w, &gy, &gx);
         let (mu_a, mu_b) = (f(&pa), f(&pb));
         let (e_aa, e_bb, e_ab) = (f(&prod(&pa, &pa)), f(&prod(&pb, &pb)), f(&prod(&pa, &pb)));
-        let n = mu_a.len();
-        let mut sum = 0.0;
-        for i in 0..n {
+        for (i, t) in total.iter_mut().enumerate() {
             let (ma, mb) = (mu_a[i], mu_b[i]);
             let var_a = e_aa[i] - ma * ma;
             let var_b = e_bb[i] - mb * mb;
             let cov = e_ab[i] - ma * mb;
-            sum += (2.0 * ma * mb + c1) * (2.0 * cov + c2)
-                / ((ma * ma + mb * mb + c1) * (var_a + var_b + c2));
+            *t += (2.0 * ma * mb + c1) * (2.0 * cov + c2)
+                / ((ma * ma + mb * mb + c1) * (var_a + var_b + c2))
+                / 3.0;
         }
-        total += sum / n as f64;
     }
-    Ok(total / 3.0)
+    Ok((total, oh, ow))
 }
 
 fn check_flow(f: &FlowField, which: &'static str) -> Result<(), MetricError> {
