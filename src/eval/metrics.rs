@@ -187,10 +187,12 @@ pub fn psnr_region(a: &RgbImage, b: &RgbImage, region: &[f32]) -> Result<Option<
             n += 3;
         }
     }
-    Ok(match (n, sse) {
-        (0, _) => None,
-        (_, s) if s == 0.0 => Some(f64::INFINITY),
-        (n, s) => Some(10.0 * (255.0f64 * 255.0 / (s / n as f64)).log10()),
+    Ok(if n == 0 {
+        None
+    } else if sse == 0.0 {
+        Some(f64::INFINITY)
+    } else {
+        Some(10.0 * (255.0f64 * 255.0 / (sse / n as f64)).log10())
     })
 }
 
