@@ -11,11 +11,12 @@
 //!   what `skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
 //!   use_sample_covariance=False, data_range=255, channel_axis=-1)` computes for images of at
 //!   least 11 px (it crops the padded border off the map).
+//! * [`psnr_masked`] — the same over the pixels of a mask only.
 //! * [`l1`] — mean absolute difference of all values, in [0, 1] units (÷ 255).
 //! * [`epe`] — mean Euclidean end-point error of two flows, optionally weighted per pixel.
 //! * [`mask_iou`] — IoU of two thresholded maps; 1 when both are empty.
 
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 
 use crate::imaging::FlowField;
 
@@ -91,6 +92,36 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricError> {
     }
     let mse = sse / a.len() as f64;
     Ok(10.0 * (255.0f64 * 255.0 / mse).log10())
+}
+
+/// [`psnr`] over the pixels where `mask` is > 127 only (e.g. a filled hole: the rest is
+/// identical by construction and would only dilute the error).
+pub fn psnr_masked(a: &RgbImage, b: &RgbImage, mask: &GrayImage) -> Result<f64, MetricError> {
+    check_images(a, b)?;
+    if mask.dimensions() != a.dimensions() {
+        return Err(MetricError::ImageSize {
+            a_width: a.width(),
+            a_height: a.height(),
+            b_width: mask.width(),
+            b_height: mask.height(),
+        });
+    }
+    let (mut sse, mut n) = (0f64, 0usize);
+    for ((pa, pb), m) in a.pixels().zip(b.pixels()).zip(mask.pixels()) {
+        if m[0] > 127 {
+            sse += (0..3)
+                .map(|k| (pa[k] as f64 - pb[k] as f64).powi(2))
+                .sum::<f64>();
+            n += 3;
+        }
+    }
+    if n == 0 {
+        return Err(MetricError::Empty("the mask"));
+    }
+    if sse == 0.0 {
+        return Ok(f64::INFINITY);
+    }
+    Ok(10.0 * (255.0f64 * 255.0 / (sse / n as f64)).log10())
 }
 
 /// Mean absolute difference over all values, in [0, 1] units.
