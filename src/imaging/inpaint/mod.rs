@@ -36,6 +36,9 @@ pub struct PatchMatchParams {
     pub em_iters_coarse: usize,
     /// PatchMatch passes (propagation + random search) per EM iteration (2).
     pub search_passes: usize,
+    /// The same at the finest level, where the field arrives nearly converged from the level
+    /// below and a pass costs four times as much (1).
+    pub fine_search_passes: usize,
     /// The coarsest level's shorter side is at least this (24 px).
     pub min_level_side: usize,
     /// Seeds every random draw: the same inputs and seed give the same plate.
@@ -50,6 +53,7 @@ impl Default for PatchMatchParams {
             em_iters_fine: 2,
             em_iters_coarse: 10,
             search_passes: 2,
+            fine_search_passes: 1,
             min_level_side: 24,
             seed: 0,
         }

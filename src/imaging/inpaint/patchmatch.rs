@@ -425,11 +425,16 @@ pub(super) fn complete(
             }
             None => random_field(&geo, &level.px, seed(&[l as u64])),
         };
+        let passes = if l == 0 && n > 1 {
+            params.fine_search_passes
+        } else {
+            params.search_passes
+        };
         for em in 0..em_iters(l, n, params) {
             if em > 0 {
                 refresh_distances(&geo, &level.px, &mut field);
             }
-            for pass in 0..params.search_passes.max(1) {
+            for pass in 0..passes.max(1) {
                 check()?;
                 let s = seed(&[l as u64, em as u64, pass as u64, 1]);
                 search_pass(&geo, &level.px, &mut field, s, pass % 2 == 1);
