@@ -343,6 +343,25 @@ mod tests {
     }
 
     #[test]
+    fn masked_psnr_counts_only_the_mask() {
+        // Off by 10 inside the left half, off by 200 outside it: only the 10s count.
+        let a = constant(4, 2, 100);
+        let b = RgbImage::from_fn(4, 2, |x, _| image::Rgb([if x < 2 { 110 } else { 255 }; 3]));
+        let left = GrayImage::from_fn(4, 2, |x, _| image::Luma([if x < 2 { 200 } else { 100 }]));
+        close(
+            psnr_masked(&a, &b, &left).unwrap(),
+            20.0 * (25.5f64).log10(),
+            1e-9,
+        );
+        let none = GrayImage::new(4, 2);
+        assert_eq!(
+            psnr_masked(&a, &b, &none),
+            Err(MetricError::Empty("the mask"))
+        );
+        assert!(psnr_masked(&a, &b, &GrayImage::new(3, 2)).is_err());
+    }
+
+    #[test]
     fn l1_in_unit_range() {
         let a = constant(4, 3, 100);
         let b = constant(4, 3, 151);

@@ -32,7 +32,7 @@ impl PlateScene {
 /// The scene of `seed` at `width`×`height` (each ≥ 32) with the hole dilated by `dilate` px.
 pub fn plate_scene(seed: u64, width: usize, height: usize, dilate: u32) -> PlateScene {
     let cfg = SynthConfig { height, width };
-    let mut rng = SplitMix64::new(seed ^ 0x9_1A7E_5CE7E);
+    let mut rng = SplitMix64::new(seed ^ 0x0091_A7E5_CE7E);
     let person = Person::sample(&mut rng, &cfg);
     let pose = Articulation::sample(&mut rng, &cfg);
     let scene = render_scene(&person, &pose, &cfg);

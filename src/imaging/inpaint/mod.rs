@@ -156,16 +156,11 @@ pub fn dilate_mask(mask: &GrayImage, radius: u32) -> GrayImage {
     // set when some row within ±r has one within that row's half-chord of the disc.
     let far = usize::MAX / 2;
     let mut dh = vec![far; w * h];
-    for y in 0..h {
-        let row = &mut dh[y * w..(y + 1) * w];
+    for (row, src) in dh.chunks_mut(w.max(1)).zip(mask.as_raw().chunks(w.max(1))) {
         let mut last = far;
-        for x in 0..w {
-            last = if mask.as_raw()[y * w + x] > 127 {
-                0
-            } else {
-                last.saturating_add(1)
-            };
-            row[x] = last;
+        for (d, &m) in row.iter_mut().zip(src) {
+            last = if m > 127 { 0 } else { last.saturating_add(1) };
+            *d = last;
         }
         let mut next = far;
         for x in (0..w).rev() {
