@@ -444,3 +444,88 @@ fn detect_writes_openpose_json_and_a_drawing() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("bad.png"), "{}", stderr(&out));
 }
+
+#[test]
+fn inpaint_fills_the_hole_keeps_the_rest_and_reports_bad_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (96u32, 80u32);
+    let photo = image::RgbImage::from_fn(w, h, |x, _| {
+        if x % 8 < 4 {
+            image::Rgb([30, 40, 50])
+        } else {
+            image::Rgb([200, 190, 180])
+        }
+    });
+    let hole = image::GrayImage::from_fn(w, h, |x, y| {
+        image::Luma([if (30..60).contains(&x) && (20..50).contains(&y) {
+            255
+        } else {
+            0
+        }])
+    });
+    let (photo_p, hole_p) = (dir.path().join("photo.png"), dir.path().join("hole.png"));
+    photo.save(&photo_p).unwrap();
+    hole.save(&hole_p).unwrap();
+    let (photo_s, hole_s) = (photo_p.to_str().unwrap(), hole_p.to_str().unwrap());
+    for method in ["patchmatch", "diffusion"] {
+        let out = dir.path().join(format!("{method}.png"));
+        let o = marionette(&[
+            "inpaint",
+            "--image",
+            photo_s,
+            "--hole",
+            hole_s,
+            "--out",
+            out.to_str().unwrap(),
+            "--method",
+            method,
+            "--seed",
+            "3",
+        ]);
+        assert!(o.status.success(), "{method}: {}", stderr(&o));
+        let filled = image::open(&out).unwrap().to_rgb8();
+        let mut hole_differs = false;
+        for ((a, b), m) in filled.pixels().zip(photo.pixels()).zip(hole.pixels()) {
+            if m[0] == 0 {
+                assert_eq!(a, b, "{method} changed a pixel outside the hole");
+            }
+            hole_differs |= m[0] > 0 && a != b;
+        }
+        // The photo inside the hole is the stripes themselves: PatchMatch puts them back
+        // exactly, diffusion greys them out.
+        assert_eq!(!hole_differs, method == "patchmatch", "{method}");
+    }
+    // A mask of another size: a clear error, nothing written.
+    let small = dir.path().join("small.png");
+    image::GrayImage::new(10, 10).save(&small).unwrap();
+    let out = dir.path().join("never.png");
+    let o = marionette(&[
+        "inpaint",
+        "--image",
+        photo_s,
+        "--hole",
+        small.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("10×10 but the image is 96×80"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // Benchmark at a small size: the median on the last line.
+    let o = marionette(&[
+        "bench", "--model", "inpaint", "--size", "96x64", "--runs", "1", "--warmup", "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    let ms: f64 = last
+        .strip_prefix("inpaint_ms ")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1.0);
+    assert!(ms >= 0.0, "last line: {last}");
+    assert!(text.contains("PSNR"), "{text}");
+}

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Which network: gfla, pona, or blazepose (the pose detector: both of its networks).
-    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose"])]
+    /// Which network: gfla, pona, blazepose (the pose detector: both of its networks), or
+    /// inpaint (the background plate fills, PatchMatch and diffusion, on a 1-megapixel scene).
+    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose", "inpaint"])]
     pub model: String,
     /// Architecture preset for random weights (a checkpoint brings its own architecture).
     #[arg(long, default_value = "fashion", value_parser = ["fashion", "market"])]
@@ -22,7 +23,7 @@ pub struct BenchArgs {
     /// Checkpoint to time; random weights of the preset's shapes when omitted.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Input size HxW (default: the model's).
+    /// Input size HxW (default: the model's; inpaint: 1152x896, about a megapixel).
     #[arg(long, value_parser = super::parse_hw)]
     pub size: Option<(usize, usize)>,
     /// Timed runs.
@@ -34,7 +35,8 @@ pub struct BenchArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// blazepose: the photo to detect in (default: the astronaut sample).
+    /// blazepose: the photo to detect in (default: the astronaut sample). inpaint: a photo to
+    /// fill a person-sized ellipse in (default: a synthetic scene, whose true plate is known).
     #[arg(long)]
     pub image: Option<PathBuf>,
     /// blazepose: a Python with `ai-edge-litert`, to time MediaPipe's own runtime in the
@@ -98,6 +100,9 @@ fn template_pose(frame_hw: (usize, usize)) -> Pose {
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.model == "blazepose" {
         return super::bench_detect::run(args);
+    }
+    if args.model == "inpaint" {
+        return super::bench_inpaint::run(args);
     }
     if args.edit {
         return super::bench_edit::run(args);

@@ -3,9 +3,11 @@
 pub mod bench;
 pub mod bench_detect;
 pub mod bench_edit;
+pub mod bench_inpaint;
 pub mod detect;
 pub mod edit;
 pub mod eval;
+pub mod inpaint;
 pub mod render;
 pub mod synth;
 pub mod train;
@@ -35,7 +37,9 @@ pub enum Command {
     FetchModels(detect::FetchModelsArgs),
     /// Re-render the person of a photo in a target pose.
     Render(render::RenderArgs),
-    /// Time GFLA, PoNA or the BlazePose detector (median of N).
+    /// Fill a hole in a photo (the background behind a person): PatchMatch or diffusion.
+    Inpaint(inpaint::InpaintArgs),
+    /// Time GFLA, PoNA, the BlazePose detector or the background fills (median of N).
     Bench(bench::BenchArgs),
     /// Write synthetic people pairs with ground-truth flow and visibility.
     Synth(synth::SynthArgs),
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&args),
         Command::FetchModels(args) => detect::run_fetch(&args),
         Command::Render(args) => render::run(&args),
+        Command::Inpaint(args) => inpaint::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),

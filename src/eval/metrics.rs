@@ -11,11 +11,12 @@
 //!   what `skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
 //!   use_sample_covariance=False, data_range=255, channel_axis=-1)` computes for images of at
 //!   least 11 px (it crops the padded border off the map).
+//! * [`psnr_masked`] — the same over the pixels of a mask only.
 //! * [`l1`] — mean absolute difference of all values, in [0, 1] units (÷ 255).
 //! * [`epe`] — mean Euclidean end-point error of two flows, optionally weighted per pixel.
 //! * [`mask_iou`] — IoU of two thresholded maps; 1 when both are empty.
 
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 
 use crate::imaging::FlowField;
 
@@ -93,6 +94,25 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricError> {
     }
     let mse = sse / a.len() as f64;
     Ok(10.0 * (255.0f64 * 255.0 / mse).log10())
+}
+
+/// [`psnr`] over the pixels where `mask` is > 127 only (e.g. a filled hole: the rest is
+/// identical by construction and would only dilute the error).
+pub fn psnr_masked(a: &RgbImage, b: &RgbImage, mask: &GrayImage) -> Result<f64, MetricError> {
+    check_images(a, b)?;
+    if mask.dimensions() != a.dimensions() {
+        return Err(MetricError::ImageSize {
+            a_width: a.width(),
+            a_height: a.height(),
+            b_width: mask.width(),
+            b_height: mask.height(),
+        });
+    }
+    let region: Vec<f32> = mask
+        .pixels()
+        .map(|m| if m[0] > 127 { 1.0 } else { 0.0 })
+        .collect();
+    psnr_region(a, b, &region)?.ok_or(MetricError::Empty("the mask"))
 }
 
 /// Mean absolute difference over all values, in [0, 1] units.
@@ -369,6 +389,25 @@ mod tests {
         let d = c.clone();
         c.get_pixel_mut(1, 1).0[2] = 255;
         close(psnr(&c, &d).unwrap(), 10.0 * 12f64.log10(), 1e-9);
+    }
+
+    #[test]
+    fn masked_psnr_counts_only_the_mask() {
+        // Off by 10 inside the left half, off by 200 outside it: only the 10s count.
+        let a = constant(4, 2, 100);
+        let b = RgbImage::from_fn(4, 2, |x, _| image::Rgb([if x < 2 { 110 } else { 255 }; 3]));
+        let left = GrayImage::from_fn(4, 2, |x, _| image::Luma([if x < 2 { 200 } else { 100 }]));
+        close(
+            psnr_masked(&a, &b, &left).unwrap(),
+            20.0 * (25.5f64).log10(),
+            1e-9,
+        );
+        let none = GrayImage::new(4, 2);
+        assert_eq!(
+            psnr_masked(&a, &b, &none),
+            Err(MetricError::Empty("the mask"))
+        );
+        assert!(psnr_masked(&a, &b, &GrayImage::new(3, 2)).is_err());
     }
 
     #[test]

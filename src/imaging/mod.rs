@@ -1,10 +1,12 @@
 //! Images in and out of the model: fitting a photo around the person ([`fit`]), tensor ↔ image
-//! conversion, the reference flow colouring ([`flow_color`]) and atomic file writes.
+//! conversion, the reference flow colouring ([`flow_color`]), background plates (filling the
+//! person's hole, [`inpaint`]) and atomic file writes.
 
 pub mod draw;
 pub mod fit;
 pub mod flow_color;
 pub mod flow_field;
+pub mod inpaint;
 
 pub use fit::{FitTransform, FittedPhoto};
 pub use flow_color::{flow_tensor_to_color, flow_to_color};

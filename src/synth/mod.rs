@@ -152,3 +152,32 @@ pub fn render_single(person: &Person, pose: &Articulation, cfg: &SynthConfig) ->
     let (img, _) = render::colorize(&r, &fig, person, &bg);
     (img, fig.pose)
 }
+
+/// One picture for judging background plates: the person over the background, the background
+/// alone (what a perfect plate would be) and the person's coverage (H·W, 0..1).
+#[derive(Clone, Debug)]
+pub struct SynthPicture {
+    pub image: RgbImage,
+    pub background: RgbImage,
+    pub person: Vec<f32>,
+}
+
+/// `person` in `pose` over its background, with the background drawn alone.
+pub fn render_picture(person: &Person, pose: &Articulation, cfg: &SynthConfig) -> SynthPicture {
+    check(cfg);
+    let (w, h) = (cfg.width, cfg.height);
+    let bg = render::background(person, w, h);
+    let fig = geometry::build(person, pose, cfg);
+    let r = render::rasterize(&fig, w, h);
+    let (image, cover) = render::colorize(&r, &fig, person, &bg);
+    // Rounded as `colorize` rounds, so uncovered pixels equal the image's exactly.
+    let background = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let c = bg[y as usize * w + x as usize];
+        image::Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8))
+    });
+    SynthPicture {
+        image,
+        background,
+        person: cover,
+    }
+}

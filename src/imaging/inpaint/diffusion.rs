@@ -1,0 +1,93 @@
+//! The membrane (Laplace) fill: every hole pixel becomes the mean of its four neighbours, the
+//! harmonic interpolation of the hole's boundary that Telea's fast marching approximates in one
+//! pass. Solved coarse to fine (the coarsest level to convergence, each finer level from its
+//! upsampled guess with a few sweeps), so a person-sized hole converges in tens of sweeps
+//! instead of the tens of thousands plain relaxation needs at full resolution.
+
+use rayon::prelude::*;
+
+use super::pyramid::Level;
+
+/// Over-relaxation factor of the red-black sweeps (1 = Gauss-Seidel; < 2 converges).
+const OMEGA: f32 = 1.8;
+
+/// Fills `levels[0]`'s hole in place; `levels` is a pyramid, finest first, whose coarsest level
+/// has at least one known pixel. Every level's hole is filled on the way.
+pub(super) fn fill(levels: &mut [Level], coarsest_sweeps: usize, fine_sweeps: usize) {
+    let Some(last) = levels.len().checked_sub(1) else {
+        return;
+    };
+    init_with_mean(&mut levels[last]);
+    relax(&mut levels[last], coarsest_sweeps);
+    for l in (0..last).rev() {
+        let (fine, coarse) = levels.split_at_mut(l + 1);
+        fine[l].init_hole_from(&coarse[0]);
+        relax(&mut fine[l], fine_sweeps);
+    }
+}
+
+/// Hole pixels start at the mean colour of the known ones (the coarsest level's first guess).
+pub(super) fn init_with_mean(level: &mut Level) {
+    let mut acc = [0f64; 3];
+    let mut n = 0usize;
+    for i in (0..level.w * level.h).filter(|&i| !level.hole[i]) {
+        (0..3).for_each(|k| acc[k] += level.px[3 * i + k] as f64);
+        n += 1;
+    }
+    let mean = acc.map(|v| (v / n.max(1) as f64) as f32);
+    for i in 0..level.w * level.h {
+        if level.hole[i] {
+            level.px[3 * i..3 * i + 3].copy_from_slice(&mean);
+        }
+    }
+}
+
+/// `sweeps` red-black SOR sweeps of the 4-neighbour Laplace equation over the hole (neighbours
+/// outside the image are left out: a free boundary there). Pixels of one colour only read the
+/// other colour, so each half-sweep is computed in parallel and then written.
+pub(super) fn relax(level: &mut Level, sweeps: usize) {
+    let (w, h) = (level.w, level.h);
+    let colours: [Vec<usize>; 2] = [0, 1].map(|c| {
+        (0..w * h)
+            .filter(|&i| level.hole[i] && (i % w + i / w) % 2 == c)
+            .collect()
+    });
+    for _ in 0..sweeps {
+        for cells in &colours {
+            let px = &level.px;
+            let updates: Vec<[f32; 3]> = cells
+                .par_iter()
+                .with_min_len(4096)
+                .map(|&i| {
+                    let (x, y) = (i % w, i / w);
+                    let mut acc = [0f32; 3];
+                    let mut n = 0f32;
+                    let mut add = |j: usize| {
+                        (0..3).for_each(|k| acc[k] += px[3 * j + k]);
+                        n += 1.0;
+                    };
+                    if x > 0 {
+                        add(i - 1);
+                    }
+                    if x + 1 < w {
+                        add(i + 1);
+                    }
+                    if y > 0 {
+                        add(i - w);
+                    }
+                    if y + 1 < h {
+                        add(i + w);
+                    }
+                    let old = [px[3 * i], px[3 * i + 1], px[3 * i + 2]];
+                    if n == 0.0 {
+                        return old; // a 1×1 image: nothing to relax towards
+                    }
+                    [0, 1, 2].map(|k| old[k] + OMEGA * (acc[k] / n - old[k]))
+                })
+                .collect();
+            for (&i, v) in cells.iter().zip(&updates) {
+                level.px[3 * i..3 * i + 3].copy_from_slice(v);
+            }
+        }
+    }
+}

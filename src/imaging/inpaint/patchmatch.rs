@@ -1,0 +1,448 @@
+//! Exemplar-based completion (Wexler, Shechtman & Irani 2007) with PatchMatch nearest-neighbour
+//! fields (Barnes et al. 2009), coarse to fine.
+//!
+//! At each level, every *target* patch (a patch overlapping the hole) is matched to a *source*
+//! patch lying entirely in the known part of the image: the nearest-neighbour field (NNF) is
+//! improved by propagation (a neighbour's match, shifted by one pixel) and random search
+//! (candidates around the current match at halving radii). The hole is then re-estimated by
+//! voting: each hole pixel is the weighted mean of what the source patches of all target
+//! patches covering it say it should be, weights falling with the patch distance. Search and
+//! vote alternate (an EM iteration). The coarse result and its NNF (offsets doubled) start the
+//! next finer level, so large structures are settled where the hole is small.
+//!
+//! Parallel and still deterministic: the search runs on fixed bands of rows, each band in scan
+//! order with its own random stream (seeded from the seed, level, pass and band, never from the
+//! thread), reading neighbours outside its band from the field as it was before the pass; the
+//! vote is a per-pixel gather.
+
+use rayon::prelude::*;
+
+use super::diffusion;
+use super::pyramid::Level;
+use super::{InpaintError, PatchMatchParams};
+use crate::model::rng::SplitMix64;
+
+/// Rows per search band: the unit of parallel work and of random streams.
+const BAND: usize = 16;
+/// No match (a target centre that is not active).
+const NONE: u32 = u32::MAX;
+/// Levels whose shorter side is at least this use `params.patch_size`, coarser ones
+/// `params.coarse_patch_size`.
+const FINE_SIDE: usize = 128;
+/// Sweeps of the membrane fill that starts the coarsest level.
+const INIT_SWEEPS: usize = 300;
+
+/// Which patch centres of one level are sources and which are targets, for patch radius `r`.
+struct Geometry {
+    w: usize,
+    h: usize,
+    r: usize,
+    /// Per pixel: a patch centred here is inside the image and has no hole pixel.
+    valid: Vec<bool>,
+    /// The valid centres, for random draws.
+    sources: Vec<u32>,
+    /// Per pixel: a patch centred here is inside the image and has a hole pixel.
+    active: Vec<bool>,
+}
+
+impl Geometry {
+    /// `None` when the level has no source patch of this size.
+    fn new(level: &Level, r: usize) -> Option<Self> {
+        let (w, h) = (level.w, level.h);
+        let p = 2 * r + 1;
+        if w < p || h < p {
+            return None;
+        }
+        // Summed-area table of the hole: hole pixels in any window in O(1).
+        let sw = w + 1;
+        let mut sat = vec![0u32; sw * (h + 1)];
+        for y in 0..h {
+            let mut row = 0u32;
+            for x in 0..w {
+                row += level.hole[y * w + x] as u32;
+                sat[(y + 1) * sw + x + 1] = sat[y * sw + x + 1] + row;
+            }
+        }
+        let mut valid = vec![false; w * h];
+        let mut active = vec![false; w * h];
+        for y in r..h - r {
+            for x in r..w - r {
+                let (x0, y0, x1, y1) = (x - r, y - r, x + r + 1, y + r + 1);
+                let n =
+                    sat[y1 * sw + x1] + sat[y0 * sw + x0] - sat[y0 * sw + x1] - sat[y1 * sw + x0];
+                valid[y * w + x] = n == 0;
+                active[y * w + x] = n > 0;
+            }
+        }
+        let sources: Vec<u32> = (0..w * h).filter(|&i| valid[i]).map(|i| i as u32).collect();
+        (!sources.is_empty()).then_some(Self {
+            w,
+            h,
+            r,
+            valid,
+            sources,
+            active,
+        })
+    }
+
+    fn random_source(&self, rng: &mut SplitMix64) -> u32 {
+        self.sources[(rng.next_u64() % self.sources.len() as u64) as usize]
+    }
+
+    /// The source centre at (x, y) when it is one.
+    fn source_at(&self, x: isize, y: isize) -> Option<u32> {
+        let inside = x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h;
+        let i = y as usize * self.w + x as usize;
+        (inside && self.valid[i]).then_some(i as u32)
+    }
+}
+
+/// The nearest-neighbour field: per target centre, its source centre and their patch SSD.
+struct Field {
+    src: Vec<u32>,
+    dist: Vec<f32>,
+}
+
+/// Sum of squared differences of the patches (radius `r`) centred at `t` and `s`, both inside
+/// the image; stops summing once past `bound` (only whether it beats `bound` matters then).
+#[inline]
+fn patch_ssd(px: &[f32], w: usize, r: usize, t: usize, s: usize, bound: f32) -> f32 {
+    let len = 3 * (2 * r + 1);
+    let (t0, s0) = (3 * (t - r * w - r), 3 * (s - r * w - r));
+    let mut acc = 0f32;
+    for row in 0..2 * r + 1 {
+        let a = &px[t0 + 3 * row * w..t0 + 3 * row * w + len];
+        let b = &px[s0 + 3 * row * w..s0 + 3 * row * w + len];
+        // Four partial sums so the compiler can keep several lanes busy.
+        let mut part = [0f32; 4];
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            let d = x - y;
+            part[i & 3] += d * d;
+        }
+        acc += part[0] + part[1] + part[2] + part[3];
+        if acc > bound {
+            break;
+        }
+    }
+    acc
+}
+
+fn stream_seed(seed: u64, parts: &[u64]) -> SplitMix64 {
+    let mut rng = SplitMix64::new(seed);
+    for &p in parts {
+        let mixed = rng.next_u64() ^ p.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        rng = SplitMix64::new(mixed);
+    }
+    rng
+}
+
+/// A field with a random source for every target.
+fn random_field(geo: &Geometry, px: &[f32], seed: u64) -> Field {
+    let w = geo.w;
+    let mut src = vec![NONE; w * geo.h];
+    src.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let mut rng = stream_seed(seed, &[y as u64]);
+        for (x, s) in row.iter_mut().enumerate() {
+            if geo.active[y * w + x] {
+                *s = geo.random_source(&mut rng);
+            }
+        }
+    });
+    let mut field = Field {
+        dist: vec![f32::INFINITY; w * geo.h],
+        src,
+    };
+    refresh_distances(geo, px, &mut field);
+    field
+}
+
+/// The coarse field `coarse` (on `cgeo`) carried to this level: offsets doubled, and a random
+/// source wherever the doubled offset does not land on a source here.
+fn upsample_field(geo: &Geometry, cgeo: &Geometry, coarse: &Field, px: &[f32], seed: u64) -> Field {
+    let w = geo.w;
+    let mut src = vec![NONE; w * geo.h];
+    src.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let mut rng = stream_seed(seed, &[y as u64]);
+        let cy = (y / 2).clamp(cgeo.r, cgeo.h - 1 - cgeo.r);
+        for (x, s) in row.iter_mut().enumerate() {
+            if !geo.active[y * w + x] {
+                continue;
+            }
+            let cx = (x / 2).clamp(cgeo.r, cgeo.w - 1 - cgeo.r);
+            let cs = coarse.src[cy * cgeo.w + cx];
+            let carried = (cs != NONE).then(|| {
+                let (sx, sy) = (
+                    (cs as usize % cgeo.w) as isize,
+                    (cs as usize / cgeo.w) as isize,
+                );
+                let (ox, oy) = (2 * (sx - cx as isize), 2 * (sy - cy as isize));
+                geo.source_at(x as isize + ox, y as isize + oy)
+            });
+            *s = carried
+                .flatten()
+                .unwrap_or_else(|| geo.random_source(&mut rng));
+        }
+    });
+    let mut field = Field {
+        dist: vec![f32::INFINITY; w * geo.h],
+        src,
+    };
+    refresh_distances(geo, px, &mut field);
+    field
+}
+
+/// Recomputes every target's distance (after the image changed under the field).
+fn refresh_distances(geo: &Geometry, px: &[f32], field: &mut Field) {
+    let w = geo.w;
+    field
+        .dist
+        .par_chunks_mut(w)
+        .zip(field.src.par_chunks(w))
+        .enumerate()
+        .for_each(|(y, (dist, src))| {
+            for x in 0..w {
+                if src[x] != NONE {
+                    dist[x] = patch_ssd(px, w, geo.r, y * w + x, src[x] as usize, f32::INFINITY);
+                }
+            }
+        });
+}
+
+/// One PatchMatch pass: propagation from the previous neighbours in scan order (left and up,
+/// or right and down when `reverse`) and a random search around each match.
+fn search_pass(geo: &Geometry, px: &[f32], field: &mut Field, seed: u64, reverse: bool) {
+    let (w, h, r) = (geo.w, geo.h, geo.r);
+    let before = field.src.clone();
+    let step: isize = if reverse { 1 } else { -1 };
+    let max_radius = w.max(h) as isize;
+    field
+        .src
+        .par_chunks_mut(BAND * w)
+        .zip(field.dist.par_chunks_mut(BAND * w))
+        .enumerate()
+        .for_each(|(band, (src, dist))| {
+            let mut rng = stream_seed(seed, &[band as u64]);
+            let rows = src.len() / w;
+            let y0 = band * BAND;
+            for k in 0..rows {
+                let ly = if reverse { rows - 1 - k } else { k };
+                let y = y0 + ly;
+                for j in 0..w {
+                    let x = if reverse { w - 1 - j } else { j };
+                    let t = y * w + x;
+                    if !geo.active[t] {
+                        continue;
+                    }
+                    let li = ly * w + x;
+                    let (mut best, mut best_d) = (src[li], dist[li]);
+                    let consider = |cand: u32, best: &mut u32, best_d: &mut f32| {
+                        if cand != *best {
+                            let d = patch_ssd(px, w, r, t, cand as usize, *best_d);
+                            if d < *best_d {
+                                (*best, *best_d) = (cand, d);
+                            }
+                        }
+                    };
+                    // Propagation: the neighbour one step back along x, then along y.
+                    let nx = x as isize + step;
+                    if nx >= 0 && (nx as usize) < w && geo.active[y * w + nx as usize] {
+                        let s = src[ly * w + nx as usize] as usize;
+                        let cand = geo.source_at((s % w) as isize - step, (s / w) as isize);
+                        if let Some(c) = cand {
+                            consider(c, &mut best, &mut best_d);
+                        }
+                    }
+                    let ny = y as isize + step;
+                    if ny >= 0 && (ny as usize) < h && geo.active[ny as usize * w + x] {
+                        let lny = ly as isize + step;
+                        let s = if lny >= 0 && (lny as usize) < rows {
+                            src[lny as usize * w + x]
+                        } else {
+                            before[ny as usize * w + x]
+                        } as usize;
+                        let cand = geo.source_at((s % w) as isize, (s / w) as isize - step);
+                        if let Some(c) = cand {
+                            consider(c, &mut best, &mut best_d);
+                        }
+                    }
+                    // Random search around the match, radius halving down to one pixel.
+                    let (bx, by) = ((best as usize % w) as isize, (best as usize / w) as isize);
+                    let mut radius = max_radius;
+                    while radius >= 1 {
+                        let span = 2 * radius as u64 + 1;
+                        let rx = bx + (rng.next_u64() % span) as isize - radius;
+                        let ry = by + (rng.next_u64() % span) as isize - radius;
+                        let rx = rx.clamp(r as isize, (w - 1 - r) as isize);
+                        let ry = ry.clamp(r as isize, (h - 1 - r) as isize);
+                        if let Some(c) = geo.source_at(rx, ry) {
+                            consider(c, &mut best, &mut best_d);
+                        }
+                        radius /= 2;
+                    }
+                    (src[li], dist[li]) = (best, best_d);
+                }
+            }
+        });
+}
+
+/// Re-estimates the hole: each hole pixel becomes the weighted mean of the pixels the source
+/// patches of the target patches covering it put there. Weights are `exp(−d / 2σ²)` of the
+/// per-value patch distance `d`, σ² its 75th percentile over the targets (Wexler et al.), so
+/// a good match outvotes a poor one without a fixed scale.
+fn vote(geo: &Geometry, level: &mut Level, field: &Field) {
+    let (w, r) = (geo.w, geo.r);
+    let values = (3 * (2 * r + 1) * (2 * r + 1)) as f32;
+    let mut ds: Vec<f32> = field
+        .dist
+        .iter()
+        .zip(&field.src)
+        .filter(|(_, &s)| s != NONE)
+        .map(|(&d, _)| d / values)
+        .collect();
+    if ds.is_empty() {
+        return;
+    }
+    let k = ds.len() * 3 / 4;
+    let sigma2 = ds
+        .select_nth_unstable_by(k, |a, b| a.total_cmp(b))
+        .1
+        .max(1.0);
+    let weight: Vec<f32> = field
+        .dist
+        .par_iter()
+        .map(|&d| (-(d / values) / (2.0 * sigma2)).exp())
+        .collect();
+    let old = level.px.clone();
+    let hole = &level.hole;
+    let (ri, h) = (r as isize, geo.h);
+    level
+        .px
+        .par_chunks_mut(3 * w)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for x in 0..w {
+                if !hole[y * w + x] {
+                    continue;
+                }
+                let (mut acc, mut wsum) = ([0f32; 3], 0f32);
+                let (mut plain, mut n) = ([0f32; 3], 0f32);
+                for dy in -ri..=ri {
+                    let ty = y as isize + dy;
+                    if ty < ri || ty >= (h - r) as isize {
+                        continue;
+                    }
+                    for dx in -ri..=ri {
+                        let tx = x as isize + dx;
+                        if tx < ri || tx >= (w - r) as isize {
+                            continue;
+                        }
+                        let t = ty as usize * w + tx as usize;
+                        let s = field.src[t];
+                        if s == NONE {
+                            continue;
+                        }
+                        let q = (s as isize - dy * w as isize - dx) as usize;
+                        let c = &old[3 * q..3 * q + 3];
+                        let wt = weight[t];
+                        for k in 0..3 {
+                            acc[k] += wt * c[k];
+                            plain[k] += c[k];
+                        }
+                        wsum += wt;
+                        n += 1.0;
+                    }
+                }
+                // All weights can underflow when every covering match is poor: plain mean.
+                let out = if wsum > 1e-20 {
+                    acc.map(|v| v / wsum)
+                } else if n > 0.0 {
+                    plain.map(|v| v / n)
+                } else {
+                    continue;
+                };
+                row[3 * x..3 * x + 3].copy_from_slice(&out);
+            }
+        });
+}
+
+/// Patch radius for a level: the fine patch on large levels, the coarse one below.
+fn radius_for(level: &Level, params: &PatchMatchParams) -> usize {
+    let size = if level.w.min(level.h) >= FINE_SIDE {
+        params.patch_size
+    } else {
+        params.coarse_patch_size
+    };
+    (size.max(3) / 2).max(1)
+}
+
+/// EM iterations at level `l` of `n` (0 finest): `em_iters_coarse` at the coarsest, linearly
+/// down to `em_iters_fine` at the finest.
+fn em_iters(l: usize, n: usize, params: &PatchMatchParams) -> usize {
+    if n <= 1 {
+        return params.em_iters_fine.max(1);
+    }
+    let t = l as f64 / (n - 1) as f64;
+    let (f, c) = (params.em_iters_fine as f64, params.em_iters_coarse as f64);
+    ((f + (c - f) * t).round() as usize).max(1)
+}
+
+/// Fills the hole of every level, coarsest first, leaving the result in `levels[0]`.
+pub(super) fn complete(
+    levels: &mut [Level],
+    params: &PatchMatchParams,
+    cancel: &dyn Fn() -> bool,
+) -> Result<(), InpaintError> {
+    let n = levels.len();
+    let check = || {
+        if cancel() {
+            Err(InpaintError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
+    let last = n - 1;
+    diffusion::init_with_mean(&mut levels[last]);
+    diffusion::relax(&mut levels[last], INIT_SWEEPS);
+    let mut previous: Option<(Geometry, Field)> = None;
+    for l in (0..n).rev() {
+        check()?;
+        if l < last {
+            let (fine, coarse) = levels.split_at_mut(l + 1);
+            fine[l].init_hole_from(&coarse[0]);
+        }
+        let level = &mut levels[l];
+        // The largest patch with sources here; none at all: the membrane guess stays.
+        let r0 = radius_for(level, params);
+        let Some(geo) = (1..=r0).rev().find_map(|r| Geometry::new(level, r)) else {
+            diffusion::relax(level, INIT_SWEEPS);
+            previous = None;
+            continue;
+        };
+        let seed = |parts: &[u64]| stream_seed(params.seed, parts).next_u64();
+        let mut field = match &previous {
+            Some((cgeo, cfield)) => {
+                upsample_field(&geo, cgeo, cfield, &level.px, seed(&[l as u64]))
+            }
+            None => random_field(&geo, &level.px, seed(&[l as u64])),
+        };
+        let passes = if l == 0 && n > 1 {
+            params.fine_search_passes
+        } else {
+            params.search_passes
+        };
+        for em in 0..em_iters(l, n, params) {
+            if em > 0 {
+                refresh_distances(&geo, &level.px, &mut field);
+            }
+            for pass in 0..passes.max(1) {
+                check()?;
+                let s = seed(&[l as u64, em as u64, pass as u64, 1]);
+                search_pass(&geo, &level.px, &mut field, s, pass % 2 == 1);
+            }
+            check()?;
+            vote(&geo, level, &field);
+        }
+        previous = Some((geo, field));
+    }
+    Ok(())
+}

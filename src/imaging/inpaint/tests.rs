@@ -1,0 +1,251 @@
+use std::cell::Cell;
+
+use image::{GrayImage, Luma, Rgb, RgbImage};
+
+use super::*;
+use crate::eval::metrics::psnr_masked;
+
+/// A deterministic colourful image with structure (gradients plus a hashed speckle).
+fn busy_image(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let hash = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 31;
+        Rgb([
+            (x * 255 / w.max(1)) as u8,
+            (y * 255 / h.max(1)) as u8,
+            (100 + hash * 3) as u8,
+        ])
+    })
+}
+
+/// Pixels inside the axis-aligned box [x0, x1) × [y0, y1) are the hole.
+fn box_hole(w: u32, h: u32, x0: u32, y0: u32, x1: u32, y1: u32) -> GrayImage {
+    GrayImage::from_fn(w, h, |x, y| {
+        Luma([if x >= x0 && x < x1 && y >= y0 && y < y1 {
+            255
+        } else {
+            0
+        }])
+    })
+}
+
+fn never() -> bool {
+    false
+}
+
+fn both(img: &RgbImage, hole: &GrayImage) -> [RgbImage; 2] {
+    let p = PatchMatchParams::default();
+    [
+        fill_patchmatch(img, hole, &p, &never).expect("patchmatch fill"),
+        fill_diffusion(img, hole).expect("diffusion fill"),
+    ]
+}
+
+#[test]
+fn pixels_outside_the_hole_are_bit_identical() {
+    let img = busy_image(120, 90);
+    // A blob plus a soft-edged ring: values ≤ 127 are *not* hole, even when non-zero.
+    let hole = GrayImage::from_fn(120, 90, |x, y| {
+        let d = ((x as f32 - 60.0).powi(2) + (y as f32 - 45.0).powi(2)).sqrt();
+        Luma([if d < 20.0 {
+            200
+        } else if d < 24.0 {
+            127
+        } else {
+            0
+        }])
+    });
+    for out in both(&img, &hole) {
+        for ((a, b), m) in out.pixels().zip(img.pixels()).zip(hole.pixels()) {
+            if m[0] <= 127 {
+                assert_eq!(a, b);
+            }
+        }
+        // And the hole was actually written (it held the image, now it holds a fill).
+        assert_ne!(out, img);
+    }
+}
+
+#[test]
+fn an_empty_hole_returns_the_image() {
+    let img = busy_image(40, 30);
+    let hole = GrayImage::from_pixel(40, 30, Luma([127]));
+    for out in both(&img, &hole) {
+        assert_eq!(out, img);
+    }
+    // Zero-sized images have an empty hole too.
+    let empty = RgbImage::new(0, 0);
+    for out in both(&empty, &GrayImage::new(0, 0)) {
+        assert_eq!(out.dimensions(), (0, 0));
+    }
+}
+
+#[test]
+fn a_full_hole_or_a_mismatched_mask_is_an_error() {
+    let img = busy_image(40, 30);
+    let full = GrayImage::from_pixel(40, 30, Luma([255]));
+    let p = PatchMatchParams::default();
+    let e = fill_patchmatch(&img, &full, &p, &never).unwrap_err();
+    assert_eq!(
+        e,
+        InpaintError::NoSource {
+            width: 40,
+            height: 30
+        }
+    );
+    assert!(e.to_string().contains("whole 40×30 image"), "{e}");
+    assert_eq!(fill_diffusion(&img, &full).unwrap_err(), e);
+    let small = GrayImage::new(39, 30);
+    let e = fill_patchmatch(&img, &small, &p, &never).unwrap_err();
+    assert!(
+        e.to_string().contains("39×30 but the image is 40×30"),
+        "{e}"
+    );
+    assert!(fill_diffusion(&img, &small).is_err());
+}
+
+#[test]
+fn cancel_is_polled_and_stops_the_fill() {
+    let img = busy_image(200, 150);
+    let hole = box_hole(200, 150, 60, 40, 140, 110);
+    let p = PatchMatchParams::default();
+    let polls = Cell::new(0usize);
+    let out = fill_patchmatch(&img, &hole, &p, &|| {
+        polls.set(polls.get() + 1);
+        false
+    });
+    assert!(out.is_ok());
+    let total = polls.get();
+    assert!(total >= 10, "polled only {total} times");
+    // Cancelling half-way ends it with the cancelled error.
+    polls.set(0);
+    let e = fill_patchmatch(&img, &hole, &p, &|| {
+        polls.set(polls.get() + 1);
+        polls.get() > total / 2
+    })
+    .unwrap_err();
+    assert_eq!(e, InpaintError::Cancelled);
+    assert_eq!(e.to_string(), "cancelled");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_plate() {
+    let img = busy_image(160, 120);
+    let hole = box_hole(160, 120, 50, 30, 110, 90);
+    let p = PatchMatchParams {
+        seed: 7,
+        ..Default::default()
+    };
+    let a = fill_patchmatch(&img, &hole, &p, &never).unwrap();
+    let b = fill_patchmatch(&img, &hole, &p, &never).unwrap();
+    assert_eq!(a, b);
+    // Whatever the thread count: the random streams follow bands, not threads.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let c = pool.install(|| fill_patchmatch(&img, &hole, &p, &never).unwrap());
+    assert_eq!(a, c);
+    let other = PatchMatchParams { seed: 8, ..p };
+    assert_ne!(a, fill_patchmatch(&img, &hole, &other, &never).unwrap());
+}
+
+/// Vertical stripes of period 8 (4 dark, 4 light columns, slightly coloured).
+fn stripes(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, _| {
+        if x % 8 < 4 {
+            Rgb([40, 60, 80])
+        } else {
+            Rgb([220, 200, 170])
+        }
+    })
+}
+
+#[test]
+fn stripes_are_refilled_with_stripes_and_diffusion_smears_them() {
+    let (w, h) = (160, 128);
+    let img = stripes(w, h);
+    let hole = GrayImage::from_fn(w, h, |x, y| {
+        let d = ((x as f32 - 80.0) / 30.0).powi(2) + ((y as f32 - 64.0) / 40.0).powi(2);
+        Luma([if d < 1.0 { 255 } else { 0 }])
+    });
+    let [pm, diff] = both(&img, &hole);
+    let pm_db = psnr_masked(&pm, &img, &hole).unwrap();
+    let diff_db = psnr_masked(&diff, &img, &hole).unwrap();
+    assert!(pm_db >= 30.0, "patchmatch {pm_db:.1} dB inside the hole");
+    assert!(
+        diff_db < 15.0,
+        "diffusion {diff_db:.1} dB: a membrane cannot make stripes"
+    );
+}
+
+#[test]
+fn a_hole_on_the_border_and_in_a_corner_is_filled_from_inside() {
+    let (w, h) = (128, 96);
+    let img = stripes(w, h);
+    // The left edge, the top-right corner and the whole bottom row.
+    let hole = GrayImage::from_fn(w, h, |x, y| {
+        let on = (x < 12 && (20..60).contains(&y)) || (x >= 100 && y < 30) || y >= h - 3;
+        Luma([if on { 255 } else { 0 }])
+    });
+    let [pm, diff] = both(&img, &hole);
+    let pm_db = psnr_masked(&pm, &img, &hole).unwrap();
+    assert!(
+        pm_db >= 30.0,
+        "patchmatch {pm_db:.1} dB on the border holes"
+    );
+    assert!(psnr_masked(&diff, &img, &hole).unwrap().is_finite());
+}
+
+#[test]
+fn tiny_images_and_slivers_never_panic() {
+    let p = PatchMatchParams::default();
+    for (w, h) in [
+        (1, 2),
+        (2, 1),
+        (2, 2),
+        (3, 7),
+        (6, 6),
+        (7, 7),
+        (9, 4),
+        (33, 5),
+    ] {
+        let img = busy_image(w, h);
+        // Everything but one pixel, then a single hole pixel.
+        for keep in [true, false] {
+            let hole = GrayImage::from_fn(w, h, |x, y| {
+                let first = x == 0 && y == 0;
+                Luma([if first != keep { 255 } else { 0 }])
+            });
+            for out in [
+                fill_patchmatch(&img, &hole, &p, &never).unwrap(),
+                fill_diffusion(&img, &hole).unwrap(),
+            ] {
+                assert_eq!(out.dimensions(), (w, h));
+                if keep {
+                    // One known pixel: the whole hole takes its colour.
+                    let c = *img.get_pixel(0, 0);
+                    assert!(out.pixels().all(|&q| q == c), "{w}×{h}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dilation_grows_by_a_disc() {
+    let mut m = GrayImage::new(21, 21);
+    m.put_pixel(10, 10, Luma([255]));
+    let d = dilate_mask(&m, 3);
+    let set: Vec<(u32, u32)> = d
+        .enumerate_pixels()
+        .filter(|(_, _, p)| p[0] == 255)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    // Integer points within distance 3 of the centre: 29 of them.
+    assert_eq!(set.len(), 29);
+    assert!(set.iter().all(|&(x, y)| {
+        let (dx, dy) = (x as i32 - 10, y as i32 - 10);
+        dx * dx + dy * dy <= 9
+    }));
+    assert_eq!(dilate_mask(&m, 0), m);
+}
