@@ -1,14 +1,19 @@
 //! Images in and out of the model: fitting a photo around the person ([`fit`]), tensor ↔ image
-//! conversion, the reference flow colouring ([`flow_color`]) and atomic file writes.
+//! conversion, the reference flow colouring ([`flow_color`]), the person matte ([`matte`]) and
+//! its edge refinement ([`guided`]), and atomic file writes.
 
 pub mod draw;
 pub mod fit;
 pub mod flow_color;
 pub mod flow_field;
+pub mod guided;
+pub mod matte;
 
 pub use fit::{FitTransform, FittedPhoto};
 pub use flow_color::{flow_tensor_to_color, flow_to_color};
 pub use flow_field::{warp_image, FlowField};
+pub use guided::GuidedParams;
+pub use matte::Matte;
 
 use candle_core::{Device, Result, Tensor};
 use image::{GrayImage, RgbImage};
@@ -95,6 +100,12 @@ pub trait ImageSave {
 }
 
 impl ImageSave for RgbImage {
+    fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()> {
+        self.save_with_format(path, format)
+    }
+}
+
+impl ImageSave for GrayImage {
     fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()> {
         self.save_with_format(path, format)
     }
