@@ -52,12 +52,15 @@ pub fn matte_from_logits(logits: &[f32], roi: &Roi, width: u32, height: u32) -> 
         .par_chunks_mut(w.max(1))
         .enumerate()
         .for_each(|(y, row)| {
+            // (u, v) is affine in x: start the row exactly, then step (in f64, so thousands
+            // of steps add no visible error).
             let dy = y as f64 - oy;
-            for (x, a) in row.iter_mut().enumerate() {
-                let dx = x as f64 - ox;
-                let u = inv[0][0] * dx + inv[0][1] * dy;
-                let v = inv[1][0] * dx + inv[1][1] * dy;
+            let mut u = inv[0][1] * dy - inv[0][0] * ox;
+            let mut v = inv[1][1] * dy - inv[1][0] * ox;
+            for a in row.iter_mut() {
                 *a = sample_zero_border(&mask, u as f32, v as f32);
+                u += inv[0][0];
+                v += inv[1][0];
             }
         });
     Matte::new(width, height, alpha)
@@ -78,6 +81,13 @@ fn sample_zero_border(mask: &[f32], u: f32, v: f32) -> f32 {
     let (u0, v0) = (u.floor(), v.floor());
     let (fu, fv) = (u - u0, v - v0);
     let (u0, v0) = (u0 as isize, v0 as isize);
+    if (0..MASK_SIDE as isize - 1).contains(&u0) && (0..MASK_SIDE as isize - 1).contains(&v0) {
+        // All four taps inside (most pixels of the ROI): no per-tap checks.
+        let i = v0 as usize * MASK_SIDE + u0 as usize;
+        let top = mask[i] * (1.0 - fu) + mask[i + 1] * fu;
+        let bottom = mask[i + MASK_SIDE] * (1.0 - fu) + mask[i + MASK_SIDE + 1] * fu;
+        return top * (1.0 - fv) + bottom * fv;
+    }
     let tap = |du: isize, dv: isize| {
         let (uu, vv) = (u0 + du, v0 + dv);
         if (0..MASK_SIDE as isize).contains(&uu) && (0..MASK_SIDE as isize).contains(&vv) {
