@@ -329,6 +329,10 @@ fn conv_matches_naive_for_same_and_valid_odd_and_even_sizes() {
         // More than 64 inputs per output: im2col and the GEMM instead of the direct loop.
         (6, 7, 9, 10, 3, 2, Padding::Same),
         (4, 4, 288, 12, 2, 1, Padding::Valid),
+        // One output channel (the segmentation logits, 3x3x8 → 1): the direct loop's dot
+        // product, with and without a remainder of input channels past the 8 lanes.
+        (9, 7, 8, 1, 3, 1, Padding::Same),
+        (6, 5, 11, 1, 3, 2, Padding::Same),
     ] {
         let x = lcg(h * w * c, 1);
         let wt = lcg(co * k * k * c, 2);

@@ -23,6 +23,38 @@ struct ModelTimes {
     per_type: BTreeMap<String, f64>,
     /// `(median ms, "index OP shape")` of the slowest single ops, slowest first.
     slowest: Vec<(f64, String)>,
+    /// Median milliseconds and label of every op, by its index in the file.
+    per_op: BTreeMap<usize, (f64, String)>,
+}
+
+/// Per-op-type totals and the 8 slowest of `ops` (`(median ms, "index OP shape")`).
+fn breakdown<'a>(
+    ops: impl Iterator<Item = &'a (f64, String)>,
+) -> (BTreeMap<String, f64>, Vec<(f64, String)>) {
+    let mut per_type: BTreeMap<String, f64> = BTreeMap::new();
+    let mut slowest = Vec::new();
+    for (ms, label) in ops {
+        let op = label.split(' ').nth(1).unwrap_or("?").to_string();
+        *per_type.entry(op).or_default() += ms;
+        slowest.push((*ms, label.clone()));
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    slowest.truncate(8);
+    (per_type, slowest)
+}
+
+/// Prints a breakdown as two lines.
+fn print_breakdown(name: &str, per_type: &BTreeMap<String, f64>, slowest: &[(f64, String)]) {
+    let parts: Vec<String> = per_type
+        .iter()
+        .map(|(op, ms)| format!("{op} {ms:.2}"))
+        .collect();
+    println!("{name} per op type (median ms): {}", parts.join(", "));
+    let slow: Vec<String> = slowest
+        .iter()
+        .map(|(ms, label)| format!("{ms:.2} ({label})"))
+        .collect();
+    println!("{name} slowest ops (ms): {}", slow.join(", "));
 }
 
 /// Median milliseconds of `model` on `input`, by op type and by op.
@@ -55,20 +87,16 @@ fn time_model(
             }
         }
     }
-    let mut per_type: BTreeMap<String, f64> = BTreeMap::new();
-    let mut slowest = Vec::new();
-    for (label, mut v) in per_op.into_values() {
-        let ms = median(&mut v);
-        let op = label.split(' ').nth(1).unwrap_or("?").to_string();
-        *per_type.entry(op).or_default() += ms;
-        slowest.push((ms, label));
-    }
-    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
-    slowest.truncate(8);
+    let per_op: BTreeMap<usize, (f64, String)> = per_op
+        .into_iter()
+        .map(|(index, (label, mut v))| (index, (median(&mut v), label)))
+        .collect();
+    let (per_type, slowest) = breakdown(per_op.values());
     Ok(ModelTimes {
         median_ms: median(&mut totals),
         per_type,
         slowest,
+        per_op,
     })
 }
 
@@ -157,6 +185,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.warmup,
         args.runs,
     )?;
+    // What detection with a matte runs: the same plus the segmentation head.
+    let lm_matte = time_model(
+        &landmark_model.pruned(&[0, 1, 3, 2])?,
+        &lm_in,
+        args.warmup,
+        args.runs,
+    )?;
     let lm_full = time_model(&landmark_model, &lm_in, args.warmup, args.runs)?;
     let (det_ms, lm_ms) = (det.median_ms, lm.median_ms);
     let mut whole = Vec::new();
@@ -180,20 +215,30 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             }
         }
     }
-    for (name, times) in [("detector", &det), ("landmark", &lm)] {
-        let parts: Vec<String> = times
-            .per_type
-            .iter()
-            .map(|(op, ms)| format!("{op} {ms:.2}"))
-            .collect();
-        println!("{name} per op type (median ms): {}", parts.join(", "));
-        let slow: Vec<String> = times
-            .slowest
-            .iter()
-            .map(|(ms, label)| format!("{ms:.2} ({label})"))
-            .collect();
-        println!("{name} slowest ops (ms): {}", slow.join(", "));
+    let mut matte_ms = Vec::new();
+    let mut matte_whole = Vec::new();
+    for i in 0..args.warmup + args.runs.max(1) {
+        let t = Instant::now();
+        let found = pipeline.detect_with_matte(&img)?;
+        if i >= args.warmup {
+            matte_whole.push(t.elapsed().as_secs_f64() * 1e3);
+            if let Some((d, _)) = found {
+                matte_ms.push(d.times.matte_ms);
+            }
+        }
     }
+    for (name, times) in [("detector", &det), ("landmark", &lm)] {
+        print_breakdown(name, &times.per_type, &times.slowest);
+    }
+    // The segmentation head: the matte graph's ops that the pose graph does not run.
+    let (head_types, head_slowest) = breakdown(
+        lm_matte
+            .per_op
+            .iter()
+            .filter(|(index, _)| !lm.per_op.contains_key(index))
+            .map(|(_, v)| v),
+    );
+    print_breakdown("segmentation head", &head_types, &head_slowest);
     println!("detector_ms {det_ms:.2}");
     println!(
         "landmark_ms {lm_ms:.2} (pose outputs only; the whole graph with segmentation: {:.2})",
@@ -203,6 +248,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "detect_total_ms {:.2} (crops, both networks, decoding)",
         median(&mut whole)
     );
+    println!(
+        "landmark_matte_ms {:.2} (pose outputs + segmentation: +{:.2} for the head)",
+        lm_matte.median_ms,
+        lm_matte.median_ms - lm_ms
+    );
+    println!(
+        "matte_ms {:.2} (mask -> {}x{} photo, guided filter)",
+        median(&mut matte_ms),
+        img.width(),
+        img.height()
+    );
+    println!("detect_with_matte_total_ms {:.2}", median(&mut matte_whole));
     let [a, b, c, d] = stages.map(|mut v| median(&mut v));
     println!(
         "  outside the networks (median ms): detector crop {a:.2}, box decoding {b:.2}, \
@@ -218,6 +275,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "litert_landmark_ms {ref_lm:.2}  ratio {:.2}x (goal <= 2x; whole graph vs whole graph {:.2}x)",
             lm_ms / ref_lm,
             lm_full.median_ms / ref_lm
+        );
+        println!(
+            "  with the segmentation head (the matte graph) vs LiteRT's whole graph: {:.2}x",
+            lm_matte.median_ms / ref_lm
         );
     }
     Ok(())

@@ -1,13 +1,16 @@
 //! `marionette detect PHOTO`: finds the person's skeleton (BlazePose) and writes it as
-//! OpenPose JSON and/or a drawing; `marionette fetch-models` gets the two BlazePose models.
+//! OpenPose JSON and/or a drawing, and the person's matte; `marionette fetch-models` gets the
+//! two BlazePose models.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::detect::{models, Detection, PoseDetector};
+use crate::detect::{models, Detection, MatteRefine, PoseDetector};
 use crate::imaging::draw::{draw_segment, draw_skeleton};
+use crate::imaging::{GuidedParams, Matte};
 use crate::pose::{self, JOINT_NAMES};
 
 #[derive(Args, Debug)]
@@ -23,6 +26,22 @@ pub struct DetectArgs {
     /// Heat-map refinement window: 9 matches `mp.solutions.pose`, 7 MediaPipe's graph file.
     #[arg(long, default_value_t = crate::detect::landmarks::REFINE_KERNEL)]
     pub kernel: usize,
+    /// Write the person's matte: a grey PNG at the photo's size (white = the person).
+    #[arg(long)]
+    pub matte: Option<PathBuf>,
+    /// Take the person from this skeleton (OpenPose JSON, photo pixels) instead of detecting
+    /// them: the landmark model runs on the crop it gives. Only `--matte` is written.
+    #[arg(long, requires = "matte", conflicts_with_all = ["json", "overlay"])]
+    pub source_pose: Option<PathBuf>,
+    /// Keep the matte as the upsampled 256x256 mask (no edge refinement with the photo).
+    #[arg(long)]
+    pub no_refine: bool,
+    /// Edge refinement window radius in photo pixels (default: from the person's scale).
+    #[arg(long, requires = "refine_eps", conflicts_with = "no_refine")]
+    pub refine_radius: Option<usize>,
+    /// Edge refinement ε (guide intensities in [0, 1]; smaller follows weaker edges).
+    #[arg(long, requires = "refine_radius")]
+    pub refine_eps: Option<f32>,
 }
 
 #[derive(Args, Debug)]
@@ -45,10 +64,48 @@ pub fn run(args: &DetectArgs) -> Result<()> {
     let img = crate::imaging::open_photo(&args.photo)?;
     let mut detector = PoseDetector::load_default()?;
     detector.refine_kernel = args.kernel;
-    let found = detector
-        .detect(&img)
-        .with_context(|| format!("detecting the person in {}", args.photo.display()))?;
-    let Some(det) = found else {
+    detector.refine_matte = match (args.no_refine, args.refine_radius, args.refine_eps) {
+        (true, _, _) => MatteRefine::Off,
+        (false, Some(radius), Some(eps)) => {
+            if radius == 0 || radius > 256 || !(eps > 0.0 && eps.is_finite()) {
+                anyhow::bail!("--refine-radius must be 1..=256 and --refine-eps positive");
+            }
+            MatteRefine::With(GuidedParams { radius, eps })
+        }
+        _ => MatteRefine::Auto,
+    };
+    if let Some(pose_path) = &args.source_pose {
+        let pose = pose::read_openpose(pose_path, 0)?;
+        let t = Instant::now();
+        let matte = detector.matte_for_pose(&img, &pose).with_context(|| {
+            format!(
+                "the matte of {} for the skeleton in {}",
+                args.photo.display(),
+                pose_path.display()
+            )
+        })?;
+        println!(
+            "matte for the skeleton in {}: {:.1} ms, {:.1} % of the photo",
+            pose_path.display(),
+            t.elapsed().as_secs_f64() * 1e3,
+            100.0 * matte.coverage(0.5)
+        );
+        let path = args
+            .matte
+            .as_deref()
+            .context("--source-pose needs --matte")?;
+        return save_matte(&matte, path);
+    }
+    // Without `--matte` the graph without the segmentation head runs (faster).
+    let found: Option<(Detection, Option<Matte>)> = if args.matte.is_some() {
+        detector
+            .detect_with_matte(&img)
+            .map(|f| f.map(|(d, m)| (d, Some(m))))
+    } else {
+        detector.detect(&img).map(|f| f.map(|d| (d, None)))
+    }
+    .with_context(|| format!("detecting the person in {}", args.photo.display()))?;
+    let Some((det, matte)) = found else {
         anyhow::bail!(
             "no person found in {} (the detector needs a score of at least {})",
             args.photo.display(),
@@ -56,6 +113,9 @@ pub fn run(args: &DetectArgs) -> Result<()> {
         );
     };
     report(&det);
+    if let (Some(path), Some(matte)) = (&args.matte, &matte) {
+        save_matte(matte, path)?;
+    }
     let canvas = Some(img.dimensions());
     if let Some(path) = &args.json {
         pose::write_openpose(path, &det.pose, canvas)?;
@@ -67,6 +127,12 @@ pub fn run(args: &DetectArgs) -> Result<()> {
         crate::imaging::save_image_atomic(&drawing, path)?;
         eprintln!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+fn save_matte(matte: &Matte, path: &Path) -> Result<()> {
+    crate::imaging::save_image_atomic(&matte.to_image(), path)?;
+    eprintln!("wrote {}", path.display());
     Ok(())
 }
 
@@ -86,11 +152,12 @@ fn report(det: &Detection) {
     }
     let t = &det.times;
     println!(
-        "time: {:.1} ms (detector {:.1}, landmarks {:.1}, crops and decoding {:.1})",
+        "time: {:.1} ms (detector {:.1}, landmarks {:.1}, matte {:.1}, crops and decoding {:.1})",
         t.total_ms(),
         t.detector_ms,
         t.landmark_ms,
-        t.total_ms() - t.detector_ms - t.landmark_ms
+        t.matte_ms,
+        t.total_ms() - t.detector_ms - t.landmark_ms - t.matte_ms
     );
 }
 

@@ -7,15 +7,18 @@
 //! * [`anchors`], [`decode`] — detector outputs → person boxes (anchors, weighted NMS);
 //! * [`landmarks`] — landmark outputs → 39 points in the photo (heat-map refinement);
 //! * [`mapping`] — BlazePose's 33 points → OpenPose COCO-18 with confidences;
-//! * [`pipeline`] — all of it in order: [`PoseDetector::detect`].
+//! * [`pipeline`] — all of it in order: [`PoseDetector::detect`];
+//! * [`matte`] — the person matte from the landmark model's segmentation output
+//!   ([`PoseDetector::detect_with_matte`], [`PoseDetector::matte_for_pose`]).
 
 pub mod anchors;
 pub mod crop;
 pub mod decode;
 pub mod landmarks;
 pub mod mapping;
+pub mod matte;
 pub mod models;
 pub mod pipeline;
 pub mod tflite;
 
-pub use pipeline::{Detection, PoseDetector, StageTimes};
+pub use pipeline::{Detection, MatteRefine, PoseDetector, StageTimes};

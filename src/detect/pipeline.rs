@@ -24,6 +24,7 @@ pub const MAX_SIDE: u32 = 16384;
 /// heat-map, world landmarks).
 const LM_LANDMARKS: usize = 0;
 const LM_POSE_FLAG: usize = 1;
+const LM_SEGMENTATION: usize = 2;
 const LM_HEATMAP: usize = 3;
 
 /// Wall-clock milliseconds of each stage of one [`PoseDetector::detect`].
@@ -41,6 +42,8 @@ pub struct StageTimes {
     pub landmark_ms: f64,
     /// Heat-map refinement, projection, joint mapping.
     pub landmark_decode_ms: f64,
+    /// The matte (when asked for): segmentation mask → photo, edge refinement.
+    pub matte_ms: f64,
 }
 
 impl StageTimes {
@@ -51,6 +54,7 @@ impl StageTimes {
             + self.landmark_crop_ms
             + self.landmark_ms
             + self.landmark_decode_ms
+            + self.matte_ms
     }
 }
 
@@ -73,10 +77,36 @@ pub struct Detection {
 /// Both BlazePose networks, loaded once; `detect` may be called from any thread.
 pub struct PoseDetector {
     detector: Interpreter,
+    /// The landmark graph without the segmentation head (plain detection).
     landmark: Interpreter,
+    /// The same graph with it (detection with a matte); the two share their weights.
+    landmark_matte: Interpreter,
     anchors: Vec<[f32; 2]>,
     /// Heat-map refinement window (9 reproduces `mp.solutions.pose`; its graph says 7).
     pub refine_kernel: usize,
+    /// How matte edges are refined at photo resolution (see [`MatteRefine`]).
+    pub refine_matte: MatteRefine,
+}
+
+/// Edge refinement of the matte: a guided filter with the photo as guide.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum MatteRefine {
+    /// The bilinear upsampling of the 256x256 mask as it is.
+    Off,
+    /// Radius from the ROI's scale ([`crate::imaging::GuidedParams::for_upsampling`]).
+    #[default]
+    Auto,
+    /// These parameters.
+    With(crate::imaging::GuidedParams),
+}
+
+/// What one landmark-model run gives.
+pub(super) struct LandmarkRun {
+    pub pose_flag: f32,
+    /// BlazePose's 33 landmarks in photo pixels.
+    pub landmarks: Vec<Landmark>,
+    /// The 256x256 segmentation logits, when the matte graph ran.
+    pub segmentation: Option<Vec<f32>>,
 }
 
 fn ms_since(t: Instant) -> f64 {
@@ -100,8 +130,11 @@ impl PoseDetector {
                 landmark.outputs().len()
             );
         }
-        // Only the landmarks, the pose flag and the heat-map are read: the segmentation mask
-        // and the world landmarks are not computed.
+        // Plain detection reads only the landmarks, the pose flag and the heat-map: the
+        // segmentation head (about a third of the graph's time) and the world landmarks are
+        // not computed. The matte graph adds the segmentation as a fourth output.
+        let landmark_matte =
+            landmark.pruned(&[LM_LANDMARKS, LM_POSE_FLAG, LM_HEATMAP, LM_SEGMENTATION])?;
         let landmark = landmark.pruned(&[LM_LANDMARKS, LM_POSE_FLAG, LM_HEATMAP])?;
         let expect = |m: &Interpreter, side: usize, what: &str| -> Result<()> {
             let shape = m.inputs().first().map(|p| p.shape.clone());
@@ -123,37 +156,47 @@ impl PoseDetector {
         Ok(Self {
             detector,
             landmark,
+            landmark_matte,
             anchors: super::anchors::pose_anchors(),
             refine_kernel: REFINE_KERNEL,
+            refine_matte: MatteRefine::Auto,
         })
     }
 
     /// Finds the most confident person, or `Ok(None)` when there is none.
     pub fn detect(&self, img: &RgbImage) -> Result<Option<Detection>> {
+        Ok(self.detect_run(img, false)?.map(|(det, _)| det))
+    }
+
+    /// [`Self::detect`], with the segmentation logits when `segmentation` is set.
+    pub(super) fn detect_run(
+        &self,
+        img: &RgbImage,
+        segmentation: bool,
+    ) -> Result<Option<(Detection, Option<Vec<f32>>)>> {
+        check_size(img)?;
         let (w, h) = img.dimensions();
-        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
-            bail!("a {w}x{h} photo cannot be searched for a person (sides must be 1..={MAX_SIDE})");
-        }
         let mut times = StageTimes::default();
         let Some(person) = self.find_person(img, &mut times)? else {
             return Ok(None);
         };
         let roi = Roi::from_detection(&person, w, h);
-        let (pose_flag, landmarks) = self.landmarks(img, &roi, &mut times)?;
-        if !pose_present(pose_flag) {
+        let run = self.run_landmarks(img, &roi, &mut times, segmentation)?;
+        if !pose_present(run.pose_flag) {
             return Ok(None);
         }
         let t = Instant::now();
-        let pose = to_openpose(&landmarks, w, h);
+        let pose = to_openpose(&run.landmarks, w, h);
         times.landmark_decode_ms += ms_since(t);
-        Ok(Some(Detection {
+        let det = Detection {
             person,
             roi,
-            pose_flag,
-            landmarks,
+            pose_flag: run.pose_flag,
+            landmarks: run.landmarks,
             pose,
             times,
-        }))
+        };
+        Ok(Some((det, run.segmentation)))
     }
 
     /// Runs the detector on the letterboxed photo: the best person, in photo coordinates.
@@ -192,13 +235,29 @@ impl PoseDetector {
         roi: &Roi,
         times: &mut StageTimes,
     ) -> Result<(f32, Vec<Landmark>)> {
+        let run = self.run_landmarks(img, roi, times, false)?;
+        Ok((run.pose_flag, run.landmarks))
+    }
+
+    /// Runs the landmark model (with the segmentation head when `segmentation`) on `roi`.
+    pub(super) fn run_landmarks(
+        &self,
+        img: &RgbImage,
+        roi: &Roi,
+        times: &mut StageTimes,
+        segmentation: bool,
+    ) -> Result<LandmarkRun> {
         let t = Instant::now();
         let input = landmark_input(img, roi);
         let input = Tensor::from_vec(input, (1, LANDMARK_INPUT, LANDMARK_INPUT, 3), &Device::Cpu)?;
         times.landmark_crop_ms = ms_since(t);
         let t = Instant::now();
-        let out = self
-            .landmark
+        let model = if segmentation {
+            &self.landmark_matte
+        } else {
+            &self.landmark
+        };
+        let out = model
             .run(&[input])
             .context("running the pose landmark model")?;
         times.landmark_ms = ms_since(t);
@@ -210,7 +269,24 @@ impl PoseDetector {
             .map_err(anyhow::Error::msg)?;
         // 33 and 34 only steer MediaPipe's tracking; 35..38 are unused.
         landmarks.truncate(33);
+        let segmentation = match out.get(3) {
+            Some(t) => Some(t.flatten_all()?.to_vec1::<f32>()?),
+            None => None,
+        };
         times.landmark_decode_ms = ms_since(t);
-        Ok((flag.first().copied().unwrap_or(0.0), landmarks))
+        Ok(LandmarkRun {
+            pose_flag: flag.first().copied().unwrap_or(0.0),
+            landmarks,
+            segmentation,
+        })
     }
+}
+
+/// Refuses photos the crops cannot take (empty, or too large to be worth decoding).
+pub(super) fn check_size(img: &RgbImage) -> Result<()> {
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+        bail!("a {w}x{h} photo cannot be searched for a person (sides must be 1..={MAX_SIDE})");
+    }
+    Ok(())
 }

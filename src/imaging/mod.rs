@@ -1,16 +1,21 @@
 //! Images in and out of the model: fitting a photo around the person ([`fit`]), tensor ↔ image
 //! conversion, the reference flow colouring ([`flow_color`]), background plates (filling the
-//! person's hole, [`inpaint`]) and atomic file writes.
+//! person's hole, [`inpaint`]), the person matte ([`matte`]) and its edge refinement
+//! ([`guided`]), and atomic file writes.
 
 pub mod draw;
 pub mod fit;
 pub mod flow_color;
 pub mod flow_field;
+pub mod guided;
 pub mod inpaint;
+pub mod matte;
 
 pub use fit::{FitTransform, FittedPhoto};
 pub use flow_color::{flow_tensor_to_color, flow_to_color};
 pub use flow_field::{warp_image, FlowField};
+pub use guided::GuidedParams;
+pub use matte::Matte;
 
 use candle_core::{Device, Result, Tensor};
 use image::{GrayImage, RgbImage};
@@ -97,6 +102,12 @@ pub trait ImageSave {
 }
 
 impl ImageSave for RgbImage {
+    fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()> {
+        self.save_with_format(path, format)
+    }
+}
+
+impl ImageSave for GrayImage {
     fn save_as(&self, path: &Path, format: image::ImageFormat) -> image::ImageResult<()> {
         self.save_with_format(path, format)
     }

@@ -1,6 +1,7 @@
 //! The interpreter: loads a model, folds its constant ops, checks every shape, then runs.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::Tensor;
 
@@ -43,8 +44,8 @@ enum Const {
 
 #[derive(Clone, Debug)]
 enum Kernel {
-    Conv(Box<Conv2d>),
-    Depthwise(Box<Depthwise>),
+    Conv(Arc<Conv2d>),
+    Depthwise(Arc<Depthwise>),
     Add(AddAct),
     Pad(Pad),
     MaxPool(MaxPool),
@@ -385,7 +386,7 @@ impl Builder {
                     malformed(format!("input {x_shape:?} smaller than the kernel"))
                 })?;
                 let shape = vec![n, oh, ow, conv.out_channels()];
-                (Kernel::Conv(Box::new(conv)), shape)
+                (Kernel::Conv(Arc::new(conv)), shape)
             }
             (
                 Options::Depthwise {
@@ -408,7 +409,7 @@ impl Builder {
                 let ((oh, ow), _) = dw.geometry(h, wd).ok_or_else(|| {
                     malformed(format!("input {x_shape:?} smaller than the kernel"))
                 })?;
-                (Kernel::Depthwise(Box::new(dw)), vec![n, oh, ow, c])
+                (Kernel::Depthwise(Arc::new(dw)), vec![n, oh, ow, c])
             }
             (Options::Add { activation }, opcode::ADD) => {
                 let (y, y_shape) = self.activation(op, 1)?;

@@ -103,10 +103,16 @@ impl Conv2d {
         let ((oh, ow), pad) = self.geometry(h, w).expect("checked by the caller");
         let k = self.kernel.0 * self.kernel.1 * c;
         let mut out = vec![0f32; n * oh * ow * k];
-        for (row_index, row) in out.chunks_exact_mut(k).enumerate() {
-            let (b, oy, ox) = (row_index / (oh * ow), (row_index / ow) % oh, row_index % ow);
-            self.patch(x, (h, w, c), pad, (b, oy, ox), row);
-        }
+        // One output row per task: at 128x128 and up (the segmentation head) the copy is a
+        // good part of the convolution's time.
+        out.par_chunks_mut(ow * k)
+            .enumerate()
+            .for_each(|(image_row, rows)| {
+                let (b, oy) = (image_row / oh, image_row % oh);
+                for (ox, row) in rows.chunks_exact_mut(k).enumerate() {
+                    self.patch(x, (h, w, c), pad, (b, oy, ox), row);
+                }
+            });
         out
     }
 
@@ -141,9 +147,12 @@ impl Conv2d {
     }
 
     /// Few inputs per output (a first layer on RGB: 3x3x3 = 27) make im2col and a GEMM mostly
-    /// copying; such convolutions run directly, one output row per task.
+    /// copying; such convolutions run directly, one output row per task. So does a single
+    /// output channel, where the GEMM is a matrix-vector product behind an im2col copy k
+    /// times the output's size (the segmentation logits, 3x3x8 → 1 at 256x256: 5.7 ms that
+    /// way on this machine).
     fn is_direct(&self) -> bool {
-        !self.is_pointwise() && self.inputs_per_output() <= DIRECT_MAX_K
+        !self.is_pointwise() && (self.inputs_per_output() <= DIRECT_MAX_K || self.out_channels == 1)
     }
 
     fn run_direct(
@@ -153,52 +162,70 @@ impl Conv2d {
         (oh, ow): (usize, usize),
     ) -> Vec<f32> {
         let co = self.out_channels;
-        let (_, (pt, pl)) = self.geometry(h, w).expect("checked by the caller");
-        let (kh, kw) = self.kernel;
-        let (sh, sw) = self.window.stride;
-        let (dh, dw) = self.window.dilation;
+        let (_, pad) = self.geometry(h, w).expect("checked by the caller");
         let mut out = vec![0f32; n * oh * ow * co];
         out.par_chunks_mut(ow * co)
             .enumerate()
             .for_each(|(row_index, out_row)| {
-                let (b, oy) = (row_index / oh, row_index % oh);
-                // (input offset, first weight row) of each tap inside the picture.
-                let mut taps = Vec::with_capacity(kh * kw);
-                for (ox, px) in out_row.chunks_exact_mut(co).enumerate() {
-                    taps.clear();
-                    for ky in 0..kh {
-                        let Some(iy) = (oy * sh + ky * dh).checked_sub(pt).filter(|&y| y < h)
-                        else {
-                            continue;
-                        };
-                        for kx in 0..kw {
-                            let Some(ix) = (ox * sw + kx * dw).checked_sub(pl).filter(|&x| x < w)
-                            else {
-                                continue;
-                            };
-                            taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
-                        }
-                    }
-                    self.pixel_direct(x, &taps, c, px);
+                let at = (row_index / oh, row_index % oh);
+                #[cfg(target_arch = "x86_64")]
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU was just checked to have AVX2 and FMA.
+                    unsafe { self.direct_row_avx2(x, (h, w, c), pad, at, out_row) };
+                    return activate(out_row, self.activation);
                 }
+                self.direct_row::<false>(x, (h, w, c), pad, at, out_row);
                 activate(out_row, self.activation);
             });
         out
     }
 
-    fn pixel_direct(&self, x: &[f32], taps: &[(usize, usize)], c: usize, out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU was just checked to have AVX2 and FMA.
-            return unsafe { self.pixel_direct_avx2(x, taps, c, out) };
-        }
-        self.pixel_direct_body::<false>(x, taps, c, out)
-    }
-
+    /// [`Self::direct_row`] compiled for AVX2 and FMA. The CPU check and the call happen
+    /// once per row, not per pixel: at 256x256 with one output channel the per-pixel call
+    /// cost as much as the arithmetic.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn pixel_direct_avx2(&self, x: &[f32], taps: &[(usize, usize)], c: usize, out: &mut [f32]) {
-        self.pixel_direct_body::<true>(x, taps, c, out)
+    fn direct_row_avx2(
+        &self,
+        x: &[f32],
+        dims: (usize, usize, usize),
+        pad: (usize, usize),
+        at: (usize, usize),
+        out_row: &mut [f32],
+    ) {
+        self.direct_row::<true>(x, dims, pad, at, out_row)
+    }
+
+    /// Output row `oy` of image `b`, before the activation.
+    #[inline(always)]
+    fn direct_row<const FMA: bool>(
+        &self,
+        x: &[f32],
+        (h, w, c): (usize, usize, usize),
+        (pt, pl): (usize, usize),
+        (b, oy): (usize, usize),
+        out_row: &mut [f32],
+    ) {
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.window.stride;
+        let (dh, dw) = self.window.dilation;
+        // (input offset, first weight row) of each tap inside the picture.
+        let mut taps = Vec::with_capacity(kh * kw);
+        for (ox, px) in out_row.chunks_exact_mut(self.out_channels).enumerate() {
+            taps.clear();
+            for ky in 0..kh {
+                let Some(iy) = (oy * sh + ky * dh).checked_sub(pt).filter(|&y| y < h) else {
+                    continue;
+                };
+                for kx in 0..kw {
+                    let Some(ix) = (ox * sw + kx * dw).checked_sub(pl).filter(|&x| x < w) else {
+                        continue;
+                    };
+                    taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
+                }
+            }
+            self.pixel_direct_body::<FMA>(x, &taps, c, px);
+        }
     }
 
     /// `out[o] = bias[o] + sum over taps and input channels of x * W`. The usual small output
@@ -213,6 +240,7 @@ impl Conv2d {
         out: &mut [f32],
     ) {
         match out.len() {
+            1 => self.pixel_one_output::<FMA>(x, taps, c, out),
             8 => self.pixel_all_outputs::<FMA, 8>(x, taps, c, out),
             16 => self.pixel_all_outputs::<FMA, 16>(x, taps, c, out),
             24 => self.pixel_all_outputs::<FMA, 24>(x, taps, c, out),
@@ -244,6 +272,38 @@ impl Conv2d {
             }
         }
         out.copy_from_slice(&sum);
+    }
+
+    /// One output channel: a dot product over taps and input channels, 8 input channels at
+    /// a time in 8 independent sums (vector lanes), added up at the end.
+    #[inline(always)]
+    fn pixel_one_output<const FMA: bool>(
+        &self,
+        x: &[f32],
+        taps: &[(usize, usize)],
+        c: usize,
+        out: &mut [f32],
+    ) {
+        let mut lanes = [0f32; 8];
+        let mut rest = self.bias[0];
+        for &(xo, ko) in taps {
+            // With one output the weight matrix `[k, 1]` is the taps' weights in a row.
+            let (xs, ws) = (&x[xo..xo + c], &self.weights_kc[ko..ko + c]);
+            let (xv, wv) = (xs.chunks_exact(8), ws.chunks_exact(8));
+            for (&a, &b) in xv.remainder().iter().zip(wv.remainder()) {
+                rest += a * b;
+            }
+            for (xv, wv) in xv.zip(wv) {
+                for i in 0..8 {
+                    lanes[i] = if FMA {
+                        xv[i].mul_add(wv[i], lanes[i])
+                    } else {
+                        lanes[i] + xv[i] * wv[i]
+                    };
+                }
+            }
+        }
+        out[0] = rest + lanes.iter().sum::<f32>();
     }
 
     #[inline(always)]

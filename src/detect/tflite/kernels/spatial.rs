@@ -1,6 +1,7 @@
 //! Data-movement ops on NHWC tensors: PAD, MAX_POOL_2D, RESIZE_BILINEAR, DEPTH_TO_SPACE.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
+use rayon::prelude::*;
 
 use super::{activate, f32_slice, geometry, nhwc};
 use crate::detect::tflite::schema::{Activation, Window};
@@ -162,19 +163,24 @@ impl CustomOp1 for ResizeBilinear {
         let ys = axis_taps(h, oh, self.align_corners, self.half_pixel_centers);
         let xs = axis_taps(w, ow, self.align_corners, self.half_pixel_centers);
         let mut out = vec![0f32; n * oh * ow * c];
-        for (pixel, dst) in out.chunks_exact_mut(c).enumerate() {
-            let (b, oy, ox) = (pixel / (oh * ow), (pixel / ow) % oh, pixel % ow);
-            let (y0, y1, fy) = ys[oy];
-            let (x0, x1, fx) = xs[ox];
-            let img = &x[b * h * w * c..(b + 1) * h * w * c];
-            let at = |y: usize, x: usize| &img[(y * w + x) * c..][..c];
-            let (a, bb, cc, d) = (at(y0, x0), at(y0, x1), at(y1, x0), at(y1, x1));
-            for i in 0..c {
-                let top = a[i] + (bb[i] - a[i]) * fx;
-                let bottom = cc[i] + (d[i] - cc[i]) * fx;
-                dst[i] = top + (bottom - top) * fy;
-            }
-        }
+        // One output row per task: the segmentation head resizes 128x128 and 256x256 maps,
+        // which took whole milliseconds on one core.
+        out.par_chunks_mut(ow * c)
+            .enumerate()
+            .for_each(|(row, dst_row)| {
+                let (b, oy) = (row / oh, row % oh);
+                let (y0, y1, fy) = ys[oy];
+                let img = &x[b * h * w * c..(b + 1) * h * w * c];
+                let at = |y: usize, x: usize| &img[(y * w + x) * c..][..c];
+                for (dst, &(x0, x1, fx)) in dst_row.chunks_exact_mut(c).zip(&xs) {
+                    let (a, bb, cc, d) = (at(y0, x0), at(y0, x1), at(y1, x0), at(y1, x1));
+                    for i in 0..c {
+                        let top = a[i] + (bb[i] - a[i]) * fx;
+                        let bottom = cc[i] + (d[i] - cc[i]) * fx;
+                        dst[i] = top + (bottom - top) * fy;
+                    }
+                }
+            });
         Ok((CpuStorage::F32(out), Shape::from((n, oh, ow, c))))
     }
 }
