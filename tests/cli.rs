@@ -350,6 +350,62 @@ fn render_puppet_warps_the_photo_at_full_resolution() {
     );
 }
 
+/// `--model puppet` composites the person into the photo when a matte can be had (the pose
+/// detector's models), and `--layers` writes what it was made of; `--raw` is the plain warp.
+#[test]
+fn render_puppet_composites_and_writes_its_layers() {
+    if marionette::detect::PoseDetector::load_default().is_err() {
+        eprintln!("SKIPPED render_puppet_composites_and_writes_its_layers: no BlazePose models");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let (img, src) = (sample("astronaut.png"), sample("astronaut_source.json"));
+    // Target = source: the composite is the photo itself.
+    let (out, layers) = (p("same.png"), p("layers"));
+    let o = marionette(&[
+        "render",
+        "--model",
+        "puppet",
+        "--image",
+        &img,
+        "--source-pose",
+        &src,
+        "--target-pose",
+        &src,
+        "--out",
+        &out,
+        "--layers",
+        &layers,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let photo = image::open(&img).unwrap().to_rgb8();
+    assert_eq!(image::open(&out).unwrap().to_rgb8(), photo);
+    for f in ["matte.png", "plate.png", "person.png", "vacated.png"] {
+        let layer = image::open(dir.path().join("layers").join(f)).unwrap();
+        assert_eq!(layer.width(), photo.width(), "{f}");
+    }
+    let o = marionette(&[
+        "render",
+        "--model",
+        "gfla",
+        "--raw",
+        "--image",
+        &img,
+        "--source-pose",
+        &src,
+        "--target-pose",
+        &src,
+        "--out",
+        &out,
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--model puppet"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// `marionette edit` checks what it can before opening a window: a bad device or a missing
 /// project fails with a message (no window appears), and the editor is the default command.
 #[test]

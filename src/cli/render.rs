@@ -51,11 +51,23 @@ pub struct RenderArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// puppet: the plain warp of the whole photo, not composited (no matte, no plate).
+    #[arg(long)]
+    pub raw: bool,
+    /// puppet: also write the layers to this folder (matte.png, plate.png, person.png: the
+    /// target person's alpha, vacated.png: where the plate shows).
+    #[arg(long, conflicts_with = "raw")]
+    pub layers: Option<PathBuf>,
 }
 
 pub fn run(args: &RenderArgs) -> Result<()> {
     if args.model == "puppet" {
         return run_puppet(args);
+    }
+    if args.raw || args.layers.is_some() {
+        anyhow::bail!(
+            "--raw and --layers are for --model puppet (the networks write their own frame)"
+        );
     }
     let kind = ModelKind::parse(&args.model)?;
     if kind == ModelKind::Pona && (args.flow.is_some() || args.mask.is_some()) {
@@ -122,7 +134,30 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     let (photo, source, target) = read_inputs(args)?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     let warp = crate::puppet::puppet_warp(&source, &target, h, w, &Default::default());
-    save_image_atomic(&crate::puppet::puppet_render(&photo, &warp), &args.out)?;
+    // The person re-posed inside the photo (matte, plate, composite) unless --raw, or unless no
+    // matte can be had (no detector models): then the plain warp, and why.
+    let composited = if args.raw {
+        None
+    } else {
+        match composite_layers(&photo, &source) {
+            Ok(layers) => Some(layers),
+            Err(e) => {
+                eprintln!("note: writing the plain warp, not a composite: {e:#}");
+                None
+            }
+        }
+    };
+    match composited {
+        Some(layers) => {
+            let owned = crate::puppet::ownership(&source, &target, &warp, &Default::default());
+            let out = crate::composite::composite(&layers, &warp.flow, &owned)?;
+            save_image_atomic(&out.image, &args.out)?;
+            if let Some(dir) = &args.layers {
+                save_layers(dir, &layers, &out, w, h)?;
+            }
+        }
+        None => save_image_atomic(&crate::puppet::puppet_render(&photo, &warp), &args.out)?,
+    }
     println!("wrote {} ({w}×{h})", args.out.display());
     if let Some(path) = &args.flow {
         let plane = h * w;
@@ -137,6 +172,42 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
         });
         save_image_atomic(&image::DynamicImage::ImageLuma8(m).to_rgb8(), path)?;
     }
+    Ok(())
+}
+
+/// The photo's layers: the matte of the person whose skeleton is `source` (pose detector) and
+/// the plate, with a spinner while they are built.
+fn composite_layers(
+    photo: &image::RgbImage,
+    source: &Pose,
+) -> Result<crate::composite::PhotoLayers> {
+    let detector = crate::detect::PoseDetector::load_default()?;
+    let bar = indicatif::ProgressBar::new_spinner().with_message("matte and background plate");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let layers = crate::composite::build_layers(&detector, photo, source, &|| false);
+    bar.finish_and_clear();
+    layers
+}
+
+/// `--layers DIR`: the matte, the plate, the target person's alpha and the plate's share.
+fn save_layers(
+    dir: &Path,
+    layers: &crate::composite::PhotoLayers,
+    out: &crate::composite::Composited,
+    w: usize,
+    h: usize,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let grey = |v: &[f32]| {
+        image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
+            image::Luma([(v[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8])
+        })
+    };
+    save_image_atomic(&grey(&layers.matte), &dir.join("matte.png"))?;
+    save_image_atomic(&layers.plate, &dir.join("plate.png"))?;
+    save_image_atomic(&grey(&out.person), &dir.join("person.png"))?;
+    save_image_atomic(&grey(&out.vacated), &dir.join("vacated.png"))?;
+    println!("wrote the layers to {}", dir.display());
     Ok(())
 }
 

@@ -15,6 +15,10 @@
 //!
 //! Everything here is photo-sized arrays and per-pixel loops over rows (rayon).
 
+mod layers;
+
+pub use layers::build_layers;
+
 use crate::imaging::FlowField;
 use crate::pose::Pose;
 use crate::puppet::{ownership, puppet_warp, PuppetConfig};

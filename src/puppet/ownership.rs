@@ -13,10 +13,15 @@ use super::{parts, PuppetConfig, PuppetWarp};
 use crate::pose::Pose;
 use rayon::prelude::*;
 
+/// Beyond this many radii from every part, a source point belongs to no part.
+const UNATTACHED: f64 = 1.5;
+
 /// Per target pixel (H·W, row-major), 1 where the source point it samples belongs to the part
 /// that puts it there, falling to 0 where that part has moved away (the distance between where
 /// the owner would sample and where the warp samples grows from ¼ to ¾ of the part's radius).
-/// With no usable part nothing moves and every pixel is owned.
+/// A source point near no part (beyond 1.5 radii of every part: a forearm whose wrist was not
+/// found, a bag, loose hair) belongs to none: it stays owned and goes where the warp takes it
+/// (in place, away from the moved parts). With no usable part every pixel is owned.
 pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetConfig) -> Vec<f32> {
     let (height, width) = (warp.flow.height, warp.flow.width);
     let rig = parts::build(source, target, height, width, cfg);
@@ -31,18 +36,21 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
             let p = [x as f64, y as f64];
             let q = [p[0] + dx as f64, p[1] + dy as f64];
             // The source owner of q: the highest weight as the warp weighs parts, in the source.
-            let owner = rig
-                .parts
-                .iter()
-                .map(|part| {
-                    let rho = part.shape_s.distance(q) / part.radius_s;
-                    let cover = 1.0 - smoothstep(0.8, 1.2, rho);
-                    -rho * rho / two_tau2 + cfg.depth_bias * cover * part.depth_s
-                })
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(k, _)| &rig.parts[k])
-                .expect("parts is not empty");
+            let (mut owner, mut best, mut nearest) = (0, f64::NEG_INFINITY, f64::INFINITY);
+            for (k, part) in rig.parts.iter().enumerate() {
+                let rho = part.shape_s.distance(q) / part.radius_s;
+                let cover = 1.0 - smoothstep(0.8, 1.2, rho);
+                let logit = -rho * rho / two_tau2 + cfg.depth_bias * cover * part.depth_s;
+                nearest = nearest.min(rho);
+                if logit > best {
+                    (owner, best) = (k, logit);
+                }
+            }
+            if nearest > UNATTACHED {
+                *o = 1.0;
+                continue;
+            }
+            let owner = &rig.parts[owner];
             let miss = norm(sub(owner.xf.apply(p), q)) / owner.radius_s;
             *o = (1.0 - smoothstep(0.25, 0.75, miss)) as f32;
         }
