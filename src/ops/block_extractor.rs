@@ -347,8 +347,7 @@ impl CustomOp3 for BlockExtractorGrad {
 #[cfg(feature = "cuda")]
 mod gpu {
     use super::Dims;
-    use crate::ops::cuda::{self, PushKernelArg};
-    use candle_core::backend::BackendStorage;
+    use crate::ops::cuda;
     use candle_core::cuda_backend::cudarc::driver::LaunchConfig;
     use candle_core::{CudaStorage, Layout, Result};
 
@@ -364,36 +363,12 @@ mod gpu {
         inputs: &[(&CudaStorage, &Layout)],
         zeroed: bool,
     ) -> Result<CudaStorage> {
-        let dev = inputs[0].0.device();
         let (ho, wo) = d.out_hw();
         let (len, threads) = match kernel {
             "block_extractor_fwd" => (d.b * d.c * ho * wo, ho * wo),
             "block_extractor_bwd_source" => (d.b * d.c * d.hs * d.ws, ho * wo),
             _ => (d.b * 2 * d.hf * d.wf, d.hf * d.wf),
         };
-        let out = if zeroed {
-            dev.alloc_zeros::<f32>(len)?
-        } else {
-            // SAFETY: the forward kernel writes every element.
-            unsafe { dev.alloc::<f32>(len)? }
-        };
-        let views = inputs
-            .iter()
-            .map(|(s, l)| cuda::view(s, l, kernel))
-            .collect::<Result<Vec<_>>>()?;
-        let k = cuda::Kernel::new(dev, &cuda::BLOCK_EXTRACTOR, kernel)?;
-        let ints = [d.c, d.hs, d.ws, d.hf, d.wf, d.k, CHANNELS_PER_THREAD]
-            .map(cuda::int)
-            .into_iter()
-            .collect::<Result<Vec<i32>>>()?;
-        let mut args = k.args();
-        for v in &views {
-            args.arg(v);
-        }
-        args.arg(&out);
-        for v in &ints {
-            args.arg(v);
-        }
         let cfg = LaunchConfig {
             grid_dim: (
                 cuda::int(threads.div_ceil(cuda::BLOCK as usize))? as u32,
@@ -403,8 +378,14 @@ mod gpu {
             block_dim: (cuda::BLOCK, 1, 1),
             shared_mem_bytes: 0,
         };
-        cuda::launch(threads * d.b * d.c, cfg, args)?;
-        Ok(cuda::storage(out, dev))
+        let call = cuda::Call {
+            module: &cuda::BLOCK_EXTRACTOR,
+            kernel,
+            inputs,
+            ints: &[d.c, d.hs, d.ws, d.hf, d.wf, d.k, CHANNELS_PER_THREAD],
+            floats: &[],
+        };
+        call.run(len, zeroed, cfg)
     }
 }
 

@@ -316,8 +316,7 @@ impl CustomOp1 for UpTapSumGrad {
 /// Launching the kernels of `conv_taps.cu`.
 #[cfg(feature = "cuda")]
 mod gpu {
-    use crate::ops::cuda::{self, PushKernelArg};
-    use candle_core::backend::BackendStorage;
+    use crate::ops::cuda;
     use candle_core::{CudaStorage, Layout, Result};
 
     /// Runs `kernel` on `inputs` and the size arguments `ints` (both in the kernel's order)
@@ -328,28 +327,14 @@ mod gpu {
         ints: &[usize],
         n: usize,
     ) -> Result<CudaStorage> {
-        let dev = inputs[0].0.device();
-        // SAFETY: one thread per element, each writes its element.
-        let out = unsafe { dev.alloc::<f32>(n)? };
-        let views = inputs
-            .iter()
-            .map(|(s, l)| cuda::view(s, l, kernel))
-            .collect::<Result<Vec<_>>>()?;
-        let ints = ints
-            .iter()
-            .map(|&v| cuda::int(v))
-            .collect::<Result<Vec<i32>>>()?;
-        let k = cuda::Kernel::new(dev, &cuda::CONV_TAPS, kernel)?;
-        let mut args = k.args();
-        for v in &views {
-            args.arg(v);
-        }
-        args.arg(&out);
-        for v in &ints {
-            args.arg(v);
-        }
-        cuda::launch(n, cuda::grid_1d(n)?, args)?;
-        Ok(cuda::storage(out, dev))
+        let call = cuda::Call {
+            module: &cuda::CONV_TAPS,
+            kernel,
+            inputs,
+            ints,
+            floats: &[],
+        };
+        call.run(n, false, cuda::grid_1d(n)?)
     }
 }
 

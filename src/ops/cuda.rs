@@ -94,9 +94,62 @@ pub(crate) fn storage(slice: CudaSlice<f32>, dev: &CudaDevice) -> CudaStorage {
     CudaStorage::wrap_cuda_slice(slice, dev.clone())
 }
 
-/// Launches `f` with `cfg` unless the output is empty (a zero-sized grid is a CUDA error).
-pub(crate) fn launch(n: usize, cfg: LaunchConfig, mut args: LaunchArgs<'_>) -> Result<()> {
-    if n == 0 {
+/// One call of one of our kernels whose arguments are `(inputs…, output, ints…, floats…)`,
+/// the shape every kernel of ours but the fused norm's has.
+pub(crate) struct Call<'a> {
+    pub module: &'a Module,
+    pub kernel: &'a str,
+    /// Contiguous f32 inputs, in the kernel's order.
+    pub inputs: &'a [(&'a CudaStorage, &'a Layout)],
+    /// Sizes, passed as `int`.
+    pub ints: &'a [usize],
+    pub floats: &'a [f32],
+}
+
+impl Call<'_> {
+    /// Runs the kernel with `cfg` into a new buffer of `len` values: zeroed first when the
+    /// kernel accumulates into it, else left for the kernel to write in full.
+    pub(crate) fn run(&self, len: usize, zeroed: bool, cfg: LaunchConfig) -> Result<CudaStorage> {
+        use candle_core::backend::BackendStorage;
+        let dev = self.inputs[0].0.device();
+        let out = if zeroed {
+            dev.alloc_zeros::<f32>(len)?
+        } else {
+            // SAFETY: the kernel writes every element (the `zeroed` contract).
+            unsafe { dev.alloc::<f32>(len)? }
+        };
+        let views = self
+            .inputs
+            .iter()
+            .map(|(s, l)| view(s, l, self.kernel))
+            .collect::<Result<Vec<_>>>()?;
+        let ints = self
+            .ints
+            .iter()
+            .map(|&v| int(v))
+            .collect::<Result<Vec<i32>>>()?;
+        let k = Kernel::new(dev, self.module, self.kernel)?;
+        let mut args = k.args();
+        for v in &views {
+            args.arg(v);
+        }
+        args.arg(&out);
+        for v in &ints {
+            args.arg(v);
+        }
+        for v in self.floats {
+            args.arg(v);
+        }
+        launch(cfg, args)?;
+        Ok(storage(out, dev))
+    }
+}
+
+/// Launches with `cfg` unless its grid is empty (nothing to do, and a zero-sized grid is a
+/// CUDA error).
+pub(crate) fn launch(cfg: LaunchConfig, mut args: LaunchArgs<'_>) -> Result<()> {
+    let (x, y, z) = cfg.grid_dim;
+    if x == 0 || y == 0 || z == 0 {
         return Ok(());
     }
     // SAFETY: every kernel bounds-checks its thread index against the sizes passed with it,

@@ -264,14 +264,14 @@ mod gpu {
                 let mut args = k.args();
                 args.arg(&xv).arg(&wv).arg(&bv).arg(&y);
                 args.arg(&c).arg(&n).arg(&eps).arg(&act).arg(&slope);
-                cuda::launch(planes, cfg, args)?;
+                cuda::launch(cfg, args)?;
             }
             None => {
                 let k = cuda::Kernel::new(dev, &cuda::INSTANCE_NORM, "instance_norm_plain")?;
                 let mut args = k.args();
                 args.arg(&xv).arg(&y);
                 args.arg(&c).arg(&n).arg(&eps).arg(&act).arg(&slope);
-                cuda::launch(planes, cfg, args)?;
+                cuda::launch(cfg, args)?;
             }
         }
         Ok(cuda::storage(y, dev))

@@ -243,8 +243,7 @@ impl CustomOp3 for LocalAttentionGrad {
 #[cfg(feature = "cuda")]
 mod gpu {
     use super::Dims;
-    use crate::ops::cuda::{self, PushKernelArg};
-    use candle_core::backend::BackendStorage;
+    use crate::ops::cuda;
     use candle_core::{CudaStorage, Layout, Result};
 
     /// Runs `kernel` on its two inputs into a new buffer of `per_item` elements per batch item
@@ -255,24 +254,15 @@ mod gpu {
         inputs: [(&CudaStorage, &Layout); 2],
         per_item: usize,
     ) -> Result<CudaStorage> {
-        let dev = inputs[0].0.device();
         let n = d.b * per_item;
-        // SAFETY: the kernel writes every element.
-        let out = unsafe { dev.alloc::<f32>(n)? };
-        let a = cuda::view(inputs[0].0, inputs[0].1, kernel)?;
-        let b = cuda::view(inputs[1].0, inputs[1].1, kernel)?;
-        let ints = [d.b, d.c, d.h, d.w, d.k]
-            .map(cuda::int)
-            .into_iter()
-            .collect::<Result<Vec<i32>>>()?;
-        let k = cuda::Kernel::new(dev, &cuda::LOCAL_ATTN, kernel)?;
-        let mut args = k.args();
-        args.arg(&a).arg(&b).arg(&out);
-        for v in &ints {
-            args.arg(v);
-        }
-        cuda::launch(n, cuda::grid_1d(n)?, args)?;
-        Ok(cuda::storage(out, dev))
+        let call = cuda::Call {
+            module: &cuda::LOCAL_ATTN,
+            kernel,
+            inputs: &inputs,
+            ints: &[d.b, d.c, d.h, d.w, d.k],
+            floats: &[],
+        };
+        call.run(n, false, cuda::grid_1d(n)?)
     }
 }
 

@@ -110,8 +110,7 @@ impl CustomOp2 for Resample2d {
         s2: &candle_core::CudaStorage,
         l2: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        use super::cuda::{self, PushKernelArg};
-        use candle_core::backend::BackendStorage;
+        use super::cuda;
         let (b, c, hi, wi) = l1.shape().dims4()?;
         let (bf, two, h, w) = l2.shape().dims4()?;
         if bf != b || two != 2 || hi == 0 || wi == 0 {
@@ -121,25 +120,16 @@ impl CustomOp2 for Resample2d {
                 l2.shape()
             );
         }
-        let dev = s1.device();
-        let input = cuda::view(s1, l1, self.name())?;
-        let flow = cuda::view(s2, l2, self.name())?;
         let n = b * c * h * w;
-        // SAFETY: one thread per output element, each writes its element.
-        let out = unsafe { dev.alloc::<f32>(n)? };
-        let ints = [b, c, hi, wi, h, w, self.kernel_size, self.dilation]
-            .map(cuda::int)
-            .into_iter()
-            .collect::<Result<Vec<i32>>>()?;
-        let k = cuda::Kernel::new(dev, &cuda::RESAMPLE2D, "resample2d_fwd")?;
-        let mut args = k.args();
-        args.arg(&input).arg(&flow).arg(&out);
-        for v in &ints {
-            args.arg(v);
-        }
-        args.arg(&self.sigma);
-        cuda::launch(n, cuda::grid_1d(n)?, args)?;
-        Ok((cuda::storage(out, dev), Shape::from((b, c, h, w))))
+        let call = cuda::Call {
+            module: &cuda::RESAMPLE2D,
+            kernel: "resample2d_fwd",
+            inputs: &[(s1, l1), (s2, l2)],
+            ints: &[b, c, hi, wi, h, w, self.kernel_size, self.dilation],
+            floats: &[self.sigma],
+        };
+        let out = call.run(n, false, cuda::grid_1d(n)?)?;
+        Ok((out, Shape::from((b, c, h, w))))
     }
 }
 
