@@ -5,6 +5,7 @@
 use image::RgbImage;
 use marionette::composite::{build_layers, composite_puppet};
 use marionette::detect::PoseDetector;
+use marionette::eval::metrics;
 use marionette::pose::skeleton::{R_ELBOW, R_SHOULDER, R_WRIST};
 use marionette::pose::{Joint, Pose};
 use marionette::puppet::PuppetConfig;
@@ -54,21 +55,15 @@ fn near_arm(p: (f32, f32), pose: &Pose, r: f32) -> bool {
     })
 }
 
+/// PSNR over the pixels `keep` selects ([`metrics::psnr_region`]).
 fn psnr(a: &RgbImage, b: &RgbImage, keep: impl Fn(u32, u32) -> bool) -> f64 {
-    let (mut sse, mut n) = (0f64, 0usize);
-    for (x, y, p) in a.enumerate_pixels() {
-        if keep(x, y) {
-            let q = b.get_pixel(x, y);
-            for c in 0..3 {
-                sse += (p[c] as f64 - q[c] as f64).powi(2);
-            }
-            n += 3;
-        }
-    }
-    if sse == 0.0 {
-        return f64::INFINITY;
-    }
-    10.0 * (255.0f64.powi(2) / (sse / n as f64)).log10()
+    let w = a.width();
+    let region: Vec<f32> = (0..a.width() * a.height())
+        .map(|i| if keep(i % w, i / w) { 1.0 } else { 0.0 })
+        .collect();
+    metrics::psnr_region(a, b, &region)
+        .unwrap()
+        .expect("the region selects some pixels")
 }
 
 #[test]

@@ -257,7 +257,7 @@ impl Engine {
 fn load_model(spec: &ModelSpec) -> Result<LoadedModel> {
     // A GPU that cannot be had (no driver, no device, a CPU-only build) must not leave the
     // editor without a model: run on the CPU and say why.
-    let (device, fallback) = match crate::cli::parse_device(&spec.device) {
+    let (device, fallback) = match crate::model::device::parse_device(&spec.device) {
         Ok(d) => (d, None),
         Err(e) if spec.device != "cpu" => (Device::Cpu, Some(format!("{e:#}; running on the CPU"))),
         Err(e) => return Err(e),
@@ -298,7 +298,7 @@ fn load_model(spec: &ModelSpec) -> Result<LoadedModel> {
         name,
         kind: generator.kind(),
         description: generator.describe(),
-        device: crate::cli::device_name(&device),
+        device: crate::model::device::device_name(&device),
         fallback,
         input_hw: generator.input_hw(),
         frame_hw: generator.keypoint_frame_hw(),

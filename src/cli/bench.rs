@@ -45,7 +45,8 @@ pub struct BenchArgs {
     pub reference_python: Option<PathBuf>,
     /// Time the editor's per-edit path instead (model with cached source features, result and
     /// explanation maps read back): the bundled model or `--weights`, on `--image` (with its
-    /// `<stem>_source.json`) or the astronaut sample; last line `edit_ms <median>`.
+    /// pose file, found as the editor finds it) or the astronaut sample; last line
+    /// `edit_ms <median>`.
     #[arg(long, conflicts_with_all = ["size"])]
     pub edit: bool,
 }

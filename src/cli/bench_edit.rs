@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The photo and its source skeleton: `--image` with `<stem>_source.json` beside it, or the
-/// bundled astronaut sample.
+/// The photo and its source skeleton: `--image` with its pose file beside it (as the editor
+/// finds it), or the bundled astronaut sample.
 fn photo_and_pose(args: &BenchArgs) -> Result<(PathBuf, PathBuf)> {
     let image = match &args.image {
         Some(p) => p.clone(),
@@ -22,17 +22,9 @@ fn photo_and_pose(args: &BenchArgs) -> Result<(PathBuf, PathBuf)> {
             .find(|p| p.is_file())
             .context("the astronaut sample was not found; pass --image")?,
     };
-    let stem = image
-        .file_stem()
-        .context("--image has no file name")?
-        .to_string_lossy()
-        .into_owned();
-    let pose = image.with_file_name(format!("{stem}_source.json"));
-    anyhow::ensure!(
-        pose.is_file(),
-        "{}: no source skeleton beside the photo",
-        pose.display()
-    );
+    // Found the way the editor finds it (`<stem>_source.json`, `_pose.json` or `.json`).
+    let pose = crate::app::editor::sidecar_pose(&image)
+        .with_context(|| format!("{}: no source skeleton beside the photo", image.display()))?;
     Ok((image, pose))
 }
 

@@ -149,8 +149,13 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     };
     match composited {
         Some(layers) => {
-            let owned = crate::puppet::ownership(&source, &target, &warp, &Default::default());
-            let out = crate::composite::composite(&layers, &warp.flow, &owned)?;
+            let out = crate::composite::composite_warp(
+                &layers,
+                &source,
+                &target,
+                &warp,
+                &Default::default(),
+            )?;
             save_image_atomic(&out.image, &args.out)?;
             if let Some(dir) = &args.layers {
                 save_layers(dir, &layers, &out, w, h)?;

@@ -28,8 +28,22 @@ pub fn build_layers(
     let matte = detector
         .matte_for_pose(photo, pose)
         .context("finding the person's matte")?;
+    plate_layers(photo, matte.alpha().to_vec(), cancel)
+}
+
+/// The layers of `photo` given its person's matte (H·W alpha): the plate is PatchMatch's fill
+/// of the matte's region, grown by its soft edge.
+pub fn plate_layers(
+    photo: &RgbImage,
+    alpha: Vec<f32>,
+    cancel: &dyn Fn() -> bool,
+) -> Result<PhotoLayers> {
     let (w, h) = (photo.width() as usize, photo.height() as usize);
-    let alpha = matte.alpha().to_vec();
+    anyhow::ensure!(
+        alpha.len() == w * h,
+        "matte of {} values for a {w}×{h} photo",
+        alpha.len()
+    );
     let hole = plate_hole(&alpha, h, w, HOLE_THRESHOLD, hole_radius(h, w));
     let plate = fill_patchmatch(photo, &hole, &PatchMatchParams::default(), cancel)
         .context("filling the background plate")?;

@@ -17,11 +17,11 @@
 
 mod layers;
 
-pub use layers::build_layers;
+pub use layers::{build_layers, plate_layers};
 
 use crate::imaging::FlowField;
 use crate::pose::Pose;
-use crate::puppet::{ownership, puppet_warp, PuppetConfig};
+use crate::puppet::{ownership, puppet_warp, PuppetConfig, PuppetWarp};
 use anyhow::{ensure, Result};
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
@@ -178,7 +178,19 @@ pub fn composite_puppet(
 ) -> Result<Composited> {
     let (h, w) = layers.size();
     let warp = puppet_warp(source, target, h, w, cfg);
-    let owned = ownership(source, target, &warp, cfg);
+    composite_warp(layers, source, target, &warp, cfg)
+}
+
+/// [`composite_puppet`] for a puppet warp already computed (photo-sized) by the caller, which
+/// also needs it for itself (its flow image, the plain warp beside the composite).
+pub fn composite_warp(
+    layers: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    warp: &PuppetWarp,
+    cfg: &PuppetConfig,
+) -> Result<Composited> {
+    let owned = ownership(source, target, warp, cfg);
     composite(layers, &warp.flow, &owned)
 }
 

@@ -4,9 +4,8 @@
 //! person ∪ where the source person was: what a re-posing changes).
 
 use super::metrics;
-use crate::composite::{composite_puppet, plate_hole, PhotoLayers};
+use crate::composite::{composite_warp, plate_layers};
 use crate::imaging::flow_field::downsample_map;
-use crate::imaging::inpaint::{fill_patchmatch, PatchMatchParams};
 use crate::imaging::FlowField;
 use crate::model::gfla::Gfla;
 use crate::puppet::{puppet_render, puppet_warp, PuppetConfig};
@@ -19,9 +18,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 /// Methods in table order. `puppet+composite` is the puppet's edit composited into the source
-/// photo ([`crate::composite`]): the scene's true matte, and a plate filled by PatchMatch in
-/// that matte's grown hole (what the app does, but for the matte, which the app takes from the
-/// pose detector).
+/// photo ([`crate::composite`]): the scene's true matte, and the plate PatchMatch fills in that
+/// matte's grown region ([`plate_layers`], what `render` does, but for the matte, which
+/// `render` takes from the pose detector).
 pub const METHODS: [&str; 4] = ["copy-source", "puppet", "model", "puppet+composite"];
 
 /// End-point error at one attention level, in that level's pixels.
@@ -157,16 +156,6 @@ fn flow_from_tensor(t: &Tensor) -> Result<FlowField> {
     })
 }
 
-/// The compositor's layers for a scene: its source picture, its true matte, and the plate
-/// PatchMatch fills where that matte (grown by 2 px) was.
-fn plate_layers(scene: &SynthScene) -> Result<PhotoLayers> {
-    let src = &scene.pair.source;
-    let (w, h) = (src.width() as usize, src.height() as usize);
-    let hole = plate_hole(&scene.source_person, h, w, 0.05, 2);
-    let plate = fill_patchmatch(src, &hole, &PatchMatchParams::default(), &|| false)?;
-    PhotoLayers::new(src.clone(), scene.source_person.clone(), plate)
-}
-
 /// The region a re-posing changes: target person ∪ source person (coverage > 0.5).
 fn person_region(scene: &SynthScene) -> Vec<f32> {
     scene
@@ -219,11 +208,13 @@ pub fn evaluate(
             );
             let puppet_img = puppet_render(&p.source, &puppet);
             let model_img = crate::imaging::tensor_to_image(&out.image.get(i)?)?;
-            let layers = plate_layers(scene)?;
-            let composited = composite_puppet(
+            // The puppet's warp above, composited (not warped a second time).
+            let layers = plate_layers(&p.source, scene.source_person.clone(), &|| false)?;
+            let composited = composite_warp(
                 &layers,
                 &p.source_pose,
                 &p.target_pose,
+                &puppet,
                 &PuppetConfig::default(),
             )?
             .image;

@@ -2,6 +2,7 @@
 //! `Model::new(vb, &cfg)`, `forward`; parameter names equal the authors' PyTorch keys so
 //! official checkpoints load by name.
 
+pub mod device;
 pub mod generator;
 pub mod gfla;
 pub mod keys;

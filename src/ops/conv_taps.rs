@@ -9,11 +9,16 @@ use rayon::prelude::*;
 
 /// The bias as a slice of `c` values.
 fn bias_slice<'a>(s: &'a CpuStorage, l: &Layout, c: usize, op: &str) -> Result<&'a [f32]> {
-    let bias = super::f32_slice(s, l, op)?;
-    if bias.len() != c {
-        candle_core::bail!("{op}: bias of {} values for {c} channels", bias.len());
+    check_bias(l, c, op)?;
+    super::f32_slice(s, l, op)
+}
+
+/// A per-channel bias has one value per channel (either device).
+fn check_bias(l: &Layout, c: usize, op: &str) -> Result<()> {
+    if l.shape().elem_count() != c {
+        candle_core::bail!("{op}: bias of {:?} for {c} channels", l.shape());
     }
-    Ok(bias)
+    Ok(())
 }
 
 /// Gradient of a per-channel bias: the output gradient summed over batch and space.
@@ -80,9 +85,7 @@ impl CustomOp2 for TapSum {
         lb: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         let (b, c, hp, wp, ho, wo) = self.dims(l.shape())?;
-        if lb.shape().elem_count() != c {
-            candle_core::bail!("tap_sum: bias of {:?} for {c} channels", lb.shape());
-        }
+        check_bias(lb, c, self.name())?;
         let ints = [b, c, hp, wp, self.k];
         let out = gpu::launch("tap_sum_fwd", &[(s, l), (sb, lb)], &ints, b * c * ho * wo)?;
         Ok((out, Shape::from((b, c, ho, wo))))
@@ -243,9 +246,7 @@ impl CustomOp2 for UpTapSum {
         lb: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         let (b, c, h, w) = up_dims(l.shape())?;
-        if lb.shape().elem_count() != c {
-            candle_core::bail!("up_tap_sum: bias of {:?} for {c} channels", lb.shape());
-        }
+        check_bias(lb, c, self.name())?;
         let n = b * c * 4 * h * w;
         let out = gpu::launch("up_tap_sum_fwd", &[(s, l), (sb, lb)], &[b, c, h, w], n)?;
         Ok((out, Shape::from((b, c, 2 * h, 2 * w))))
@@ -268,17 +269,22 @@ impl CustomOp2 for UpTapSum {
 /// (B, C, 9, H+1, W+1).
 struct UpTapSumGrad;
 
+/// (B, C, H, W) of an up-sampled gradient (B, C, 2H, 2W).
+fn up_grad_dims(s: &Shape) -> Result<(usize, usize, usize, usize)> {
+    let (b, c, h2, w2) = s.dims4()?;
+    if h2 % 2 != 0 || w2 % 2 != 0 {
+        candle_core::bail!("up_tap_sum backward: odd gradient {s:?}");
+    }
+    Ok((b, c, h2 / 2, w2 / 2))
+}
+
 impl CustomOp1 for UpTapSumGrad {
     fn name(&self) -> &'static str {
         "up-tap-sum-grad"
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h2, w2) = l.shape().dims4()?;
-        if h2 % 2 != 0 || w2 % 2 != 0 {
-            candle_core::bail!("up_tap_sum backward: odd gradient {:?}", l.shape());
-        }
-        let (h, w) = (h2 / 2, w2 / 2);
+        let (b, c, h, w) = up_grad_dims(l.shape())?;
         let block = 9 * (h + 1) * (w + 1);
         let g = super::f32_slice(s, l, self.name())?;
         let mut gy = vec![0f32; b * c * block];
@@ -302,11 +308,7 @@ impl CustomOp1 for UpTapSumGrad {
         s: &candle_core::CudaStorage,
         l: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let (b, c, h2, w2) = l.shape().dims4()?;
-        if h2 % 2 != 0 || w2 % 2 != 0 {
-            candle_core::bail!("up_tap_sum backward: odd gradient {:?}", l.shape());
-        }
-        let (h, w) = (h2 / 2, w2 / 2);
+        let (b, c, h, w) = up_grad_dims(l.shape())?;
         let n = b * c * 9 * (h + 1) * (w + 1);
         let out = gpu::launch("up_tap_sum_bwd", &[(s, l)], &[b, c, h, w], n)?;
         Ok((out, Shape::from((b, c, 9, h + 1, w + 1))))

@@ -63,6 +63,16 @@ impl Resample2d {
     }
 }
 
+/// (B, C, Hi, Wi, H, W) of an input and a flow that fit together.
+fn dims(input: &Shape, flow: &Shape) -> Result<(usize, usize, usize, usize, usize, usize)> {
+    let (b, c, hi, wi) = input.dims4()?;
+    let (bf, two, h, w) = flow.dims4()?;
+    if bf != b || two != 2 || hi == 0 || wi == 0 {
+        candle_core::bail!("resample2d: input {input:?} and flow {flow:?} do not fit");
+    }
+    Ok((b, c, hi, wi, h, w))
+}
+
 impl CustomOp2 for Resample2d {
     fn name(&self) -> &'static str {
         "resample2d"
@@ -75,15 +85,7 @@ impl CustomOp2 for Resample2d {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (b, c, hi, wi) = l1.shape().dims4()?;
-        let (bf, two, h, w) = l2.shape().dims4()?;
-        if bf != b || two != 2 || hi == 0 || wi == 0 {
-            candle_core::bail!(
-                "resample2d: input {:?} and flow {:?} do not fit",
-                l1.shape(),
-                l2.shape()
-            );
-        }
+        let (b, c, hi, wi, h, w) = dims(l1.shape(), l2.shape())?;
         let input = super::f32_slice(s1, l1, self.name())?;
         let flow = super::f32_slice(s2, l2, self.name())?;
         let plane = h * w;
@@ -111,15 +113,7 @@ impl CustomOp2 for Resample2d {
         l2: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         use super::cuda;
-        let (b, c, hi, wi) = l1.shape().dims4()?;
-        let (bf, two, h, w) = l2.shape().dims4()?;
-        if bf != b || two != 2 || hi == 0 || wi == 0 {
-            candle_core::bail!(
-                "resample2d: input {:?} and flow {:?} do not fit",
-                l1.shape(),
-                l2.shape()
-            );
-        }
+        let (b, c, hi, wi, h, w) = dims(l1.shape(), l2.shape())?;
         let n = b * c * h * w;
         let call = cuda::Call {
             module: &cuda::RESAMPLE2D,

@@ -50,23 +50,13 @@ pub fn test_device() -> Device {
     DEVICE
         .get_or_init(|| {
             let name = std::env::var("MARIONETTE_TEST_DEVICE").unwrap_or_default();
-            match name.as_str() {
-                "" | "cpu" => Device::Cpu,
-                _ => {
-                    let ordinal = match name.strip_prefix("cuda") {
-                        Some("") => 0,
-                        Some(rest) => rest
-                            .strip_prefix(':')
-                            .and_then(|n| n.parse().ok())
-                            .unwrap_or_else(|| panic!("MARIONETTE_TEST_DEVICE={name}: use cuda:N")),
-                        None => panic!("MARIONETTE_TEST_DEVICE={name}: use cpu, cuda or cuda:N"),
-                    };
-                    let dev = Device::new_cuda(ordinal)
-                        .unwrap_or_else(|e| panic!("MARIONETTE_TEST_DEVICE={name}: {e}"));
-                    println!("fixture tests on {dev:?}");
-                    dev
-                }
+            if name.is_empty() {
+                return Device::Cpu;
             }
+            let dev = marionette::model::device::parse_device(&name)
+                .unwrap_or_else(|e| panic!("MARIONETTE_TEST_DEVICE={name}: {e:#}"));
+            println!("fixture tests on {dev:?}");
+            dev
         })
         .clone()
 }
