@@ -2,7 +2,7 @@
 //! pairs, and the CLI writes its report and refuses training seeds.
 
 use candle_core::Device;
-use marionette::eval::compare::{evaluate, table};
+use marionette::eval::compare::{evaluate, table, EvalPlan};
 use marionette::eval::metrics;
 use marionette::imaging::flow_field::downsample_map;
 use marionette::train::data::{render_pairs, HELD_OUT_SEEDS};
@@ -15,14 +15,21 @@ fn copy_source_scores_equal_hand_computed_metrics() -> anyhow::Result<()> {
     let cfg = TrainConfig::tiny();
     let model = Trainer::new(cfg.clone(), &dev)?.gen.model(&cfg.model)?;
     let n = 5;
-    let (report, sheet) = evaluate(&model, n, HELD_OUT_SEEDS, 2, 3, &dev, |_| {})?;
+    let plan = EvalPlan {
+        count: n,
+        first_seed: HELD_OUT_SEEDS,
+        batch: 2,
+        sheet_rows: 3,
+        size_hw: None,
+    };
+    let (report, sheet) = evaluate(&model, &plan, &dev, |_| {})?;
     assert_eq!(report.pairs, n);
-    assert_eq!(report.methods.len(), 4);
-    // 3 rows of 6 tiles with 2-px gutters.
+    assert_eq!(report.methods.len(), 6);
+    // 3 rows of 7 tiles with 2-px gutters.
     let (h, w) = cfg.model.input_hw;
     assert_eq!(
         sheet.dimensions(),
-        (6 * (w as u32 + 2) + 2, 3 * (h as u32 + 2) + 2)
+        (7 * (w as u32 + 2) + 2, 3 * (h as u32 + 2) + 2)
     );
 
     let seeds: Vec<u64> = (0..n as u64).map(|i| HELD_OUT_SEEDS + i).collect();
@@ -72,11 +79,59 @@ fn copy_source_scores_equal_hand_computed_metrics() -> anyhow::Result<()> {
         "puppet",
         "model",
         "puppet+composite",
+        "model+composite",
+        "default",
         "PSNR",
         "EPE 1/4",
     ] {
         assert!(text.contains(m), "table lacks {m}:\n{text}");
     }
+    Ok(())
+}
+
+/// At twice the model's size: the scenes are drawn at that size (copy-source's PSNR is the hand
+/// computed one on those scenes), the `default` row is a copy of the method `render` uses, and
+/// a size that is not a whole multiple of the input is refused.
+#[test]
+fn larger_frames_score_the_scenes_at_their_size() -> anyhow::Result<()> {
+    let dev = Device::Cpu;
+    let cfg = TrainConfig::tiny();
+    let model = Trainer::new(cfg.clone(), &dev)?.gen.model(&cfg.model)?;
+    let (h, w) = cfg.model.input_hw;
+    let plan = EvalPlan {
+        count: 2,
+        first_seed: HELD_OUT_SEEDS + 7,
+        batch: 2,
+        sheet_rows: 1,
+        size_hw: Some((2 * h, 2 * w)),
+    };
+    let (report, sheet) = evaluate(&model, &plan, &dev, |_| {})?;
+    assert_eq!(report.size_hw, (2 * h, 2 * w));
+    assert_eq!(sheet.height(), 2 * h as u32 + 4);
+    let sc = marionette::synth::SynthConfig {
+        height: 2 * h,
+        width: 2 * w,
+    };
+    let mut psnr = 0.0;
+    for seed in [HELD_OUT_SEEDS + 7, HELD_OUT_SEEDS + 8] {
+        let scene = marionette::synth::render_scene(seed, &sc);
+        psnr += metrics::psnr(&scene.pair.source, &scene.pair.target)?.min(100.0) / 2.0;
+    }
+    assert!((report.methods[0].psnr - psnr).abs() < 1e-9);
+    let default = report.methods.iter().find(|m| m.method == "default").unwrap();
+    let copied = report
+        .methods
+        .iter()
+        .find(|m| m.method == report.default_is)
+        .unwrap();
+    assert_eq!(default.psnr, copied.psnr);
+    assert_eq!(default.ssim_person, copied.ssim_person);
+    let bad = EvalPlan {
+        size_hw: Some((2 * h + 1, 2 * w)),
+        ..plan
+    };
+    let err = evaluate(&model, &bad, &dev, |_| {}).unwrap_err().to_string();
+    assert!(err.contains("whole number"), "{err}");
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use super::detection::{
 use super::engine::RenderResponse;
 use super::engine::{Engine, ModelChoice, ModelInfo, ModelSpec, Photo, RenderRequest, Rendered};
 use super::history::History;
+use super::layers::LayerCache;
 use super::preview::{self, Preview, PreviewRequest};
 use super::probe::{self, Probe};
 use super::project::{self, Mode, Project, Settings, PROJECT_VERSION};
@@ -36,6 +37,10 @@ pub struct EditorOptions {
     /// Look for the person when a photo without a pose file opens (`--no-detect` turns it off;
     /// tests that need the template to stay put do too).
     pub detect: bool,
+    /// Composite the preview over the photo's layers (matte + background plate; needs the
+    /// detector's models). Off: the plain puppet warp (tests whose frames must not depend on
+    /// the detector).
+    pub composite: bool,
 }
 
 impl Default for EditorOptions {
@@ -47,6 +52,7 @@ impl Default for EditorOptions {
             state_dir: None,
             frame_stats: false,
             detect: true,
+            composite: true,
         }
     }
 }
@@ -120,6 +126,12 @@ pub struct Editor {
     pub model_info: Option<ModelInfo>,
     worker: LatestWorker<RenderRequest, RenderResponse>,
     preview_worker: LatestWorker<PreviewRequest, Preview>,
+    /// The preview photo's matte and plate; `None` when compositing is off.
+    pub layers: Option<LayerCache>,
+    /// What the preview was last asked: (photo id, source, target, with layers).
+    preview_sent: Option<(u64, Pose, Pose, bool)>,
+    /// A full-resolution export running on its own thread.
+    export_job: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
     /// Finds the person in a photo; `None` when detection is off for the session.
     detect_worker: Option<LatestWorker<DetectRequest, DetectResponse>>,
     next_detect_id: u64,
@@ -194,6 +206,9 @@ impl Editor {
             move |req: RenderRequest| model_pool.install(|| engine.run(&req)),
             notify_model,
         );
+        let layers = options
+            .composite
+            .then(|| LayerCache::spawn(Arc::clone(&pool), repaint.clone()));
         let preview_worker = LatestWorker::spawn(
             "marionette-preview",
             move |req| pool.install(|| preview::run(req)),
@@ -222,6 +237,9 @@ impl Editor {
             model_info: None,
             worker,
             preview_worker,
+            layers,
+            preview_sent: None,
+            export_job: None,
             detect_worker,
             next_detect_id: 0,
             detect_sent: None,
@@ -344,6 +362,10 @@ impl Editor {
         self.preview = None;
         self.probe = None;
         self.sent = None;
+        self.preview_sent = None;
+        if let Some(l) = &mut self.layers {
+            l.clear();
+        }
         self.detect_sent = None;
         self.pending_detection = None;
         self.detection_step = None;
@@ -454,6 +476,62 @@ impl Editor {
         let files = super::export::export(result, path, overlays)?;
         self.say(format!("Exported {}", path.display()));
         Ok(files)
+    }
+
+    /// Writes the re-posed photo at the photo's full resolution (its own matte and plate,
+    /// the composited puppet edit), on a thread of its own: a megapixel photo takes a second
+    /// or two, and the UI goes on meanwhile. The status bar says when it is written.
+    pub fn export_photo(&mut self, path: &Path) -> Result<()> {
+        let photo = Arc::clone(self.photo.as_ref().context("no photo is open")?);
+        anyhow::ensure!(self.export_job.is_none(), "an export is still being written");
+        let (source, target) = (self.doc.source.to_pose(), self.doc.target.to_pose());
+        let path = path.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("marionette-export".into())
+            .spawn(move || {
+                let run = || -> Result<PathBuf> {
+                    let layers = super::layers::build_full(&photo.image, &source)
+                        .context("building the photo's matte and plate")?;
+                    let out = crate::composite::composite_puppet(
+                        &layers,
+                        &source,
+                        &target,
+                        &Default::default(),
+                    )?;
+                    crate::imaging::save_image_atomic(&out.image, &path)?;
+                    Ok(path)
+                };
+                let _ = tx.send(run().map_err(|e| format!("{e:#}")));
+            })
+            .context("starting the export")?;
+        self.export_job = Some(rx);
+        self.say("Exporting the re-posed photo at full resolution…".into());
+        Ok(())
+    }
+
+    /// Whether a full-resolution export is being written.
+    pub fn exporting(&self) -> bool {
+        self.export_job.is_some()
+    }
+
+    fn collect_export(&mut self) {
+        let Some(rx) = &self.export_job else { return };
+        match rx.try_recv() {
+            Ok(Ok(path)) => {
+                self.export_job = None;
+                self.say(format!("Exported {}", path.display()));
+            }
+            Ok(Err(e)) => {
+                self.export_job = None;
+                self.report_error(anyhow::anyhow!("exporting the re-posed photo: {e}"));
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                self.export_job = None;
+                self.report_error(anyhow::anyhow!("the export stopped without a result"));
+            }
+        }
     }
 
     // ----- editing -------------------------------------------------------------------------
@@ -781,27 +859,33 @@ impl Editor {
         let Some(photo) = &self.photo else { return };
         let (source, target) = (self.doc.source.to_pose(), self.doc.target.to_pose());
         let now = (photo.id, source, target, self.model_spec.clone());
-        if self.sent.as_ref() == Some(&now) {
-            return;
-        }
-        self.next_id += 1;
-        let id = self.next_id;
-        self.worker.submit(RenderRequest {
-            id,
-            model: now.3.clone(),
-            photo: Arc::clone(photo),
-            source: now.1.clone(),
-            target: now.2.clone(),
-        });
-        if let Some((small, s)) = &self.preview_photo {
-            self.preview_worker.submit(PreviewRequest {
-                id,
-                photo: Arc::clone(small),
-                source: now.1.scaled(*s, *s),
-                target: now.2.scaled(*s, *s),
+        if self.sent.as_ref() != Some(&now) {
+            self.next_id += 1;
+            self.worker.submit(RenderRequest {
+                id: self.next_id,
+                model: now.3.clone(),
+                photo: Arc::clone(photo),
+                source: now.1.clone(),
+                target: now.2.clone(),
             });
+            self.latest_request = self.next_id;
         }
-        self.latest_request = id;
+        // The preview follows every edit too, and once more when the layers arrive.
+        if let Some((small, s)) = &self.preview_photo {
+            let (src, tgt) = (now.1.scaled(*s, *s), now.2.scaled(*s, *s));
+            let layers = self.layers.as_mut().and_then(|l| l.get(small, &src));
+            let key = (small.id, src, tgt, layers.is_some());
+            if self.preview_sent.as_ref() != Some(&key) {
+                self.preview_worker.submit(PreviewRequest {
+                    id: self.latest_request,
+                    photo: Arc::clone(small),
+                    source: key.1.clone(),
+                    target: key.2.clone(),
+                    layers,
+                });
+                self.preview_sent = Some(key);
+            }
+        }
         self.sent = Some(now);
     }
 
@@ -840,6 +924,14 @@ impl Editor {
                 }
             }
         }
+        let photo_id = self.preview_photo.as_ref().map(|(p, _)| p.id);
+        if let Some(l) = &mut self.layers {
+            if l.collect(photo_id) {
+                // New layers: the next tick sends the preview again, composited.
+                self.preview_sent = None;
+            }
+        }
+        self.collect_export();
         while let Some(p) = self.preview_worker.try_recv() {
             if self.photo.as_ref().is_some_and(|ph| ph.id == p.photo_id) {
                 self.preview = Some(p);
@@ -1010,12 +1102,27 @@ pub fn samples_dir() -> Option<PathBuf> {
         .find(|d| d.is_dir())
 }
 
+/// The sample the editor opens on when started without a photo or project.
+pub const FIRST_SAMPLE: &str = "cameraman.png";
+
+/// The bundled photo the editor opens on when started without one (`None` when the samples
+/// folder is not beside the binary).
+pub fn first_sample() -> Option<PathBuf> {
+    samples_dir()
+        .map(|d| d.join(FIRST_SAMPLE))
+        .filter(|p| p.is_file())
+}
+
 /// The bundled samples: (label, photo path).
 pub fn samples() -> Vec<(String, PathBuf)> {
     let Some(dir) = samples_dir() else {
         return vec![];
     };
     [
+        (
+            "Cameraman (a real photo, three-quarter body)",
+            FIRST_SAMPLE,
+        ),
         (
             "Synthetic person (what the bundled model knows)",
             "synth_person.png",

@@ -19,6 +19,7 @@ pub mod editor;
 pub mod engine;
 pub mod export;
 pub mod history;
+pub mod layers;
 pub mod overlay;
 pub mod preview;
 pub mod probe;

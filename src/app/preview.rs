@@ -1,7 +1,11 @@
 //! The instant preview: the training-free puppet warp of the (shrunk) photo, run on its own
-//! worker so it shows within a frame or two while the network is still busy.
+//! worker so it shows within a frame or two while the network is still busy. With the photo's
+//! layers ([`super::layers`]) it is composited: the moved person over the background plate,
+//! the whole photo re-posed; before they exist (the first fraction of a second, or without the
+//! detector's models) it is the plain warp.
 
 use super::engine::Photo;
+use crate::composite::PhotoLayers;
 use crate::pose::Pose;
 use image::RgbImage;
 use std::sync::Arc;
@@ -14,14 +18,18 @@ pub struct PreviewRequest {
     pub photo: Arc<Photo>,
     pub source: Pose,
     pub target: Pose,
+    /// The shrunk photo's layers for this source skeleton, when built.
+    pub layers: Option<Arc<PhotoLayers>>,
 }
 
-/// The warped photo, same size as the request's photo.
+/// The re-posed photo, same size as the request's photo.
 #[derive(Clone, Debug)]
 pub struct Preview {
     pub request: u64,
     pub photo_id: u64,
     pub image: RgbImage,
+    /// Whether `image` is composited over the plate (else the plain warp).
+    pub composited: bool,
     pub millis: f64,
 }
 
@@ -29,17 +37,26 @@ pub struct Preview {
 pub fn run(req: PreviewRequest) -> Preview {
     let t0 = Instant::now();
     let (w, h) = req.photo.image.dimensions();
-    let warp = crate::puppet::puppet_warp(
-        &req.source,
-        &req.target,
-        h as usize,
-        w as usize,
-        &Default::default(),
-    );
+    let cfg = Default::default();
+    let warp = crate::puppet::puppet_warp(&req.source, &req.target, h as usize, w as usize, &cfg);
+    let composited = req
+        .layers
+        .as_ref()
+        .filter(|l| l.photo.dimensions() == (w, h))
+        .and_then(|l| {
+            crate::composite::composite_warp(l, &req.source, &req.target, &warp, &cfg)
+                .map_err(|e| tracing::warn!("preview composite failed: {e:#}"))
+                .ok()
+        });
+    let (image, composited) = match composited {
+        Some(c) => (c.image, true),
+        None => (crate::puppet::puppet_render(&req.photo.image, &warp), false),
+    };
     Preview {
         request: req.id,
         photo_id: req.photo.id,
-        image: crate::puppet::puppet_render(&req.photo.image, &warp),
+        image,
+        composited,
         millis: t0.elapsed().as_secs_f64() * 1e3,
     }
 }

@@ -28,11 +28,24 @@ pub enum ResultOverlay {
     Mask,
 }
 
+/// What the result pane shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResultView {
+    /// The whole photo re-posed: the moved person composited over the background plate.
+    #[default]
+    Photo,
+    /// The network's own output, in its crop, over the dimmed photo.
+    Network,
+    /// The photo as it was (before).
+    Original,
+}
+
 /// View settings saved with the session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub mode: Mode,
+    pub result_view: ResultView,
     pub overlay: ResultOverlay,
     pub overlay_opacity: f32,
     /// Which attention level's flow/mask is shown (index into the model's levels, deepest
@@ -51,6 +64,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             mode: Mode::PoseTarget,
+            result_view: ResultView::Photo,
             overlay: ResultOverlay::None,
             overlay_opacity: 0.7,
             overlay_level: 1,

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct EditArgs {
     /// A photo to open (a pose file beside it, `<stem>_source.json`, gives its skeleton).
+    /// Without a photo or project: the bundled cameraman photo, its skeleton found by the
+    /// detector.
     pub photo: Option<PathBuf>,
     /// A saved session to open instead.
     #[arg(long, conflicts_with = "photo")]
@@ -26,6 +28,9 @@ pub struct EditArgs {
     /// instead).
     #[arg(long)]
     pub no_detect: bool,
+    /// Show the plain puppet warp, not composited over the photo's matte and background plate.
+    #[arg(long)]
+    pub no_composite: bool,
     /// Redraw continuously and, on exit, print frame-time statistics (split by whether the model
     /// was busy).
     #[arg(long)]
@@ -42,6 +47,7 @@ impl Default for EditArgs {
             device: "cpu".into(),
             no_autosave: false,
             no_detect: false,
+            no_composite: false,
             frame_stats: false,
         }
     }
@@ -51,7 +57,10 @@ pub fn run(args: &EditArgs) -> Result<()> {
     // Fail on a bad device before a window opens.
     super::parse_device(&args.device)?;
     let options = EditorOptions {
-        photo: args.photo.clone(),
+        photo: match (&args.photo, &args.project) {
+            (None, None) => crate::app::editor::first_sample(),
+            _ => args.photo.clone(),
+        },
         project: args.project.clone(),
         model: ModelSpec {
             choice: args
@@ -67,6 +76,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
         },
         frame_stats: args.frame_stats,
         detect: !args.no_detect,
+        composite: !args.no_composite,
     };
     crate::app::run(options)
 }

@@ -13,11 +13,16 @@
 //!   (compositing over the plate everywhere mixes it into the matte's soft edges);
 //! * `out = alpha · person + (1 − alpha) · background`.
 //!
+//! Two sources of flow and ownership: the puppet ([`composite_puppet`]) and a network's finest
+//! attention level ([`network`]), which also supplies the pixels the source never showed.
+//!
 //! Everything here is photo-sized arrays and per-pixel loops over rows (rayon).
 
 mod layers;
+pub mod network;
 
 pub use layers::{build_layers, plate_layers};
+pub use network::{composite_network, NetworkEdit, Placement};
 
 use crate::imaging::FlowField;
 use crate::pose::Pose;
@@ -25,6 +30,29 @@ use crate::puppet::{ownership, puppet_warp, PuppetConfig, PuppetWarp};
 use anyhow::{ensure, Result};
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
+
+/// What moves the person in a composited edit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mover {
+    /// The training-free puppet warp ([`composite_puppet`]).
+    Puppet,
+    /// A network's finest flow, mask and image ([`composite_network`]).
+    Network,
+}
+
+impl Mover {
+    /// The method's name in `marionette eval`'s report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mover::Puppet => "puppet+composite",
+            Mover::Network => "model+composite",
+        }
+    }
+}
+
+/// What `render` does without options, and what the editor shows: the best method measured by
+/// `marionette eval --count 300 --size 256x192` (README, *Evaluation*).
+pub const DEFAULT_METHOD: Mover = Mover::Puppet;
 
 /// What is computed once per photo.
 #[derive(Clone, Debug)]
@@ -99,9 +127,26 @@ pub struct Composited {
     pub vacated: Vec<f32>,
 }
 
+/// Pixels the source does not show, invented by a network: its image at photo size and, per
+/// pixel, how much of the source is visible there (1 = warp the photo, 0 = take `image`).
+pub struct Invented<'a> {
+    pub image: &'a RgbImage,
+    pub visible: &'a [f32],
+}
+
 /// Composites one edit: `flow` (photo-sized, target → source) and `owned` (H·W, see the module
 /// doc) over `layers`.
 pub fn composite(layers: &PhotoLayers, flow: &FlowField, owned: &[f32]) -> Result<Composited> {
+    composite_with(layers, flow, owned, None)
+}
+
+/// [`composite`] with the person's hidden parts taken from `invented`.
+pub fn composite_with(
+    layers: &PhotoLayers,
+    flow: &FlowField,
+    owned: &[f32],
+    invented: Option<Invented<'_>>,
+) -> Result<Composited> {
     let (h, w) = layers.size();
     ensure!(
         flow.height == h && flow.width == w,
@@ -114,13 +159,25 @@ pub fn composite(layers: &PhotoLayers, flow: &FlowField, owned: &[f32]) -> Resul
         "ownership of {} values for {h}×{w}",
         owned.len()
     );
+    if let Some(inv) = &invented {
+        ensure!(
+            inv.image.dimensions() == (w as u32, h as u32) && inv.visible.len() == h * w,
+            "invented pixels of {:?} ({} visibilities) for a {w}×{h} photo",
+            inv.image.dimensions(),
+            inv.visible.len()
+        );
+    }
     // Target alpha: the warped matte where the moved figure owns what it samples.
     let mut person = vec![0f32; h * w];
     person.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         for (x, a) in row.iter_mut().enumerate() {
             let (dx, dy) = flow.get(x, y);
+            let i = y * w + x;
             let sampled = sample_map(&layers.matte, h, w, x as f32 + dx, y as f32 + dy);
-            *a = sampled * owned[y * w + x];
+            // An invented pixel is person wherever it is owned: the source matte says nothing
+            // about a point the source does not show.
+            let m = invented.as_ref().map_or(1.0, |inv| inv.visible[i]);
+            *a = (m * sampled + (1.0 - m)) * owned[i];
         }
     });
     // Where the source person was and the target person is not; grown over the soft edge.
@@ -147,11 +204,19 @@ pub fn composite(layers: &PhotoLayers, flow: &FlowField, owned: &[f32]) -> Resul
                 let plate = layers.plate.get_pixel(x as u32, y as u32).0;
                 let moved = if a > 0.0 {
                     let (dx, dy) = flow.get(x, y);
-                    crate::imaging::flow_field::sample_bilinear(
+                    let warped = crate::imaging::flow_field::sample_bilinear(
                         &layers.photo,
                         x as f32 + dx,
                         y as f32 + dy,
-                    )
+                    );
+                    match &invented {
+                        Some(inv) => {
+                            let m = inv.visible[i];
+                            let new = inv.image.get_pixel(x as u32, y as u32).0;
+                            [0, 1, 2].map(|c| m * warped[c] + (1.0 - m) * new[c] as f32)
+                        }
+                        None => warped,
+                    }
                 } else {
                     [0.0; 3]
                 };
@@ -191,7 +256,69 @@ pub fn composite_warp(
     cfg: &PuppetConfig,
 ) -> Result<Composited> {
     let owned = ownership(source, target, warp, cfg);
-    composite(layers, &warp.flow, &owned)
+    // Inside the target figure, where no part owns the point it samples (the chest a forearm
+    // no longer covers, the thigh the other one hid): person the source does not show.
+    // Only where the point sampled is on the person: the figure's capsules are wider than
+    // the person, and beyond the silhouette the background stays.
+    let (h, w) = layers.size();
+    let mut hidden = vec![0f32; h * w];
+    hidden.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, v) in row.iter_mut().enumerate() {
+            let i = y * w + x;
+            let (dx, dy) = warp.flow.get(x, y);
+            let on_person = sample_map(&layers.matte, h, w, x as f32 + dx, y as f32 + dy);
+            // Within the parts' radii only: the figure's soft outer band is background as
+            // often as not.
+            let core = ((warp.person[i] - 0.9) * 10.0).clamp(0.0, 1.0);
+            let hid = core * (1.0 - owned[i]) * on_person;
+            *v = if hid < 0.05 { 0.0 } else { hid };
+        }
+    });
+    if hidden.iter().all(|&h| h == 0.0) {
+        return composite(layers, &warp.flow, &owned);
+    }
+    let fill = person_fill(layers, &warp.flow, &owned, &hidden)?;
+    let claimed: Vec<f32> = owned.iter().zip(&hidden).map(|(o, h)| o.max(*h)).collect();
+    let visible: Vec<f32> = hidden.iter().map(|h| 1.0 - h).collect();
+    composite_with(
+        layers,
+        &warp.flow,
+        &claimed,
+        Some(Invented {
+            image: &fill,
+            visible: &visible,
+        }),
+    )
+}
+
+/// The person's colours spread over the frame from the pixels the moved figure surely shows
+/// (owned, on the warped matte, not hidden): the membrane fill of everything else. Hidden
+/// figure pixels take it, so a limb's old place inside the body becomes body, not background.
+fn person_fill(
+    layers: &PhotoLayers,
+    flow: &FlowField,
+    owned: &[f32],
+    hidden: &[f32],
+) -> Result<RgbImage> {
+    let (h, w) = layers.size();
+    let mut seeds = RgbImage::new(w as u32, h as u32);
+    let mut unknown = GrayImage::new(w as u32, h as u32);
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            let (dx, dy) = flow.get(x, y);
+            let (sx, sy) = (x as f32 + dx, y as f32 + dy);
+            let sure = hidden[i] == 0.0 && owned[i] > 0.5 && sample_map(&layers.matte, h, w, sx, sy) > 0.5;
+            if sure {
+                let c = crate::imaging::flow_field::sample_bilinear(&layers.photo, sx, sy);
+                seeds.put_pixel(x as u32, y as u32, image::Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8)));
+            } else {
+                unknown.put_pixel(x as u32, y as u32, image::Luma([255]));
+            }
+        }
+    }
+    crate::imaging::inpaint::fill_diffusion(&seeds, &unknown)
+        .map_err(|e| anyhow::anyhow!("filling the hidden person: {e}"))
 }
 
 /// How far the vacated region is grown: the width of a matte's soft edge, ~2 px per 512.

@@ -1,10 +1,13 @@
-//! `marionette eval`: copy-source, the puppet warp, a trained GFLA and the puppet composited
-//! into the photo on the same held-out synthetic scenes (person on background), scored against
+//! `marionette eval`: copy-source, the puppet warp, a trained GFLA, and both composited into
+//! the photo on the same held-out synthetic scenes (person on background), scored against
 //! the renderer's exact ground truth, over the frame and over the person region (the target
 //! person ∪ where the source person was: what a re-posing changes).
 
 use super::metrics;
-use crate::composite::{composite_warp, plate_layers};
+use crate::composite::network::upsample_image;
+use crate::composite::{
+    composite_network, composite_warp, plate_layers, NetworkEdit, Placement, DEFAULT_METHOD,
+};
 use crate::imaging::flow_field::downsample_map;
 use crate::imaging::FlowField;
 use crate::model::gfla::Gfla;
@@ -17,11 +20,20 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// Methods in table order. `puppet+composite` is the puppet's edit composited into the source
-/// photo ([`crate::composite`]): the scene's true matte, and the plate PatchMatch fills in that
-/// matte's grown region ([`plate_layers`], what `render` does, but for the matte, which
-/// `render` takes from the pose detector).
-pub const METHODS: [&str; 4] = ["copy-source", "puppet", "model", "puppet+composite"];
+/// Methods in table order. `model` is the raw network output, upscaled to the frame. The
+/// composites put the edit into the source photo ([`crate::composite`]): the scene's true matte,
+/// and the plate PatchMatch fills in that matte's grown region ([`plate_layers`], what `render`
+/// does, but for the matte, which `render` takes from the pose detector); `puppet+composite`
+/// moves the person by the puppet, `model+composite` by the network's finest flow, with its
+/// invented pixels where its mask says the source does not show them. The report adds a
+/// `default` row: a copy of the method `render` uses without options ([`DEFAULT_METHOD`]).
+pub const METHODS: [&str; 5] = [
+    "copy-source",
+    "puppet",
+    "model",
+    "puppet+composite",
+    "model+composite",
+];
 
 /// End-point error at one attention level, in that level's pixels.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -54,6 +66,8 @@ pub struct EvalReport {
     pub pairs: usize,
     pub first_seed: u64,
     pub size_hw: (usize, usize),
+    /// Which method the `default` row copies.
+    pub default_is: String,
     pub methods: Vec<MethodScores>,
 }
 
@@ -166,28 +180,84 @@ fn person_region(scene: &SynthScene) -> Vec<f32> {
         .collect()
 }
 
-/// Evaluates `count` held-out scenes from `first_seed` in batches; `tick` is called with the
-/// number of pairs done. Returns the report and an example sheet of the first `sheet_rows`
-/// pairs: source | target skeleton | puppet | puppet+composite | model | ground truth.
+/// What to evaluate: `count` held-out scenes from `first_seed`, `batch` per forward pass, at
+/// `size_hw` (an integer multiple of the model's input size, same aspect; `None`: the model's
+/// input size), with an example sheet of the first `sheet_rows` scenes.
+#[derive(Clone, Debug)]
+pub struct EvalPlan {
+    pub count: usize,
+    pub first_seed: u64,
+    pub batch: usize,
+    pub sheet_rows: usize,
+    pub size_hw: Option<(usize, usize)>,
+}
+
+/// The model's view of a scene `r`× larger than its input: the pictures box-filtered down, the
+/// poses moved to the small frame's pixel centres, the ground truth downsampled (only the
+/// pictures and poses are read by the forward pass).
+fn shrink_pair(p: &SynthPair, r: usize) -> SynthPair {
+    if r == 1 {
+        return p.clone();
+    }
+    let (h, w) = (p.flow.height, p.flow.width);
+    let shrink = |img: &RgbImage| {
+        image::imageops::resize(
+            img,
+            (w / r) as u32,
+            (h / r) as u32,
+            image::imageops::FilterType::Triangle,
+        )
+    };
+    let rf = r as f32;
+    let pose = |q: &crate::pose::Pose| q.map_points(|x, y| ((x + 0.5) / rf - 0.5, (y + 0.5) / rf - 0.5));
+    SynthPair {
+        source: shrink(&p.source),
+        target: shrink(&p.target),
+        source_pose: pose(&p.source_pose),
+        target_pose: pose(&p.target_pose),
+        flow: p.flow.downsample(r),
+        visibility: downsample_map(&p.visibility, h, w, r),
+        person: downsample_map(&p.person, h, w, r),
+    }
+}
+
+/// The scale from the model's input to the evaluation frame, checked.
+fn frame_ratio(input_hw: (usize, usize), size_hw: (usize, usize)) -> Result<usize> {
+    let (mh, mw) = input_hw;
+    let (h, w) = size_hw;
+    let r = h / mh.max(1);
+    anyhow::ensure!(
+        r >= 1 && h == r * mh && w == r * mw,
+        "--size {h}x{w} must be the model's input {mh}x{mw} times a whole number (e.g. {}x{})",
+        2 * mh,
+        2 * mw
+    );
+    Ok(r)
+}
+
+/// Evaluates the plan's held-out scenes; `tick` is called with the number of scenes done.
+/// Returns the report and an example sheet: source | target skeleton | puppet |
+/// puppet+composite | model | model+composite | ground truth.
 pub fn evaluate(
     model: &Gfla,
-    count: usize,
-    first_seed: u64,
-    batch: usize,
-    sheet_rows: usize,
+    plan: &EvalPlan,
     dev: &Device,
     mut tick: impl FnMut(usize),
 ) -> Result<(EvalReport, RgbImage)> {
     let cfg = model.config().clone();
-    let (h, w) = cfg.input_hw;
+    let (mh, mw) = cfg.input_hw;
+    let (h, w) = plan.size_hw.unwrap_or(cfg.input_hw);
+    let r = frame_ratio(cfg.input_hw, (h, w))?;
     let levels = cfg.levels_deepest_first();
+    let finest = levels.len() - 1;
+    let pcfg = PuppetConfig::default();
     let mut acc = vec![Acc::default(); METHODS.len()];
     let mut rows = Vec::new();
     let mut done = 0;
-    while done < count {
-        let n = batch.max(1).min(count - done);
+    while done < plan.count {
+        let n = plan.batch.max(1).min(plan.count - done);
         let seeds: Vec<u64> = (0..n as u64)
-            .map(|i| first_seed + (done as u64) + i)
+            .map(|i| plan.first_seed + (done as u64) + i)
             .collect();
         let sc = SynthConfig {
             height: h,
@@ -195,54 +265,55 @@ pub fn evaluate(
         };
         // The same pictures as the training pairs of these seeds, with matte and background.
         let scenes: Vec<SynthScene> = seeds.par_iter().map(|&s| render_scene(s, &sc)).collect();
-        let pairs: Vec<SynthPair> = scenes.iter().map(|s| s.pair.clone()).collect();
-        let b = Batch::from_pairs(&pairs, &cfg, dev)?;
+        let small: Vec<SynthPair> = scenes.iter().map(|s| shrink_pair(&s.pair, r)).collect();
+        let b = Batch::from_pairs(&small, &cfg, dev)?;
         let out = model.forward(&b.source, &b.source_pose, &b.target_pose)?;
-        for (i, (p, scene)) in pairs.iter().zip(&scenes).enumerate() {
-            let puppet = puppet_warp(
-                &p.source_pose,
-                &p.target_pose,
-                h,
-                w,
-                &PuppetConfig::default(),
-            );
+        for (i, scene) in scenes.iter().enumerate() {
+            let p = &scene.pair;
+            let puppet = puppet_warp(&p.source_pose, &p.target_pose, h, w, &pcfg);
             let puppet_img = puppet_render(&p.source, &puppet);
-            let model_img = crate::imaging::tensor_to_image(&out.image.get(i)?)?;
+            let model_small = crate::imaging::tensor_to_image(&out.image.get(i)?)?;
+            let image_at = Placement::new(0.0, 0.0, w as f64, h as f64, mw, mh);
+            let model_img = upsample_image(&model_small, &image_at, h, w);
             // The puppet's warp above, composited (not warped a second time).
             let layers = plate_layers(&p.source, scene.source_person.clone(), &|| false)?;
-            let composited = composite_warp(
-                &layers,
-                &p.source_pose,
-                &p.target_pose,
-                &puppet,
-                &PuppetConfig::default(),
-            )?
-            .image;
+            let puppet_comp = composite_warp(&layers, &p.source_pose, &p.target_pose, &puppet, &pcfg)?.image;
+            let level_flow = flow_from_tensor(&out.flows[finest].get(i)?)?;
+            let level_mask = out.masks[finest].get(i)?.flatten_all()?.to_vec1::<f32>()?;
+            let level_at = Placement::new(0.0, 0.0, w as f64, h as f64, level_flow.width, level_flow.height);
+            let edit = NetworkEdit {
+                image: &model_small,
+                image_at,
+                flow: &level_flow,
+                mask: &level_mask,
+                level_at,
+            };
+            let model_comp = composite_network(&layers, &p.target_pose, &edit, &pcfg)?.image;
             let region = person_region(scene);
-            acc[0].add_image(&p.source, &p.target, &region)?;
-            acc[1].add_image(&puppet_img, &p.target, &region)?;
-            acc[2].add_image(&model_img, &p.target, &region)?;
-            acc[3].add_image(&composited, &p.target, &region)?;
+            let images = [&p.source, &puppet_img, &model_img, &puppet_comp, &model_comp];
+            for (a, img) in acc.iter_mut().zip(images) {
+                a.add_image(img, &p.target, &region)?;
+            }
             for (li, &level) in levels.iter().enumerate() {
+                // Level grids of the model's input; the scene is r× finer.
                 let f = 1usize << level;
-                let gt = gt_level(p, f);
-                let (lh, lw) = (h / f, w / f);
-                acc[0].add_level(
-                    li,
-                    level,
-                    &FlowField::zeros(lh, lw),
-                    &vec![1.0; lh * lw],
-                    &gt,
-                )?;
-                let pm = downsample_map(&puppet.mask, h, w, f);
-                acc[1].add_level(li, level, &puppet.flow.downsample(f), &pm, &gt)?;
+                let gt = gt_level(p, f * r);
+                let (lh, lw) = (h / (f * r), w / (f * r));
+                let zero = FlowField::zeros(lh, lw);
+                let pflow = puppet.flow.downsample(f * r);
+                let pm = downsample_map(&puppet.mask, h, w, f * r);
                 let mf = flow_from_tensor(&out.flows[li].get(i)?)?;
                 let mm = out.masks[li].get(i)?.flatten_all()?.to_vec1::<f32>()?;
-                acc[2].add_level(li, level, &mf, &mm, &gt)?;
-                // The composite moves pixels by the puppet's flow.
-                acc[3].add_level(li, level, &puppet.flow.downsample(f), &pm, &gt)?;
+                acc[0].add_level(li, level, &zero, &vec![1.0; lh * lw], &gt)?;
+                // The composites move pixels by their warp's flow.
+                for k in [1, 3] {
+                    acc[k].add_level(li, level, &pflow, &pm, &gt)?;
+                }
+                for k in [2, 4] {
+                    acc[k].add_level(li, level, &mf, &mm, &gt)?;
+                }
             }
-            if rows.len() < sheet_rows {
+            if rows.len() < plan.sheet_rows {
                 let mut skel =
                     RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
                 crate::imaging::draw::draw_skeleton(&mut skel, &p.target_pose, 2.0);
@@ -250,8 +321,9 @@ pub fn evaluate(
                     p.source.clone(),
                     skel,
                     puppet_img,
-                    composited,
+                    puppet_comp,
                     model_img,
+                    model_comp,
                     p.target.clone(),
                 ]);
             }
@@ -259,11 +331,20 @@ pub fn evaluate(
         done += n;
         tick(done);
     }
+    let mut methods: Vec<MethodScores> =
+        METHODS.iter().zip(&acc).map(|(m, a)| a.finish(m)).collect();
+    let default = DEFAULT_METHOD.name();
+    if let Some(m) = methods.iter().find(|m| m.method == default) {
+        let mut d = m.clone();
+        d.method = "default".into();
+        methods.push(d);
+    }
     let report = EvalReport {
-        pairs: count,
-        first_seed,
+        pairs: plan.count,
+        first_seed: plan.first_seed,
         size_hw: (h, w),
-        methods: METHODS.iter().zip(&acc).map(|(m, a)| a.finish(m)).collect(),
+        default_is: default.into(),
+        methods,
     };
     Ok((report, crate::train::grid(&rows, w as u32, h as u32)))
 }

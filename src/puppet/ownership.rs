@@ -7,6 +7,7 @@
 //! part there, as the warp weighs parts) would itself take `x` to `xf(x)`. If that is `q`, the
 //! part really is at `x` in the target (a moved limb at its new place, an unmoved torso or a
 //! skirt beyond the bones); if it is far from `q`, the part has moved away and `x` is vacated.
+//! A part's mirror twin (the other thigh) may claim the point too where both cover it.
 
 use super::geometry::{norm, smoothstep, sub};
 use super::{parts, PuppetConfig, PuppetWarp};
@@ -29,6 +30,7 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
         return vec![1.0; height * width];
     }
     let two_tau2 = 2.0 * cfg.softness * cfg.softness;
+    let twins = parts::mirror_twins(&rig.parts);
     let mut out = vec![0f32; height * width];
     out.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
         for (x, o) in row.iter_mut().enumerate() {
@@ -50,9 +52,18 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
                 *o = 1.0;
                 continue;
             }
-            let owner = &rig.parts[owner];
-            let miss = norm(sub(owner.xf.apply(p), q)) / owner.radius_s;
-            *o = (1.0 - smoothstep(0.25, 0.75, miss)) as f32;
+            let claim = |k: usize| {
+                let part = &rig.parts[k];
+                let miss = norm(sub(part.xf.apply(p), q)) / part.radius_s;
+                (1.0 - smoothstep(0.25, 0.75, miss)) as f32
+            };
+            // Its mirror twin, where it covers q too (legs crossing in a side view), may claim
+            // q as well: the owner hides it there, but the twin wears the same clothes, and
+            // the pixel is a far better guess for it than the background plate.
+            let twin = twins[owner].filter(|&t| {
+                rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s
+            });
+            *o = claim(owner).max(twin.map_or(0.0, claim));
         }
     });
     out

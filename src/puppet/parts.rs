@@ -23,6 +23,28 @@ pub(crate) struct Part {
     pub xf: Affine,
 }
 
+/// For each part, the index of its mirror image (the same bone of the body's other side), if
+/// that part exists.
+pub(crate) fn mirror_twins(parts: &[Part]) -> Vec<Option<usize>> {
+    let key = |joints: &[usize]| {
+        let mut v = joints.to_vec();
+        v.sort_unstable();
+        v
+    };
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mirrored: Vec<usize> = p.joints.iter().map(|&j| mirror_index(j)).collect();
+            let want = key(&mirrored);
+            (want != key(&p.joints))
+                .then(|| parts.iter().position(|q| key(&q.joints) == want))
+                .flatten()
+                .filter(|&k| k != i)
+        })
+        .collect()
+}
+
 /// Everything the per-pixel pass needs.
 #[derive(Clone, Debug)]
 pub(crate) struct Rig {

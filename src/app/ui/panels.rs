@@ -5,7 +5,8 @@ use crate::app::detection::{self, DetectStatus};
 use crate::app::editor::{samples, Editor, Which};
 use crate::app::engine::ModelChoice;
 use crate::app::overlay::{self, FloatField, OverlayPaint, OverlayStyle};
-use crate::app::project::{Mode, ResultOverlay};
+use crate::app::layers::LayersStatus;
+use crate::app::project::{Mode, ResultOverlay, ResultView};
 use crate::pose::JOINT_NAMES;
 use eframe::egui::{self, Color32, Key, KeyboardShortcut, Modifiers, RichText, Vec2};
 use std::path::PathBuf;
@@ -192,10 +193,28 @@ fn file_menu(ui: &mut egui::Ui, editor: &mut Editor) {
         }
     }
     ui.separator();
+    if ui
+        .add_enabled(
+            editor.photo.is_some() && !editor.exporting(),
+            egui::Button::new("Export re-posed photo (full resolution)…"),
+        )
+        .clicked()
+    {
+        ui.close();
+        if let Some(p) = rfd::FileDialog::new()
+            .add_filter("PNG", &["png"])
+            .set_file_name("reposed.png")
+            .save_file()
+        {
+            if let Err(e) = editor.export_photo(&p) {
+                editor.report_error(e);
+            }
+        }
+    }
     let has_result = editor.result.is_some();
     for (label, overlays) in [
-        ("Export result PNG…", false),
-        ("Export result + overlays…", true),
+        ("Export network output PNG…", false),
+        ("Export network output + overlays…", true),
     ] {
         if ui
             .add_enabled(has_result, egui::Button::new(label))
@@ -396,6 +415,10 @@ pub fn side_panel(ui: &mut egui::Ui, editor: &mut Editor) {
         joints_grid(ui, editor);
 
         ui.separator();
+        ui.heading("Result");
+        result_view_controls(ui, editor);
+
+        ui.separator();
         ui.heading("Overlays");
         overlay_controls(ui, editor);
 
@@ -501,6 +524,29 @@ fn joints_grid(ui: &mut egui::Ui, editor: &mut Editor) {
                 }
             });
         });
+}
+
+/// Re-posed photo / network output / original, and what the layers are doing.
+fn result_view_controls(ui: &mut egui::Ui, editor: &mut Editor) {
+    let s = &mut editor.settings;
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut s.result_view, ResultView::Photo, "Re-posed")
+            .on_hover_text("The whole photo: the moved person over the background plate (B: before)");
+        ui.radio_value(&mut s.result_view, ResultView::Network, "Network")
+            .on_hover_text("The network's own output in its crop");
+        ui.radio_value(&mut s.result_view, ResultView::Original, "Before")
+            .on_hover_text("The photo as it was");
+    });
+    let text = match editor.layers.as_ref().map(|l| &l.status) {
+        None => "Compositing off (--no-composite): plain warp".to_string(),
+        Some(LayersStatus::Idle) => String::new(),
+        Some(LayersStatus::Building) => "Cutting out the person and filling the background…".into(),
+        Some(LayersStatus::Ready { millis }) => format!("Matte and background plate ready ({millis:.0} ms)"),
+        Some(LayersStatus::Failed(e)) => format!("No composite (plain warp): {e}"),
+    };
+    if !text.is_empty() {
+        ui.label(RichText::new(text).small().weak());
+    }
 }
 
 fn overlay_controls(ui: &mut egui::Ui, editor: &mut Editor) {
@@ -634,6 +680,10 @@ pub fn status_bar(ui: &mut egui::Ui, editor: &Editor) {
         if editor.busy() {
             ui.add(egui::Spinner::new().size(14.0));
             ui.label("rendering");
+        }
+        if editor.exporting() {
+            ui.add(egui::Spinner::new().size(14.0));
+            ui.label("exporting");
         }
         if let Some(n) = &editor.notice {
             let color = if n.error {

@@ -5,7 +5,7 @@
 use super::textures::Textures;
 use crate::app::editor::{Editor, Which};
 use crate::app::overlay::{self, OverlayPaint, OverlayStyle};
-use crate::app::project::{Mode, ResultOverlay};
+use crate::app::project::{Mode, ResultOverlay, ResultView};
 use crate::app::skeleton::EditSkeleton;
 use crate::app::view::{hit_joint, View};
 use crate::imaging::FitTransform;
@@ -277,48 +277,50 @@ fn paint_result_pane(
         return;
     };
     let view = &editor.view;
-    let dim = Color32::from_gray(110);
-    // Background: the puppet preview (or the photo), dimmed — context around the model's crop.
-    match (&tex.preview, &tex.photo) {
-        (Some(p), _) | (None, Some(p)) => {
-            painter.image(p.id(), img_rect, full_uv(), dim);
-        }
-        _ => {}
-    }
-    let preview_newer = match (&editor.preview, &editor.result) {
-        (Some(p), Some(r)) => p.request > r.request,
-        (Some(_), None) => true,
-        _ => false,
-    };
     let crop = editor.result.as_ref().map(|r| r.crop);
-    match (crop, preview_newer, &tex.preview, &tex.result) {
-        (Some(crop), false, _, Some(result)) => {
-            let r = crop_rect_on_screen(view, pane, &crop);
-            painter.image(result.id(), r, full_uv(), Color32::WHITE);
-        }
-        (crop, true, Some(preview), _) => {
-            // The preview covers the whole photo; show at full brightness where the model
-            // will draw (or everywhere before the first result).
-            let (r, uv) = match (crop, editor.photo_wh()) {
-                (Some(c), Some((w, h))) => (
-                    crop_rect_on_screen(view, pane, &c),
-                    Rect::from_min_max(
-                        Pos2::new(c.x0 as f32 / w, c.y0 as f32 / h),
-                        Pos2::new((c.x0 + c.crop_w) as f32 / w, (c.y0 + c.crop_h) as f32 / h),
-                    ),
-                ),
-                _ => (img_rect, full_uv()),
+    // Held B shows the photo as it was, whatever the view.
+    let before = ui.input(|i| i.key_down(egui::Key::B)) && !ui.ctx().egui_wants_keyboard_input();
+    let shown = if before {
+        ResultView::Original
+    } else {
+        editor.settings.result_view
+    };
+    match shown {
+        ResultView::Photo => {
+            // The re-posed photo (composited preview; the photo until the first one comes).
+            if let Some(t) = tex.preview.as_ref().or(tex.photo.as_ref()) {
+                painter.image(t.id(), img_rect, full_uv(), Color32::WHITE);
+            }
+            let note = match &editor.preview {
+                Some(p) if p.composited => None,
+                Some(_) => Some("plain warp — the matte and background plate are not ready"),
+                None => None,
             };
-            painter.image(preview.id(), r, uv, Color32::WHITE);
-            painter.text(
-                r.left_bottom() + Vec2::new(4.0, -4.0),
-                Align2::LEFT_BOTTOM,
-                "preview (puppet warp) — model running",
-                FontId::proportional(11.0),
-                Color32::from_rgb(255, 220, 120),
-            );
+            if let Some(note) = note {
+                painter.text(
+                    img_rect.left_bottom() + Vec2::new(4.0, -4.0),
+                    Align2::LEFT_BOTTOM,
+                    note,
+                    FontId::proportional(11.0),
+                    Color32::from_rgb(255, 220, 120),
+                );
+            }
         }
-        _ => {}
+        ResultView::Original => {
+            if let Some(t) = &tex.photo {
+                painter.image(t.id(), img_rect, full_uv(), Color32::WHITE);
+            }
+        }
+        ResultView::Network => {
+            // The network's output in its crop, over the dimmed re-posed photo for context.
+            if let Some(t) = tex.preview.as_ref().or(tex.photo.as_ref()) {
+                painter.image(t.id(), img_rect, full_uv(), Color32::from_gray(110));
+            }
+            if let (Some(crop), Some(result)) = (crop, &tex.result) {
+                let r = crop_rect_on_screen(view, pane, &crop);
+                painter.image(result.id(), r, full_uv(), Color32::WHITE);
+            }
+        }
     }
     if let (Some(result), Some(crop)) = (&editor.result, crop) {
         let r = crop_rect_on_screen(view, pane, &crop);

@@ -1,0 +1,283 @@
+//! A network's edit composited into the photo.
+//!
+//! GFLA sees a crop of the photo at its own small input size (128×96 for the shipped model) and
+//! returns, per attention level, a backward flow and an occlusion mask, and an image in which
+//! the parts the source never showed are invented. [`composite_network`] brings the finest
+//! level's flow and mask and the image up to photo resolution (bilinear) and composites them
+//! like the puppet's edit:
+//!
+//! * the person's **edges** come from the photo-resolution matte warped by the upsampled flow,
+//!   not from the coarse grid (a 1/4-level cell of the shipped model is ~10 photo pixels on a
+//!   1-megapixel photo);
+//! * **ownership** (which target pixels the person occupies) is the target skeleton's figure
+//!   ([`crate::puppet::figure`]): the network's flow away from the figure is not a statement
+//!   about the person, and a limb's old place must not keep it (no ghost limb);
+//! * where the mask says the source does not show a target pixel of the figure, the pixel is the
+//!   network's, colour-matched to the warped photo (gain and offset per channel over the pixels
+//!   both agree are visible person).
+//!
+//! PoNA has no flow or occlusion output; its edit has nothing to composite here (its image alone
+//! is the raw output).
+
+use super::{composite_with, sample_map, Composited, Invented, PhotoLayers};
+use crate::imaging::flow_field::sample_bilinear;
+use crate::imaging::{FitTransform, FlowField};
+use crate::pose::Pose;
+use crate::puppet::{figure, PuppetConfig};
+use anyhow::{ensure, Result};
+use image::RgbImage;
+use rayon::prelude::*;
+
+/// Where a grid of network cells lies in the photo: cell (0, 0) covers the photo box whose
+/// top-left corner is (`x0`, `y0`), each cell `cell_w × cell_h` photo pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placement {
+    pub x0: f64,
+    pub y0: f64,
+    pub cell_w: f64,
+    pub cell_h: f64,
+    pub grid_w: usize,
+    pub grid_h: usize,
+}
+
+impl Placement {
+    /// A `grid_w × grid_h` grid spanning the photo box `(x0, y0, box_w, box_h)`.
+    pub fn new(x0: f64, y0: f64, box_w: f64, box_h: f64, grid_w: usize, grid_h: usize) -> Self {
+        Self {
+            x0,
+            y0,
+            cell_w: box_w / grid_w.max(1) as f64,
+            cell_h: box_h / grid_h.max(1) as f64,
+            grid_w,
+            grid_h,
+        }
+    }
+
+    /// A grid spanning the model's crop of the photo.
+    pub fn of_crop(crop: &FitTransform, grid_w: usize, grid_h: usize) -> Self {
+        Self::new(crop.x0, crop.y0, crop.crop_w, crop.crop_h, grid_w, grid_h)
+    }
+
+    /// Grid coordinates (cell centres at integers) of photo pixel (x, y).
+    pub fn to_grid(&self, x: usize, y: usize) -> (f32, f32) {
+        (
+            ((x as f64 + 0.5 - self.x0) / self.cell_w - 0.5) as f32,
+            ((y as f64 + 0.5 - self.y0) / self.cell_h - 0.5) as f32,
+        )
+    }
+
+    /// Whether photo pixel (x, y) lies in the grid's box.
+    pub fn covers(&self, x: usize, y: usize) -> bool {
+        let (gx, gy) = self.to_grid(x, y);
+        gx >= -0.5 && gy >= -0.5 && gx <= self.grid_w as f32 - 0.5 && gy <= self.grid_h as f32 - 0.5
+    }
+}
+
+/// One network edit, as the network returned it.
+pub struct NetworkEdit<'a> {
+    /// The generated image, at the network's input size.
+    pub image: &'a RgbImage,
+    /// Where `image` lies in the photo.
+    pub image_at: Placement,
+    /// The finest level's backward flow, in that level's cells.
+    pub flow: &'a FlowField,
+    /// The same level's occlusion mask (1 = the source shows the point), row-major.
+    pub mask: &'a [f32],
+    /// Where the level's grid lies in the photo.
+    pub level_at: Placement,
+}
+
+/// The network's edit from `source` to `target` (photo pixels), composited over `layers`.
+pub fn composite_network(
+    layers: &PhotoLayers,
+    target: &Pose,
+    edit: &NetworkEdit<'_>,
+    cfg: &PuppetConfig,
+) -> Result<Composited> {
+    let (h, w) = layers.size();
+    let at = &edit.level_at;
+    ensure!(
+        edit.flow.height == at.grid_h
+            && edit.flow.width == at.grid_w
+            && edit.mask.len() == at.grid_h * at.grid_w,
+        "network level of {}×{} flow, {} mask values for a {}×{} grid",
+        edit.flow.height,
+        edit.flow.width,
+        edit.mask.len(),
+        at.grid_h,
+        at.grid_w
+    );
+    ensure!(
+        edit.image.dimensions() == (edit.image_at.grid_w as u32, edit.image_at.grid_h as u32),
+        "network image of {:?} for a {}×{} grid",
+        edit.image.dimensions(),
+        edit.image_at.grid_w,
+        edit.image_at.grid_h
+    );
+    let flow = upsample_flow(edit.flow, at, h, w);
+    let visible = upsample_map(edit.mask, at, h, w, 1.0);
+    let mut owned = figure(target, h, w, cfg);
+    owned.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, o) in row.iter_mut().enumerate() {
+            if !at.covers(x, y) {
+                *o = 0.0;
+            }
+        }
+    });
+    let mut image = upsample_image(edit.image, &edit.image_at, h, w);
+    match_colours(&mut image, layers, &flow, &visible, &owned);
+    composite_with(
+        layers,
+        &flow,
+        &owned,
+        Some(Invented {
+            image: &image,
+            visible: &visible,
+        }),
+    )
+}
+
+/// A level's flow (cells) at photo resolution (pixels); zero outside the grid's box.
+pub fn upsample_flow(flow: &FlowField, at: &Placement, h: usize, w: usize) -> FlowField {
+    let plane = flow.height * flow.width;
+    let (dx, dy) = flow.data.split_at(plane);
+    let mut out = FlowField::zeros(h, w);
+    let (ox, oy) = out.data.split_at_mut(h * w);
+    ox.par_chunks_mut(w)
+        .zip(oy.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (rx, ry))| {
+            for x in 0..w {
+                if !at.covers(x, y) {
+                    continue;
+                }
+                let (gx, gy) = at.to_grid(x, y);
+                rx[x] = sample_map(dx, flow.height, flow.width, gx, gy) * at.cell_w as f32;
+                ry[x] = sample_map(dy, flow.height, flow.width, gx, gy) * at.cell_h as f32;
+            }
+        });
+    out
+}
+
+/// A grid map at photo resolution; `outside` beyond the grid's box.
+pub fn upsample_map(map: &[f32], at: &Placement, h: usize, w: usize, outside: f32) -> Vec<f32> {
+    let mut out = vec![outside; h * w];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, o) in row.iter_mut().enumerate() {
+            if at.covers(x, y) {
+                let (gx, gy) = at.to_grid(x, y);
+                *o = sample_map(map, at.grid_h, at.grid_w, gx, gy);
+            }
+        }
+    });
+    out
+}
+
+/// An image placed by `at`, at photo resolution (bilinear, edge-clamped; black outside).
+pub fn upsample_image(img: &RgbImage, at: &Placement, h: usize, w: usize) -> RgbImage {
+    let mut out = RgbImage::new(w as u32, h as u32);
+    out.par_chunks_mut(3 * w).enumerate().for_each(|(y, row)| {
+        for x in 0..w {
+            if at.covers(x, y) {
+                let (gx, gy) = at.to_grid(x, y);
+                let v = sample_bilinear(img, gx, gy);
+                for c in 0..3 {
+                    row[3 * x + c] = v[c].round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Brings the network's colours to the photo's: per channel, the gain and offset that match
+/// the mean and spread of `image` to those of the warped photo over the pixels that are person
+/// and visible in the source (gain clamped to 0.5–2; nothing changes with fewer than 64 such
+/// pixels). The network was trained on other photos (synthetic people, for the shipped one):
+/// its invented pixels are right in shape and shading more than in absolute colour.
+fn match_colours(
+    image: &mut RgbImage,
+    layers: &PhotoLayers,
+    flow: &FlowField,
+    visible: &[f32],
+    owned: &[f32],
+) {
+    let (h, w) = layers.size();
+    let mut sums = [[0f64; 4]; 3]; // per channel: Σnet, Σnet², Σphoto, Σphoto²
+    let mut n = 0usize;
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if owned[i] < 0.5 || visible[i] < 0.5 {
+                continue;
+            }
+            let (dx, dy) = flow.get(x, y);
+            let (sx, sy) = (x as f32 + dx, y as f32 + dy);
+            if sample_map(&layers.matte, h, w, sx, sy) < 0.5 {
+                continue;
+            }
+            let p = sample_bilinear(&layers.photo, sx, sy);
+            let q = image.get_pixel(x as u32, y as u32).0;
+            for c in 0..3 {
+                let (a, b) = (q[c] as f64, p[c] as f64);
+                sums[c][0] += a;
+                sums[c][1] += a * a;
+                sums[c][2] += b;
+                sums[c][3] += b * b;
+            }
+            n += 1;
+        }
+    }
+    if n < 64 {
+        return;
+    }
+    let nf = n as f64;
+    let fit = sums.map(|s| {
+        let (mn, mp) = (s[0] / nf, s[2] / nf);
+        let sn = (s[1] / nf - mn * mn).max(0.0).sqrt();
+        let sp = (s[3] / nf - mp * mp).max(0.0).sqrt();
+        let gain = if sn > 1.0 {
+            (sp / sn).clamp(0.5, 2.0)
+        } else {
+            1.0
+        };
+        (gain, mp - gain * mn)
+    });
+    image.par_chunks_mut(3).for_each(|px| {
+        for c in 0..3 {
+            let (g, o) = fit[c];
+            px[c] = (g * px[c] as f64 + o).round().clamp(0.0, 255.0) as u8;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cell centres land on the photo pixels they cover; a uniform level flow of one cell is
+    /// `cell` photo pixels; outside the box the flow is zero.
+    #[test]
+    fn placement_and_flow_upsampling_are_exact_for_a_uniform_flow() {
+        let at = Placement::new(10.0, 20.0, 40.0, 80.0, 4, 8); // 10×10-pixel cells
+        assert_eq!(at.to_grid(14, 24), (-0.05, -0.05));
+        assert_eq!(at.to_grid(15, 25), (0.05, 0.05));
+        assert!(at.covers(10, 20) && at.covers(49, 99));
+        assert!(!at.covers(9, 20) && !at.covers(50, 50) && !at.covers(30, 100));
+        let mut f = FlowField::zeros(8, 4);
+        for y in 0..8 {
+            for x in 0..4 {
+                f.set(x, y, 1.0, -0.5);
+            }
+        }
+        let up = upsample_flow(&f, &at, 120, 70);
+        assert_eq!(up.get(30, 60), (10.0, -5.0));
+        assert_eq!(up.get(10, 20), (10.0, -5.0));
+        assert_eq!(up.get(5, 60), (0.0, 0.0));
+        // A linear ramp is reproduced between cell centres.
+        let ramp: Vec<f32> = (0..32).map(|i| (i % 4) as f32).collect();
+        let m = upsample_map(&ramp, &at, 120, 70, -1.0);
+        assert!((m[60 * 70 + 20] - 0.55).abs() < 1e-6);
+        assert_eq!(m[0], -1.0);
+    }
+}
