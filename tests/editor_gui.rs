@@ -29,12 +29,13 @@ fn harness(options: EditorOptions) -> Harness<'static, MarionetteApp> {
         .build_eframe(move |cc| MarionetteApp::new(cc, options))
 }
 
-/// Options opening `photo` with the template (or its pose file) and no detection, so what
-/// these tests see does not depend on the detector's models.
+/// Options opening `photo` with the template (or its pose file), no detection and no
+/// composite, so what these tests see does not depend on the detector's models.
 fn open(photo: PathBuf) -> EditorOptions {
     EditorOptions {
         photo: Some(photo),
         detect: false,
+        composite: false,
         ..Default::default()
     }
 }

@@ -1158,7 +1158,11 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap();
-        Editor::with_detect_job(EditorOptions::default(), || {}, Arc::new(pool), job)
+        let options = EditorOptions {
+            composite: false,
+            ..Default::default()
+        };
+        Editor::with_detect_job(options, || {}, Arc::new(pool), job)
     }
 
     /// A `w`x`h` photo with no pose file, in `dir`.
@@ -1424,4 +1428,105 @@ mod tests {
         assert_eq!(e.settings.mode, Mode::PoseTarget);
         assert!(e.source_origin.starts_with("detected (15 of 18 joints"));
     }
+
+    /// With compositing on and the shipped detector: the cameraman opens with his skeleton from
+    /// a pose file, the layers are built off the UI thread, and the preview becomes the whole
+    /// photo re-posed over the plate — the photo itself while nothing moved, changed around
+    /// the arm (and only there) once the right wrist is raised.
+    #[test]
+    fn the_preview_is_composited_over_the_photos_layers() {
+        let Some(sample) = first_sample() else {
+            eprintln!("SKIPPED the_preview_is_composited_over_the_photos_layers: no samples");
+            return;
+        };
+        let detector = match crate::detect::PoseDetector::load_default() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("SKIPPED the_preview_is_composited_over_the_photos_layers: {e:#}");
+                return;
+            }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("cameraman.png");
+        std::fs::copy(&sample, &photo).unwrap();
+        let img = crate::imaging::open_photo(&photo).unwrap();
+        let pose = detector.detect(&img).unwrap().expect("the cameraman is found").pose;
+        pose::write_openpose(dir.path().join("cameraman_source.json"), &pose, None).unwrap();
+
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let options = EditorOptions {
+            detect: false,
+            ..Default::default()
+        };
+        let mut e = Editor::with_detect_job(options, || {}, Arc::new(pool), |_| unreachable!());
+        e.open_photo(&photo).unwrap();
+        assert_eq!(e.settings.mode, Mode::PoseTarget);
+        let wait_composited = |e: &mut Editor, after: u64| {
+            let t0 = Instant::now();
+            loop {
+                e.tick();
+                if e.preview.as_ref().is_some_and(|p| p.composited && p.request >= after) {
+                    break;
+                }
+                assert!(t0.elapsed() < Duration::from_secs(120), "no composited preview");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait_composited(&mut e, 0);
+        assert!(matches!(
+            e.layers.as_ref().unwrap().status,
+            crate::app::layers::LayersStatus::Ready { .. }
+        ));
+        let small = e.preview_photo.as_ref().unwrap().0.image.clone();
+        let same = &e.preview.as_ref().unwrap().image;
+        let db = crate::eval::metrics::psnr(same, &small).unwrap();
+        assert!(db >= 40.0, "nothing moved, yet the preview differs: {db:.1} dB");
+
+        // Raise the right wrist by a third of the photo: the preview changes near the arm only.
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let wrist = e.doc.target.points[pose::skeleton::R_WRIST];
+        e.doc.target.points[pose::skeleton::R_WRIST] = [wrist[0], wrist[1] - h / 3.0];
+        let before = e.latest_request;
+        e.tick();
+        assert!(e.latest_request > before);
+        let latest = e.latest_request;
+        wait_composited(&mut e, latest);
+        let moved = &e.preview.as_ref().unwrap().image;
+        let s = small.width() as f32 / w;
+        let diff: Vec<bool> = moved
+            .pixels()
+            .zip(small.pixels())
+            .map(|(a, b)| a.0.iter().zip(b.0).any(|(x, y)| x.abs_diff(y) > 16))
+            .collect();
+        let (sw, sh) = (small.width() as usize, small.height() as usize);
+        let near_arm = |x: usize, y: usize| {
+            let (px, py) = (x as f32 / s, y as f32 / s);
+            let shoulder = e.doc.target.points[pose::skeleton::R_SHOULDER];
+            // Within the box spanning the arm's old and new places, grown by 20 % of the photo.
+            let xs = [shoulder[0], wrist[0], e.doc.target.points[pose::skeleton::R_WRIST][0]];
+            let ys = [shoulder[1], wrist[1], e.doc.target.points[pose::skeleton::R_WRIST][1]];
+            let m = 0.2 * w.max(h);
+            let lo = |v: &[f32; 3]| v.iter().copied().fold(f32::INFINITY, f32::min) - m;
+            let hi = |v: &[f32; 3]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max) + m;
+            px >= lo(&xs) && px <= hi(&xs) && py >= lo(&ys) && py <= hi(&ys)
+        };
+        let (mut inside, mut outside) = (0, 0);
+        for y in 0..sh {
+            for x in 0..sw {
+                if diff[y * sw + x] {
+                    if near_arm(x, y) {
+                        inside += 1;
+                    } else {
+                        outside += 1;
+                    }
+                }
+            }
+        }
+        assert!(inside > 200, "the arm did not move: {inside} pixels changed");
+        assert_eq!(outside, 0, "pixels changed away from the arm");
+    }
+
 }

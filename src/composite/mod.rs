@@ -18,6 +18,7 @@
 //!
 //! Everything here is photo-sized arrays and per-pixel loops over rows (rayon).
 
+mod hidden;
 mod layers;
 pub mod network;
 
@@ -256,28 +257,11 @@ pub fn composite_warp(
     cfg: &PuppetConfig,
 ) -> Result<Composited> {
     let owned = ownership(source, target, warp, cfg);
-    // Inside the target figure, where no part owns the point it samples (the chest a forearm
-    // no longer covers, the thigh the other one hid): person the source does not show.
-    // Only where the point sampled is on the person: the figure's capsules are wider than
-    // the person, and beyond the silhouette the background stays.
-    let (h, w) = layers.size();
-    let mut hidden = vec![0f32; h * w];
-    hidden.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        for (x, v) in row.iter_mut().enumerate() {
-            let i = y * w + x;
-            let (dx, dy) = warp.flow.get(x, y);
-            let on_person = sample_map(&layers.matte, h, w, x as f32 + dx, y as f32 + dy);
-            // Within the parts' radii only: the figure's soft outer band is background as
-            // often as not.
-            let core = ((warp.person[i] - 0.9) * 10.0).clamp(0.0, 1.0);
-            let hid = core * (1.0 - owned[i]) * on_person;
-            *v = if hid < 0.05 { 0.0 } else { hid };
-        }
-    });
+    let hidden = hidden::hidden_person(layers, warp, &owned)?;
     if hidden.iter().all(|&h| h == 0.0) {
         return composite(layers, &warp.flow, &owned);
     }
-    let fill = person_fill(layers, &warp.flow, &owned, &hidden)?;
+    let fill = hidden::person_fill(layers, &warp.flow, &owned, &hidden)?;
     let claimed: Vec<f32> = owned.iter().zip(&hidden).map(|(o, h)| o.max(*h)).collect();
     let visible: Vec<f32> = hidden.iter().map(|h| 1.0 - h).collect();
     composite_with(
@@ -289,36 +273,6 @@ pub fn composite_warp(
             visible: &visible,
         }),
     )
-}
-
-/// The person's colours spread over the frame from the pixels the moved figure surely shows
-/// (owned, on the warped matte, not hidden): the membrane fill of everything else. Hidden
-/// figure pixels take it, so a limb's old place inside the body becomes body, not background.
-fn person_fill(
-    layers: &PhotoLayers,
-    flow: &FlowField,
-    owned: &[f32],
-    hidden: &[f32],
-) -> Result<RgbImage> {
-    let (h, w) = layers.size();
-    let mut seeds = RgbImage::new(w as u32, h as u32);
-    let mut unknown = GrayImage::new(w as u32, h as u32);
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            let (dx, dy) = flow.get(x, y);
-            let (sx, sy) = (x as f32 + dx, y as f32 + dy);
-            let sure = hidden[i] == 0.0 && owned[i] > 0.5 && sample_map(&layers.matte, h, w, sx, sy) > 0.5;
-            if sure {
-                let c = crate::imaging::flow_field::sample_bilinear(&layers.photo, sx, sy);
-                seeds.put_pixel(x as u32, y as u32, image::Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8)));
-            } else {
-                unknown.put_pixel(x as u32, y as u32, image::Luma([255]));
-            }
-        }
-    }
-    crate::imaging::inpaint::fill_diffusion(&seeds, &unknown)
-        .map_err(|e| anyhow::anyhow!("filling the hidden person: {e}"))
 }
 
 /// How far the vacated region is grown: the width of a matte's soft edge, ~2 px per 512.
