@@ -173,3 +173,86 @@ fn plate_hole_grows_the_matte() {
         .iter()
         .all(|&(x, y)| (3..=7).contains(&x) && (3..=7).contains(&y)));
 }
+
+/// A forearm lying across a coat is lifted off it: where it was, the coat is shown (the
+/// person's colour spread from around it), not the blue background plate and not the green
+/// forearm — whether or not the skeleton has the hips that make a torso part there.
+#[test]
+fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
+    use crate::pose::skeleton::*;
+    use crate::pose::Joint;
+    let (w, h) = (200usize, 240usize);
+    let set = |p: &mut Pose, j: usize, x: f32, y: f32| p.set(j, Some(Joint::new(x, y, 1.0)));
+    let mut source = Pose::missing();
+    for (j, x, y) in [
+        (NOSE, 100.0, 30.0),
+        (NECK, 100.0, 55.0),
+        (R_SHOULDER, 75.0, 58.0),
+        (L_SHOULDER, 125.0, 58.0),
+        (R_ELBOW, 70.0, 110.0),
+        (R_WRIST, 112.0, 122.0), // across the coat
+        (L_ELBOW, 130.0, 110.0),
+        (L_WRIST, 132.0, 155.0),
+        (R_HIP, 85.0, 170.0),
+        (L_HIP, 115.0, 170.0),
+    ] {
+        set(&mut source, j, x, y);
+    }
+    let mut target = source.clone();
+    set(&mut target, R_WRIST, 20.0, 80.0); // out to the side
+    // The picture: blue background, a red coat from the shoulders to the hips, a green
+    // forearm from the elbow to the wrist; the matte is coat ∪ forearm ∪ head.
+    let forearm = |x: f32, y: f32| {
+        let (ax, ay, bx, by) = (70.0f32, 110.0f32, 112.0f32, 122.0f32);
+        let t = (((x - ax) * (bx - ax) + (y - ay) * (by - ay))
+            / ((bx - ax).powi(2) + (by - ay).powi(2)))
+        .clamp(0.0, 1.0);
+        (x - ax - t * (bx - ax)).hypot(y - ay - t * (by - ay)) < 7.0
+    };
+    let coat = |x: f32, y: f32| (68.0..=132.0).contains(&x) && (52.0..=185.0).contains(&y);
+    let head = |x: f32, y: f32| (x - 100.0).hypot(y - 30.0) < 16.0;
+    let photo = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        image::Rgb(if forearm(x, y) {
+            [40, 200, 40]
+        } else if coat(x, y) || head(x, y) {
+            [200, 30, 30]
+        } else {
+            [30, 30, 200]
+        })
+    });
+    let matte: Vec<f32> = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            if forearm(x, y) || coat(x, y) || head(x, y) {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let plate = RgbImage::from_pixel(w as u32, h as u32, image::Rgb([30, 30, 200]));
+    let l = PhotoLayers::new(photo, matte, plate).unwrap();
+    for hips in [true, false] {
+        let (mut s, mut t) = (source.clone(), target.clone());
+        if !hips {
+            for j in [R_HIP, L_HIP] {
+                s.set(j, None);
+                t.set(j, None);
+            }
+        }
+        let out = composite_puppet(&l, &s, &t, &PuppetConfig::default()).unwrap();
+        // On the forearm's old place, away from where it now is: coat red.
+        for (x, y) in [(90u32, 116u32), (100, 119), (108, 121)] {
+            let p = out.image.get_pixel(x, y).0;
+            assert!(
+                p[0] > 150 && p[1] < 90 && p[2] < 90,
+                "hips {hips}: ({x}, {y}) is {p:?}, not coat"
+            );
+        }
+        // The background far from the person stays, and the forearm is at its new place.
+        assert_eq!(out.image.get_pixel(180, 220).0, [30, 30, 200]);
+        let arm = out.image.get_pixel(35, 88).0;
+        assert!(arm[1] > 150 && arm[0] < 100, "the forearm did not arrive: {arm:?}");
+    }
+}

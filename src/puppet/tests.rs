@@ -270,3 +270,32 @@ fn figure_is_the_warps_person_without_the_warp() {
     assert_eq!(fig[5 * W + 5], 0.0);
     assert!(figure(&Pose::missing(), H, W, &cfg).iter().all(|&v| v == 0.0));
 }
+
+/// Every limb's twin is the same bone of the other side, and twins are mutual; the torso and
+/// head have none.
+#[test]
+fn mirror_twins_pair_the_same_bone_of_both_sides() {
+    let p = standing();
+    let rig = parts::build(&p, &p, H, W, &PuppetConfig::default());
+    let twins = parts::mirror_twins(&rig.parts);
+    let mut paired = 0;
+    for (i, part) in rig.parts.iter().enumerate() {
+        match twins[i] {
+            Some(t) => {
+                assert_eq!(twins[t], Some(i));
+                let mut want: Vec<usize> = part.joints.iter().map(|&j| mirror_index(j)).collect();
+                let mut got = rig.parts[t].joints.clone();
+                want.sort_unstable();
+                got.sort_unstable();
+                assert_eq!(want, got);
+                paired += 1;
+            }
+            None => assert!(
+                part.joints.contains(&NECK) || part.joints.contains(&NOSE),
+                "limb {:?} has no twin",
+                part.joints
+            ),
+        }
+    }
+    assert_eq!(paired, 8, "4 arm and 4 leg bones");
+}
