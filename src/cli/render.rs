@@ -1,7 +1,9 @@
 //! `marionette render`: photo + source pose + target pose → the person in the target pose,
 //! plus (GFLA) the flow fields in the reference colour wheel and the occlusion masks.
 
+use crate::composite::{composite_network, Mover, NetworkEdit, PhotoLayers, Placement};
 use crate::imaging::{self, fit::fit_photo, flow_to_color, mask_to_image, save_image_atomic};
+use crate::imaging::FlowField;
 use crate::model::{Generated, Generator, ModelKind};
 use crate::pose::{self, Pose};
 use anyhow::{Context, Result};
@@ -12,10 +14,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct RenderArgs {
-    /// Which network: gfla or pona; or the puppet warp baseline.
-    /// `puppet` is the training-free warp (instant, at the photo's own resolution).
-    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "puppet"])]
-    pub model: String,
+    /// What moves the person: `puppet` (the training-free warp), `gfla` or `pona` (networks).
+    /// Default: the best method measured by `marionette eval` (the puppet, composited); GFLA
+    /// when `--weights`, `--random-weights` or `--config` name a network.
+    #[arg(long, value_parser = ["gfla", "pona", "puppet"])]
+    pub model: Option<String>,
     /// Generator checkpoint (.safetensors, .pth, legacy .pth). GFLA default: the shipped
     /// model trained on synthetic people (assets/models/gfla_synth.safetensors).
     #[arg(long)]
@@ -51,25 +54,34 @@ pub struct RenderArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// puppet: the plain warp of the whole photo, not composited (no matte, no plate).
+    /// Not composited into the photo: puppet, the plain warp of the whole photo; a network, its
+    /// own output at its keypoint frame (the papers' protocol).
     #[arg(long)]
     pub raw: bool,
-    /// puppet: also write the layers to this folder (matte.png, plate.png, person.png: the
-    /// target person's alpha, vacated.png: where the plate shows).
+    /// Also write the layers to this folder (matte.png, plate.png, person.png: the target
+    /// person's alpha, vacated.png: where the plate shows).
     #[arg(long, conflicts_with = "raw")]
     pub layers: Option<PathBuf>,
 }
 
 pub fn run(args: &RenderArgs) -> Result<()> {
-    if args.model == "puppet" {
+    // Weights or a preset name a network: GFLA unless told otherwise.
+    let network_args = args.weights.is_some() || args.random_weights || args.config.is_some();
+    let model = match (&args.model, crate::composite::DEFAULT_METHOD) {
+        (Some(m), _) => m.as_str(),
+        (None, _) if network_args => "gfla",
+        (None, Mover::Puppet) => "puppet",
+        (None, Mover::Network) => "gfla",
+    };
+    if model == "puppet" {
         return run_puppet(args);
     }
-    if args.raw || args.layers.is_some() {
+    let kind = ModelKind::parse(model)?;
+    if kind == ModelKind::Pona && args.layers.is_some() {
         anyhow::bail!(
-            "--raw and --layers are for --model puppet (the networks write their own frame)"
+            "PoNA has no flow or occlusion mask to composite with, so no layers; drop --layers"
         );
     }
-    let kind = ModelKind::parse(&args.model)?;
     if kind == ModelKind::Pona && (args.flow.is_some() || args.mask.is_some()) {
         anyhow::bail!("PoNA has no flow field or occlusion mask (it explains itself with attention maps); drop --flow/--mask");
     }
@@ -92,13 +104,39 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let model = Generator::load(kind, weights.as_deref(), args.config.as_deref(), &device)
         .with_context(|| format!("loading the {} model", kind.name()))?;
     let rendered = render(&model, &photo, &source, &target, &device)?;
-
+    if kind == ModelKind::Gfla && !args.raw {
+        if let Some(layers) = layers_or_note(&photo, &source) {
+            let out = composite_rendered(&layers, &source, &target, &rendered)?;
+            save_image_atomic(&out.image, &args.out)?;
+            println!(
+                "wrote {} ({}×{}, composited)",
+                args.out.display(),
+                photo.width(),
+                photo.height()
+            );
+            if let Some(dir) = &args.layers {
+                save_layers(dir, &layers, &out)?;
+            }
+            return save_network_maps(args, &rendered, &model);
+        }
+    } else if kind == ModelKind::Pona && !args.raw {
+        eprintln!(
+            "note: PoNA has no flow or occlusion output to composite with; writing its own \
+             frame (as --raw)"
+        );
+    }
     let (fh, fw) = model.keypoint_frame_hw();
     let result = imaging::tensor_to_image(&rendered.output.image)?;
     // Back to the keypoint frame's aspect (GFLA's input is a stretched view of it).
     let result = image::imageops::resize(&result, fw as u32, fh as u32, FilterType::CatmullRom);
     save_image_atomic(&result, &args.out)?;
     println!("wrote {} ({}×{})", args.out.display(), fw, fh);
+    save_network_maps(args, &rendered, &model)
+}
+
+/// `--flow`, `--mask` of a network: each level's map at the keypoint frame's size.
+fn save_network_maps(args: &RenderArgs, rendered: &Rendered, model: &Generator) -> Result<()> {
+    let (fh, fw) = model.keypoint_frame_hw();
     let out = &rendered.output;
     let frame_wh = (fw as u32, fh as u32);
     if let Some(path) = &args.flow {
@@ -139,13 +177,7 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     let composited = if args.raw {
         None
     } else {
-        match composite_layers(&photo, &source) {
-            Ok(layers) => Some(layers),
-            Err(e) => {
-                eprintln!("note: writing the plain warp, not a composite: {e:#}");
-                None
-            }
-        }
+        layers_or_note(&photo, &source)
     };
     match composited {
         Some(layers) => {
@@ -158,7 +190,7 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
             )?;
             save_image_atomic(&out.image, &args.out)?;
             if let Some(dir) = &args.layers {
-                save_layers(dir, &layers, &out, w, h)?;
+                save_layers(dir, &layers, &out)?;
             }
         }
         None => save_image_atomic(&crate::puppet::puppet_render(&photo, &warp), &args.out)?,
@@ -180,6 +212,42 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     Ok(())
 }
 
+/// The layers, or `None` with a note saying why the output is not composited.
+fn layers_or_note(photo: &image::RgbImage, source: &Pose) -> Option<PhotoLayers> {
+    composite_layers(photo, source)
+        .map_err(|e| eprintln!("note: writing the uncomposited result: {e:#}"))
+        .ok()
+}
+
+/// A GFLA edit composited into the photo: its finest level's flow and mask, and its image,
+/// placed by the crop the model saw.
+pub fn composite_rendered(
+    layers: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    rendered: &Rendered,
+) -> Result<crate::composite::Composited> {
+    let out = &rendered.output;
+    let finest = out.flows.len().checked_sub(1).context("the model has no flow output")?;
+    let flow_t = out.flows[finest].get(0)?;
+    let (_, lh, lw) = flow_t.dims3()?;
+    let flow = FlowField {
+        height: lh,
+        width: lw,
+        data: flow_t.flatten_all()?.to_vec1::<f32>()?,
+    };
+    let mask = out.masks[finest].get(0)?.flatten_all()?.to_vec1::<f32>()?;
+    let image = imaging::tensor_to_image(&out.image.get(0)?)?;
+    let edit = NetworkEdit {
+        image_at: Placement::of_crop(&rendered.fit, image.width() as usize, image.height() as usize),
+        image: &image,
+        flow: &flow,
+        mask: &mask,
+        level_at: Placement::of_crop(&rendered.fit, lw, lh),
+    };
+    composite_network(layers, source, target, &edit, &Default::default())
+}
+
 /// The photo's layers: the matte of the person whose skeleton is `source` (pose detector) and
 /// the plate, with a spinner while they are built.
 fn composite_layers(
@@ -195,13 +263,8 @@ fn composite_layers(
 }
 
 /// `--layers DIR`: the matte, the plate, the target person's alpha and the plate's share.
-fn save_layers(
-    dir: &Path,
-    layers: &crate::composite::PhotoLayers,
-    out: &crate::composite::Composited,
-    w: usize,
-    h: usize,
-) -> Result<()> {
+fn save_layers(dir: &Path, layers: &PhotoLayers, out: &crate::composite::Composited) -> Result<()> {
+    let (w, h) = (layers.photo.width() as usize, layers.photo.height() as usize);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let grey = |v: &[f32]| {
         image::GrayImage::from_fn(w as u32, h as u32, |x, y| {

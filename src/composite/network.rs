@@ -9,9 +9,11 @@
 //! * the person's **edges** come from the photo-resolution matte warped by the upsampled flow,
 //!   not from the coarse grid (a 1/4-level cell of the shipped model is ~10 photo pixels on a
 //!   1-megapixel photo);
-//! * **ownership** (which target pixels the person occupies) is the target skeleton's figure
-//!   ([`crate::puppet::figure`]): the network's flow away from the figure is not a statement
-//!   about the person, and a limb's old place must not keep it (no ghost limb);
+//! * **ownership** (which target pixels the person occupies) comes from the skeletons, not
+//!   from the network: the puppet's ownership test ([`crate::puppet::ownership`]: a limb's old
+//!   place is not person any more, no ghost limb; what did not move stays) and the core of the
+//!   target figure (within the parts' radii, where the network invents what the source hid).
+//!   Away from the network's crop nothing moves (zero flow).
 //! * where the mask says the source does not show a target pixel of the figure, the pixel is the
 //!   network's, colour-matched to the warped photo (gain and offset per channel over the pixels
 //!   both agree are visible person).
@@ -23,7 +25,7 @@ use super::{composite_with, sample_map, Composited, Invented, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
 use crate::imaging::{FitTransform, FlowField};
 use crate::pose::Pose;
-use crate::puppet::{figure, PuppetConfig};
+use crate::puppet::{ownership, puppet_warp, PuppetConfig};
 use anyhow::{ensure, Result};
 use image::RgbImage;
 use rayon::prelude::*;
@@ -88,8 +90,10 @@ pub struct NetworkEdit<'a> {
 }
 
 /// The network's edit from `source` to `target` (photo pixels), composited over `layers`.
+/// `cfg` shapes the skeletons' figure and ownership.
 pub fn composite_network(
     layers: &PhotoLayers,
+    source: &Pose,
     target: &Pose,
     edit: &NetworkEdit<'_>,
     cfg: &PuppetConfig,
@@ -116,14 +120,14 @@ pub fn composite_network(
     );
     let flow = upsample_flow(edit.flow, at, h, w);
     let visible = upsample_map(edit.mask, at, h, w, 1.0);
-    let mut owned = figure(target, h, w, cfg);
-    owned.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        for (x, o) in row.iter_mut().enumerate() {
-            if !at.covers(x, y) {
-                *o = 0.0;
-            }
-        }
-    });
+    // Which target pixels the moved figure shows: the skeletons' answer (the puppet's
+    // ownership, and the figure's core, where the network invents what the source hid).
+    let warp = puppet_warp(source, target, h, w, cfg);
+    let owned: Vec<f32> = ownership(source, target, &warp, cfg)
+        .iter()
+        .zip(&warp.person)
+        .map(|(o, f)| o.max(((f - 0.9) * 10.0).clamp(0.0, 1.0)))
+        .collect();
     let mut image = upsample_image(edit.image, &edit.image_at, h, w);
     match_colours(&mut image, layers, &flow, &visible, &owned);
     composite_with(

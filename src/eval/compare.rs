@@ -288,7 +288,7 @@ pub fn evaluate(
                 mask: &level_mask,
                 level_at,
             };
-            let model_comp = composite_network(&layers, &p.target_pose, &edit, &pcfg)?.image;
+            let model_comp = composite_network(&layers, &p.source_pose, &p.target_pose, &edit, &pcfg)?.image;
             let region = person_region(scene);
             let images = [&p.source, &puppet_img, &model_img, &puppet_comp, &model_comp];
             for (a, img) in acc.iter_mut().zip(images) {

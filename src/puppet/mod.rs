@@ -127,30 +127,6 @@ pub fn puppet_warp(
     PuppetWarp { flow, mask, person }
 }
 
-/// How much each pixel of an H×W frame belongs to the figure of `pose` (1 within a part's
-/// radius, falling to 0 over the `falloff` band): the `person` of a puppet warp whose target is
-/// `pose`, without computing the warp. All 0 when no part can be built.
-pub fn figure(pose: &Pose, height: usize, width: usize, cfg: &PuppetConfig) -> Vec<f32> {
-    let rig = parts::build(pose, pose, height, width, cfg);
-    let mut out = vec![0f32; height * width];
-    if rig.parts.is_empty() {
-        return out;
-    }
-    let band = cfg.falloff * rig.scale_t;
-    out.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
-        for (x, o) in row.iter_mut().enumerate() {
-            let p = [x as f64, y as f64];
-            let surface = rig
-                .parts
-                .iter()
-                .map(|part| part.shape_t.distance(p) - part.radius_t)
-                .fold(f64::INFINITY, f64::min);
-            *o = person_weight(surface, band) as f32;
-        }
-    });
-    out
-}
-
 /// The baseline's output image: `source_image` backward-warped by the puppet flow (bilinear,
 /// border-clamped; hidden regions get whatever the warp samples). The output has the flow's size.
 pub fn puppet_render(source_image: &image::RgbImage, warp: &PuppetWarp) -> image::RgbImage {

@@ -249,28 +249,6 @@ fn render_follows_the_flow_and_is_fast() {
     assert_eq!(same, img);
 }
 
-/// `figure` is the warp's `person` for the same target, from any source with the same joints.
-#[test]
-fn figure_is_the_warps_person_without_the_warp() {
-    let src = standing();
-    let tgt = src.map_points(|x, y| (x * 0.9 + 20.0, y + 6.0));
-    let cfg = PuppetConfig::default();
-    let warp = puppet_warp(&src, &tgt, H, W, &cfg);
-    let fig = figure(&tgt, H, W, &cfg);
-    assert_eq!(fig.len(), H * W);
-    let worst = fig
-        .iter()
-        .zip(&warp.person)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(worst < 1e-5, "max |figure − person| = {worst}");
-    // On a bone it is 1, far away 0; with no joints nothing is figure.
-    let n = tgt.get(NECK).unwrap();
-    assert_eq!(fig[n.y as usize * W + n.x as usize], 1.0);
-    assert_eq!(fig[5 * W + 5], 0.0);
-    assert!(figure(&Pose::missing(), H, W, &cfg).iter().all(|&v| v == 0.0));
-}
-
 /// Every limb's twin is the same bone of the other side, and twins are mutual; the torso and
 /// head have none.
 #[test]
