@@ -459,14 +459,20 @@ fn render_defaults_to_the_composited_photo() {
     for y in 0..200 {
         for x in 470..photo.width() {
             let (a, b) = (net.get_pixel(x, y).0, photo.get_pixel(x, y).0);
-            assert!(a.iter().zip(b).all(|(u, v)| u.abs_diff(v) <= 2), "({x}, {y})");
+            assert!(
+                a.iter().zip(b).all(|(u, v)| u.abs_diff(v) <= 2),
+                "({x}, {y})"
+            );
         }
     }
     // Nothing moved: the shipped network (128×96, synthetic people) neither copies the photo
     // exactly nor wrecks it (21.2 dB measured; the face is the network's).
     let net_same = render(Some("gfla"), &src, &p("gfla_same.png"));
     let db = marionette::eval::metrics::psnr(&net_same, &photo).unwrap();
-    assert!(db > 19.0, "the network's composite is far from the photo: {db:.1} dB");
+    assert!(
+        db > 19.0,
+        "the network's composite is far from the photo: {db:.1} dB"
+    );
 }
 
 /// `marionette edit` checks what it can before opening a window: a bad device or a missing

@@ -118,7 +118,11 @@ fn larger_frames_score_the_scenes_at_their_size() -> anyhow::Result<()> {
         psnr += metrics::psnr(&scene.pair.source, &scene.pair.target)?.min(100.0) / 2.0;
     }
     assert!((report.methods[0].psnr - psnr).abs() < 1e-9);
-    let default = report.methods.iter().find(|m| m.method == "default").unwrap();
+    let default = report
+        .methods
+        .iter()
+        .find(|m| m.method == "default")
+        .unwrap();
     let copied = report
         .methods
         .iter()
@@ -130,7 +134,9 @@ fn larger_frames_score_the_scenes_at_their_size() -> anyhow::Result<()> {
         size_hw: Some((2 * h + 1, 2 * w)),
         ..plan
     };
-    let err = evaluate(&model, &bad, &dev, |_| {}).unwrap_err().to_string();
+    let err = evaluate(&model, &bad, &dev, |_| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("whole number"), "{err}");
     Ok(())
 }

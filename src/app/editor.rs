@@ -483,7 +483,10 @@ impl Editor {
     /// or two, and the UI goes on meanwhile. The status bar says when it is written.
     pub fn export_photo(&mut self, path: &Path) -> Result<()> {
         let photo = Arc::clone(self.photo.as_ref().context("no photo is open")?);
-        anyhow::ensure!(self.export_job.is_none(), "an export is still being written");
+        anyhow::ensure!(
+            self.export_job.is_none(),
+            "an export is still being written"
+        );
         let (source, target) = (self.doc.source.to_pose(), self.doc.target.to_pose());
         let path = path.to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -1119,10 +1122,7 @@ pub fn samples() -> Vec<(String, PathBuf)> {
         return vec![];
     };
     [
-        (
-            "Cameraman (a real photo, three-quarter body)",
-            FIRST_SAMPLE,
-        ),
+        ("Cameraman (a real photo, three-quarter body)", FIRST_SAMPLE),
         (
             "Synthetic person (what the bundled model knows)",
             "synth_person.png",
@@ -1450,7 +1450,11 @@ mod tests {
         let photo = dir.path().join("cameraman.png");
         std::fs::copy(&sample, &photo).unwrap();
         let img = crate::imaging::open_photo(&photo).unwrap();
-        let pose = detector.detect(&img).unwrap().expect("the cameraman is found").pose;
+        let pose = detector
+            .detect(&img)
+            .unwrap()
+            .expect("the cameraman is found")
+            .pose;
         pose::write_openpose(dir.path().join("cameraman_source.json"), &pose, None).unwrap();
 
         let pool = rayon::ThreadPoolBuilder::new()
@@ -1468,10 +1472,16 @@ mod tests {
             let t0 = Instant::now();
             loop {
                 e.tick();
-                if e.preview.as_ref().is_some_and(|p| p.composited && p.request >= after) {
+                if e.preview
+                    .as_ref()
+                    .is_some_and(|p| p.composited && p.request >= after)
+                {
                     break;
                 }
-                assert!(t0.elapsed() < Duration::from_secs(120), "no composited preview");
+                assert!(
+                    t0.elapsed() < Duration::from_secs(120),
+                    "no composited preview"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         };
@@ -1483,7 +1493,10 @@ mod tests {
         let small = e.preview_photo.as_ref().unwrap().0.image.clone();
         let same = &e.preview.as_ref().unwrap().image;
         let db = crate::eval::metrics::psnr(same, &small).unwrap();
-        assert!(db >= 40.0, "nothing moved, yet the preview differs: {db:.1} dB");
+        assert!(
+            db >= 40.0,
+            "nothing moved, yet the preview differs: {db:.1} dB"
+        );
 
         // Raise the right wrist by a third of the photo: the preview changes near the arm only.
         let (w, h) = (img.width() as f32, img.height() as f32);
@@ -1506,8 +1519,16 @@ mod tests {
             let (px, py) = (x as f32 / s, y as f32 / s);
             let shoulder = e.doc.target.points[pose::skeleton::R_SHOULDER];
             // Within the box spanning the arm's old and new places, grown by 20 % of the photo.
-            let xs = [shoulder[0], wrist[0], e.doc.target.points[pose::skeleton::R_WRIST][0]];
-            let ys = [shoulder[1], wrist[1], e.doc.target.points[pose::skeleton::R_WRIST][1]];
+            let xs = [
+                shoulder[0],
+                wrist[0],
+                e.doc.target.points[pose::skeleton::R_WRIST][0],
+            ];
+            let ys = [
+                shoulder[1],
+                wrist[1],
+                e.doc.target.points[pose::skeleton::R_WRIST][1],
+            ];
             let m = 0.2 * w.max(h);
             let lo = |v: &[f32; 3]| v.iter().copied().fold(f32::INFINITY, f32::min) - m;
             let hi = |v: &[f32; 3]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max) + m;
@@ -1525,8 +1546,10 @@ mod tests {
                 }
             }
         }
-        assert!(inside > 200, "the arm did not move: {inside} pixels changed");
+        assert!(
+            inside > 200,
+            "the arm did not move: {inside} pixels changed"
+        );
         assert_eq!(outside, 0, "pixels changed away from the arm");
     }
-
 }

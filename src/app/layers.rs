@@ -73,7 +73,9 @@ pub enum LayersStatus {
     #[default]
     Idle,
     Building,
-    Ready { millis: f64 },
+    Ready {
+        millis: f64,
+    },
     Failed(String),
 }
 
@@ -91,7 +93,11 @@ pub struct LayerCache {
 impl LayerCache {
     pub fn spawn(pool: Arc<rayon::ThreadPool>, notify: impl Fn() + Send + 'static) -> Self {
         Self {
-            worker: super::worker::LatestWorker::spawn("marionette-layers", layers_job(pool), notify),
+            worker: super::worker::LatestWorker::spawn(
+                "marionette-layers",
+                layers_job(pool),
+                notify,
+            ),
             next_id: 0,
             sent: None,
             ready: None,

@@ -14,8 +14,9 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Which network: gfla, pona, blazepose (the pose detector: both of its networks), or
-    /// inpaint (the background plate fills, PatchMatch and diffusion, on a 1-megapixel scene).
-    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose", "inpaint"])]
+    /// inpaint (the background plate fills, PatchMatch and diffusion, on a 1-megapixel scene),
+    /// composite (the layered renderer per photo and per edit, on a 1-megapixel photo).
+    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose", "inpaint", "composite"])]
     pub model: String,
     /// Architecture preset for random weights (a checkpoint brings its own architecture).
     #[arg(long, default_value = "fashion", value_parser = ["fashion", "market"])]
@@ -23,7 +24,8 @@ pub struct BenchArgs {
     /// Checkpoint to time; random weights of the preset's shapes when omitted.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Input size HxW (default: the model's; inpaint: 1152x896, about a megapixel).
+    /// Input size HxW (default: the model's; inpaint: 1152x896, composite: 1024x1024, about a
+    /// megapixel).
     #[arg(long, value_parser = super::parse_hw)]
     pub size: Option<(usize, usize)>,
     /// Timed runs.
@@ -104,6 +106,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.model == "inpaint" {
         return super::bench_inpaint::run(args);
+    }
+    if args.model == "composite" {
+        return super::bench_composite::run(args);
     }
     if args.edit {
         return super::bench_edit::run(args);

@@ -36,23 +36,8 @@ pub struct EvalArgs {
     /// Frame size HxW of the scenes (a whole multiple of the model's input, e.g. 256x192 for
     /// the shipped 128×96 model); the model sees them box-filtered down to its input, its
     /// outputs are brought up. Default: the model's input size.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = super::parse_hw)]
     pub size: Option<(usize, usize)>,
-}
-
-/// `HxW` (or `H×W`), each 32..=4096.
-fn parse_size(s: &str) -> Result<(usize, usize), String> {
-    let (h, w) = s
-        .split_once(['x', 'X', '×'])
-        .ok_or_else(|| format!("expected HxW such as 256x192, got {s:?}"))?;
-    let num = |v: &str| {
-        v.trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (32..=4096).contains(n))
-            .ok_or_else(|| format!("{v:?} in {s:?} is not a size of 32..=4096 pixels"))
-    };
-    Ok((num(h)?, num(w)?))
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -84,9 +69,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         sheet_rows: args.sheet_rows,
         size_hw: args.size,
     };
-    let (report, sheet) = evaluate(&model, &plan, &device, |done| {
-        bar.set_position(done as u64)
-    })?;
+    let (report, sheet) = evaluate(&model, &plan, &device, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     print!("{}", table(&report));
     crate::imaging::write_atomic(
@@ -96,18 +79,4 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     save_image_atomic(&sheet, &args.out.join("sheet.png"))?;
     println!("wrote {}", args.out.join("report.json").display());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_parse_and_absurd_ones_are_refused() {
-        assert_eq!(parse_size("256x192"), Ok((256, 192)));
-        assert_eq!(parse_size("128×96"), Ok((128, 96)));
-        for bad in ["256", "0x10", "256x", "99999x4", "axb"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -1,7 +1,8 @@
 //! The `marionette` command line: argument parsing and one module per subcommand.
 
 pub mod bench;
-pub mod bench_detect;
+pub mod bench_composite;
+mod bench_detect;
 pub mod bench_edit;
 pub mod bench_inpaint;
 pub mod detect;

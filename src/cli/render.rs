@@ -2,8 +2,8 @@
 //! plus (GFLA) the flow fields in the reference colour wheel and the occlusion masks.
 
 use crate::composite::{composite_network, Mover, NetworkEdit, PhotoLayers, Placement};
-use crate::imaging::{self, fit::fit_photo, flow_to_color, mask_to_image, save_image_atomic};
 use crate::imaging::FlowField;
+use crate::imaging::{self, fit::fit_photo, flow_to_color, mask_to_image, save_image_atomic};
 use crate::model::{Generated, Generator, ModelKind};
 use crate::pose::{self, Pose};
 use anyhow::{Context, Result};
@@ -228,7 +228,11 @@ pub fn composite_rendered(
     rendered: &Rendered,
 ) -> Result<crate::composite::Composited> {
     let out = &rendered.output;
-    let finest = out.flows.len().checked_sub(1).context("the model has no flow output")?;
+    let finest = out
+        .flows
+        .len()
+        .checked_sub(1)
+        .context("the model has no flow output")?;
     let flow_t = out.flows[finest].get(0)?;
     let (_, lh, lw) = flow_t.dims3()?;
     let flow = FlowField {
@@ -239,7 +243,11 @@ pub fn composite_rendered(
     let mask = out.masks[finest].get(0)?.flatten_all()?.to_vec1::<f32>()?;
     let image = imaging::tensor_to_image(&out.image.get(0)?)?;
     let edit = NetworkEdit {
-        image_at: Placement::of_crop(&rendered.fit, image.width() as usize, image.height() as usize),
+        image_at: Placement::of_crop(
+            &rendered.fit,
+            image.width() as usize,
+            image.height() as usize,
+        ),
         image: &image,
         flow: &flow,
         mask: &mask,
@@ -264,7 +272,10 @@ fn composite_layers(
 
 /// `--layers DIR`: the matte, the plate, the target person's alpha and the plate's share.
 fn save_layers(dir: &Path, layers: &PhotoLayers, out: &crate::composite::Composited) -> Result<()> {
-    let (w, h) = (layers.photo.width() as usize, layers.photo.height() as usize);
+    let (w, h) = (
+        layers.photo.width() as usize,
+        layers.photo.height() as usize,
+    );
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let grey = |v: &[f32]| {
         image::GrayImage::from_fn(w as u32, h as u32, |x, y| {

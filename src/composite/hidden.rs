@@ -81,7 +81,11 @@ fn enclosed_by_person(sampled: &[f32], owned: &[f32], h: usize, w: usize) -> Res
         Rgb([a, a, a])
     });
     let hole = GrayImage::from_fn(w as u32, h as u32, |x, y| {
-        Luma([if left(y as usize * w + x as usize) { 255 } else { 0 }])
+        Luma([if left(y as usize * w + x as usize) {
+            255
+        } else {
+            0
+        }])
     });
     let spread = fill_diffusion(&alpha, &hole).map_err(|e| anyhow!("spreading the matte: {e}"))?;
     Ok((0..h * w)

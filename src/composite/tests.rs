@@ -200,8 +200,8 @@ fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
     }
     let mut target = source.clone();
     set(&mut target, R_WRIST, 20.0, 80.0); // out to the side
-    // The picture: blue background, a red coat from the shoulders to the hips, a green
-    // forearm from the elbow to the wrist; the matte is coat ∪ forearm ∪ head.
+                                           // The picture: blue background, a red coat from the shoulders to the hips, a green
+                                           // forearm from the elbow to the wrist; the matte is coat ∪ forearm ∪ head.
     let forearm = |x: f32, y: f32| {
         let (ax, ay, bx, by) = (70.0f32, 110.0f32, 112.0f32, 122.0f32);
         let t = (((x - ax) * (bx - ax) + (y - ay) * (by - ay))
@@ -253,6 +253,9 @@ fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
         // The background far from the person stays, and the forearm is at its new place.
         assert_eq!(out.image.get_pixel(180, 220).0, [30, 30, 200]);
         let arm = out.image.get_pixel(35, 88).0;
-        assert!(arm[1] > 150 && arm[0] < 100, "the forearm did not arrive: {arm:?}");
+        assert!(
+            arm[1] > 150 && arm[0] < 100,
+            "the forearm did not arrive: {arm:?}"
+        );
     }
 }

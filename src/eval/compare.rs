@@ -209,7 +209,8 @@ fn shrink_pair(p: &SynthPair, r: usize) -> SynthPair {
         )
     };
     let rf = r as f32;
-    let pose = |q: &crate::pose::Pose| q.map_points(|x, y| ((x + 0.5) / rf - 0.5, (y + 0.5) / rf - 0.5));
+    let pose =
+        |q: &crate::pose::Pose| q.map_points(|x, y| ((x + 0.5) / rf - 0.5, (y + 0.5) / rf - 0.5));
     SynthPair {
         source: shrink(&p.source),
         target: shrink(&p.target),
@@ -277,10 +278,18 @@ pub fn evaluate(
             let model_img = upsample_image(&model_small, &image_at, h, w);
             // The puppet's warp above, composited (not warped a second time).
             let layers = plate_layers(&p.source, scene.source_person.clone(), &|| false)?;
-            let puppet_comp = composite_warp(&layers, &p.source_pose, &p.target_pose, &puppet, &pcfg)?.image;
+            let puppet_comp =
+                composite_warp(&layers, &p.source_pose, &p.target_pose, &puppet, &pcfg)?.image;
             let level_flow = flow_from_tensor(&out.flows[finest].get(i)?)?;
             let level_mask = out.masks[finest].get(i)?.flatten_all()?.to_vec1::<f32>()?;
-            let level_at = Placement::new(0.0, 0.0, w as f64, h as f64, level_flow.width, level_flow.height);
+            let level_at = Placement::new(
+                0.0,
+                0.0,
+                w as f64,
+                h as f64,
+                level_flow.width,
+                level_flow.height,
+            );
             let edit = NetworkEdit {
                 image: &model_small,
                 image_at,
@@ -288,9 +297,16 @@ pub fn evaluate(
                 mask: &level_mask,
                 level_at,
             };
-            let model_comp = composite_network(&layers, &p.source_pose, &p.target_pose, &edit, &pcfg)?.image;
+            let model_comp =
+                composite_network(&layers, &p.source_pose, &p.target_pose, &edit, &pcfg)?.image;
             let region = person_region(scene);
-            let images = [&p.source, &puppet_img, &model_img, &puppet_comp, &model_comp];
+            let images = [
+                &p.source,
+                &puppet_img,
+                &model_img,
+                &puppet_comp,
+                &model_comp,
+            ];
             for (a, img) in acc.iter_mut().zip(images) {
                 a.add_image(img, &p.target, &region)?;
             }

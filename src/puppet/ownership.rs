@@ -60,9 +60,8 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
             // Its mirror twin, where it covers q too (legs crossing in a side view), may claim
             // q as well: the owner hides it there, but the twin wears the same clothes, and
             // the pixel is a far better guess for it than the background plate.
-            let twin = twins[owner].filter(|&t| {
-                rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s
-            });
+            let twin =
+                twins[owner].filter(|&t| rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s);
             *o = claim(owner).max(twin.map_or(0.0, claim));
         }
     });

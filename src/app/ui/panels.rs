@@ -4,8 +4,8 @@
 use crate::app::detection::{self, DetectStatus};
 use crate::app::editor::{samples, Editor, Which};
 use crate::app::engine::ModelChoice;
-use crate::app::overlay::{self, FloatField, OverlayPaint, OverlayStyle};
 use crate::app::layers::LayersStatus;
+use crate::app::overlay::{self, FloatField, OverlayPaint, OverlayStyle};
 use crate::app::project::{Mode, ResultOverlay, ResultView};
 use crate::pose::JOINT_NAMES;
 use eframe::egui::{self, Color32, Key, KeyboardShortcut, Modifiers, RichText, Vec2};
@@ -531,7 +531,9 @@ fn result_view_controls(ui: &mut egui::Ui, editor: &mut Editor) {
     let s = &mut editor.settings;
     ui.horizontal(|ui| {
         ui.radio_value(&mut s.result_view, ResultView::Photo, "Re-posed")
-            .on_hover_text("The whole photo: the moved person over the background plate (B: before)");
+            .on_hover_text(
+                "The whole photo: the moved person over the background plate (B: before)",
+            );
         ui.radio_value(&mut s.result_view, ResultView::Network, "Network")
             .on_hover_text("The network's own output in its crop");
         ui.radio_value(&mut s.result_view, ResultView::Original, "Before")
@@ -541,7 +543,9 @@ fn result_view_controls(ui: &mut egui::Ui, editor: &mut Editor) {
         None => "Compositing off (--no-composite): plain warp".to_string(),
         Some(LayersStatus::Idle) => String::new(),
         Some(LayersStatus::Building) => "Cutting out the person and filling the background…".into(),
-        Some(LayersStatus::Ready { millis }) => format!("Matte and background plate ready ({millis:.0} ms)"),
+        Some(LayersStatus::Ready { millis }) => {
+            format!("Matte and background plate ready ({millis:.0} ms)")
+        }
         Some(LayersStatus::Failed(e)) => format!("No composite (plain warp): {e}"),
     };
     if !text.is_empty() {

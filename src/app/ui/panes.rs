@@ -327,7 +327,8 @@ fn paint_result_pane(
         paint_result_overlay(&painter, editor, result, r);
     }
     // The network's crop, outlined where its output or maps are shown.
-    let network_shown = shown == ResultView::Network || editor.settings.overlay != ResultOverlay::None;
+    let network_shown =
+        shown == ResultView::Network || editor.settings.overlay != ResultOverlay::None;
     if let (Some(crop), true) = (crop, network_shown) {
         let r = crop_rect_on_screen(view, pane, &crop);
         painter.rect_stroke(

@@ -1,0 +1,113 @@
+//! `marionette bench --model composite`: the layered renderer's costs on a photo of about a
+//! megapixel (default: the bundled cameraman, scaled to 1024×1024), split as the editor splits
+//! them. Per photo, off the edit path: the matte (landmark model + segmentation head on the
+//! skeleton's crop, edge refinement) and the PatchMatch plate. Per edit: the puppet's warp,
+//! ownership, hidden-person fill and composite (`puppet+composite`, the default), and the
+//! network's edit brought up to the photo and composited (`model+composite`: upsampling, the
+//! skeletons' ownership, colour matching; the network's own run excluded). Median of N each;
+//! last line `composite_ms <median per-edit puppet composite>`.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::bench::{median, BenchArgs};
+use crate::composite::{composite_puppet, plate_layers};
+use crate::detect::PoseDetector;
+use crate::pose::skeleton::{R_ELBOW, R_WRIST};
+use crate::pose::Joint;
+
+/// About a megapixel.
+const DEFAULT_HW: (usize, usize) = (1024, 1024);
+
+fn time<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut last = None;
+    let mut ms = Vec::with_capacity(runs);
+    for i in 0..warmup + runs.max(1) {
+        let t0 = Instant::now();
+        let out = f()?;
+        if i >= warmup {
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        last = Some(out);
+    }
+    Ok((median(&mut ms), last.expect("at least one run")))
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let path = match &args.image {
+        Some(p) => p.clone(),
+        None => {
+            crate::app::editor::first_sample().context("the bundled cameraman sample is missing")?
+        }
+    };
+    let photo = crate::imaging::open_photo(&path)?;
+    let (h, w) = args.size.unwrap_or(DEFAULT_HW);
+    let photo = image::imageops::resize(
+        &photo,
+        w as u32,
+        h as u32,
+        image::imageops::FilterType::Triangle,
+    );
+    let detector = PoseDetector::load_default()?;
+    let source = detector
+        .detect(&photo)?
+        .context("no person found to composite")?
+        .pose;
+    // The edit: the right wrist (else the elbow) raised by a third of the photo.
+    let mut target = source.clone();
+    let j = [R_WRIST, R_ELBOW]
+        .into_iter()
+        .find(|&j| source.get(j).is_some())
+        .context("neither the right wrist nor elbow was found")?;
+    let p = source.get(j).expect("checked");
+    target.set(j, Some(Joint::new(p.x, p.y - h as f32 / 3.0, p.confidence)));
+    println!(
+        "{} at {w}×{h} ({:.2} MP), the {} raised by {} px; {} runs after {} warm-up",
+        path.display(),
+        (w * h) as f64 / 1e6,
+        if j == R_WRIST {
+            "right wrist"
+        } else {
+            "right elbow"
+        },
+        h / 3,
+        args.runs,
+        args.warmup
+    );
+
+    let (matte_ms, matte) = time(args.runs, args.warmup, || {
+        detector.matte_for_pose(&photo, &source)
+    })?;
+    let alpha = matte.alpha().to_vec();
+    let (plate_ms, layers) = time(args.runs, args.warmup, || {
+        plate_layers(&photo, alpha.clone(), &|| false)
+    })?;
+    println!(
+        "per photo: matte {matte_ms:.1} ms, plate (PatchMatch) {plate_ms:.1} ms, together {:.1} ms",
+        matte_ms + plate_ms
+    );
+
+    let cfg = Default::default();
+    let (puppet_ms, _) = time(args.runs, args.warmup, || {
+        composite_puppet(&layers, &source, &target, &cfg)
+    })?;
+
+    // A network edit of the shipped model's shape (its finest level is 1/4 of 128×96 on the
+    // crop around both skeletons); its values do not change the cost.
+    let weights = crate::model::shipped::default_gfla_weights()?;
+    let model = crate::model::Generator::load(
+        crate::model::ModelKind::Gfla,
+        Some(&weights),
+        None,
+        &candle_core::Device::Cpu,
+    )?;
+    let rendered =
+        super::render::render(&model, &photo, &source, &target, &candle_core::Device::Cpu)?;
+    let (network_ms, _) = time(args.runs, args.warmup, || {
+        super::render::composite_rendered(&layers, &source, &target, &rendered)
+    })?;
+    println!("per edit: puppet+composite {puppet_ms:.1} ms, model+composite {network_ms:.1} ms (network run excluded)");
+    println!("composite_ms {puppet_ms:.2}");
+    Ok(())
+}
