@@ -38,19 +38,22 @@ pub fn run(req: PreviewRequest) -> Preview {
     let t0 = Instant::now();
     let (w, h) = req.photo.image.dimensions();
     let cfg = Default::default();
-    let warp = crate::puppet::puppet_warp(&req.source, &req.target, h as usize, w as usize, &cfg);
     let composited = req
         .layers
         .as_ref()
         .filter(|l| l.photo.dimensions() == (w, h))
         .and_then(|l| {
-            crate::composite::composite_warp(l, &req.source, &req.target, &warp, &cfg)
+            crate::composite::composite_puppet(l, &req.source, &req.target, &cfg)
                 .map_err(|e| tracing::warn!("preview composite failed: {e:#}"))
                 .ok()
         });
     let (image, composited) = match composited {
         Some(c) => (c.image, true),
-        None => (crate::puppet::puppet_render(&req.photo.image, &warp), false),
+        None => {
+            let warp =
+                crate::puppet::puppet_warp(&req.source, &req.target, h as usize, w as usize, &cfg);
+            (crate::puppet::puppet_render(&req.photo.image, &warp), false)
+        }
     };
     Preview {
         request: req.id,

@@ -171,7 +171,13 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     }
     let (photo, source, target) = read_inputs(args)?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
-    let warp = crate::puppet::puppet_warp(&source, &target, h, w, &Default::default());
+    // The full-resolution warp, only when it is written (the plain warp, --flow, --mask): the
+    // composite computes its own on a coarser grid.
+    let full_warp = std::cell::OnceCell::new();
+    let warp = || {
+        full_warp
+            .get_or_init(|| crate::puppet::puppet_warp(&source, &target, h, w, &Default::default()))
+    };
     // The person re-posed inside the photo (matte, plate, composite) unless --raw, or unless no
     // matte can be had (no detector models): then the plain warp, and why.
     let composited = if args.raw {
@@ -181,30 +187,25 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     };
     match composited {
         Some(layers) => {
-            let out = crate::composite::composite_warp(
-                &layers,
-                &source,
-                &target,
-                &warp,
-                &Default::default(),
-            )?;
+            let out =
+                crate::composite::composite_puppet(&layers, &source, &target, &Default::default())?;
             save_image_atomic(&out.image, &args.out)?;
             if let Some(dir) = &args.layers {
                 save_layers(dir, &layers, &out)?;
             }
         }
-        None => save_image_atomic(&crate::puppet::puppet_render(&photo, &warp), &args.out)?,
+        None => save_image_atomic(&crate::puppet::puppet_render(&photo, warp()), &args.out)?,
     }
     println!("wrote {} ({w}×{h})", args.out.display());
     if let Some(path) = &args.flow {
         let plane = h * w;
-        let (dx, dy) = warp.flow.data.split_at(plane);
+        let (dx, dy) = warp().flow.data.split_at(plane);
         save_image_atomic(&flow_to_color(dx, dy, h, w), path)?;
     }
     if let Some(path) = &args.mask {
         let m = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
             image::Luma([
-                (warp.mask[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8,
+                (warp().mask[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8,
             ])
         });
         save_image_atomic(&image::DynamicImage::ImageLuma8(m).to_rgb8(), path)?;

@@ -87,7 +87,8 @@ fn enclosed_by_person(sampled: &[f32], owned: &[f32], h: usize, w: usize) -> Res
             0
         }])
     });
-    let spread = fill_diffusion(&alpha, &hole).map_err(|e| anyhow!("spreading the matte: {e}"))?;
+    let spread =
+        fill_around(&alpha, &hole, |i| left(i)).map_err(|e| anyhow!("spreading the matte: {e}"))?;
     Ok((0..h * w)
         .map(|i| {
             if !left(i) {
@@ -130,5 +131,42 @@ pub(super) fn person_fill(
             }
         }
     }
-    fill_diffusion(&seeds, &unknown).map_err(|e| anyhow!("filling the hidden person: {e}"))
+    fill_around(&seeds, &unknown, |i| hidden[i] > 0.0)
+        .map_err(|e| anyhow!("filling the hidden person: {e}"))
+}
+
+/// The membrane fill of `hole` in `image`, solved only in the box around the pixels `needed`
+/// selects (grown by a margin of an eighth of the frame's larger side, at least 8 pixels, so
+/// the box holds their surroundings): those are the only values read, and a limb's old place
+/// is a small part of a frame. Outside the box the output is `image`.
+fn fill_around(
+    image: &RgbImage,
+    hole: &GrayImage,
+    needed: impl Fn(usize) -> bool,
+) -> Result<RgbImage, crate::imaging::inpaint::InpaintError> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    for i in (0..w * h).filter(|&i| needed(i)) {
+        let (x, y) = (i % w, i / w);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    if x0 > x1 {
+        return Ok(image.clone());
+    }
+    let m = (w.max(h) / 8).max(8);
+    let (x0, y0) = (x0.saturating_sub(m), y0.saturating_sub(m));
+    let (x1, y1) = ((x1 + m).min(w - 1), (y1 + m).min(h - 1));
+    let (cw, ch) = ((x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32);
+    let crop = image::imageops::crop_imm(image, x0 as u32, y0 as u32, cw, ch).to_image();
+    let crop_hole = image::imageops::crop_imm(hole, x0 as u32, y0 as u32, cw, ch).to_image();
+    let filled = match fill_diffusion(&crop, &crop_hole) {
+        // Nothing known in the box (a hole larger than the margin): the whole frame then.
+        Err(crate::imaging::inpaint::InpaintError::NoSource { .. }) => {
+            return fill_diffusion(image, hole)
+        }
+        other => other?,
+    };
+    let mut out = image.clone();
+    image::imageops::replace(&mut out, &filled, x0 as i64, y0 as i64);
+    Ok(out)
 }

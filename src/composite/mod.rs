@@ -21,13 +21,14 @@
 mod hidden;
 mod layers;
 pub mod network;
+mod puppet;
+pub mod upsample;
 
 pub use layers::{build_layers, plate_layers};
 pub use network::{composite_network, NetworkEdit, Placement};
+pub use puppet::composite_puppet;
 
 use crate::imaging::FlowField;
-use crate::pose::Pose;
-use crate::puppet::{ownership, puppet_warp, PuppetConfig, PuppetWarp};
 use anyhow::{ensure, Result};
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
@@ -172,9 +173,16 @@ pub fn composite_with(
     let mut person = vec![0f32; h * w];
     person.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         for (x, a) in row.iter_mut().enumerate() {
-            let (dx, dy) = flow.get(x, y);
             let i = y * w + x;
-            let sampled = sample_map(&layers.matte, h, w, x as f32 + dx, y as f32 + dy);
+            if owned[i] == 0.0 {
+                continue;
+            }
+            let (dx, dy) = flow.get(x, y);
+            let sampled = if dx == 0.0 && dy == 0.0 {
+                layers.matte[i] // most of a photo does not move
+            } else {
+                sample_map(&layers.matte, h, w, x as f32 + dx, y as f32 + dy)
+            };
             // An invented pixel is person wherever it is owned: the source matte says nothing
             // about a point the source does not show.
             let m = invented.as_ref().map_or(1.0, |inv| inv.visible[i]);
@@ -194,6 +202,7 @@ pub fn composite_with(
         .map(|v| (v * 2.0).min(1.0))
         .collect();
     let mut image = RgbImage::new(w as u32, h as u32);
+    let (photo, plate) = (layers.photo.as_raw(), layers.plate.as_raw());
     image
         .par_chunks_mut(3 * w)
         .enumerate()
@@ -201,8 +210,11 @@ pub fn composite_with(
             for x in 0..w {
                 let i = y * w + x;
                 let (a, v) = (person[i], vacated[i]);
-                let photo = layers.photo.get_pixel(x as u32, y as u32).0;
-                let plate = layers.plate.get_pixel(x as u32, y as u32).0;
+                let (px, out) = (&photo[3 * i..3 * i + 3], &mut row[3 * x..3 * x + 3]);
+                if a == 0.0 && v == 0.0 {
+                    out.copy_from_slice(px); // untouched: most of the photo
+                    continue;
+                }
                 let moved = if a > 0.0 {
                     let (dx, dy) = flow.get(x, y);
                     let warped = crate::imaging::flow_field::sample_bilinear(
@@ -222,9 +234,9 @@ pub fn composite_with(
                     [0.0; 3]
                 };
                 for c in 0..3 {
-                    let back = photo[c] as f32 * (1.0 - v) + plate[c] as f32 * v;
+                    let back = px[c] as f32 * (1.0 - v) + plate[3 * i + c] as f32 * v;
                     let value = a * moved[c] + (1.0 - a) * back;
-                    row[3 * x + c] = value.round().clamp(0.0, 255.0) as u8;
+                    out[c] = value.round().clamp(0.0, 255.0) as u8;
                 }
             }
         });
@@ -233,46 +245,6 @@ pub fn composite_with(
         person,
         vacated,
     })
-}
-
-/// The puppet's edit, composited: its flow at photo resolution and its ownership.
-pub fn composite_puppet(
-    layers: &PhotoLayers,
-    source: &Pose,
-    target: &Pose,
-    cfg: &PuppetConfig,
-) -> Result<Composited> {
-    let (h, w) = layers.size();
-    let warp = puppet_warp(source, target, h, w, cfg);
-    composite_warp(layers, source, target, &warp, cfg)
-}
-
-/// [`composite_puppet`] for a puppet warp already computed (photo-sized) by the caller, which
-/// also needs it for itself (its flow image, the plain warp beside the composite).
-pub fn composite_warp(
-    layers: &PhotoLayers,
-    source: &Pose,
-    target: &Pose,
-    warp: &PuppetWarp,
-    cfg: &PuppetConfig,
-) -> Result<Composited> {
-    let owned = ownership(source, target, warp, cfg);
-    let hidden = hidden::hidden_person(layers, warp, &owned)?;
-    if hidden.iter().all(|&h| h == 0.0) {
-        return composite(layers, &warp.flow, &owned);
-    }
-    let fill = hidden::person_fill(layers, &warp.flow, &owned, &hidden)?;
-    let claimed: Vec<f32> = owned.iter().zip(&hidden).map(|(o, h)| o.max(*h)).collect();
-    let visible: Vec<f32> = hidden.iter().map(|h| 1.0 - h).collect();
-    composite_with(
-        layers,
-        &warp.flow,
-        &claimed,
-        Some(Invented {
-            image: &fill,
-            visible: &visible,
-        }),
-    )
 }
 
 /// How far the vacated region is grown: the width of a matte's soft edge, ~2 px per 512.

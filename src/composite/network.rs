@@ -21,6 +21,7 @@
 //! PoNA has no flow or occlusion output; its edit has nothing to composite here (its image alone
 //! is the raw output).
 
+use super::upsample::Upsampler;
 use super::{composite_with, sample_map, Composited, Invented, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
 use crate::imaging::{FitTransform, FlowField};
@@ -118,8 +119,9 @@ pub fn composite_network(
         edit.image_at.grid_w,
         edit.image_at.grid_h
     );
-    let flow = upsample_flow(edit.flow, at, h, w);
-    let visible = upsample_map(edit.mask, at, h, w, 1.0);
+    let level = Upsampler::new(at, h, w);
+    let flow = level.flow(edit.flow);
+    let visible = level.map(edit.mask, 1.0);
     // Which target pixels the moved figure shows: the skeletons' answer (the puppet's
     // ownership, and the figure's core, where the network invents what the source hid).
     let warp = puppet_warp(source, target, h, w, cfg);
@@ -128,7 +130,7 @@ pub fn composite_network(
         .zip(&warp.person)
         .map(|(o, f)| o.max(((f - 0.9) * 10.0).clamp(0.0, 1.0)))
         .collect();
-    let mut image = upsample_image(edit.image, &edit.image_at, h, w);
+    let mut image = Upsampler::new(&edit.image_at, h, w).image(edit.image);
     match_colours(&mut image, layers, &flow, &visible, &owned);
     composite_with(
         layers,
@@ -139,59 +141,6 @@ pub fn composite_network(
             visible: &visible,
         }),
     )
-}
-
-/// A level's flow (cells) at photo resolution (pixels); zero outside the grid's box.
-pub fn upsample_flow(flow: &FlowField, at: &Placement, h: usize, w: usize) -> FlowField {
-    let plane = flow.height * flow.width;
-    let (dx, dy) = flow.data.split_at(plane);
-    let mut out = FlowField::zeros(h, w);
-    let (ox, oy) = out.data.split_at_mut(h * w);
-    ox.par_chunks_mut(w)
-        .zip(oy.par_chunks_mut(w))
-        .enumerate()
-        .for_each(|(y, (rx, ry))| {
-            for x in 0..w {
-                if !at.covers(x, y) {
-                    continue;
-                }
-                let (gx, gy) = at.to_grid(x, y);
-                rx[x] = sample_map(dx, flow.height, flow.width, gx, gy) * at.cell_w as f32;
-                ry[x] = sample_map(dy, flow.height, flow.width, gx, gy) * at.cell_h as f32;
-            }
-        });
-    out
-}
-
-/// A grid map at photo resolution; `outside` beyond the grid's box.
-pub fn upsample_map(map: &[f32], at: &Placement, h: usize, w: usize, outside: f32) -> Vec<f32> {
-    let mut out = vec![outside; h * w];
-    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        for (x, o) in row.iter_mut().enumerate() {
-            if at.covers(x, y) {
-                let (gx, gy) = at.to_grid(x, y);
-                *o = sample_map(map, at.grid_h, at.grid_w, gx, gy);
-            }
-        }
-    });
-    out
-}
-
-/// An image placed by `at`, at photo resolution (bilinear, edge-clamped; black outside).
-pub fn upsample_image(img: &RgbImage, at: &Placement, h: usize, w: usize) -> RgbImage {
-    let mut out = RgbImage::new(w as u32, h as u32);
-    out.par_chunks_mut(3 * w).enumerate().for_each(|(y, row)| {
-        for x in 0..w {
-            if at.covers(x, y) {
-                let (gx, gy) = at.to_grid(x, y);
-                let v = sample_bilinear(img, gx, gy);
-                for c in 0..3 {
-                    row[3 * x + c] = v[c].round().clamp(0.0, 255.0) as u8;
-                }
-            }
-        }
-    });
-    out
 }
 
 /// Brings the network's colours to the photo's: per channel, the gain and offset that match
@@ -258,6 +207,7 @@ fn match_colours(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::composite::upsample::{upsample_flow, upsample_map};
 
     /// Cell centres land on the photo pixels they cover; a uniform level flow of one cell is
     /// `cell` photo pixels; outside the box the flow is zero.

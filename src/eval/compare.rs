@@ -4,9 +4,9 @@
 //! person ∪ where the source person was: what a re-posing changes).
 
 use super::metrics;
-use crate::composite::network::upsample_image;
+use crate::composite::upsample::upsample_image;
 use crate::composite::{
-    composite_network, composite_warp, plate_layers, NetworkEdit, Placement, DEFAULT_METHOD,
+    composite_network, composite_puppet, plate_layers, NetworkEdit, Placement, DEFAULT_METHOD,
 };
 use crate::imaging::flow_field::downsample_map;
 use crate::imaging::FlowField;
@@ -276,10 +276,9 @@ pub fn evaluate(
             let model_small = crate::imaging::tensor_to_image(&out.image.get(i)?)?;
             let image_at = Placement::new(0.0, 0.0, w as f64, h as f64, mw, mh);
             let model_img = upsample_image(&model_small, &image_at, h, w);
-            // The puppet's warp above, composited (not warped a second time).
             let layers = plate_layers(&p.source, scene.source_person.clone(), &|| false)?;
             let puppet_comp =
-                composite_warp(&layers, &p.source_pose, &p.target_pose, &puppet, &pcfg)?.image;
+                composite_puppet(&layers, &p.source_pose, &p.target_pose, &pcfg)?.image;
             let level_flow = flow_from_tensor(&out.flows[finest].get(i)?)?;
             let level_mask = out.masks[finest].get(i)?.flatten_all()?.to_vec1::<f32>()?;
             let level_at = Placement::new(

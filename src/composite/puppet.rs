@@ -1,0 +1,141 @@
+//! The puppet's edit, composited.
+//!
+//! The puppet's map is smooth (piecewise affine, softly blended), so it is computed on a grid
+//! of at most [`GRID_SIDE`] cells a side and brought up to the photo bilinearly, with the
+//! ownership, the hidden-person share and its fill; only the composite itself — sampling the
+//! photo and the matte — runs per photo pixel, so the person's edges are the matte's, not the
+//! grid's. On a megapixel photo that is a 16th of the per-pixel work (`marionette bench --model
+//! composite`); photos up to `GRID_SIDE` a side (the editor's preview, the evaluation) are done
+//! at full resolution.
+
+use super::hidden::{hidden_person, person_fill};
+use super::upsample::Upsampler;
+use super::{composite, composite_with, Composited, Invented, PhotoLayers, Placement};
+use crate::pose::Pose;
+use crate::puppet::{ownership, puppet_warp, PuppetConfig};
+use anyhow::Result;
+use image::RgbImage;
+
+/// The puppet's grid has at most this many cells a side.
+pub const GRID_SIDE: usize = 320;
+
+/// The person moved from `source` to `target` (photo pixels) by the puppet, composited over
+/// `layers` at the photo's size.
+pub fn composite_puppet(
+    layers: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    cfg: &PuppetConfig,
+) -> Result<Composited> {
+    let (h, w) = layers.size();
+    let f = h.max(w).div_ceil(GRID_SIDE).max(1);
+    if f == 1 {
+        return composite_on_grid(layers, layers, source, target, cfg, None);
+    }
+    let coarse = coarse_layers(layers, f)?;
+    let to_grid = |p: &Pose| {
+        let k = f as f32;
+        p.map_points(|x, y| ((x + 0.5) / k - 0.5, (y + 0.5) / k - 0.5))
+    };
+    let at = Placement::new(
+        0.0,
+        0.0,
+        (coarse.photo.width() as usize * f) as f64,
+        (coarse.photo.height() as usize * f) as f64,
+        coarse.photo.width() as usize,
+        coarse.photo.height() as usize,
+    );
+    composite_on_grid(
+        layers,
+        &coarse,
+        &to_grid(source),
+        &to_grid(target),
+        cfg,
+        Some(&at),
+    )
+}
+
+/// The warp, ownership and hidden person on `grid` (the layers themselves, or their coarse
+/// copy placed in the photo by `at`), composited over `layers`.
+pub(super) fn composite_on_grid(
+    layers: &PhotoLayers,
+    grid: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    cfg: &PuppetConfig,
+    at: Option<&Placement>,
+) -> Result<Composited> {
+    let (gh, gw) = grid.size();
+    let warp = puppet_warp(source, target, gh, gw, cfg);
+    let owned = ownership(source, target, &warp, cfg);
+    let hidden = hidden_person(grid, &warp, &owned)?;
+    let fill = if hidden.iter().any(|&v| v > 0.0) {
+        Some(person_fill(grid, &warp.flow, &owned, &hidden)?)
+    } else {
+        None
+    };
+    // Up to the photo (identity when the grid is the photo).
+    let (h, w) = layers.size();
+    let up_grid = at.map(|at| Upsampler::new(at, h, w));
+    let up = |m: &[f32]| match &up_grid {
+        Some(u) => u.map(m, 0.0),
+        None => m.to_vec(),
+    };
+    let flow = match &up_grid {
+        Some(u) => u.flow(&warp.flow),
+        None => warp.flow,
+    };
+    let (owned, hidden) = (up(&owned), up(&hidden));
+    let Some(fill) = fill else {
+        return composite(layers, &flow, &owned);
+    };
+    let fill: RgbImage = match &up_grid {
+        Some(u) => u.image(&fill),
+        None => fill,
+    };
+    let claimed: Vec<f32> = owned.iter().zip(&hidden).map(|(o, h)| o.max(*h)).collect();
+    let visible: Vec<f32> = hidden.iter().map(|h| 1.0 - h).collect();
+    composite_with(
+        layers,
+        &flow,
+        &claimed,
+        Some(Invented {
+            image: &fill,
+            visible: &visible,
+        }),
+    )
+}
+
+/// The layers averaged over `f × f` blocks (the last row and column of blocks may be partial).
+fn coarse_layers(layers: &PhotoLayers, f: usize) -> Result<PhotoLayers> {
+    let (h, w) = layers.size();
+    let (gh, gw) = (h.div_ceil(f), w.div_ceil(f));
+    let block = |gx: usize, gy: usize| {
+        let (x0, y0) = (gx * f, gy * f);
+        (x0..(x0 + f).min(w)).flat_map(move |x| (y0..(y0 + f).min(h)).map(move |y| (x, y)))
+    };
+    let mean_rgb = |img: &RgbImage| {
+        RgbImage::from_fn(gw as u32, gh as u32, |gx, gy| {
+            let (mut s, mut n) = ([0u32; 3], 0u32);
+            for (x, y) in block(gx as usize, gy as usize) {
+                let p = img.get_pixel(x as u32, y as u32).0;
+                for c in 0..3 {
+                    s[c] += p[c] as u32;
+                }
+                n += 1;
+            }
+            image::Rgb(s.map(|v| ((v + n / 2) / n.max(1)) as u8))
+        })
+    };
+    let matte: Vec<f32> = (0..gh * gw)
+        .map(|i| {
+            let (mut s, mut n) = (0f32, 0f32);
+            for (x, y) in block(i % gw, i / gw) {
+                s += layers.matte[y * w + x];
+                n += 1.0;
+            }
+            s / n.max(1.0)
+        })
+        .collect();
+    PhotoLayers::new(mean_rgb(&layers.photo), matte, mean_rgb(&layers.plate))
+}

@@ -1,0 +1,140 @@
+//! Bringing grid fields (a network level, the puppet's coarse grid) up to the photo: bilinear
+//! between cell centres, edge-clamped, with the taps of each output column and row computed
+//! once ([`Upsampler`]), so each field costs a few multiply-adds per photo pixel — on a
+//! megapixel photo the per-pixel division and clamping of a point sampler cost more than the
+//! composite itself.
+
+use super::Placement;
+use crate::imaging::FlowField;
+use image::RgbImage;
+use rayon::prelude::*;
+
+/// One output coordinate's taps along an axis: the two grid indices and the second's weight.
+type Tap = Option<(usize, usize, f32)>;
+
+/// The taps of `n_out` photo pixels along an axis whose grid of `n_grid` cells of `cell`
+/// pixels starts at `origin`; `None` outside the grid's box.
+fn axis_taps(n_out: usize, origin: f64, cell: f64, n_grid: usize) -> Vec<Tap> {
+    (0..n_out)
+        .map(|x| {
+            let g = (x as f64 + 0.5 - origin) / cell - 0.5;
+            if n_grid == 0 || g < -0.5 || g > n_grid as f64 - 0.5 {
+                return None;
+            }
+            let g = g.clamp(0.0, (n_grid - 1) as f64);
+            let i0 = g.floor() as usize;
+            Some((i0, (i0 + 1).min(n_grid - 1), (g - i0 as f64) as f32))
+        })
+        .collect()
+}
+
+/// Bilinear upsampling of fields on one grid to one photo size.
+pub struct Upsampler {
+    xs: Vec<Tap>,
+    ys: Vec<Tap>,
+    grid_w: usize,
+    grid_h: usize,
+    cell_w: f32,
+    cell_h: f32,
+}
+
+impl Upsampler {
+    /// For fields on the grid `at` places, to an `h × w` photo.
+    pub fn new(at: &Placement, h: usize, w: usize) -> Self {
+        Self {
+            xs: axis_taps(w, at.x0, at.cell_w, at.grid_w),
+            ys: axis_taps(h, at.y0, at.cell_h, at.grid_h),
+            grid_w: at.grid_w,
+            grid_h: at.grid_h,
+            cell_w: at.cell_w as f32,
+            cell_h: at.cell_h as f32,
+        }
+    }
+
+    /// `channels` grid planes (row-major, one after another) at photo size, each scaled by
+    /// its factor; `outside` beyond the grid's box.
+    fn planes(&self, data: &[f32], scales: &[f32], outside: f32) -> Vec<Vec<f32>> {
+        let (w, h) = (self.xs.len(), self.ys.len());
+        let plane = self.grid_w * self.grid_h;
+        scales
+            .iter()
+            .enumerate()
+            .map(|(c, &k)| {
+                let m = &data[c * plane..(c + 1) * plane];
+                let mut out = vec![outside; h * w];
+                out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+                    let Some((j0, j1, wy)) = self.ys[y] else {
+                        return;
+                    };
+                    let (r0, r1) = (&m[j0 * self.grid_w..], &m[j1 * self.grid_w..]);
+                    for (o, tap) in row.iter_mut().zip(&self.xs) {
+                        if let Some((i0, i1, wx)) = *tap {
+                            let top = r0[i0] + (r0[i1] - r0[i0]) * wx;
+                            let bottom = r1[i0] + (r1[i1] - r1[i0]) * wx;
+                            *o = (top + (bottom - top) * wy) * k;
+                        }
+                    }
+                });
+                out
+            })
+            .collect()
+    }
+
+    /// A grid map at photo size; `outside` beyond the grid's box.
+    pub fn map(&self, map: &[f32], outside: f32) -> Vec<f32> {
+        assert_eq!(map.len(), self.grid_w * self.grid_h, "map size");
+        self.planes(map, &[1.0], outside).remove(0)
+    }
+
+    /// A flow in grid cells, as photo pixels; zero beyond the grid's box.
+    pub fn flow(&self, flow: &FlowField) -> FlowField {
+        assert_eq!(
+            (flow.height, flow.width),
+            (self.grid_h, self.grid_w),
+            "flow size"
+        );
+        let mut p = self.planes(&flow.data, &[self.cell_w, self.cell_h], 0.0);
+        let dy = p.pop().expect("two planes");
+        let mut data = p.pop().expect("two planes");
+        data.extend(dy);
+        FlowField {
+            height: self.ys.len(),
+            width: self.xs.len(),
+            data,
+        }
+    }
+
+    /// An image on the grid at photo size; black beyond the grid's box.
+    pub fn image(&self, img: &RgbImage) -> RgbImage {
+        let plane = self.grid_w * self.grid_h;
+        assert_eq!(img.len(), 3 * plane, "image size");
+        let mut data = vec![0f32; 3 * plane];
+        for (i, px) in img.pixels().enumerate() {
+            for c in 0..3 {
+                data[c * plane + i] = px[c] as f32;
+            }
+        }
+        let p = self.planes(&data, &[1.0; 3], 0.0);
+        let (w, h) = (self.xs.len(), self.ys.len());
+        let mut out = RgbImage::new(w as u32, h as u32);
+        for (i, px) in out.pixels_mut().enumerate() {
+            px.0 = [0, 1, 2].map(|c| p[c][i].round().clamp(0.0, 255.0) as u8);
+        }
+        out
+    }
+}
+
+/// A level's flow (cells) at photo resolution (pixels); zero outside the grid's box.
+pub fn upsample_flow(flow: &FlowField, at: &Placement, h: usize, w: usize) -> FlowField {
+    Upsampler::new(at, h, w).flow(flow)
+}
+
+/// A grid map at photo resolution; `outside` beyond the grid's box.
+pub fn upsample_map(map: &[f32], at: &Placement, h: usize, w: usize, outside: f32) -> Vec<f32> {
+    Upsampler::new(at, h, w).map(map, outside)
+}
+
+/// An image placed by `at`, at photo resolution (bilinear, edge-clamped; black outside).
+pub fn upsample_image(img: &RgbImage, at: &Placement, h: usize, w: usize) -> RgbImage {
+    Upsampler::new(at, h, w).image(img)
+}
