@@ -116,21 +116,37 @@ fn raising_an_arm_in_a_real_photo() {
     let unchanged = psnr(&out.image, &photo, outside);
     println!("outside the arm's band: {unchanged:.1} dB");
     assert!(unchanged >= 38.0, "{unchanged:.1} dB outside the arm");
-    // Where the forearm was (and is no longer), the arm is gone (no ghost): the picture there
-    // changed. (Not necessarily to the plate: this forearm lies across the coat and the
-    // camera, which stay.)
+    // Where the forearm was (and is no longer), the arm is gone (no ghost): its edges and
+    // folds are not there any more. (The picture need not change much: this dark sleeve lay
+    // across a dark coat, which is what now shows there.)
     let (w, h) = photo.dimensions();
     let was = |x: u32, y: u32| {
         let p = (x as f32, y as f32);
         let (e, wr) = (source.get(R_ELBOW).unwrap(), source.get(R_WRIST).unwrap());
         segment_distance(p, &e, &wr) < 0.15 * scale && !near_arm(p, &target, 0.5 * scale)
     };
-    let ghost_vs_plate = psnr(&out.image, &layers.plate, was);
+    let detail = |img: &RgbImage| {
+        let (mut sum, mut n) = (0f64, 0usize);
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                if was(x, y) {
+                    let g = |xx: u32, yy: u32| img.get_pixel(xx, yy)[0] as f64;
+                    sum += (g(x + 1, y) - g(x - 1, y)).abs() + (g(x, y + 1) - g(x, y - 1)).abs();
+                    n += 1;
+                }
+            }
+        }
+        sum / n.max(1) as f64
+    };
+    let (detail_then, detail_now) = (detail(&photo), detail(&out.image));
     let ghost_vs_photo = psnr(&out.image, &photo, was);
     println!(
-        "old forearm: {ghost_vs_plate:.1} dB to the plate, {ghost_vs_photo:.1} dB to the photo"
+        "old forearm: detail {detail_then:.1} in the photo, {detail_now:.1} in the result; {ghost_vs_photo:.1} dB to the photo"
     );
-    assert!(ghost_vs_photo < 20.0, "the old arm is still there");
+    assert!(
+        detail_now < 0.5 * detail_then,
+        "the old arm is still there: detail {detail_now:.1} vs {detail_then:.1}"
+    );
     // Where the forearm is now, the arm's own colours arrive: the mean colour along the new
     // forearm matches the mean colour along the old one in the photo.
     let mean_along = |img: &RgbImage, pose: &Pose| {

@@ -209,7 +209,9 @@ pub fn composite_with(
         .for_each(|(y, row)| {
             for x in 0..w {
                 let i = y * w + x;
-                let (a, v) = (person[i], vacated[i]);
+                // Where invented person is, the plate must not show through its soft edge.
+                let m = invented.as_ref().map_or(1.0, |inv| inv.visible[i]);
+                let (a, v) = (person[i], vacated[i] * m);
                 let (px, out) = (&photo[3 * i..3 * i + 3], &mut row[3 * x..3 * x + 3]);
                 if a == 0.0 && v == 0.0 {
                     out.copy_from_slice(px); // untouched: most of the photo

@@ -93,8 +93,18 @@ pub(super) fn composite_on_grid(
         Some(u) => u.image(&fill),
         None => fill,
     };
-    let claimed: Vec<f32> = owned.iter().zip(&hidden).map(|(o, h)| o.max(*h)).collect();
-    let visible: Vec<f32> = hidden.iter().map(|h| 1.0 - h).collect();
+    // The person is what the figure shows plus what it hides, with no dip between them (the
+    // plate would show through as a light seam); of that, the shown share is the warped photo.
+    let claimed: Vec<f32> = owned
+        .iter()
+        .zip(&hidden)
+        .map(|(o, h)| (o + h).min(1.0))
+        .collect();
+    let visible: Vec<f32> = owned
+        .iter()
+        .zip(&claimed)
+        .map(|(o, c)| if *c > 0.0 { (o / c).min(1.0) } else { 1.0 })
+        .collect();
     composite_with(
         layers,
         &flow,
