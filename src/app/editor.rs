@@ -1551,5 +1551,22 @@ mod tests {
             "the arm did not move: {inside} pixels changed"
         );
         assert_eq!(outside, 0, "pixels changed away from the arm");
+
+        // The export is the full-resolution composite, written off the UI thread.
+        let out = dir.path().join("reposed.png");
+        e.export_photo(&out).unwrap();
+        assert!(e.exporting());
+        assert!(e.export_photo(&out).is_err(), "a second export while one runs");
+        let t0 = Instant::now();
+        while e.exporting() {
+            e.tick();
+            assert!(t0.elapsed() < Duration::from_secs(120), "the export did not finish");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(notice(&e).starts_with("Exported"), "{}", notice(&e));
+        let written = image::open(&out).unwrap().to_rgb8();
+        assert_eq!(written.dimensions(), img.dimensions());
+        let far = written.get_pixel(img.width() - 5, img.height() - 5);
+        assert_eq!(far, img.get_pixel(img.width() - 5, img.height() - 5));
     }
 }
