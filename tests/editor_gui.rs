@@ -62,7 +62,7 @@ fn step_until(
 
 fn wait_for_current_result(h: &mut Harness<'static, MarionetteApp>) {
     step_until(h, "the current result", |app| {
-        app.editor.result_is_current() && !app.editor.busy()
+        app.editor.result_is_current() && !app.editor.busy() && app.editor.preview_is_current()
     });
     // One more frame so the new textures are drawn.
     h.step();

@@ -955,6 +955,15 @@ impl Editor {
             .is_some_and(|r| r.request == self.latest_request)
     }
 
+    /// Whether the preview on screen belongs to the current poses (and nothing newer is being
+    /// composited).
+    pub fn preview_is_current(&self) -> bool {
+        self.preview
+            .as_ref()
+            .is_some_and(|p| p.request == self.latest_request)
+            && !self.preview_worker.is_busy()
+    }
+
     /// Requests dropped unrun because newer edits replaced them.
     pub fn dropped_requests(&self) -> u64 {
         self.worker.dropped()
@@ -1556,11 +1565,17 @@ mod tests {
         let out = dir.path().join("reposed.png");
         e.export_photo(&out).unwrap();
         assert!(e.exporting());
-        assert!(e.export_photo(&out).is_err(), "a second export while one runs");
+        assert!(
+            e.export_photo(&out).is_err(),
+            "a second export while one runs"
+        );
         let t0 = Instant::now();
         while e.exporting() {
             e.tick();
-            assert!(t0.elapsed() < Duration::from_secs(120), "the export did not finish");
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "the export did not finish"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(notice(&e).starts_with("Exported"), "{}", notice(&e));

@@ -430,8 +430,8 @@ pub fn side_panel(ui: &mut egui::Ui, editor: &mut Editor) {
 
 /// How to fit the source skeleton, and what the detector did (or why it did nothing).
 fn fit_notice(ui: &mut egui::Ui, status: &DetectStatus) {
-    const HOW: &str = "(right-click hides joints that are not visible in the photo). The result \
-                       shows the model's reconstruction.";
+    const HOW: &str = "(right-click hides joints that are not visible in the photo). The Network \
+                       result view shows the model's reconstruction, a check of the fit.";
     let (text, detail) = match status {
         DetectStatus::Off => (
             format!(

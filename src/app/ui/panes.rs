@@ -291,10 +291,12 @@ fn paint_result_pane(
             if let Some(t) = tex.preview.as_ref().or(tex.photo.as_ref()) {
                 painter.image(t.id(), img_rect, full_uv(), Color32::WHITE);
             }
-            let note = match &editor.preview {
-                Some(p) if p.composited => None,
-                Some(_) => Some("plain warp — the matte and background plate are not ready"),
-                None => None,
+            // Said only while compositing is on (off, the side panel says so).
+            let note = match (&editor.preview, editor.layers.is_some()) {
+                (Some(p), true) if !p.composited => {
+                    Some("plain warp — the matte and background plate are not ready")
+                }
+                _ => None,
             };
             if let Some(note) = note {
                 painter.text(
