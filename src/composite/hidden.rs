@@ -88,7 +88,7 @@ fn enclosed_by_person(sampled: &[f32], owned: &[f32], h: usize, w: usize) -> Res
         }])
     });
     let spread =
-        fill_around(&alpha, &hole, |i| left(i)).map_err(|e| anyhow!("spreading the matte: {e}"))?;
+        fill_around(&alpha, &hole, left).map_err(|e| anyhow!("spreading the matte: {e}"))?;
     Ok((0..h * w)
         .map(|i| {
             if !left(i) {
