@@ -53,6 +53,21 @@ pub struct BenchArgs {
     pub edit: bool,
 }
 
+/// Median ms of `f` over `runs` after `warmup`, and its last result.
+pub(crate) fn time<T>(warmup: usize, runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut ms = Vec::new();
+    let mut last = None;
+    for i in 0..warmup + runs.max(1) {
+        let start = Instant::now();
+        let out = f()?;
+        if i >= warmup {
+            ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        last = Some(out);
+    }
+    Ok((median(&mut ms), last.context("no run")?))
+}
+
 /// The median of `v` (sorted in place); NaN when empty.
 pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));

@@ -7,11 +7,10 @@
 //! skeletons' ownership, colour matching; the network's own run excluded). Median of N each;
 //! last line `composite_ms <median per-edit puppet composite>`.
 
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::bench::{median, BenchArgs};
+use super::bench::{time, BenchArgs};
 use crate::composite::{composite_puppet, plate_layers};
 use crate::detect::PoseDetector;
 use crate::pose::skeleton::{R_ELBOW, R_WRIST};
@@ -20,19 +19,6 @@ use crate::pose::Joint;
 /// About a megapixel.
 const DEFAULT_HW: (usize, usize) = (1024, 1024);
 
-fn time<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
-    let mut last = None;
-    let mut ms = Vec::with_capacity(runs);
-    for i in 0..warmup + runs.max(1) {
-        let t0 = Instant::now();
-        let out = f()?;
-        if i >= warmup {
-            ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        }
-        last = Some(out);
-    }
-    Ok((median(&mut ms), last.expect("at least one run")))
-}
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let path = match &args.image {
@@ -76,11 +62,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.warmup
     );
 
-    let (matte_ms, matte) = time(args.runs, args.warmup, || {
+    let (matte_ms, matte) = time(args.warmup, args.runs, || {
         detector.matte_for_pose(&photo, &source)
     })?;
     let alpha = matte.alpha().to_vec();
-    let (plate_ms, layers) = time(args.runs, args.warmup, || {
+    let (plate_ms, layers) = time(args.warmup, args.runs, || {
         plate_layers(&photo, alpha.clone(), &|| false)
     })?;
     println!(
@@ -89,7 +75,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     );
 
     let cfg = Default::default();
-    let (puppet_ms, _) = time(args.runs, args.warmup, || {
+    let (puppet_ms, _) = time(args.warmup, args.runs, || {
         composite_puppet(&layers, &source, &target, &cfg)
     })?;
 
@@ -104,7 +90,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     )?;
     let rendered =
         super::render::render(&model, &photo, &source, &target, &candle_core::Device::Cpu)?;
-    let (network_ms, _) = time(args.runs, args.warmup, || {
+    let (network_ms, _) = time(args.warmup, args.runs, || {
         super::render::composite_rendered(&layers, &source, &target, &rendered)
     })?;
     println!("per edit: puppet+composite {puppet_ms:.1} ms, model+composite {network_ms:.1} ms (network run excluded)");

@@ -3,12 +3,11 @@
 //! PSNR / SSIM inside the hole when the true background is known (synthetic scenes). Last
 //! line `inpaint_ms <median PatchMatch ms>`.
 
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use image::{GrayImage, Luma, RgbImage};
 
-use super::bench::{median, BenchArgs};
+use super::bench::{time, BenchArgs};
 use crate::eval::plate::{plate_scene, score_fill};
 use crate::imaging::inpaint::{fill_diffusion, fill_patchmatch, PatchMatchParams};
 use crate::imaging::open_photo;
@@ -78,20 +77,6 @@ fn scene(args: &BenchArgs) -> Result<Scene> {
     })
 }
 
-/// Median ms of `f` over `runs` after `warmup`, and its last result.
-fn time<T>(warmup: usize, runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
-    let mut ms = Vec::new();
-    let mut last = None;
-    for i in 0..warmup + runs.max(1) {
-        let start = Instant::now();
-        let out = f()?;
-        if i >= warmup {
-            ms.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        last = Some(out);
-    }
-    Ok((median(&mut ms), last.context("no run")?))
-}
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let s = scene(args)?;
