@@ -54,7 +54,11 @@ pub struct BenchArgs {
 }
 
 /// Median ms of `f` over `runs` after `warmup`, and its last result.
-pub(crate) fn time<T>(warmup: usize, runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+pub(crate) fn time<T>(
+    warmup: usize,
+    runs: usize,
+    mut f: impl FnMut() -> Result<T>,
+) -> Result<(f64, T)> {
     let mut ms = Vec::new();
     let mut last = None;
     for i in 0..warmup + runs.max(1) {

@@ -7,7 +7,6 @@
 //! skeletons' ownership, colour matching; the network's own run excluded). Median of N each;
 //! last line `composite_ms <median per-edit puppet composite>`.
 
-
 use anyhow::{Context, Result};
 
 use super::bench::{time, BenchArgs};
@@ -18,7 +17,6 @@ use crate::pose::Joint;
 
 /// About a megapixel.
 const DEFAULT_HW: (usize, usize) = (1024, 1024);
-
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let path = match &args.image {

@@ -3,7 +3,6 @@
 //! PSNR / SSIM inside the hole when the true background is known (synthetic scenes). Last
 //! line `inpaint_ms <median PatchMatch ms>`.
 
-
 use anyhow::{Context, Result};
 use image::{GrayImage, Luma, RgbImage};
 
@@ -76,7 +75,6 @@ fn scene(args: &BenchArgs) -> Result<Scene> {
         truth: Some(s.truth),
     })
 }
-
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let s = scene(args)?;

@@ -150,9 +150,45 @@ pub fn composite_with(
     invented: Option<Invented<'_>>,
 ) -> Result<Composited> {
     let (h, w) = layers.size();
+    composite_window(layers, Window::whole(h, w), flow, owned, invented)
+}
+
+/// A rectangle of the photo: `x0, y0` its top-left pixel, `w × h` its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub x0: usize,
+    pub y0: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl Window {
+    pub fn whole(h: usize, w: usize) -> Self {
+        Self { x0: 0, y0: 0, w, h }
+    }
+}
+
+/// The composite computed inside `win` only — `flow`, `owned` and `invented` are window-sized,
+/// their pixel (x, y) is the photo's (x0 + x, y0 + y), and they sample the whole layers —
+/// with the photo unchanged outside. The caller promises that nothing changes outside: zero
+/// flow, everything owned, nothing invented there (the puppet's edit of one arm touches a
+/// fraction of a photo, and the rest is then a copy).
+pub(crate) fn composite_window(
+    layers: &PhotoLayers,
+    win: Window,
+    flow: &FlowField,
+    owned: &[f32],
+    invented: Option<Invented<'_>>,
+) -> Result<Composited> {
+    let (ph, pw) = layers.size();
+    ensure!(
+        win.x0 + win.w <= pw && win.y0 + win.h <= ph && win.w > 0 && win.h > 0,
+        "window {win:?} outside a {pw}×{ph} photo"
+    );
+    let (h, w) = (win.h, win.w);
     ensure!(
         flow.height == h && flow.width == w,
-        "flow of {}×{} for a {h}×{w} photo",
+        "flow of {}×{} for a {h}×{w} window",
         flow.height,
         flow.width
     );
@@ -164,12 +200,13 @@ pub fn composite_with(
     if let Some(inv) = &invented {
         ensure!(
             inv.image.dimensions() == (w as u32, h as u32) && inv.visible.len() == h * w,
-            "invented pixels of {:?} ({} visibilities) for a {w}×{h} photo",
+            "invented pixels of {:?} ({} visibilities) for a {w}×{h} window",
             inv.image.dimensions(),
             inv.visible.len()
         );
     }
-    // Target alpha: the warped matte where the moved figure owns what it samples.
+    let at = |x: usize, y: usize| (y + win.y0) * pw + x + win.x0; // photo index
+                                                                  // Target alpha: the warped matte where the moved figure owns what it samples.
     let mut person = vec![0f32; h * w];
     person.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         for (x, a) in row.iter_mut().enumerate() {
@@ -179,9 +216,10 @@ pub fn composite_with(
             }
             let (dx, dy) = flow.get(x, y);
             let sampled = if dx == 0.0 && dy == 0.0 {
-                layers.matte[i] // most of a photo does not move
+                layers.matte[at(x, y)] // most of a photo does not move
             } else {
-                sample_map(&layers.matte, h, w, x as f32 + dx, y as f32 + dy)
+                let (px, py) = ((x + win.x0) as f32 + dx, (y + win.y0) as f32 + dy);
+                sample_map(&layers.matte, ph, pw, px, py)
             };
             // An invented pixel is person wherever it is owned: the source matte says nothing
             // about a point the source does not show.
@@ -190,43 +228,40 @@ pub fn composite_with(
         }
     });
     // Where the source person was and the target person is not; grown over the soft edge.
-    let left: Vec<f32> = layers
-        .matte
-        .iter()
-        .zip(&person)
-        .map(|(s, t)| (s - t).max(0.0))
+    let left: Vec<f32> = (0..h * w)
+        .map(|i| (layers.matte[at(i % w, i / w)] - person[i]).max(0.0))
         .collect();
-    let radius = edge_radius(h, w);
+    let radius = edge_radius(ph, pw);
     let vacated: Vec<f32> = max_filter(&left, h, w, radius)
         .into_iter()
         .map(|v| (v * 2.0).min(1.0))
         .collect();
-    let mut image = RgbImage::new(w as u32, h as u32);
+    let mut image = layers.photo.clone();
     let (photo, plate) = (layers.photo.as_raw(), layers.plate.as_raw());
     image
-        .par_chunks_mut(3 * w)
+        .par_chunks_mut(3 * pw)
+        .skip(win.y0)
+        .take(h)
         .enumerate()
         .for_each(|(y, row)| {
             for x in 0..w {
-                let i = y * w + x;
+                let (i, j) = (y * w + x, at(x, y));
                 // Where invented person is, the plate must not show through its soft edge.
                 let m = invented.as_ref().map_or(1.0, |inv| inv.visible[i]);
                 let (a, v) = (person[i], vacated[i] * m);
-                let (px, out) = (&photo[3 * i..3 * i + 3], &mut row[3 * x..3 * x + 3]);
                 if a == 0.0 && v == 0.0 {
-                    out.copy_from_slice(px); // untouched: most of the photo
-                    continue;
+                    continue; // untouched: the photo's pixel is already there
                 }
+                let px = &photo[3 * j..3 * j + 3];
                 let moved = if a > 0.0 {
                     let (dx, dy) = flow.get(x, y);
                     let warped = crate::imaging::flow_field::sample_bilinear(
                         &layers.photo,
-                        x as f32 + dx,
-                        y as f32 + dy,
+                        (x + win.x0) as f32 + dx,
+                        (y + win.y0) as f32 + dy,
                     );
                     match &invented {
                         Some(inv) => {
-                            let m = inv.visible[i];
                             let new = inv.image.get_pixel(x as u32, y as u32).0;
                             [0, 1, 2].map(|c| m * warped[c] + (1.0 - m) * new[c] as f32)
                         }
@@ -235,13 +270,27 @@ pub fn composite_with(
                 } else {
                     [0.0; 3]
                 };
+                let out = &mut row[3 * (x + win.x0)..3 * (x + win.x0) + 3];
                 for c in 0..3 {
-                    let back = px[c] as f32 * (1.0 - v) + plate[3 * i + c] as f32 * v;
+                    let back = px[c] as f32 * (1.0 - v) + plate[3 * j + c] as f32 * v;
                     let value = a * moved[c] + (1.0 - a) * back;
                     out[c] = value.round().clamp(0.0, 255.0) as u8;
                 }
             }
         });
+    // Outside the window the person is the source's and nothing is vacated.
+    let (person, vacated) = if win == Window::whole(ph, pw) {
+        (person, vacated)
+    } else {
+        let mut full_person = layers.matte.clone();
+        let mut full_vacated = vec![0f32; ph * pw];
+        for y in 0..h {
+            let r = at(0, y);
+            full_person[r..r + w].copy_from_slice(&person[y * w..(y + 1) * w]);
+            full_vacated[r..r + w].copy_from_slice(&vacated[y * w..(y + 1) * w]);
+        }
+        (full_person, full_vacated)
+    };
     Ok(Composited {
         image,
         person,

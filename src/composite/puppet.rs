@@ -10,7 +10,8 @@
 
 use super::hidden::{hidden_person, person_fill};
 use super::upsample::Upsampler;
-use super::{composite, composite_with, Composited, Invented, PhotoLayers, Placement};
+use super::{composite, composite_window, Composited, Invented, PhotoLayers, Placement, Window};
+use crate::imaging::FlowField;
 use crate::pose::Pose;
 use crate::puppet::{ownership, puppet_warp, PuppetConfig};
 use anyhow::Result;
@@ -74,9 +75,24 @@ pub(super) fn composite_on_grid(
     } else {
         None
     };
-    // Up to the photo (identity when the grid is the photo).
+    // Where anything changes: the flow moves, a part is not owned, or person is hidden. Only
+    // that window (grown over the bilinear step and the vacated region's edge) is composited.
     let (h, w) = layers.size();
-    let up_grid = at.map(|at| Upsampler::new(at, h, w));
+    let win = match at {
+        None => Window::whole(h, w),
+        Some(at) => match active_window(&warp.flow, &owned, &hidden, at, h, w) {
+            Some(win) => win,
+            None => return composite(layers, &FlowField::zeros(h, w), &vec![1.0; h * w]),
+        },
+    };
+    let up_grid = at.map(|at| {
+        let shifted = Placement {
+            x0: at.x0 - win.x0 as f64,
+            y0: at.y0 - win.y0 as f64,
+            ..*at
+        };
+        Upsampler::new(&shifted, win.h, win.w)
+    });
     let up = |m: &[f32]| match &up_grid {
         Some(u) => u.map(m, 0.0),
         None => m.to_vec(),
@@ -86,12 +102,12 @@ pub(super) fn composite_on_grid(
         None => warp.flow,
     };
     let (owned, hidden) = (up(&owned), up(&hidden));
-    let Some(fill) = fill else {
-        return composite(layers, &flow, &owned);
-    };
-    let fill: RgbImage = match &up_grid {
+    let fill = fill.map(|fill| match &up_grid {
         Some(u) => u.image(&fill),
         None => fill,
+    });
+    let Some(fill) = fill else {
+        return composite_window(layers, win, &flow, &owned, None);
     };
     // The person is what the figure shows plus what it hides, with no dip between them (the
     // plate would show through as a light seam); of that, the shown share is the warped photo.
@@ -105,8 +121,9 @@ pub(super) fn composite_on_grid(
         .zip(&claimed)
         .map(|(o, c)| if *c > 0.0 { (o / c).min(1.0) } else { 1.0 })
         .collect();
-    composite_with(
+    composite_window(
         layers,
+        win,
         &flow,
         &claimed,
         Some(Invented {
@@ -114,6 +131,44 @@ pub(super) fn composite_on_grid(
             visible: &visible,
         }),
     )
+}
+
+/// The photo window around the grid cells where the edit changes anything, grown by two cells
+/// (the bilinear step reaches one) and the vacated region's edge; `None` when nothing changes.
+fn active_window(
+    flow: &FlowField,
+    owned: &[f32],
+    hidden: &[f32],
+    at: &Placement,
+    h: usize,
+    w: usize,
+) -> Option<Window> {
+    let (gh, gw) = (flow.height, flow.width);
+    let plane = gh * gw;
+    let (mut x0, mut y0, mut x1, mut y1) = (gw, gh, 0, 0);
+    for i in 0..plane {
+        if flow.data[i] != 0.0 || flow.data[plane + i] != 0.0 || owned[i] < 1.0 || hidden[i] > 0.0 {
+            let (x, y) = (i % gw, i / gw);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    if x0 > x1 {
+        return None;
+    }
+    let grow = super::edge_radius(h, w) as f64 + 1.0;
+    let px = |g: usize, d: isize, cell: f64, origin: f64| {
+        (origin + (g as isize + d) as f64 * cell).max(0.0)
+    };
+    let left = (px(x0, -2, at.cell_w, at.x0) - grow).max(0.0) as usize;
+    let top = (px(y0, -2, at.cell_h, at.y0) - grow).max(0.0) as usize;
+    let right = ((px(x1, 3, at.cell_w, at.x0) + grow).ceil() as usize).min(w);
+    let bottom = ((px(y1, 3, at.cell_h, at.y0) + grow).ceil() as usize).min(h);
+    (right > left && bottom > top).then_some(Window {
+        x0: left,
+        y0: top,
+        w: right - left,
+        h: bottom - top,
+    })
 }
 
 /// The layers averaged over `f × f` blocks (the last row and column of blocks may be partial).
