@@ -56,7 +56,8 @@ impl Mover {
 /// `marionette eval --count 300 --size 256x192` (README, *Evaluation*).
 pub const DEFAULT_METHOD: Mover = Mover::Puppet;
 
-/// What is computed once per photo.
+/// What is computed once per photo. Read the fields freely but build new layers rather than
+/// change these: the puppet keeps a block-averaged copy of them for its edits.
 #[derive(Clone, Debug)]
 pub struct PhotoLayers {
     pub photo: RgbImage,
@@ -64,6 +65,9 @@ pub struct PhotoLayers {
     pub matte: Vec<f32>,
     /// The photo with the person removed and filled; same size.
     pub plate: RgbImage,
+    /// The copy the puppet's coarse grid works on ([`composite_puppet`]), made at the first
+    /// edit that needs it: once per photo, not once per edit.
+    coarse: std::sync::OnceLock<Box<PhotoLayers>>,
 }
 
 impl PhotoLayers {
@@ -87,6 +91,7 @@ impl PhotoLayers {
             photo,
             matte,
             plate,
+            coarse: std::sync::OnceLock::new(),
         })
     }
 
