@@ -10,9 +10,15 @@
 //! * [`imaging`] — photo fitting (crop/pad/resize around the person), tensor ↔ image, flow colours.
 //! * [`detect`] — finding the skeleton in a photo: MediaPipe BlazePose on a small TFLite
 //!   interpreter, mapped to the 18 OpenPose joints.
-//! * [`app`] — the desktop editor (eframe/egui, wgpu overlays, background model worker).
-//! * [`cli`] — the `marionette` subcommands (`edit`, `render`, `detect`, `fetch-models`, `bench`,
-//!   `synth`, `train`, `eval`).
+//! * [`puppet`] — the training-free puppet warp (the baseline, and what moves the person by
+//!   default) and which target pixels the moved figure owns.
+//! * [`composite`] — re-posing inside the photo: matte + background plate per photo, the moved
+//!   person composited over them per edit (the editor, `render` and `eval` all call it).
+//! * [`synth`], [`train`], [`eval`] — synthetic people with exact ground truth, GFLA training,
+//!   and the comparison of every method on held-out scenes.
+//! * [`app`] — the desktop editor (eframe/egui, wgpu overlays, background workers).
+//! * [`cli`] — the `marionette` subcommands (`edit`, `render`, `detect`, `fetch-models`,
+//!   `inpaint`, `bench`, `synth`, `train`, `eval`).
 
 pub mod app;
 pub mod cli;
