@@ -800,3 +800,27 @@ fn corrupted_pickles_never_panic() -> TestResult {
     }
     Ok(())
 }
+
+/// A zip bomb: a few hundred kilobytes of deflated zeros that would expand to 300 MiB, far
+/// beyond 1024× the file, is refused by name before it is inflated.
+#[test]
+fn a_zip_bomb_is_refused() -> TestResult {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let deflate = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    writer.start_file("archive/data.pkl", deflate)?;
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..300 {
+        writer.write_all(&zeros)?;
+    }
+    let bomb = writer.finish()?.into_inner();
+    assert!(bomb.len() < 1 << 20, "the bomb is {} bytes", bomb.len());
+    let error = load_pth_bytes(&bomb).expect_err("a zip bomb was accepted");
+    let message = error.to_string();
+    assert!(
+        message.contains("zip bomb") && message.contains("archive/data.pkl"),
+        "{message}"
+    );
+    Ok(())
+}

@@ -178,9 +178,16 @@ fn zip_byte_order<R: Read + std::io::Seek>(
     }
 }
 
+/// The most one archive member may decompress to: 1024 times the whole file, and never less
+/// than 256 MiB. torch stores its members uncompressed; a deflated member that expands further
+/// than that is a zip bomb, refused before it fills the memory.
+fn max_entry_len(input_len: usize) -> u64 {
+    (input_len as u64).saturating_mul(1024).max(256 << 20)
+}
+
 /// Reads one archive member. The reservation is capped by the input size so a forged size
 /// field cannot trigger a huge allocation; the data itself is bounded by what the entry
-/// actually decompresses to.
+/// actually decompresses to, and by [`max_entry_len`].
 fn read_entry<R: Read + std::io::Seek>(
     archive: &mut zip::ZipArchive<R>,
     name: &str,
@@ -196,9 +203,16 @@ fn read_entry<R: Read + std::io::Seek>(
         Err(error) => return Err(error.into()),
     };
     let declared = entry.size();
+    let limit = max_entry_len(input_len);
+    if declared > limit {
+        return Err(PthError::Malformed(format!(
+            "zip entry '{name}' declares {declared} bytes from a {input_len}-byte file \
+             (more than {limit}): refusing a zip bomb"
+        )));
+    }
     let mut data = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(input_len));
     entry
-        .take(declared)
+        .take(declared.min(limit))
         .read_to_end(&mut data)
         .map_err(|error| PthError::Malformed(format!("cannot read zip entry '{name}': {error}")))?;
     Ok(data)
