@@ -1,5 +1,6 @@
-//! Photos whose headers claim absurd sizes are refused from the header, before any pixel buffer
-//! is allocated, with the file and the size (or the reason) named.
+//! Hostile inputs, by design: photos whose headers claim absurd sizes are refused from the
+//! header, before any pixel buffer is allocated, with the file and the size (or the reason)
+//! named; JSON nested deeper than any stack is an error. (Pickles and zip bombs: `pth_reader.rs`.)
 
 use std::io::Write;
 
@@ -89,4 +90,37 @@ fn headers_claiming_absurd_sizes_are_refused_by_name() {
     std::fs::write(&path, png_claiming(0, 10)).unwrap();
     let err = format!("{:#}", marionette::imaging::open_photo(&path).unwrap_err());
     assert!(err.contains("empty.png"), "{err}");
+}
+
+/// JSON nested a hundred thousand deep (a pose file, a project) is an error naming the file,
+/// not a stack overflow.
+#[test]
+fn deeply_nested_json_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!(
+        "{{\"people\": [{{\"pose_keypoints_2d\": {}{}}}]}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let pose = dir.path().join("deep_pose.json");
+    std::fs::write(&pose, &deep).unwrap();
+    let err = marionette::pose::read_openpose(&pose, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("deep_pose.json"), "{err}");
+    let project = dir.path().join("deep_project.json");
+    std::fs::write(
+        &project,
+        format!(
+            "{{\"version\": 1, \"source\": {}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
+    )
+    .unwrap();
+    let err = format!(
+        "{:#}",
+        marionette::app::project::Project::load(&project).unwrap_err()
+    );
+    assert!(err.contains("deep_project.json"), "{err}");
 }
