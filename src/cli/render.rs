@@ -1,8 +1,7 @@
 //! `marionette render`: photo + source pose + target pose → the person in the target pose,
 //! plus (GFLA) the flow fields in the reference colour wheel and the occlusion masks.
 
-use crate::composite::{composite_network, Mover, NetworkEdit, PhotoLayers, Placement};
-use crate::imaging::FlowField;
+use crate::composite::{composite_network, Mover, NetworkOutputs, PhotoLayers};
 use crate::imaging::{self, fit::fit_photo, flow_to_color, mask_to_image, save_image_atomic};
 use crate::model::{Generated, Generator, ModelKind};
 use crate::pose::{self, Pose};
@@ -229,31 +228,9 @@ pub fn composite_rendered(
     rendered: &Rendered,
 ) -> Result<crate::composite::Composited> {
     let out = &rendered.output;
-    let finest = out
-        .flows
-        .len()
-        .checked_sub(1)
-        .context("the model has no flow output")?;
-    let flow_t = out.flows[finest].get(0)?;
-    let (_, lh, lw) = flow_t.dims3()?;
-    let flow = FlowField {
-        height: lh,
-        width: lw,
-        data: flow_t.flatten_all()?.to_vec1::<f32>()?,
-    };
-    let mask = out.masks[finest].get(0)?.flatten_all()?.to_vec1::<f32>()?;
-    let image = imaging::tensor_to_image(&out.image.get(0)?)?;
-    let edit = NetworkEdit {
-        image_at: Placement::of_crop(
-            &rendered.fit,
-            image.width() as usize,
-            image.height() as usize,
-        ),
-        image: &image,
-        flow: &flow,
-        mask: &mask,
-        level_at: Placement::of_crop(&rendered.fit, lw, lh),
-    };
+    let net = NetworkOutputs::finest(&out.image, &out.flows, &out.masks, 0)?;
+    let crop = &rendered.fit;
+    let edit = net.placed(crop.x0, crop.y0, crop.crop_w, crop.crop_h);
     composite_network(layers, source, target, &edit, &Default::default())
 }
 

@@ -25,7 +25,7 @@ mod puppet;
 pub mod upsample;
 
 pub use layers::{build_layers, plate_layers};
-pub use network::{composite_network, NetworkEdit, Placement};
+pub use network::{composite_network, NetworkEdit, NetworkOutputs, Placement};
 pub use puppet::composite_puppet;
 
 use crate::imaging::FlowField;

@@ -24,10 +24,11 @@
 use super::upsample::Upsampler;
 use super::{composite_with, sample_map, Composited, Invented, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
-use crate::imaging::{FitTransform, FlowField};
+use crate::imaging::FlowField;
 use crate::pose::Pose;
 use crate::puppet::{ownership, puppet_warp, PuppetConfig};
 use anyhow::{ensure, Result};
+use candle_core::Tensor;
 use image::RgbImage;
 use rayon::prelude::*;
 
@@ -56,23 +57,30 @@ impl Placement {
         }
     }
 
-    /// A grid spanning the model's crop of the photo.
-    pub fn of_crop(crop: &FitTransform, grid_w: usize, grid_h: usize) -> Self {
-        Self::new(crop.x0, crop.y0, crop.crop_w, crop.crop_h, grid_w, grid_h)
+    /// Grid coordinate (cell centres at integers) of photo column `x`.
+    pub(super) fn grid_x(&self, x: usize) -> f64 {
+        (x as f64 + 0.5 - self.x0) / self.cell_w - 0.5
     }
 
-    /// Grid coordinates (cell centres at integers) of photo pixel (x, y).
+    /// Grid coordinate of photo row `y`.
+    pub(super) fn grid_y(&self, y: usize) -> f64 {
+        (y as f64 + 0.5 - self.y0) / self.cell_h - 0.5
+    }
+
+    /// Whether grid coordinate `g` lies in a grid of `n` cells (its box: half a cell beyond
+    /// the outer centres).
+    pub(super) fn inside(g: f64, n: usize) -> bool {
+        n > 0 && g >= -0.5 && g <= n as f64 - 0.5
+    }
+
+    /// Grid coordinates of photo pixel (x, y).
     pub fn to_grid(&self, x: usize, y: usize) -> (f32, f32) {
-        (
-            ((x as f64 + 0.5 - self.x0) / self.cell_w - 0.5) as f32,
-            ((y as f64 + 0.5 - self.y0) / self.cell_h - 0.5) as f32,
-        )
+        (self.grid_x(x) as f32, self.grid_y(y) as f32)
     }
 
     /// Whether photo pixel (x, y) lies in the grid's box.
     pub fn covers(&self, x: usize, y: usize) -> bool {
-        let (gx, gy) = self.to_grid(x, y);
-        gx >= -0.5 && gy >= -0.5 && gx <= self.grid_w as f32 - 0.5 && gy <= self.grid_h as f32 - 0.5
+        Self::inside(self.grid_x(x), self.grid_w) && Self::inside(self.grid_y(y), self.grid_h)
     }
 }
 
@@ -88,6 +96,41 @@ pub struct NetworkEdit<'a> {
     pub mask: &'a [f32],
     /// Where the level's grid lies in the photo.
     pub level_at: Placement,
+}
+
+/// What a GFLA forward pass says about one picture, as plain arrays: its image, and its finest
+/// attention level's flow (in that level's cells) and occlusion mask.
+pub struct NetworkOutputs {
+    pub image: RgbImage,
+    pub flow: FlowField,
+    pub mask: Vec<f32>,
+}
+
+impl NetworkOutputs {
+    /// Batch item `i` of a forward pass's image (B, 3, H, W) and per-level flows (B, 2, h, w)
+    /// and masks (B, 1, h, w), deepest level first.
+    pub fn finest(image: &Tensor, flows: &[Tensor], masks: &[Tensor], i: usize) -> Result<Self> {
+        let (Some(flow), Some(mask)) = (flows.last(), masks.last()) else {
+            anyhow::bail!("the model has no flow output");
+        };
+        Ok(Self {
+            image: crate::imaging::tensor_to_image(&image.get(i)?)?,
+            flow: FlowField::from_tensor(&flow.get(i)?)?,
+            mask: mask.get(i)?.flatten_all()?.to_vec1::<f32>()?,
+        })
+    }
+
+    /// The edit, with the network's input covering the photo box `(x0, y0, box_w, box_h)`.
+    pub fn placed(&self, x0: f64, y0: f64, box_w: f64, box_h: f64) -> NetworkEdit<'_> {
+        let (iw, ih) = (self.image.width() as usize, self.image.height() as usize);
+        NetworkEdit {
+            image: &self.image,
+            image_at: Placement::new(x0, y0, box_w, box_h, iw, ih),
+            flow: &self.flow,
+            mask: &self.mask,
+            level_at: Placement::new(x0, y0, box_w, box_h, self.flow.width, self.flow.height),
+        }
+    }
 }
 
 /// The network's edit from `source` to `target` (photo pixels), composited over `layers`.

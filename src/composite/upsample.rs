@@ -12,13 +12,14 @@ use rayon::prelude::*;
 /// One output coordinate's taps along an axis: the two grid indices and the second's weight.
 type Tap = Option<(usize, usize, f32)>;
 
-/// The taps of `n_out` photo pixels along an axis whose grid of `n_grid` cells of `cell`
-/// pixels starts at `origin`; `None` outside the grid's box.
-fn axis_taps(n_out: usize, origin: f64, cell: f64, n_grid: usize) -> Vec<Tap> {
+/// The taps of `n_out` photo pixels along an axis whose grid of `n_grid` cells places pixel
+/// `x` at grid coordinate `coord(x)` ([`Placement::grid_x`], [`Placement::grid_y`]); `None`
+/// outside the grid's box.
+fn axis_taps(n_out: usize, coord: impl Fn(usize) -> f64, n_grid: usize) -> Vec<Tap> {
     (0..n_out)
         .map(|x| {
-            let g = (x as f64 + 0.5 - origin) / cell - 0.5;
-            if n_grid == 0 || g < -0.5 || g > n_grid as f64 - 0.5 {
+            let g = coord(x);
+            if !Placement::inside(g, n_grid) {
                 return None;
             }
             let g = g.clamp(0.0, (n_grid - 1) as f64);
@@ -42,8 +43,8 @@ impl Upsampler {
     /// For fields on the grid `at` places, to an `h × w` photo.
     pub fn new(at: &Placement, h: usize, w: usize) -> Self {
         Self {
-            xs: axis_taps(w, at.x0, at.cell_w, at.grid_w),
-            ys: axis_taps(h, at.y0, at.cell_h, at.grid_h),
+            xs: axis_taps(w, |x| at.grid_x(x), at.grid_w),
+            ys: axis_taps(h, |y| at.grid_y(y), at.grid_h),
             grid_w: at.grid_w,
             grid_h: at.grid_h,
             cell_w: at.cell_w as f32,

@@ -6,7 +6,7 @@
 use super::metrics;
 use crate::composite::upsample::upsample_image;
 use crate::composite::{
-    composite_network, composite_puppet, plate_layers, NetworkEdit, Placement, DEFAULT_METHOD,
+    composite_network, composite_puppet, plate_layers, NetworkOutputs, Placement, DEFAULT_METHOD,
 };
 use crate::imaging::flow_field::downsample_map;
 use crate::imaging::FlowField;
@@ -15,7 +15,7 @@ use crate::puppet::{puppet_render, puppet_warp, PuppetConfig};
 use crate::synth::{render_scene, SynthConfig, SynthPair, SynthScene};
 use crate::train::data::Batch;
 use anyhow::Result;
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -161,15 +161,6 @@ fn gt_level(p: &SynthPair, factor: usize) -> GtLevel {
     }
 }
 
-fn flow_from_tensor(t: &Tensor) -> Result<FlowField> {
-    let (_, h, w) = t.dims3()?;
-    Ok(FlowField {
-        height: h,
-        width: w,
-        data: t.flatten_all()?.to_vec1::<f32>()?,
-    })
-}
-
 /// The region a re-posing changes: target person ∪ source person (coverage > 0.5).
 fn person_region(scene: &SynthScene) -> Vec<f32> {
     scene
@@ -250,7 +241,6 @@ pub fn evaluate(
     let (h, w) = plan.size_hw.unwrap_or(cfg.input_hw);
     let r = frame_ratio(cfg.input_hw, (h, w))?;
     let levels = cfg.levels_deepest_first();
-    let finest = levels.len() - 1;
     let pcfg = PuppetConfig::default();
     let mut acc = vec![Acc::default(); METHODS.len()];
     let mut rows = Vec::new();
@@ -273,29 +263,14 @@ pub fn evaluate(
             let p = &scene.pair;
             let puppet = puppet_warp(&p.source_pose, &p.target_pose, h, w, &pcfg);
             let puppet_img = puppet_render(&p.source, &puppet);
-            let model_small = crate::imaging::tensor_to_image(&out.image.get(i)?)?;
+            let net = NetworkOutputs::finest(&out.image, &out.flows, &out.masks, i)?;
             let image_at = Placement::new(0.0, 0.0, w as f64, h as f64, mw, mh);
-            let model_img = upsample_image(&model_small, &image_at, h, w);
+            let model_small = &net.image;
+            let model_img = upsample_image(model_small, &image_at, h, w);
             let layers = plate_layers(&p.source, scene.source_person.clone(), &|| false)?;
             let puppet_comp =
                 composite_puppet(&layers, &p.source_pose, &p.target_pose, &pcfg)?.image;
-            let level_flow = flow_from_tensor(&out.flows[finest].get(i)?)?;
-            let level_mask = out.masks[finest].get(i)?.flatten_all()?.to_vec1::<f32>()?;
-            let level_at = Placement::new(
-                0.0,
-                0.0,
-                w as f64,
-                h as f64,
-                level_flow.width,
-                level_flow.height,
-            );
-            let edit = NetworkEdit {
-                image: &model_small,
-                image_at,
-                flow: &level_flow,
-                mask: &level_mask,
-                level_at,
-            };
+            let edit = net.placed(0.0, 0.0, w as f64, h as f64);
             let model_comp =
                 composite_network(&layers, &p.source_pose, &p.target_pose, &edit, &pcfg)?.image;
             let region = person_region(scene);
@@ -317,7 +292,7 @@ pub fn evaluate(
                 let zero = FlowField::zeros(lh, lw);
                 let pflow = puppet.flow.downsample(f * r);
                 let pm = downsample_map(&puppet.mask, h, w, f * r);
-                let mf = flow_from_tensor(&out.flows[li].get(i)?)?;
+                let mf = FlowField::from_tensor(&out.flows[li].get(i)?)?;
                 let mm = out.masks[li].get(i)?.flatten_all()?.to_vec1::<f32>()?;
                 acc[0].add_level(li, level, &zero, &vec![1.0; lh * lw], &gt)?;
                 // The composites move pixels by their warp's flow.

@@ -17,6 +17,16 @@ pub struct FlowField {
 }
 
 impl FlowField {
+    /// A (2, H, W) tensor of Δx, Δy planes (a network's flow for one picture).
+    pub fn from_tensor(t: &candle_core::Tensor) -> candle_core::Result<Self> {
+        let (_, height, width) = t.dims3()?;
+        Ok(Self {
+            height,
+            width,
+            data: t.flatten_all()?.to_vec1::<f32>()?,
+        })
+    }
+
     /// The zero (identity) flow.
     pub fn zeros(height: usize, width: usize) -> Self {
         Self {
