@@ -266,8 +266,8 @@ fn shift_drag_swings_the_forearm() {
     let mut h = harness(open(sample("synth_person.png")));
     h.step();
     let s0 = h.state().editor.doc.target.clone();
-    let len = |s: &marionette::app::skeleton::EditSkeleton, a: usize, b: usize| {
-        marionette::app::skeleton::dist(s.points[a], s.points[b])
+    let len = |s: &marionette::pose::rig::Rig, a: usize, b: usize| {
+        marionette::pose::rig::dist(s.points[a], s.points[b])
     };
     let elbow = joint_on_screen(h.state(), Which::Target, R_ELBOW);
     drag(
@@ -306,7 +306,7 @@ fn photo_without_pose_starts_in_fit_mode() {
         e.doc.source, e.doc.target,
         "the target follows the source while fitting"
     );
-    let template = marionette::app::skeleton::EditSkeleton::template(512.0, 512.0);
+    let template = marionette::pose::rig::Rig::template(512.0, 512.0);
     assert_ne!(e.doc.source.points[R_WRIST], template.points[R_WRIST]);
     wait_for_current_result(&mut h);
     mask_timings(&mut h);
@@ -489,7 +489,7 @@ fn opening_a_photo_detects_the_person() {
             e.doc.source.visible[j],
             "joint {j} is confident in the reference"
         );
-        let d = marionette::app::skeleton::dist(got, at);
+        let d = marionette::pose::rig::dist(got, at);
         assert!(
             d < tolerance,
             "joint {j} at {got:?}, reference {at:?} ({d:.1} px > {tolerance:.1})"
@@ -501,7 +501,7 @@ fn opening_a_photo_detects_the_person() {
     // One Ctrl+Z goes back to the template.
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.step();
-    let template = marionette::app::skeleton::EditSkeleton::template(512.0, 512.0);
+    let template = marionette::pose::rig::Rig::template(512.0, 512.0);
     assert_eq!(h.state().editor.doc.source, template);
 }
 
@@ -532,7 +532,7 @@ fn a_photo_without_a_person_keeps_the_template() {
     assert_eq!(e.settings.mode, Mode::FitSource);
     assert_eq!(
         e.doc.source,
-        marionette::app::skeleton::EditSkeleton::template(320.0, 240.0)
+        marionette::pose::rig::Rig::template(320.0, 240.0)
     );
     assert!(!e.can_undo());
     // Said twice: in the status bar and in the side panel's fitting notice.

@@ -12,9 +12,9 @@ use super::layers::LayerCache;
 use super::preview::{self, Preview, PreviewRequest};
 use super::probe::{self, Probe};
 use super::project::{self, Mode, Project, Settings, PROJECT_VERSION};
-use super::skeleton::{EditSkeleton, Point};
 use super::view::View;
 use super::worker::LatestWorker;
+use crate::pose::rig::{Point, Rig};
 use crate::pose::{self, Pose};
 use anyhow::{Context, Result};
 use eframe::egui;
@@ -60,8 +60,8 @@ impl Default for EditorOptions {
 /// The undoable part of the session: both skeletons.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Doc {
-    pub source: EditSkeleton,
-    pub target: EditSkeleton,
+    pub source: Rig,
+    pub target: Rig,
 }
 
 /// The two sides of an applied detection (see [`Editor::undo`]).
@@ -221,7 +221,7 @@ impl Editor {
             Some(_) => DetectStatus::Idle,
             None => DetectStatus::Off,
         };
-        let template = EditSkeleton::template(1.0, 1.0);
+        let template = Rig::template(1.0, 1.0);
         let mut editor = Self {
             photo: None,
             preview_photo: None,
@@ -303,18 +303,18 @@ impl Editor {
         let (source, origin, mode) = match &sidecar {
             Some(p) => match pose::read_openpose(p, 0) {
                 Ok(pose) if pose.num_present() > 0 => (
-                    EditSkeleton::from_pose(&pose, (w, h)),
+                    Rig::from_pose(&pose, (w, h)),
                     format!("read from {}", file_name(p)),
                     Mode::PoseTarget,
                 ),
                 Ok(_) | Err(_) => (
-                    EditSkeleton::template(w, h),
+                    Rig::template(w, h),
                     format!("template ({} was unusable)", file_name(p)),
                     Mode::FitSource,
                 ),
             },
             None => (
-                EditSkeleton::template(w, h),
+                Rig::template(w, h),
                 "template (no pose file beside the photo)".into(),
                 Mode::FitSource,
             ),
@@ -445,7 +445,7 @@ impl Editor {
             anyhow::bail!("{}: the pose has no joints", path.display());
         }
         let wh = self.photo_wh().unwrap_or((1.0, 1.0));
-        let skeleton = EditSkeleton::from_pose(&pose, wh);
+        let skeleton = Rig::from_pose(&pose, wh);
         self.edit(|doc| match which {
             Which::Source => doc.source = skeleton,
             Which::Target => doc.target = skeleton,
@@ -539,7 +539,7 @@ impl Editor {
 
     // ----- editing -------------------------------------------------------------------------
 
-    pub fn skeleton(&self, which: Which) -> &EditSkeleton {
+    pub fn skeleton(&self, which: Which) -> &Rig {
         match which {
             Which::Source => &self.doc.source,
             Which::Target => &self.doc.target,
@@ -814,7 +814,7 @@ impl Editor {
     /// the others puts them, so the user can show and move them.
     fn apply_detected(&mut self, d: Detected) {
         let Some(wh) = self.photo_wh() else { return };
-        let skeleton = EditSkeleton::from_pose(&d.pose, wh);
+        let skeleton = Rig::from_pose(&d.pose, wh);
         let before = self.doc.clone();
         self.doc = Doc {
             target: skeleton.clone(),
@@ -1184,7 +1184,7 @@ mod tests {
     /// A person found a little left of the template, with the ears and the left ankle not
     /// confident: 15 of 18 joints.
     fn detected(w: f32, h: f32) -> Detected {
-        let t = EditSkeleton::template(w, h);
+        let t = Rig::template(w, h);
         let mut pose = Pose::missing();
         for j in 0..pose::NUM_JOINTS {
             let [x, y] = t.points[j];
@@ -1222,7 +1222,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut e = editor();
         e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
-        let template = EditSkeleton::template(200.0, 300.0);
+        let template = Rig::template(200.0, 300.0);
         assert_eq!(e.doc.source, template);
         assert_eq!(e.settings.mode, Mode::FitSource);
         assert!(e.detecting());
@@ -1230,7 +1230,7 @@ mod tests {
 
         let d = detected(200.0, 300.0);
         e.on_detection(answer(&e, DetectOutcome::Found(Box::new(d.clone()))));
-        let expect = EditSkeleton::from_pose(&d.pose, (200.0, 300.0));
+        let expect = Rig::from_pose(&d.pose, (200.0, 300.0));
         assert_eq!(e.doc.source, expect);
         assert_eq!(e.doc.target, expect);
         assert_eq!(e.settings.mode, Mode::PoseTarget);
@@ -1263,7 +1263,7 @@ mod tests {
         e.open_photo(&photo(dir.path(), "a.png", 200, 300)).unwrap();
         let for_a = answer(&e, DetectOutcome::Found(Box::new(detected(200.0, 300.0))));
         e.open_photo(&photo(dir.path(), "b.png", 300, 200)).unwrap();
-        let template_b = EditSkeleton::template(300.0, 200.0);
+        let template_b = Rig::template(300.0, 200.0);
 
         // Photo a's answer arrives after b was opened: ignored, b's detection still awaited.
         e.on_detection(for_a.clone());
@@ -1288,10 +1288,7 @@ mod tests {
 
         let d = detected(300.0, 200.0);
         e.on_detection(answer(&e, DetectOutcome::Found(Box::new(d.clone()))));
-        assert_eq!(
-            e.doc.source,
-            EditSkeleton::from_pose(&d.pose, (300.0, 200.0))
-        );
+        assert_eq!(e.doc.source, Rig::from_pose(&d.pose, (300.0, 200.0)));
         assert!(!e.detecting());
     }
 
@@ -1319,16 +1316,13 @@ mod tests {
 
         // Taken up from the side panel: applied as one more undo step.
         e.use_pending_detection();
-        assert_eq!(
-            e.doc.source,
-            EditSkeleton::from_pose(&d.pose, (200.0, 300.0))
-        );
+        assert_eq!(e.doc.source, Rig::from_pose(&d.pose, (200.0, 300.0)));
         assert_eq!(e.settings.mode, Mode::PoseTarget);
         assert!(e.pending_detection.is_none());
         e.undo();
         assert_eq!(e.doc, edited);
         e.undo();
-        assert_eq!(e.doc.source, EditSkeleton::template(200.0, 300.0));
+        assert_eq!(e.doc.source, Rig::template(200.0, 300.0));
     }
 
     #[test]
@@ -1369,7 +1363,7 @@ mod tests {
             e.error_dialog.is_none(),
             "no dialog for a missing optional part"
         );
-        assert_eq!(e.doc.source, EditSkeleton::template(200.0, 300.0));
+        assert_eq!(e.doc.source, Rig::template(200.0, 300.0));
 
         // The next photo does not ask again, but says why nothing happens.
         e.open_photo(&photo(dir.path(), "b.png", 200, 300)).unwrap();
@@ -1384,7 +1378,7 @@ mod tests {
     fn a_photo_with_a_pose_file_or_detection_off_starts_no_detection() {
         let dir = tempfile::tempdir().unwrap();
         let path = photo(dir.path(), "posed.png", 200, 300);
-        let pose = EditSkeleton::template(200.0, 300.0).to_pose();
+        let pose = Rig::template(200.0, 300.0).to_pose();
         pose::write_openpose(dir.path().join("posed_pose.json"), &pose, Some((200, 300))).unwrap();
         let mut e = editor();
         e.open_photo(&path).unwrap();

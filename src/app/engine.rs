@@ -403,7 +403,7 @@ fn field(t: &Tensor, channels: u8) -> Result<FloatField> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::skeleton::EditSkeleton;
+    use crate::pose::rig::Rig;
 
     fn request(id: u64, photo: &Arc<Photo>, source: &Pose, target: &Pose) -> RenderRequest {
         RenderRequest {
@@ -427,7 +427,7 @@ mod tests {
             path: None,
             image: RgbImage::from_pixel(96, 128, image::Rgb([120, 90, 60])),
         });
-        let pose = EditSkeleton::template(96.0, 128.0).to_pose();
+        let pose = Rig::template(96.0, 128.0).to_pose();
         let mut req = request(1, &photo, &pose, &pose);
         // No machine has a 100th GPU; a CPU-only build has none at all.
         req.model.device = "cuda:99".into();
@@ -461,7 +461,7 @@ mod tests {
             path: None,
             image,
         });
-        let skel = EditSkeleton::template(160.0, 200.0);
+        let skel = Rig::template(160.0, 200.0);
         let source = skel.to_pose();
         // A small edit (the wrist a few pixels), well inside the crop.
         let mut moved = skel.clone();
@@ -533,7 +533,7 @@ mod tests {
             path: None,
             image: RgbImage::new(64, 64),
         });
-        let pose = EditSkeleton::template(64.0, 64.0).to_pose();
+        let pose = Rig::template(64.0, 64.0).to_pose();
         let mut req = request(5, &photo, &pose, &pose);
         req.model.choice = ModelChoice::File(path);
         let err = engine.run(&req).unwrap_err();

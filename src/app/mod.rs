@@ -4,7 +4,8 @@
 //!
 //! * [`editor`] — the state and every action (open, edit, undo, requests, export, autosave);
 //!   no drawing, so tests drive it directly.
-//! * [`skeleton`] — joints, the kinematic tree, forward kinematics, mirror, template.
+//! * [`crate::pose::rig`] (below the app) — joints, the kinematic tree, forward kinematics,
+//!   mirror, template.
 //! * [`history`], [`view`] — undo/redo snapshots; photo ↔ screen transforms and hit-testing.
 //! * [`worker`] — the latest-wins background thread; [`engine`] (the model, one crop and the
 //!   cached source features per photo) and [`preview`] (the instant puppet warp) run on two,
@@ -24,7 +25,6 @@ pub mod overlay;
 pub mod preview;
 pub mod probe;
 pub mod project;
-pub mod skeleton;
 pub mod ui;
 pub mod view;
 pub mod worker;

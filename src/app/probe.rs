@@ -10,8 +10,8 @@
 
 use super::engine::Rendered;
 use super::overlay::FloatField;
-use super::skeleton::Point;
 use crate::imaging::FitTransform;
+use crate::pose::rig::Point;
 use std::sync::Arc;
 
 /// One level's answer.

@@ -2,7 +2,7 @@
 //! settings. The same format is the crash-recovery autosave.
 
 use super::engine::ModelSpec;
-use super::skeleton::EditSkeleton;
+use crate::pose::rig::Rig;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -81,8 +81,8 @@ pub struct Project {
     pub version: u32,
     /// The photo; `None` for the bundled sample when it was opened from memory.
     pub photo: Option<PathBuf>,
-    pub source: EditSkeleton,
-    pub target: EditSkeleton,
+    pub source: Rig,
+    pub target: Rig,
     #[serde(default)]
     pub model: ModelSpec,
     #[serde(default)]
@@ -159,13 +159,13 @@ mod tests {
     fn round_trip_keeps_everything_and_relativises_the_photo() {
         let dir = tempfile::tempdir().unwrap();
         let photo = dir.path().join("me.png");
-        let mut target = EditSkeleton::template(300.0, 400.0);
+        let mut target = Rig::template(300.0, 400.0);
         target.rotate_limb(3, [10.0, 10.0]);
         target.visible[7] = false;
         let p = Project {
             version: PROJECT_VERSION,
             photo: Some(photo.clone()),
-            source: EditSkeleton::template(300.0, 400.0),
+            source: Rig::template(300.0, 400.0),
             target,
             model: ModelSpec::default(),
             settings: Settings {
@@ -202,8 +202,8 @@ mod tests {
         let mut p = Project {
             version: 99,
             photo: None,
-            source: EditSkeleton::template(10.0, 10.0),
-            target: EditSkeleton::template(10.0, 10.0),
+            source: Rig::template(10.0, 10.0),
+            target: Rig::template(10.0, 10.0),
             model: ModelSpec::default(),
             settings: Settings::default(),
         };

@@ -2,7 +2,7 @@
 //! hit-testing joints. Both panes share one [`View`], so the same photo point is at the same
 //! place in the photo pane and the result pane.
 
-use super::skeleton::{EditSkeleton, Point};
+use crate::pose::rig::{Point, Rig};
 use eframe::egui::{Pos2, Rect, Vec2};
 
 /// Zoom limits: a joint must stay grabbable, and 40× is pixel-peeping.
@@ -71,7 +71,7 @@ impl View {
 pub fn hit_joint(
     view: &View,
     pane: Rect,
-    skeleton: &EditSkeleton,
+    skeleton: &Rig,
     cursor: Pos2,
     radius: f32,
     include_hidden: bool,
@@ -126,7 +126,7 @@ mod tests {
             scale: 2.0,
             offset: Vec2::ZERO,
         };
-        let mut s = EditSkeleton::template(200.0, 300.0);
+        let mut s = Rig::template(200.0, 300.0);
         let p3 = v.to_screen(pane(), s.points[3]);
         assert_eq!(
             hit_joint(&v, pane(), &s, p3 + Vec2::new(3.0, 0.0), 8.0, false),

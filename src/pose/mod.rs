@@ -8,6 +8,7 @@
 pub mod annotation;
 pub mod heatmap;
 pub mod openpose;
+pub mod rig;
 pub mod skeleton;
 
 use std::path::PathBuf;

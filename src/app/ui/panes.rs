@@ -6,9 +6,9 @@ use super::textures::Textures;
 use crate::app::editor::{Editor, Which};
 use crate::app::overlay::{self, OverlayPaint, OverlayStyle};
 use crate::app::project::{Mode, ResultOverlay, ResultView};
-use crate::app::skeleton::EditSkeleton;
 use crate::app::view::{hit_joint, View};
 use crate::imaging::FitTransform;
+use crate::pose::rig::Rig;
 use crate::pose::{JOINT_COLORS, LIMBS, LIMB_COLORS};
 use eframe::egui::{
     self, Align2, Color32, FontId, Pos2, Rect, Response, Sense, Shape, Stroke, StrokeKind, Vec2,
@@ -433,7 +433,7 @@ fn draw_skeleton(
     painter: &egui::Painter,
     view: &View,
     pane: Rect,
-    s: &EditSkeleton,
+    s: &Rig,
     alpha: f32,
     show_hidden: bool,
     hover: Option<usize>,

@@ -1,9 +1,9 @@
-//! The editor's skeleton: every joint always has a position (so a hidden joint can be shown
+//! The editable skeleton (a rig): every joint always has a position (so a hidden joint can be shown
 //! again where it was), plus a visibility flag that becomes "missing" in the model's [`Pose`].
 //! Also the kinematic tree and the edits on it: plain moves, forward-kinematics rotation of a
 //! limb, limb-length lock, mirror, and the template placed when no pose is known.
 
-use crate::pose::{mirror_index, Joint, Pose, NUM_JOINTS};
+use super::{mirror_index, Joint, Pose, NUM_JOINTS};
 use serde::{Deserialize, Serialize};
 
 /// A 2-D point in photo pixels.
@@ -61,14 +61,14 @@ const TEMPLATE_TOP: f32 = -0.38;
 const TEMPLATE_BOTTOM: f32 = 1.25;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EditSkeleton {
+pub struct Rig {
     /// Joint positions in photo pixels, COCO-18 order.
     pub points: [Point; NUM_JOINTS],
     /// `false` = the joint is missing for the model (still drawn, hollow, when asked).
     pub visible: [bool; NUM_JOINTS],
 }
 
-impl EditSkeleton {
+impl Rig {
     /// The template standing in the middle of a `w`×`h` photo, 80 % of its height.
     pub fn template(w: f32, h: f32) -> Self {
         let scale = 0.8 * h / (TEMPLATE_BOTTOM - TEMPLATE_TOP);
@@ -277,13 +277,13 @@ mod tests {
     use super::*;
     use crate::pose::skeleton::{L_ELBOW, L_SHOULDER, L_WRIST, NECK, R_ELBOW, R_SHOULDER, R_WRIST};
 
-    fn lengths(s: &EditSkeleton) -> Vec<f32> {
+    fn lengths(s: &Rig) -> Vec<f32> {
         (0..NUM_JOINTS).filter_map(|j| s.bone_length(j)).collect()
     }
 
     #[test]
     fn rotate_limb_swings_the_subtree_about_the_parent_keeping_lengths() {
-        let mut s = EditSkeleton::template(400.0, 600.0);
+        let mut s = Rig::template(400.0, 600.0);
         let before = s.clone();
         let shoulder = s.points[R_SHOULDER];
         // Swing the right upper arm straight up.
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn length_lock_keeps_every_bone() {
-        let mut s = EditSkeleton::template(400.0, 600.0);
+        let mut s = Rig::template(400.0, 600.0);
         let before = s.clone();
         s.drag(L_ELBOW, [390.0, 10.0], true);
         for (a, b) in lengths(&before).iter().zip(lengths(&s)) {
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn hidden_parent_is_skipped_as_pivot() {
-        let mut s = EditSkeleton::template(400.0, 600.0);
+        let mut s = Rig::template(400.0, 600.0);
         s.visible[R_ELBOW] = false;
         let shoulder = s.points[R_SHOULDER];
         let len = dist(s.points[R_WRIST], shoulder);
@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn mirror_swaps_sides_and_is_an_involution() {
-        let mut s = EditSkeleton::template(400.0, 600.0);
+        let mut s = Rig::template(400.0, 600.0);
         s.rotate_limb(R_ELBOW, [0.0, 0.0]); // raise the right arm
         s.visible[L_WRIST] = false;
         let m = s.mirrored();
@@ -357,14 +357,14 @@ mod tests {
 
     #[test]
     fn from_pose_keeps_present_joints_and_places_missing_ones_plausibly() {
-        let t = EditSkeleton::template(400.0, 600.0);
+        let t = Rig::template(400.0, 600.0);
         // Only the upper body is known, shifted and scaled.
         let mut pose = Pose::missing();
         for j in [0, 1, 2, 3, 5, 6] {
             let [x, y] = t.points[j];
             pose.set(j, Some(Joint::new(x * 0.5 + 30.0, y * 0.5 + 10.0, 0.9)));
         }
-        let s = EditSkeleton::from_pose(&pose, (400.0, 600.0));
+        let s = Rig::from_pose(&pose, (400.0, 600.0));
         for j in 0..NUM_JOINTS {
             let expect = [t.points[j][0] * 0.5 + 30.0, t.points[j][1] * 0.5 + 10.0];
             assert!(
