@@ -16,10 +16,12 @@
 //!   person composited over them per edit (the editor, `render` and `eval` all call it).
 //! * [`synth`], [`train`], [`eval`] — synthetic people with exact ground truth, GFLA training,
 //!   and the comparison of every method on held-out scenes.
+//! * [`animate`] — keyframes, motion transfer and frame export through the composite.
 //! * [`app`] — the desktop editor (eframe/egui, wgpu overlays, background workers).
 //! * [`cli`] — the `marionette` subcommands (`edit`, `render`, `detect`, `fetch-models`,
 //!   `inpaint`, `bench`, `synth`, `train`, `eval`).
 
+pub mod animate;
 pub mod app;
 pub mod cli;
 pub mod composite;

@@ -3,6 +3,7 @@
 //! person's hole, [`inpaint`]), the person matte ([`matte`]) and its edge refinement
 //! ([`guided`]), and atomic file writes.
 
+pub mod animation;
 pub mod draw;
 pub mod fit;
 pub mod flow_color;

@@ -1,0 +1,1 @@
+//! Pose sequences from disk (being written).

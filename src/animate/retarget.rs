@@ -1,0 +1,1 @@
+//! Retargeting a driver's motion onto the photo's person (being written).

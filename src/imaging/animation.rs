@@ -1,0 +1,1 @@
+//! Animated image writers (being written).
