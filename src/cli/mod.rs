@@ -1,5 +1,6 @@
 //! The `marionette` command line: argument parsing and one module per subcommand.
 
+pub mod animate;
 pub mod bench;
 pub mod bench_composite;
 mod bench_detect;
@@ -38,6 +39,8 @@ pub enum Command {
     FetchModels(detect::FetchModelsArgs),
     /// Re-render the person of a photo in a target pose.
     Render(render::RenderArgs),
+    /// Animate the person of a photo: keyframes or a driver's poses → GIF, APNG or PNG frames.
+    Animate(animate::AnimateArgs),
     /// Fill a hole in a photo (the background behind a person): PatchMatch or diffusion.
     Inpaint(inpaint::InpaintArgs),
     /// Time GFLA, PoNA, the BlazePose detector or the background fills (median of N).
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&args),
         Command::FetchModels(args) => detect::run_fetch(&args),
         Command::Render(args) => render::run(&args),
+        Command::Animate(args) => animate::run(&args),
         Command::Inpaint(args) => inpaint::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),

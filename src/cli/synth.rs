@@ -22,6 +22,10 @@ pub struct SynthArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// Instead of pairs, one person's motion clip of `--count` frames, named as OpenPose names
+    /// a video's frames: `clip_<12 digits>.png` and `clip_<12 digits>_keypoints.json`.
+    #[arg(long, value_enum)]
+    pub motion: Option<crate::synth::motion::Motion>,
 }
 
 /// Per pair `NNNNNN_`: source.png, target.png, source.json / target.json (OpenPose), flow.png
@@ -34,6 +38,9 @@ pub fn run(args: &SynthArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let cfg = SynthConfig { height, width };
+    if let Some(motion) = args.motion {
+        return write_clip(args, motion, &cfg);
+    }
     let bar = ProgressBar::new(args.count as u64).with_style(ProgressStyle::with_template(
         "{elapsed_precise} [{bar:30}] {pos}/{len} pairs ({per_sec})",
     )?);
@@ -84,6 +91,34 @@ pub fn run(args: &SynthArgs) -> Result<()> {
         args.count,
         t0.elapsed().as_secs_f64(),
         args.count as f64 / t0.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `--motion`: the clip's frames and their keypoints.
+fn write_clip(
+    args: &SynthArgs,
+    motion: crate::synth::motion::Motion,
+    cfg: &SynthConfig,
+) -> Result<()> {
+    anyhow::ensure!(
+        args.count <= 10_000,
+        "--count {} frames is absurd",
+        args.count
+    );
+    let clip = crate::synth::motion::render_clip(motion, args.count, args.seed, cfg);
+    let canvas = Some((cfg.width as u32, cfg.height as u32));
+    for (i, (img, pose)) in clip.iter().enumerate() {
+        let stem = args.out.join(format!("clip_{i:012}"));
+        save_image_atomic(img, &stem.with_extension("png"))?;
+        let json = PathBuf::from(format!("{}_keypoints.json", stem.display()));
+        crate::pose::write_openpose(&json, pose, canvas)
+            .with_context(|| format!("writing {}", json.display()))?;
+    }
+    println!(
+        "{} frames of {motion:?} -> {}",
+        clip.len(),
         args.out.display()
     );
     Ok(())

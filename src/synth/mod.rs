@@ -13,6 +13,7 @@
 
 pub mod figure;
 mod geometry;
+pub mod motion;
 pub mod pose_sampler;
 mod render;
 mod sheet;
