@@ -9,11 +9,13 @@ use super::engine::RenderResponse;
 use super::engine::{Engine, ModelChoice, ModelInfo, ModelSpec, Photo, RenderRequest, Rendered};
 use super::history::History;
 use super::layers::LayerCache;
-use super::preview::{self, Preview, PreviewRequest};
+use super::preview::{self, Preview, PreviewKey, PreviewRequest};
 use super::probe::{self, Probe};
 use super::project::{self, Mode, Project, Settings, PROJECT_VERSION};
+use super::timeline::TimelineState;
 use super::view::View;
 use super::worker::LatestWorker;
+use crate::animate::keyframes::Timeline;
 use crate::pose::rig::{Point, Rig};
 use crate::pose::{self, Pose};
 use anyhow::{Context, Result};
@@ -57,11 +59,12 @@ impl Default for EditorOptions {
     }
 }
 
-/// The undoable part of the session: both skeletons.
+/// The undoable part of the session: both skeletons and the keyframes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Doc {
     pub source: Rig,
     pub target: Rig,
+    pub timeline: Timeline,
 }
 
 /// The two sides of an applied detection (see [`Editor::undo`]).
@@ -128,8 +131,11 @@ pub struct Editor {
     preview_worker: LatestWorker<PreviewRequest, Preview>,
     /// The preview photo's matte and plate; `None` when compositing is off.
     pub layers: Option<LayerCache>,
-    /// What the preview was last asked: (photo id, source, target, with layers).
-    preview_sent: Option<(u64, Pose, Pose, bool)>,
+    /// What the preview was last asked (or shown from the timeline's frames).
+    preview_sent: Option<PreviewKey>,
+    /// The timeline's selection, playhead, playback and cached frames (the keyframes are in
+    /// `doc`).
+    pub timeline: TimelineState,
     /// A full-resolution export running on its own thread.
     export_job: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
     /// Finds the person in a photo; `None` when detection is off for the session.
@@ -228,6 +234,7 @@ impl Editor {
             doc: Doc {
                 source: template.clone(),
                 target: template,
+                timeline: Timeline::default(),
             },
             history: History::new(500),
             settings: Settings::default(),
@@ -239,6 +246,7 @@ impl Editor {
             preview_worker,
             layers,
             preview_sent: None,
+            timeline: TimelineState::default(),
             export_job: None,
             detect_worker,
             next_detect_id: 0,
@@ -320,9 +328,11 @@ impl Editor {
             ),
         };
         self.set_photo(image, Some(path.to_path_buf()));
+        // Keyframes are poses of one person in one photo: a new photo starts a new clip.
         self.doc = Doc {
             target: source.clone(),
             source,
+            timeline: Timeline::default(),
         };
         self.history.clear();
         self.settings.mode = mode;
@@ -366,6 +376,7 @@ impl Editor {
         if let Some(l) = &mut self.layers {
             l.clear();
         }
+        self.timeline = TimelineState::default();
         self.detect_sent = None;
         self.pending_detection = None;
         self.detection_step = None;
@@ -395,6 +406,7 @@ impl Editor {
         self.doc = Doc {
             source: p.source,
             target: p.target,
+            timeline: p.timeline,
         };
         self.history.clear();
         self.settings = p.settings;
@@ -410,6 +422,7 @@ impl Editor {
             photo: self.photo.as_ref().and_then(|p| p.path.clone()),
             source: self.doc.source.clone(),
             target: self.doc.target.clone(),
+            timeline: self.doc.timeline.clone(),
             model: self.model_spec.clone(),
             settings: self.settings.clone(),
         }
@@ -572,8 +585,19 @@ impl Editor {
         }
     }
 
-    pub fn begin_drag(&mut self, which: Which, joint: usize, rotate: bool) {
+    /// Opens an edit made of many small changes (a dragged number): one undo record before
+    /// all of them, made directly on `doc`; [`Editor::end_edit`] drops the record again if
+    /// nothing changed.
+    pub fn begin_edit(&mut self) {
         self.history.record(self.doc.clone());
+    }
+
+    pub fn end_edit(&mut self) {
+        self.history.discard_if_unchanged(&self.doc);
+    }
+
+    pub fn begin_drag(&mut self, which: Which, joint: usize, rotate: bool) {
+        self.begin_edit();
         self.drag = Some(Drag {
             which,
             joint,
@@ -599,7 +623,7 @@ impl Editor {
 
     pub fn end_drag(&mut self) {
         if self.drag.take().is_some() {
-            self.history.discard_if_unchanged(&self.doc);
+            self.end_edit();
         }
     }
 
@@ -819,6 +843,7 @@ impl Editor {
         self.doc = Doc {
             target: skeleton.clone(),
             source: skeleton,
+            timeline: before.timeline.clone(),
         };
         if self.doc != before {
             self.history.record(before.clone());
@@ -852,6 +877,7 @@ impl Editor {
 
     /// Sends requests for changed poses and collects finished results. Never blocks.
     pub fn tick(&mut self) {
+        self.tick_timeline(Instant::now());
         self.send_if_changed();
         self.collect();
         self.collect_detections();
@@ -873,21 +899,23 @@ impl Editor {
             });
             self.latest_request = self.next_id;
         }
-        // The preview follows every edit too, and once more when the layers arrive.
-        if let Some((small, s)) = &self.preview_photo {
-            let (src, tgt) = (now.1.scaled(*s, *s), now.2.scaled(*s, *s));
-            let layers = self.layers.as_mut().and_then(|l| l.get(small, &src));
+        // The preview follows every edit too, and once more when the layers arrive; a frame
+        // of the clip computed before is shown at once instead.
+        if let Some((small, s)) = self.preview_photo.clone() {
+            let (src, tgt) = (now.1.scaled(s, s), now.2.scaled(s, s));
+            let layers = self.layers.as_mut().and_then(|l| l.get(&small, &src));
             let key = (small.id, src, tgt, layers.is_some());
-            if self.preview_sent.as_ref() != Some(&key) {
+            if self.preview_sent.as_ref() != Some(&key) && !self.show_cached_frame(&key) {
                 self.preview_worker.submit(PreviewRequest {
                     id: self.latest_request,
-                    photo: Arc::clone(small),
+                    photo: small,
                     source: key.1.clone(),
                     target: key.2.clone(),
                     layers,
                 });
-                self.preview_sent = Some(key);
+                self.preview_asked(&key);
             }
+            self.preview_sent = Some(key);
         }
         self.sent = Some(now);
     }
@@ -937,8 +965,17 @@ impl Editor {
         self.collect_export();
         while let Some(p) = self.preview_worker.try_recv() {
             if self.photo.as_ref().is_some_and(|ph| ph.id == p.photo_id) {
-                self.preview = Some(p);
-                self.preview_version += 1;
+                self.timeline.frames.offer(&p);
+                // A frame shown from the timeline's cache is newer than what the worker was
+                // still finishing.
+                if self
+                    .preview
+                    .as_ref()
+                    .is_none_or(|shown| p.request >= shown.request)
+                {
+                    self.preview = Some(p);
+                    self.preview_version += 1;
+                }
             }
         }
     }

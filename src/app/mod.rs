@@ -25,6 +25,7 @@ pub mod overlay;
 pub mod preview;
 pub mod probe;
 pub mod project;
+pub mod timeline;
 pub mod ui;
 pub mod view;
 pub mod worker;

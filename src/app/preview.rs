@@ -22,15 +22,34 @@ pub struct PreviewRequest {
     pub layers: Option<Arc<PhotoLayers>>,
 }
 
+/// What a preview shows: (preview photo id, source, target, composited over the layers).
+/// Two previews with one key are the same picture, so the editor can keep and reuse them
+/// (the timeline's frames).
+pub type PreviewKey = (u64, Pose, Pose, bool);
+
 /// The re-posed photo, same size as the request's photo.
 #[derive(Clone, Debug)]
 pub struct Preview {
     pub request: u64,
     pub photo_id: u64,
+    /// The request's skeletons (preview photo pixels).
+    pub source: Pose,
+    pub target: Pose,
     pub image: RgbImage,
     /// Whether `image` is composited over the plate (else the plain warp).
     pub composited: bool,
     pub millis: f64,
+}
+
+impl Preview {
+    pub fn key(&self) -> PreviewKey {
+        (
+            self.photo_id,
+            self.source.clone(),
+            self.target.clone(),
+            self.composited,
+        )
+    }
 }
 
 /// Runs one preview request (the worker's job).
@@ -58,6 +77,8 @@ pub fn run(req: PreviewRequest) -> Preview {
     Preview {
         request: req.id,
         photo_id: req.photo.id,
+        source: req.source,
+        target: req.target,
         image,
         composited,
         millis: t0.elapsed().as_secs_f64() * 1e3,

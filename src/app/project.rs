@@ -1,7 +1,8 @@
-//! The session as a small JSON file: photo path, both skeletons, the model and the view
-//! settings. The same format is the crash-recovery autosave.
+//! The session as a small JSON file: photo path, both skeletons, the keyframes, the model and
+//! the view settings. The same format is the crash-recovery autosave.
 
 use super::engine::ModelSpec;
+use crate::animate::keyframes::Timeline;
 use crate::pose::rig::Rig;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,9 @@ pub struct Project {
     pub photo: Option<PathBuf>,
     pub source: Rig,
     pub target: Rig,
+    /// The keyframes (none in projects written before the editor had them).
+    #[serde(default)]
+    pub timeline: Timeline,
     #[serde(default)]
     pub model: ModelSpec,
     #[serde(default)]
@@ -121,6 +125,9 @@ impl Project {
         if !p.source.is_finite() || !p.target.is_finite() {
             anyhow::bail!("{}: a skeleton has non-finite coordinates", path.display());
         }
+        p.timeline
+            .validate()
+            .with_context(|| format!("{}: bad keyframes", path.display()))?;
         if let (Some(photo), Some(dir)) = (&p.photo, path.parent()) {
             if photo.is_relative() {
                 p.photo = Some(dir.join(photo));
@@ -167,6 +174,7 @@ mod tests {
             photo: Some(photo.clone()),
             source: Rig::template(300.0, 400.0),
             target,
+            timeline: Timeline::default(),
             model: ModelSpec::default(),
             settings: Settings {
                 overlay: ResultOverlay::Flow,
@@ -189,6 +197,57 @@ mod tests {
         );
     }
 
+    /// Keyframes travel in the project; a project written before they existed still opens
+    /// (with none), and bad keyframes are refused with the reason.
+    #[test]
+    fn keyframes_round_trip_and_old_projects_load() {
+        use crate::animate::keyframes::{Easing, Keyframe};
+        let dir = tempfile::tempdir().unwrap();
+        let rest = Rig::template(300.0, 400.0);
+        let mut raised = rest.clone();
+        raised.rotate_limb(3, [10.0, 10.0]);
+        raised.visible[16] = false;
+        let timeline = Timeline {
+            keyframes: vec![
+                Keyframe {
+                    duration: 0.75,
+                    easing: Easing::EaseOut,
+                    ..Keyframe::new(rest.clone())
+                },
+                Keyframe::new(raised),
+            ],
+            fps: 24.0,
+        };
+        let p = Project {
+            version: PROJECT_VERSION,
+            photo: None,
+            source: rest.clone(),
+            target: rest,
+            timeline: timeline.clone(),
+            model: ModelSpec::default(),
+            settings: Settings::default(),
+        };
+        let file = dir.path().join("clip.json");
+        p.save(&file).unwrap();
+        let back = Project::load(&file).unwrap();
+        assert_eq!(back.timeline, timeline);
+        assert_eq!(back, p);
+
+        // The same project as the editor wrote it before keyframes: no `timeline` key.
+        let mut old = serde_json::to_value(&p).unwrap();
+        old.as_object_mut().unwrap().remove("timeline");
+        std::fs::write(&file, old.to_string()).unwrap();
+        let back = Project::load(&file).unwrap();
+        assert!(back.timeline.is_empty());
+        assert_eq!(back.source, p.source);
+
+        let mut bad = p.clone();
+        bad.timeline.keyframes[0].duration = -2.0;
+        bad.save(&file).unwrap();
+        let e = format!("{:#}", Project::load(&file).unwrap_err());
+        assert!(e.contains("bad keyframes") && e.contains("duration"), "{e}");
+    }
+
     #[test]
     fn bad_projects_are_refused_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
@@ -204,6 +263,7 @@ mod tests {
             photo: None,
             source: Rig::template(10.0, 10.0),
             target: Rig::template(10.0, 10.0),
+            timeline: Timeline::default(),
             model: ModelSpec::default(),
             settings: Settings::default(),
         };
