@@ -1,1 +1,671 @@
-//! Retargeting a driver's motion onto the photo's person (being written).
+//! A driver's motion ([`MotionClip`]) mapped onto the photo's person: their bone lengths,
+//! scale and placement, the driver's bone directions and (scaled) root motion.
+//!
+//! [`retarget`] runs three steps:
+//!
+//! 1. **Gaps** ([`fill_gaps`]): a joint missing for at most `max_gap` frames between two frames
+//!    that show it is filled linearly in time. Longer gaps and the clip's ends stay missing:
+//!    inventing a limb for a second is worse than hiding it.
+//! 2. **Jitter** ([`smooth`]): a Gaussian-weighted *local linear* regression in time (LOESS of
+//!    degree 1), centred on each frame, weighted by the joint's confidence, over only the frames
+//!    where the joint is present. The clip is offline, so a centred filter is possible and has
+//!    no lag. Fitting a line rather than averaging keeps a joint moving at constant speed
+//!    exactly where it is even at the clip's ends and next to gaps, where a plain Gaussian
+//!    average (its window cut on one side) would pull it back towards where it came from.
+//!    Missing frames carry no weight, so nothing is pulled towards them, and stay missing.
+//! 3. **Retargeting** (per frame): the kinematic tree ([`PARENT`]) is walked from the neck; each
+//!    bone keeps the person's length and takes the driver's absolute direction in that frame.
+//!    Left and right are the driver's own (no mirroring).
+//!
+//! **Scale** = person size / driver size, from the first of these measures both skeletons
+//! have: the torso (neck to the hips' midpoint), the shoulder width, the summed lengths of the
+//! bones both show. The driver's is the median over its frames, which a few frames of a bent
+//! or turned body do not move. The torso comes first because it bends least as limbs move.
+//!
+//! **Root**: the person's neck, plus the driver's neck displacement since its first frame times
+//! the scale when [`RetargetOptions::root_motion`] is set. A driver without a neck but with both
+//! shoulders gets one at their midpoint (how BlazePose's and BODY_25's necks are defined).
+//!
+//! **Joints the driver does not show.** A joint the driver never shows keeps the person's own
+//! placement relative to its parent bone (the angle between them as in the photo; for the
+//! neck's children, which have no parent bone, their direction in the photo) and the person's
+//! visibility. A joint missing in one frame (after gap filling) is hidden in that
+//! frame but placed by the same rule, so its children hang somewhere sensible. Where the
+//! person's own bone is unknown (an end hidden in the photo) it takes the driver's median
+//! length times the scale.
+
+use super::motion::MotionClip;
+use crate::pose::rig::{dist, Point, Rig, PARENT};
+use crate::pose::skeleton::{L_HIP, L_SHOULDER, NECK, R_HIP, R_SHOULDER};
+use crate::pose::{Joint, Pose, NUM_JOINTS};
+
+/// How a motion is cleaned and applied.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetargetOptions {
+    /// Standard deviation of the smoothing window in frames; 0 turns smoothing off.
+    pub smooth_sigma: f32,
+    /// Longest run of missing frames filled by interpolation.
+    pub max_gap: usize,
+    /// Move the person's root with the driver's (scaled); otherwise the neck stays put.
+    pub root_motion: bool,
+}
+
+impl Default for RetargetOptions {
+    /// σ = 1.5 frames halves the power of motion at about 2.6 Hz at 30 fps: detector jitter
+    /// (frame to frame) goes, a wave (1–2 Hz) stays. Gaps up to 10 frames, a third of a second.
+    fn default() -> Self {
+        Self {
+            smooth_sigma: 1.5,
+            max_gap: 10,
+            root_motion: true,
+        }
+    }
+}
+
+/// Bones shorter than this (pixels) have no direction to speak of.
+const MIN_BONE: f64 = 1e-3;
+
+/// Fills each joint's missing runs of at most `max_gap` frames that have the joint on both
+/// sides, linearly in time (position and confidence). Longer gaps and the ends stay missing.
+pub fn fill_gaps(frames: &[Pose], max_gap: usize) -> Vec<Pose> {
+    let mut out = frames.to_vec();
+    for j in 0..NUM_JOINTS {
+        let mut last: Option<(usize, Joint)> = None;
+        for (t, pose) in frames.iter().enumerate() {
+            let Some(b) = pose.get(j) else { continue };
+            if let Some((s, a)) = last {
+                let gap = t - s - 1;
+                if (1..=max_gap).contains(&gap) {
+                    for (k, frame) in out.iter_mut().enumerate().take(t).skip(s + 1) {
+                        let u = (k - s) as f32 / (t - s) as f32;
+                        frame.set(j, Some(lerp(a, b, u)));
+                    }
+                }
+            }
+            last = Some((t, b));
+        }
+    }
+    out
+}
+
+fn lerp(a: Joint, b: Joint, u: f32) -> Joint {
+    let mix = |p: f32, q: f32| p + (q - p) * u;
+    Joint::new(
+        mix(a.x, b.x),
+        mix(a.y, b.y),
+        mix(a.confidence, b.confidence),
+    )
+}
+
+/// Smooths every joint's track with the confidence-weighted Gaussian local linear regression
+/// of the module docs (σ = `sigma` frames, window ±3σ). Only present joints are moved, missing
+/// ones stay missing; confidences are kept. `sigma` ≤ 0 (or not finite) returns the frames.
+pub fn smooth(frames: &[Pose], sigma: f32) -> Vec<Pose> {
+    if !(sigma.is_finite() && sigma > 0.0) {
+        return frames.to_vec();
+    }
+    let sigma = f64::from(sigma);
+    let radius = ((3.0 * sigma).ceil() as usize).min(frames.len());
+    let kernel: Vec<f64> = (0..=radius)
+        .map(|d| (-((d * d) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let mut out = frames.to_vec();
+    for j in 0..NUM_JOINTS {
+        for (t, frame) in out.iter_mut().enumerate() {
+            let Some(joint) = frame.get(j) else { continue };
+            let [x, y] = local_linear(frames, j, t, &kernel);
+            frame.set(j, Some(Joint::new(x, y, joint.confidence)));
+        }
+    }
+    out
+}
+
+/// The weighted least-squares line through joint `j`'s positions near frame `t`, evaluated at
+/// `t`. Time is measured from `t`, so the line's value there is its intercept.
+fn local_linear(frames: &[Pose], j: usize, t: usize, kernel: &[f64]) -> Point {
+    let radius = kernel.len() - 1;
+    let lo = t.saturating_sub(radius);
+    let hi = (t + radius).min(frames.len() - 1);
+    // Sums of w, w·d, w·d², w·x, w·d·x, w·y, w·d·y.
+    let (mut sw, mut sd, mut sdd) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut sx, mut sdx, mut sy, mut sdy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (s, frame) in frames.iter().enumerate().take(hi + 1).skip(lo) {
+        let Some(p) = frame.get(j) else { continue };
+        let d = s as f64 - t as f64;
+        let w = kernel[s.abs_diff(t)] * confidence_weight(p.confidence);
+        let (x, y) = (f64::from(p.x), f64::from(p.y));
+        sw += w;
+        sd += w * d;
+        sdd += w * d * d;
+        sx += w * x;
+        sdx += w * d * x;
+        sy += w * y;
+        sdy += w * d * y;
+    }
+    let det = sw * sdd - sd * sd;
+    if det <= 1e-9 * sw * sw {
+        // One frame in the window (or all at one time): the weighted mean is all there is.
+        return [(sx / sw) as f32, (sy / sw) as f32];
+    }
+    let at_t = |s: f64, sds: f64| ((sdd * s - sd * sds) / det) as f32;
+    [at_t(sx, sdx), at_t(sy, sdy)]
+}
+
+/// A joint's weight from its confidence: unsure joints count less, but never nothing (a
+/// present joint with confidence 0 is still evidence), and nonsense counts as sure.
+fn confidence_weight(c: f32) -> f64 {
+    if c.is_finite() {
+        f64::from(c.clamp(0.05, 1.0))
+    } else {
+        1.0
+    }
+}
+
+/// The driver's motion on `person` (the photo's source skeleton), one rig per frame of `clip`
+/// (see the module docs for the rules).
+pub fn retarget(clip: &MotionClip, person: &Rig, opts: &RetargetOptions) -> Vec<Rig> {
+    let with_necks: Vec<Pose> = clip.frames.iter().map(neck_from_shoulders).collect();
+    let driver = smooth(&fill_gaps(&with_necks, opts.max_gap), opts.smooth_sigma);
+    let plan = Plan::new(&driver, person);
+    let mut offset = [0.0f64; 2];
+    let reference = driver.iter().find_map(|p| p.get(NECK));
+    driver
+        .iter()
+        .map(|pose| {
+            // The root's displacement; held through frames without a neck.
+            if let (Some(n), Some(r)) = (pose.get(NECK), reference) {
+                offset = [
+                    f64::from(n.x - r.x) * plan.scale,
+                    f64::from(n.y - r.y) * plan.scale,
+                ];
+            }
+            let shift = if opts.root_motion { offset } else { [0.0; 2] };
+            plan.frame(pose, shift)
+        })
+        .collect()
+}
+
+/// A copy of `pose` with a missing neck put at the shoulders' midpoint when both are there.
+fn neck_from_shoulders(pose: &Pose) -> Pose {
+    let mut out = pose.clone();
+    if let (None, Some(r), Some(l)) = (pose.get(NECK), pose.get(R_SHOULDER), pose.get(L_SHOULDER)) {
+        let c = r.confidence.min(l.confidence);
+        out.set(
+            NECK,
+            Some(Joint::new((r.x + l.x) / 2.0, (r.y + l.y) / 2.0, c)),
+        );
+    }
+    out
+}
+
+/// What every frame shares: the person's geometry, the scale, the walking order.
+struct Plan {
+    /// The person's joints in f64 (hidden ones where the rig placed them).
+    points: [[f64; 2]; NUM_JOINTS],
+    visible: [bool; NUM_JOINTS],
+    /// Length of the bone from each joint to its parent in the output.
+    length: [f64; NUM_JOINTS],
+    /// The person's bone angle relative to the parent bone (absolute for the root's children).
+    relative: [f64; NUM_JOINTS],
+    /// Whether the driver shows the joint in any frame.
+    seen: [bool; NUM_JOINTS],
+    /// Joints with every parent before its children.
+    order: Vec<usize>,
+    scale: f64,
+}
+
+impl Plan {
+    fn new(driver: &[Pose], person: &Rig) -> Self {
+        let points = person.points.map(|[x, y]| [f64::from(x), f64::from(y)]);
+        let driver_bones = median_bone_lengths(driver);
+        let scale = body_scale(driver, person, &driver_bones);
+        let length = std::array::from_fn(|j| {
+            bone_length(person, j, driver_bones[j].map(|d| f64::from(d) * scale))
+        });
+        let relative = std::array::from_fn(|j| match PARENT[j] {
+            None => 0.0,
+            Some(p) => {
+                let own = angle(points[p], points[j]);
+                PARENT[p].map_or(own, |pp| own - angle(points[pp], points[p]))
+            }
+        });
+        let seen = std::array::from_fn(|j| driver.iter().any(|p| p.get(j).is_some()));
+        Self {
+            points,
+            visible: person.visible,
+            length,
+            relative,
+            seen,
+            order: parents_first(),
+            scale,
+        }
+    }
+
+    /// One frame: the root at the person's neck + `shift`, then each bone from its parent.
+    fn frame(&self, driver: &Pose, shift: [f64; 2]) -> Rig {
+        let mut pts = [[0.0f64; 2]; NUM_JOINTS];
+        let mut visible = [false; NUM_JOINTS];
+        pts[NECK] = [
+            self.points[NECK][0] + shift[0],
+            self.points[NECK][1] + shift[1],
+        ];
+        visible[NECK] = self.visibility(NECK, driver.get(NECK).is_some());
+        for &j in &self.order {
+            let Some(p) = PARENT[j] else { continue };
+            let driven = match (driver.get(p), driver.get(j)) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (joint_point(a), joint_point(b));
+                    (dist2(a, b) > MIN_BONE).then(|| angle(a, b))
+                }
+                _ => None,
+            };
+            let direction = driven.unwrap_or_else(|| {
+                // The person's own angle to the parent bone as it is in this frame.
+                let base = PARENT[p].map_or(0.0, |pp| angle(pts[pp], pts[p]));
+                base + self.relative[j]
+            });
+            let (s, c) = direction.sin_cos();
+            pts[j] = [
+                pts[p][0] + self.length[j] * c,
+                pts[p][1] + self.length[j] * s,
+            ];
+            visible[j] = self.visibility(j, driven.is_some());
+        }
+        Rig {
+            points: pts.map(|[x, y]| [x as f32, y as f32]),
+            visible,
+        }
+    }
+
+    /// Shown when the driver shows it now; never shown: as in the photo; else hidden.
+    fn visibility(&self, j: usize, driven: bool) -> bool {
+        driven || (!self.seen[j] && self.visible[j])
+    }
+}
+
+/// Output length of bone `j` (to its parent): the person's own when both its ends are visible
+/// in the photo and it is not degenerate, else the driver's scaled median, else where the rig
+/// put the hidden joint (the template's guess, fitted to the person).
+fn bone_length(person: &Rig, j: usize, driver_scaled: Option<f64>) -> f64 {
+    let Some(p) = PARENT[j] else { return 0.0 };
+    let own = f64::from(dist(person.points[j], person.points[p]));
+    let known = person.visible[j] && person.visible[p] && own > MIN_BONE;
+    if known {
+        own
+    } else {
+        driver_scaled.unwrap_or(own)
+    }
+}
+
+/// Per joint, the median length of its bone over the frames where the driver shows both ends.
+fn median_bone_lengths(driver: &[Pose]) -> [Option<f32>; NUM_JOINTS] {
+    std::array::from_fn(|j| {
+        let p = PARENT[j]?;
+        median(driver.iter().filter_map(|pose| {
+            let (a, b) = (pose.get(p)?, pose.get(j)?);
+            Some((b.x - a.x).hypot(b.y - a.y))
+        }))
+    })
+}
+
+/// Person size / driver size (module docs): torso, then shoulder width, then summed bones;
+/// 1 when nothing is comparable.
+fn body_scale(driver: &[Pose], person: &Rig, driver_bones: &[Option<f32>; NUM_JOINTS]) -> f64 {
+    let person_at = |j: usize| person.visible[j].then_some(person.points[j]);
+    for measure in [torso, shoulder_width] {
+        let own = measure(&person_at);
+        let theirs = median(
+            driver
+                .iter()
+                .filter_map(|pose| measure(&|j: usize| pose.get(j).map(|q| [q.x, q.y]))),
+        );
+        if let (Some(own), Some(theirs)) = (own, theirs) {
+            if f64::from(own) > MIN_BONE && f64::from(theirs) > MIN_BONE {
+                return f64::from(own) / f64::from(theirs);
+            }
+        }
+    }
+    let (mut own, mut theirs) = (0.0f64, 0.0f64);
+    for j in 0..NUM_JOINTS {
+        let (Some(p), Some(d)) = (PARENT[j], driver_bones[j]) else {
+            continue;
+        };
+        if person.visible[j] && person.visible[p] {
+            own += f64::from(dist(person.points[j], person.points[p]));
+            theirs += f64::from(d);
+        }
+    }
+    if own > MIN_BONE && theirs > MIN_BONE {
+        own / theirs
+    } else {
+        1.0
+    }
+}
+
+/// Neck to the hips' midpoint.
+fn torso(at: &dyn Fn(usize) -> Option<Point>) -> Option<f32> {
+    let (n, r, l) = (at(NECK)?, at(R_HIP)?, at(L_HIP)?);
+    Some(dist(n, [(r[0] + l[0]) / 2.0, (r[1] + l[1]) / 2.0]))
+}
+
+fn shoulder_width(at: &dyn Fn(usize) -> Option<Point>) -> Option<f32> {
+    Some(dist(at(R_SHOULDER)?, at(L_SHOULDER)?))
+}
+
+/// The median of finite values (the upper one of an even count); `None` when there are none.
+fn median(values: impl Iterator<Item = f32>) -> Option<f32> {
+    let mut v: Vec<f32> = values.filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f32::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+/// Joints ordered by depth in the tree, so every parent comes before its children.
+fn parents_first() -> Vec<usize> {
+    let depth = |mut j: usize| {
+        let mut d = 0;
+        while let Some(p) = PARENT[j] {
+            j = p;
+            d += 1;
+        }
+        d
+    };
+    let mut order: Vec<usize> = (0..NUM_JOINTS).collect();
+    order.sort_by_key(|&j| depth(j));
+    order
+}
+
+fn joint_point(j: Joint) -> [f64; 2] {
+    [f64::from(j.x), f64::from(j.y)]
+}
+
+/// Direction of `b − a` (radians, y down like the image).
+fn angle(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (b[1] - a[1]).atan2(b[0] - a[0])
+}
+
+fn dist2(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (b[0] - a[0]).hypot(b[1] - a[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::skeleton::{L_ANKLE, L_KNEE, L_WRIST, R_ELBOW, R_WRIST};
+
+    /// Marks a missing frame in the tracks below.
+    const N: f32 = f32::NAN;
+
+    /// `a` wrapped into (−π, π].
+    fn wrap(a: f64) -> f64 {
+        use std::f64::consts::PI;
+        let w = (a + PI).rem_euclid(2.0 * PI) - PI;
+        if w <= -PI {
+            w + 2.0 * PI
+        } else {
+            w
+        }
+    }
+
+    /// A constant-confidence pose from rig points.
+    fn pose_of(points: &[Point; NUM_JOINTS]) -> Pose {
+        let mut pose = Pose::missing();
+        for (j, &[x, y]) in points.iter().enumerate() {
+            pose.set(j, Some(Joint::new(x, y, 1.0)));
+        }
+        pose
+    }
+
+    fn clip_of(frames: Vec<Pose>) -> MotionClip {
+        MotionClip {
+            frames,
+            fps: Some(30.0),
+            frame_size: None,
+            source: "test".into(),
+        }
+    }
+
+    /// The person's template ×2, translated by frame, its right forearm 30 % longer and waving.
+    fn waving_driver(person: &Rig, frames: usize) -> Vec<Pose> {
+        (0..frames)
+            .map(|t| {
+                let tf = t as f32;
+                let shift = [50.0 + 7.0 * tf, 20.0 - 3.0 * tf];
+                let mut pts = person
+                    .points
+                    .map(|[x, y]| [2.0 * x + shift[0], 2.0 * y + shift[1]]);
+                let e = pts[R_ELBOW];
+                let v = [pts[R_WRIST][0] - e[0], pts[R_WRIST][1] - e[1]];
+                let (s, c) = (-2.0 + 0.8 * (0.7 * tf).sin()).sin_cos();
+                pts[R_WRIST] = [
+                    e[0] + 1.3 * (c * v[0] - s * v[1]),
+                    e[1] + 1.3 * (s * v[0] + c * v[1]),
+                ];
+                pose_of(&pts)
+            })
+            .collect()
+    }
+
+    fn direction(a: Point, b: Point) -> f64 {
+        angle([a[0].into(), a[1].into()], [b[0].into(), b[1].into()])
+    }
+
+    #[test]
+    fn retargeting_maps_a_driver_of_another_size_onto_the_person() {
+        let person = Rig::template(400.0, 600.0);
+        let driver = waving_driver(&person, 24);
+        let opts = RetargetOptions {
+            smooth_sigma: 0.0,
+            max_gap: 0,
+            root_motion: true,
+        };
+        let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
+        assert_eq!(rigs.len(), driver.len());
+        let d_neck = |t: usize| driver[t].get(NECK).map(|n| [n.x, n.y]).unwrap();
+        for (t, rig) in rigs.iter().enumerate() {
+            assert!(rig.visible.iter().all(|&v| v));
+            for (j, &parent) in PARENT.iter().enumerate() {
+                let Some(p) = parent else { continue };
+                let (want, got) = (person.bone_length(j).unwrap(), rig.bone_length(j).unwrap());
+                assert!(
+                    (want - got).abs() <= 1e-3,
+                    "frame {t} bone {j}: {got} ≠ {want}"
+                );
+                let dj = driver[t].get(j).unwrap();
+                let dp = driver[t].get(p).unwrap();
+                let want = direction([dp.x, dp.y], [dj.x, dj.y]);
+                let got = direction(rig.points[p], rig.points[j]);
+                assert!(
+                    wrap(want - got).abs() <= 1e-4,
+                    "frame {t} bone {j}: {got} ≠ {want}"
+                );
+            }
+            // The root moves by the driver's motion × 0.5 (person size / driver size).
+            let moved = [
+                rig.points[NECK][0] - rigs[0].points[NECK][0],
+                rig.points[NECK][1] - rigs[0].points[NECK][1],
+            ];
+            let (n0, nt) = (d_neck(0), d_neck(t));
+            let want = [(nt[0] - n0[0]) * 0.5, (nt[1] - n0[1]) * 0.5];
+            assert!(
+                dist(moved, want) <= 1e-3,
+                "frame {t}: root moved {moved:?}, want {want:?}"
+            );
+        }
+        assert!(dist(rigs[0].points[NECK], person.points[NECK]) <= 1e-3);
+        // Without root motion the neck stays on the person's.
+        let still = retarget(
+            &clip_of(driver),
+            &person,
+            &RetargetOptions {
+                root_motion: false,
+                ..opts
+            },
+        );
+        assert!(still
+            .iter()
+            .all(|r| dist(r.points[NECK], person.points[NECK]) <= 1e-3));
+    }
+
+    #[test]
+    fn joints_the_driver_lacks_follow_the_persons_placement() {
+        let mut person = Rig::template(400.0, 600.0);
+        person.visible[L_ANKLE] = false; // hidden in the photo, never shown by the driver
+        person.visible[R_WRIST] = false; // hidden in the photo, shown by the driver
+        let mut driver = waving_driver(&person, 5);
+        for pose in &mut driver {
+            for j in [L_KNEE, L_ANKLE] {
+                pose.set(j, None);
+            }
+        }
+        driver[2].set(L_WRIST, None);
+        let opts = RetargetOptions {
+            smooth_sigma: 0.0,
+            max_gap: 0,
+            root_motion: true,
+        };
+        let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
+        let rel = |r: &Rig, j: usize| {
+            let p = PARENT[j].unwrap();
+            let pp = PARENT[p].unwrap();
+            wrap(direction(r.points[p], r.points[j]) - direction(r.points[pp], r.points[p]))
+        };
+        for (t, rig) in rigs.iter().enumerate() {
+            // Never shown: the person's visibility and angle to the parent bone.
+            assert!(rig.visible[L_KNEE] && !rig.visible[L_ANKLE]);
+            for j in [L_KNEE, L_ANKLE] {
+                assert!(
+                    wrap(rel(rig, j) - rel(&person, j)).abs() < 1e-4,
+                    "frame {t} joint {j}"
+                );
+            }
+            // The person's hidden forearm takes the driver's length × 0.5.
+            let d = &driver[t];
+            let (w, e) = (d.get(R_WRIST).unwrap(), d.get(R_ELBOW).unwrap());
+            let want = (w.x - e.x).hypot(w.y - e.y) * 0.5;
+            assert!((rig.bone_length(R_WRIST).unwrap() - want).abs() < 1e-3);
+            assert!(rig.visible[R_WRIST]);
+        }
+        // Missing in one frame only: hidden there, placed like the person's.
+        assert!(!rigs[2].visible[L_WRIST] && rigs[1].visible[L_WRIST]);
+        assert!(wrap(rel(&rigs[2], L_WRIST) - rel(&person, L_WRIST)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn scale_falls_back_to_shoulders_then_bones() {
+        let person = Rig::template(400.0, 600.0);
+        let mut driver = pose_of(&person.points.map(|[x, y]| [3.0 * x, 3.0 * y]));
+        driver.set(R_HIP, None);
+        let bones = median_bone_lengths(std::slice::from_ref(&driver));
+        let s = body_scale(std::slice::from_ref(&driver), &person, &bones);
+        assert!((s - 1.0 / 3.0).abs() < 1e-5, "{s}");
+        driver.set(R_SHOULDER, None);
+        let bones = median_bone_lengths(std::slice::from_ref(&driver));
+        let s = body_scale(std::slice::from_ref(&driver), &person, &bones);
+        assert!((s - 1.0 / 3.0).abs() < 1e-5, "{s}");
+        let empty = [Pose::missing()];
+        let none = median_bone_lengths(&empty);
+        assert_eq!(body_scale(&empty, &person, &none), 1.0);
+    }
+
+    /// One joint's track (joint 0, y = −2x), NaN = missing.
+    fn track(xs: &[f32]) -> Vec<Pose> {
+        xs.iter()
+            .map(|&x| {
+                let mut p = Pose::missing();
+                p.set(0, (!x.is_nan()).then(|| Joint::new(x, -2.0 * x, 1.0)));
+                p
+            })
+            .collect()
+    }
+
+    /// The NaN-coded track of `xs`.
+    fn opt(xs: &[f32]) -> Vec<Option<f32>> {
+        xs.iter().map(|&x| (!x.is_nan()).then_some(x)).collect()
+    }
+
+    fn xs(frames: &[Pose]) -> Vec<Option<f32>> {
+        frames.iter().map(|p| p.get(0).map(|j| j.x)).collect()
+    }
+
+    #[test]
+    fn fill_gaps_interpolates_short_gaps_only() {
+        let input = track(&[N, 0.0, 1.0, N, N, N, 9.0, N, N, N, N, 0.0, N]);
+        let out = xs(&fill_gaps(&input, 3));
+        let want = opt(&[N, 0.0, 1.0, 3.0, 5.0, 7.0, 9.0, N, N, N, N, 0.0, N]);
+        assert_eq!(out, want);
+        // y follows x's line, so the fill is linear in both.
+        let filled = fill_gaps(&input, 3);
+        assert_eq!(filled[4].get(0).unwrap().y, -10.0);
+        // max_gap 0 fills nothing.
+        assert_eq!(fill_gaps(&input, 0), input);
+    }
+
+    /// Deterministic noise in [−1, 1] (a 32-bit LCG).
+    fn noise(n: usize, mut seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// RMS of the frame-to-frame change minus the true velocity.
+    fn jitter(xs: &[Option<f32>], velocity: f32) -> f32 {
+        let d: Vec<f32> = xs
+            .windows(2)
+            .filter_map(|w| Some(w[1]? - w[0]? - velocity))
+            .collect();
+        (d.iter().map(|v| v * v).sum::<f32>() / d.len() as f32).sqrt()
+    }
+
+    #[test]
+    fn smoothing_has_no_lag_removes_jitter_and_invents_nothing() {
+        // Constant velocity, with a gap: unchanged everywhere (the ends and the gap's edges too).
+        let mut line: Vec<f32> = (0..40).map(|t| 10.0 + 2.5 * t as f32).collect();
+        line[15..19].fill(N);
+        let out = xs(&smooth(&track(&line), 2.0));
+        for (t, (a, b)) in opt(&line).iter().zip(&out).enumerate() {
+            match (a, b) {
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-3, "frame {t}: {a} → {b}"),
+                (None, None) => {}
+                _ => panic!("frame {t}: {a:?} → {b:?}"),
+            }
+        }
+        // Noisy: the jitter drops by at least half, at every σ worth using.
+        let noisy: Vec<f32> = noise(120, 7)
+            .iter()
+            .enumerate()
+            .map(|(t, n)| 100.0 + 1.5 * t as f32 + 3.0 * n)
+            .collect();
+        for sigma in [1.0, 1.5, 3.0] {
+            let before = jitter(&opt(&noisy), 1.5);
+            let after = jitter(&xs(&smooth(&track(&noisy), sigma)), 1.5);
+            assert!(
+                after * 2.0 <= before,
+                "σ {sigma}: jitter {before} → {after}"
+            );
+        }
+        // Off: unchanged.
+        assert_eq!(smooth(&track(&noisy), 0.0), track(&noisy));
+    }
+
+    #[test]
+    fn an_unsure_frame_counts_less() {
+        // A jump at frame 5 with low confidence barely moves its neighbours.
+        let mut frames = track(&[0.0; 11]);
+        frames[5].set(0, Some(Joint::new(100.0, 0.0, 0.05)));
+        let sure = {
+            let mut f = frames.clone();
+            f[5].set(0, Some(Joint::new(100.0, 0.0, 1.0)));
+            smooth(&f, 1.5)
+        };
+        let unsure = smooth(&frames, 1.5);
+        let at4 = |f: &[Pose]| f[4].get(0).unwrap().x;
+        let (unsure, sure) = (at4(&unsure), at4(&sure));
+        assert!(unsure * 5.0 < sure, "{unsure} vs {sure}");
+    }
+}
