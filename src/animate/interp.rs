@@ -25,8 +25,8 @@ pub fn tree_order() -> [usize; NUM_JOINTS] {
     while head < n {
         let p = order[head];
         head += 1;
-        for j in 0..NUM_JOINTS {
-            if PARENT[j] == Some(p) {
+        for (j, parent) in PARENT.iter().enumerate() {
+            if *parent == Some(p) {
                 order[n] = j;
                 n += 1;
             }
@@ -100,10 +100,7 @@ pub fn interpolate(a: &Rig, b: &Rig, t: f32) -> Rig {
         let (s, c) = angle.sin_cos();
         points[j] = [points[p][0] + len * c, points[p][1] + len * s];
     }
-    let mut visible = [false; NUM_JOINTS];
-    for j in 0..NUM_JOINTS {
-        visible[j] = a.visible[j] && b.visible[j];
-    }
+    let visible = std::array::from_fn(|j| a.visible[j] && b.visible[j]);
     Rig { points, visible }
 }
 

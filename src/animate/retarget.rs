@@ -48,6 +48,23 @@ pub struct RetargetOptions {
     pub max_gap: usize,
     /// Move the person's root with the driver's (scaled); otherwise the neck stays put.
     pub root_motion: bool,
+    /// What the person takes from the driver's bones.
+    pub transfer: Transfer,
+}
+
+/// What a driven bone takes from the driver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transfer {
+    /// The driver's direction in each frame: the person does the driver's pose (a dance onto
+    /// someone standing like the driver did at the start).
+    #[default]
+    Pose,
+    /// The person's own direction in the photo turned by how much the driver's bone has turned
+    /// since the first frame that shows it: the person keeps their posture (a profile, a lean,
+    /// a head tilted over a camera) and makes the driver's movements from it. A driver in
+    /// another view than the person (a frontal driver for a profile photo) needs this: its
+    /// absolute directions would turn the person's head and body into the driver's view.
+    Motion,
 }
 
 impl Default for RetargetOptions {
@@ -58,6 +75,7 @@ impl Default for RetargetOptions {
             smooth_sigma: 1.5,
             max_gap: 10,
             root_motion: true,
+            transfer: Transfer::Pose,
         }
     }
 }
@@ -166,7 +184,7 @@ fn confidence_weight(c: f32) -> f64 {
 pub fn retarget(clip: &MotionClip, person: &Rig, opts: &RetargetOptions) -> Vec<Rig> {
     let with_necks: Vec<Pose> = clip.frames.iter().map(neck_from_shoulders).collect();
     let driver = smooth(&fill_gaps(&with_necks, opts.max_gap), opts.smooth_sigma);
-    let plan = Plan::new(&driver, person);
+    let plan = Plan::new(&driver, person, opts.transfer);
     let mut offset = [0.0f64; 2];
     let reference = driver.iter().find_map(|p| p.get(NECK));
     driver
@@ -209,13 +227,17 @@ struct Plan {
     relative: [f64; NUM_JOINTS],
     /// Whether the driver shows the joint in any frame.
     seen: [bool; NUM_JOINTS],
+    /// [`Transfer::Motion`]: per bone, the person's direction in the photo minus the driver's
+    /// in the first frame that shows the bone (added to the driver's direction); zero for
+    /// [`Transfer::Pose`].
+    turn: [f64; NUM_JOINTS],
     /// Joints with every parent before its children.
     order: Vec<usize>,
     scale: f64,
 }
 
 impl Plan {
-    fn new(driver: &[Pose], person: &Rig) -> Self {
+    fn new(driver: &[Pose], person: &Rig, transfer: Transfer) -> Self {
         let points = person.points.map(|[x, y]| [f64::from(x), f64::from(y)]);
         let driver_bones = median_bone_lengths(driver);
         let scale = body_scale(driver, person, &driver_bones);
@@ -230,12 +252,20 @@ impl Plan {
             }
         });
         let seen = std::array::from_fn(|j| driver.iter().any(|p| p.get(j).is_some()));
+        let turn = std::array::from_fn(|j| match (transfer, PARENT[j]) {
+            (Transfer::Motion, Some(p)) => driver
+                .iter()
+                .find_map(|d| driven_angle(d, p, j))
+                .map_or(0.0, |first| angle(points[p], points[j]) - first),
+            _ => 0.0,
+        });
         Self {
             points,
             visible: person.visible,
             length,
             relative,
             seen,
+            turn,
             order: parents_first(),
             scale,
         }
@@ -252,13 +282,7 @@ impl Plan {
         visible[NECK] = self.visibility(NECK, driver.get(NECK).is_some());
         for &j in &self.order {
             let Some(p) = PARENT[j] else { continue };
-            let driven = match (driver.get(p), driver.get(j)) {
-                (Some(a), Some(b)) => {
-                    let (a, b) = (joint_point(a), joint_point(b));
-                    (dist2(a, b) > MIN_BONE).then(|| angle(a, b))
-                }
-                _ => None,
-            };
+            let driven = driven_angle(driver, p, j).map(|a| a + self.turn[j]);
             let direction = driven.unwrap_or_else(|| {
                 // The person's own angle to the parent bone as it is in this frame.
                 let base = PARENT[p].map_or(0.0, |pp| angle(pts[pp], pts[p]));
@@ -281,6 +305,12 @@ impl Plan {
     fn visibility(&self, j: usize, driven: bool) -> bool {
         driven || (!self.seen[j] && self.visible[j])
     }
+}
+
+/// The driver's direction of the bone `p` → `j`, when it shows both ends apart.
+fn driven_angle(driver: &Pose, p: usize, j: usize) -> Option<f64> {
+    let (a, b) = (joint_point(driver.get(p)?), joint_point(driver.get(j)?));
+    (dist2(a, b) > MIN_BONE).then(|| angle(a, b))
 }
 
 /// Output length of bone `j` (to its parent): the person's own when both its ends are visible
@@ -460,6 +490,7 @@ mod tests {
             smooth_sigma: 0.0,
             max_gap: 0,
             root_motion: true,
+            transfer: Transfer::Pose,
         };
         let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
         assert_eq!(rigs.len(), driver.len());
@@ -510,6 +541,42 @@ mod tests {
     }
 
     #[test]
+    fn motion_transfer_keeps_the_persons_posture_and_adds_the_drivers_turns() {
+        // The person leans over (a profile over a camera): head and arms elsewhere than the
+        // upright driver's.
+        let upright = Rig::template(400.0, 600.0);
+        let mut person = upright.clone();
+        person.rotate_limb(crate::pose::skeleton::NOSE, [400.0, 0.0]);
+        person.rotate_limb(crate::pose::skeleton::R_WRIST, [400.0, 300.0]);
+        let driver = waving_driver(&upright, 12);
+        let opts = RetargetOptions {
+            smooth_sigma: 0.0,
+            max_gap: 0,
+            root_motion: false,
+            transfer: Transfer::Motion,
+        };
+        let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
+        for (t, rig) in rigs.iter().enumerate() {
+            for (j, &parent) in PARENT.iter().enumerate() {
+                let Some(p) = parent else { continue };
+                let at = |pose: &Pose, k: usize| pose.get(k).map(|q| [q.x, q.y]).unwrap();
+                let driver_turn = direction(at(&driver[t], p), at(&driver[t], j))
+                    - direction(at(&driver[0], p), at(&driver[0], j));
+                let turn = direction(rig.points[p], rig.points[j])
+                    - direction(person.points[p], person.points[j]);
+                assert!(
+                    wrap(turn - driver_turn).abs() <= 1e-4,
+                    "frame {t} bone {j}: turned {turn}, driver {driver_turn}"
+                );
+            }
+        }
+        // Frame 0 is the person as photographed, lean and all.
+        for j in 0..NUM_JOINTS {
+            assert!(dist(rigs[0].points[j], person.points[j]) <= 1e-3, "joint {j}");
+        }
+    }
+
+    #[test]
     fn joints_the_driver_lacks_follow_the_persons_placement() {
         let mut person = Rig::template(400.0, 600.0);
         person.visible[L_ANKLE] = false; // hidden in the photo, never shown by the driver
@@ -525,6 +592,7 @@ mod tests {
             smooth_sigma: 0.0,
             max_gap: 0,
             root_motion: true,
+            transfer: Transfer::Pose,
         };
         let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
         let rel = |r: &Rig, j: usize| {

@@ -6,7 +6,7 @@ use crate::animate::interp::interpolate;
 use crate::animate::keyframes::{Timeline, FPS_RANGE};
 use crate::animate::motion::{load_motion, MotionClip};
 use crate::animate::render::{export_frames, ExportSettings, Progress};
-use crate::animate::retarget::{retarget, RetargetOptions};
+use crate::animate::retarget::{retarget, RetargetOptions, Transfer};
 use crate::detect::PoseDetector;
 use crate::imaging::animation::{AnimFormat, AnimOptions};
 use crate::pose::rig::Rig;
@@ -56,12 +56,17 @@ pub struct AnimateArgs {
     /// Play once instead of looping.
     #[arg(long)]
     pub once: bool,
-    /// Driver: jitter smoothing, σ of the centred Gaussian in driver frames (0 = off).
-    #[arg(long, default_value_t = 1.0)]
+    /// Driver: jitter smoothing, σ in driver frames of the centred local-linear filter (0 = off).
+    #[arg(long, default_value_t = 1.5)]
     pub smooth: f32,
     /// Driver: the longest run of frames a missing joint is filled over from its neighbours.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 10)]
     pub max_gap: usize,
+    /// Driver: `pose` = the person takes the driver's bone directions; `motion` = the person
+    /// keeps their posture in the photo and turns each bone as the driver's turns (for a
+    /// driver seen from another side than the person).
+    #[arg(long, value_enum, default_value_t = Transfer::Pose)]
+    pub transfer: Transfer,
     /// Driver: keep the person in place (the driver's root motion is not applied).
     #[arg(long)]
     pub no_root_motion: bool,
@@ -203,6 +208,7 @@ fn driven_frames(
         smooth_sigma: args.smooth,
         max_gap: args.max_gap,
         root_motion: !args.no_root_motion,
+        transfer: args.transfer,
     };
     let driven = retarget(&clip, source, &opts);
     anyhow::ensure!(!driven.is_empty(), "{}: no frames", path.display());
