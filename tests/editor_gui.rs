@@ -542,3 +542,143 @@ fn a_photo_without_a_person_keeps_the_template() {
     assert_eq!(said, 2);
     h.get_by_label("Detect person");
 }
+
+/// Bone length from joint `j` to its parent in the kinematic tree.
+fn bone(r: &marionette::pose::rig::Rig, j: usize) -> f32 {
+    r.bone_length(j).unwrap_or(0.0)
+}
+
+/// Keyframes through the timeline panel: add the pose, swing the arm (Shift: lengths kept),
+/// add again, retime the first segment, scrub with the slider and play — the pose shown is
+/// between the two keyframes in the kinematic tree, every bone as long as in them — with no
+/// undo step for either; scrubbing back to a frame shows its kept preview at once. Undo takes
+/// back the retime, the selection and then the second keyframe; the saved project brings both
+/// keyframes back.
+#[test]
+fn keyframes_scrub_play_undo_and_reopen() {
+    use marionette::app::ui::timeline::chip_label;
+    let mut h = harness(open(sample("synth_person.png")));
+    h.step();
+    h.get_by_label("Add keyframe (K)").click();
+    h.step();
+    let k0 = h.state().editor.doc.target.clone();
+    assert_eq!(h.state().editor.doc.timeline.keyframes.len(), 1);
+    let elbow = joint_on_screen(h.state(), Which::Target, R_ELBOW);
+    drag(
+        &mut h,
+        elbow,
+        elbow + Vec2::new(-60.0, -70.0),
+        Modifiers::SHIFT,
+    );
+    let k1 = h.state().editor.doc.target.clone();
+    assert_ne!(k1.points[R_WRIST], k0.points[R_WRIST]);
+    // The shortcut this time.
+    h.key_press(Key::K);
+    h.step();
+    let e = &h.state().editor;
+    assert_eq!(e.doc.timeline.keyframes.len(), 2);
+    assert_eq!(e.doc.timeline.keyframes[1].rig, k1);
+    assert_eq!(e.timeline.selected, Some(1));
+
+    // Select the first keyframe (the target takes its pose) and make its segment 2 s.
+    h.get_by_label(&chip_label(0)).click();
+    h.step();
+    assert_eq!(h.state().editor.doc.target, k0);
+    assert_eq!(h.state().editor.timeline.selected, Some(0));
+    h.get_by_label("Duration").set_value_accesskit(2.0);
+    h.step();
+    h.step();
+    assert_eq!(h.state().editor.doc.timeline.keyframes[0].duration, 2.0);
+    assert_eq!(h.state().editor.doc.timeline.duration(), 2.0);
+
+    // Drag the scrub slider to about a third of the way.
+    let slider = h.get_by_label("Time").rect();
+    let at = |f: f32| egui::pos2(slider.left() + f * slider.width(), slider.center().y);
+    drag(&mut h, at(0.05), at(0.33), Modifiers::NONE);
+    let in_between = |app: &MarionetteApp| {
+        let e = &app.editor;
+        let t = e.timeline.playhead;
+        let shown = &e.doc.target;
+        assert_eq!(Some(shown), e.doc.timeline.sample(t).as_ref());
+        for j in 0..marionette::pose::NUM_JOINTS {
+            assert!(
+                (bone(shown, j) - bone(&k0, j)).abs() < 1e-2,
+                "bone {j}: {} vs {}",
+                bone(shown, j),
+                bone(&k0, j)
+            );
+        }
+        let d = |a: &marionette::pose::rig::Rig, b: &marionette::pose::rig::Rig| {
+            marionette::pose::rig::dist(a.points[R_WRIST], b.points[R_WRIST])
+        };
+        let span = d(&k0, &k1);
+        assert!(
+            d(shown, &k0) > 1.0 && d(shown, &k1) > 1.0,
+            "at {t} s the wrist is on a keyframe"
+        );
+        assert!(d(shown, &k0) < span && d(shown, &k1) < span);
+        t
+    };
+    let t = in_between(h.state());
+    assert!(t > 0.3 && t < 1.2, "the playhead is at {t} s");
+    let fps = h.state().editor.doc.timeline.fps;
+    assert!(((t * fps) - (t * fps).round()).abs() < 1e-3, "on a frame");
+    wait_for_current_result(&mut h);
+    let kept = h.state().editor.preview.clone().unwrap();
+    mask_timings(&mut h);
+    h.snapshot_options("editor_timeline_scrubbed", &snapshot_options());
+
+    // Scrub elsewhere, then back: the frame's preview is shown within the same UI frame (a
+    // preview from the worker cannot arrive that fast).
+    h.get_by_label("Time").set_value_accesskit(1.5);
+    h.step();
+    h.get_by_label("Time").set_value_accesskit(t as f64);
+    h.step();
+    let e = &h.state().editor;
+    assert!(!e.timeline.frames.is_empty());
+    let p = e.preview.as_ref().unwrap();
+    assert_eq!(p.request, e.latest_request, "the kept frame is the newest");
+    assert_eq!(p.target, kept.target);
+    assert_eq!(p.image, kept.image);
+
+    // Play: frames advance by themselves, each between the keyframes; P pauses.
+    h.get_by_label("Play (P)").click();
+    h.step();
+    assert!(h.state().editor.timeline.playing());
+    let from = h.state().editor.timeline.playhead;
+    step_until(&mut h, "playback to advance", |app| {
+        let p = app.editor.timeline.playhead;
+        p > from + 0.2 && p < 1.9
+    });
+    in_between(h.state());
+    h.key_press(Key::P);
+    h.step();
+    assert!(!h.state().editor.timeline.playing());
+
+    // Save, then undo: the retime, the selection, the second keyframe — scrubbing and playing
+    // left no steps of their own.
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("clip.json");
+    h.state_mut().editor.save_project(&project).unwrap();
+    let saved = h.state().editor.doc.timeline.clone();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().editor.doc.timeline.keyframes[0].duration, 1.0);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().editor.doc.target, k1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    let e = &h.state().editor;
+    assert_eq!(e.doc.timeline.keyframes.len(), 1);
+    assert_eq!(e.doc.timeline.keyframes[0].rig, k0);
+    assert_eq!(e.timeline.selected, Some(0));
+
+    let mut h = harness(EditorOptions {
+        project: Some(project),
+        ..open(sample("synth_person.png"))
+    });
+    h.step();
+    assert_eq!(h.state().editor.doc.timeline, saved);
+    h.get_by_label(&chip_label(1));
+}

@@ -4,6 +4,7 @@ pub mod panels;
 pub mod panes;
 pub mod stats;
 pub mod textures;
+pub mod timeline;
 
 use super::editor::{Editor, EditorOptions};
 use eframe::egui;
@@ -43,11 +44,13 @@ impl eframe::App for MarionetteApp {
         let ctx = ui.ctx().clone();
         panels::dropped_files(&ctx, &mut self.editor);
         panels::shortcuts(&ctx, &mut self.editor);
+        timeline::shortcuts(&ctx, &mut self.editor);
         self.editor.tick();
         self.textures.update(&ctx, &self.editor);
 
         egui::Panel::top("menu").show(ui, |ui| panels::menu_bar(ui, &mut self.editor));
         egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(ui, &self.editor));
+        egui::Panel::bottom("timeline").show(ui, |ui| timeline::panel(ui, &mut self.editor));
         egui::Panel::left("tools")
             .default_size(270.0)
             .show(ui, |ui| panels::side_panel(ui, &mut self.editor));
@@ -59,6 +62,10 @@ impl eframe::App for MarionetteApp {
         if self.editor.busy() || self.editor.detecting() {
             // Keep the spinners turning; results also wake us through the workers' repaint.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        let fps = self.editor.doc.timeline.fps;
+        if let Some(next) = self.editor.timeline.until_next_frame(fps, Instant::now()) {
+            ctx.request_repaint_after(next);
         }
         let ms = t0.elapsed().as_secs_f32() * 1e3;
         self.editor.frame_ms = 0.9 * self.editor.frame_ms + 0.1 * ms;

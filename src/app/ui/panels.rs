@@ -115,7 +115,8 @@ pub fn menu_bar(ui: &mut egui::Ui, editor: &mut Editor) {
 const HELP: &str = "Drag a joint to move it · Shift-drag swings the limb below its parent\n\
 Right-click a joint to hide/show it · Wheel zooms · Middle- or Space-drag pans · F fits\n\
 Click the result to see where it sampled from · Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y) undo/redo\n\
-M mirrors the pose · R resets the target to the source · Tab switches fit/pose mode · Ctrl+Q quits";
+M mirrors the pose · R resets the target to the source · Tab switches fit/pose mode · Ctrl+Q quits\n\
+K adds the target as a keyframe · P plays/pauses the keyframes · the timeline's slider scrubs";
 
 fn file_menu(ui: &mut egui::Ui, editor: &mut Editor) {
     if ui.button("Open photo…").clicked() {
