@@ -2,8 +2,8 @@
 //!
 //! Three regions per pair of consecutive rendered frames (colour values 0–255, mean absolute
 //! difference over the three channels):
-//! * **static**: neither frame shows the person or the plate there (the untouched photo). Any
-//!   change is flicker; the composite makes it exactly zero.
+//! * **static**: neither frame has any share of the person or the plate there (the untouched
+//!   photo). Any change is flicker; the composite makes it exactly zero.
 //! * **person**: the person in both frames (alpha > 0.5). Mostly real motion of the moved limb.
 //! * **person, still part**: the person in both frames, farther than a limb's width from every
 //!   bone that moved between the two poses. Nothing moved there, so a change is shimmer.
@@ -60,10 +60,11 @@ impl FlickerMeter {
                 let (pa, pb) = (a.image.get_pixel(x, y).0, b.image.get_pixel(x, y).0);
                 let d: u32 = (0..3).map(|c| pa[c].abs_diff(pb[c]) as u32).sum();
                 let diff = d as f64 / 3.0;
-                let untouched = a.person[i] < 0.01
-                    && b.person[i] < 0.01
-                    && a.vacated[i] < 0.01
-                    && b.vacated[i] < 0.01;
+                // Exactly untouched: a pixel with any share of person or plate is not static.
+                let untouched = a.person[i] == 0.0
+                    && b.person[i] == 0.0
+                    && a.vacated[i] == 0.0
+                    && b.vacated[i] == 0.0;
                 if untouched {
                     pair[0].0 += diff;
                     pair[0].1 += 1;
