@@ -1,1 +1,0 @@
-//! Animated image writers (being written).
