@@ -131,7 +131,11 @@ mod tests {
         let e = b.points[R_ELBOW];
         b.rotate_limb(R_WRIST, [e[0], e[1] - 300.0]);
         // And the whole person steps right and down a little.
-        b.drag(NECK, [b.points[NECK][0] + 40.0, b.points[NECK][1] + 10.0], true);
+        b.drag(
+            NECK,
+            [b.points[NECK][0] + 40.0, b.points[NECK][1] + 10.0],
+            true,
+        );
         (a, b)
     }
 

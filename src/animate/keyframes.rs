@@ -225,8 +225,13 @@ impl Timeline {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the keyframes {}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not JSON", path.display()))?;
+        Self::from_json(&text, path)
+    }
+
+    /// [`Timeline::load`] on text already read (`path` names it in errors).
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).with_context(|| format!("{}: not JSON", path.display()))?;
         let value = match value.get("timeline") {
             Some(inner) if value.get("keyframes").is_none() => inner.clone(),
             _ => value,
