@@ -110,7 +110,10 @@ fn a_keyframed_wave_exports_to_gif_apng_and_frames() {
     assert_eq!(flicker.static_mean, 0.0, "{flicker:?}");
     assert_eq!(flicker.static_max, 0, "{flicker:?}");
     assert!(flicker.person_mean > 0.5, "the arm moves: {flicker:?}");
-    assert!(flicker.still_mean < 0.05, "the rest of her is still: {flicker:?}");
+    assert!(
+        flicker.still_mean < 0.05,
+        "the rest of her is still: {flicker:?}"
+    );
     let mut decoder = gif::DecodeOptions::new();
     decoder.set_color_output(gif::ColorOutput::RGBA);
     let mut gif = decoder
@@ -249,7 +252,10 @@ fn animate_drives_the_photo_with_a_pose_sequence() {
     assert_eq!((gif.width(), gif.height()), (128, 128));
     // Bad input: an output format we do not write, a missing driver.
     for (extra, says) in [
-        (vec!["--poses", "/nonexistent/poses", "--out", "x.gif"], "/nonexistent/poses"),
+        (
+            vec!["--poses", "/nonexistent/poses", "--out", "x.gif"],
+            "/nonexistent/poses",
+        ),
         (
             vec![
                 "--keyframes",

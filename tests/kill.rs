@@ -82,8 +82,9 @@ fn child_entry_point() {
             use marionette::animate::render::{export_frames, ExportSettings};
             use marionette::imaging::animation::AnimFormat;
             let img = marionette::imaging::open_photo(&photo).unwrap();
-            let pose = marionette::pose::read_openpose(photo.with_file_name("astronaut_source.json"), 0)
-                .unwrap();
+            let pose =
+                marionette::pose::read_openpose(photo.with_file_name("astronaut_source.json"), 0)
+                    .unwrap();
             let source = marionette::pose::rig::Rig::from_pose(&pose, (512.0, 512.0));
             let mut raised = source.clone();
             let s = raised.points[marionette::pose::skeleton::R_SHOULDER];
@@ -121,7 +122,12 @@ fn child_entry_point() {
 /// Starts the child loop `mode` over `dir`; returns it and a reader of its progress lines.
 fn spawn(mode: &str, dir: &Path) -> (Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child_entry_point", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_entry_point",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, mode)
         .env("MARIONETTE_KILL_DIR", dir)
         .stdout(Stdio::piped())
