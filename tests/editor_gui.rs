@@ -682,3 +682,116 @@ fn keyframes_scrub_play_undo_and_reopen() {
     assert_eq!(h.state().editor.doc.timeline, saved);
     h.get_by_label(&chip_label(1));
 }
+
+/// The animation export through the UI: the timeline's Export animation… opens the dialog with
+/// the whole clip; the export (to the path a file dialog would give) runs on its own thread with
+/// a progress bar in the timeline panel and writes every frame at the chosen size; a second
+/// export cancelled from the panel leaves nothing behind.
+#[test]
+fn keyframes_export_as_png_frames_and_cancel() {
+    if let Err(e) = marionette::detect::models::find() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED keyframes_export_as_png_frames_and_cancel: {e:#}"
+        );
+        return;
+    }
+    let mut h = harness(open(sample("synth_person.png")));
+    h.step();
+    h.key_press(Key::K);
+    h.step();
+    let elbow = joint_on_screen(h.state(), Which::Target, R_ELBOW);
+    drag(
+        &mut h,
+        elbow,
+        elbow + Vec2::new(50.0, -40.0),
+        Modifiers::SHIFT,
+    );
+    h.key_press(Key::K);
+    h.step();
+    assert_eq!(h.state().editor.doc.timeline.keyframes.len(), 2);
+
+    h.get_by_label("Export animation…").click();
+    h.step();
+    h.step();
+    assert!(
+        h.state().editor.anim_export.dialog.is_some(),
+        "{:?}",
+        h.state().editor.notice
+    );
+    h.get_by_label("Export animation");
+    let mut choice = h
+        .state()
+        .editor
+        .anim_export
+        .dialog
+        .clone()
+        .expect("the dialog is open");
+    // One second at 12 fps: frames 1 to 13.
+    assert_eq!((choice.first, choice.last, choice.fps), (0, 12, 12.0));
+    h.get_by_label_contains("13 frames, 1.08 s");
+    h.get_by_label("Cancel").click();
+    h.step();
+    assert!(h.state().editor.anim_export.dialog.is_none());
+
+    // What "Export…" does once the file dialog answers.
+    let dir = tempfile::tempdir().unwrap();
+    choice.format = marionette::imaging::animation::AnimFormat::PngSequence;
+    choice.longest_side = Some(96);
+    choice.first = 2;
+    let out = dir.path().join("frames.png"); // the extension goes: a sequence is a folder
+    h.state_mut()
+        .editor
+        .start_anim_export(&out, &choice)
+        .unwrap();
+    h.step();
+    h.get_by_label_contains("Exporting PNG sequence frames");
+    step_until(&mut h, "the export", |app| !app.editor.anim_exporting());
+    let e = &h.state().editor;
+    let notice = e.notice.clone().unwrap();
+    assert!(
+        !notice.error && notice.text.starts_with("Exported 11 frames"),
+        "{notice:?}"
+    );
+    let folder = dir.path().join("frames");
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 11, "{names:?}");
+    assert_eq!(names[0], "frame_00000.png");
+    let first = image::open(folder.join(&names[0])).unwrap();
+    assert_eq!(first.width().max(first.height()), 96);
+
+    // Cancelled at once (full size, so there is work left to cancel): nothing written.
+    choice.longest_side = None;
+    let out = dir.path().join("clip.gif");
+    choice.format = marionette::imaging::animation::AnimFormat::Gif;
+    h.state_mut()
+        .editor
+        .start_anim_export(&out, &choice)
+        .unwrap();
+    // Two frames: the panel grows to the progress row's height on the second.
+    h.step();
+    h.step();
+    h.get_by_label("Cancel export").click();
+    h.step();
+    assert!(
+        h.state()
+            .editor
+            .anim_export
+            .job
+            .as_ref()
+            .unwrap()
+            .cancelling(),
+        "{:?}",
+        h.state().editor.notice
+    );
+    step_until(&mut h, "the cancel", |app| !app.editor.anim_exporting());
+    let notice = h.state().editor.notice.clone().unwrap();
+    assert!(notice.text.contains("cancelled"), "{notice:?}");
+    assert!(!out.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "only the frames folder: {left:?}");
+}

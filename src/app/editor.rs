@@ -2,6 +2,7 @@
 //! projects, edits with undo, talking to the workers, exports and the autosave. The panes and
 //! panels in [`super::ui`] read and change this state; tests drive it directly.
 
+use super::anim_export::AnimExport;
 use super::detection::{
     self, DetectOutcome, DetectRequest, DetectResponse, DetectStatus, Detected, Unavailable,
 };
@@ -136,6 +137,8 @@ pub struct Editor {
     /// The timeline's selection, playhead, playback and cached frames (the keyframes are in
     /// `doc`).
     pub timeline: TimelineState,
+    /// The animation export's dialog and job.
+    pub anim_export: AnimExport,
     /// A full-resolution export running on its own thread.
     export_job: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
     /// Finds the person in a photo; `None` when detection is off for the session.
@@ -247,6 +250,7 @@ impl Editor {
             layers,
             preview_sent: None,
             timeline: TimelineState::default(),
+            anim_export: AnimExport::default(),
             export_job: None,
             detect_worker,
             next_detect_id: 0,
@@ -881,6 +885,7 @@ impl Editor {
         self.send_if_changed();
         self.collect();
         self.collect_detections();
+        self.collect_anim_export();
         self.autosave_if_due();
     }
 

@@ -13,8 +13,11 @@
 //! * [`probe`] — where a result pixel sampled from, per attention level.
 //! * [`overlay`] — float fields coloured by `shaders/overlay.wgsl` in egui_wgpu callbacks.
 //! * [`project`], [`export`] — the session file and autosave; PNG exports.
-//! * [`ui`] — the eframe app: menus, side panel, the two panes, dialogs.
+//! * [`timeline`] — keyframes in the editor: selection, playhead, playback, kept preview
+//!   frames; [`anim_export`] — the keyframes written as GIF / APNG / PNG frames on a thread.
+//! * [`ui`] — the eframe app: menus, side panel, the two panes, the timeline, dialogs.
 
+pub mod anim_export;
 pub mod detection;
 pub mod editor;
 pub mod engine;

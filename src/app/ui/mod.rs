@@ -1,5 +1,6 @@
 //! The eframe application: the panels and panes around an [`Editor`].
 
+pub mod anim_export;
 pub mod panels;
 pub mod panes;
 pub mod stats;
@@ -57,9 +58,10 @@ impl eframe::App for MarionetteApp {
         egui::CentralPanel::default_margins()
             .show(ui, |ui| panes::panes(ui, &mut self.editor, &self.textures));
         panels::dialogs(&ctx, &mut self.editor);
+        anim_export::dialog(&ctx, &mut self.editor);
         // Edits made this frame go out now rather than next frame.
         self.editor.tick();
-        if self.editor.busy() || self.editor.detecting() {
+        if self.editor.busy() || self.editor.detecting() || self.editor.anim_exporting() {
             // Keep the spinners turning; results also wake us through the workers' repaint.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }

@@ -212,6 +212,17 @@ fn file_menu(ui: &mut egui::Ui, editor: &mut Editor) {
             }
         }
     }
+    if ui
+        .add_enabled(
+            editor.photo.is_some() && !editor.doc.timeline.is_empty() && !editor.anim_exporting(),
+            egui::Button::new("Export animation…"),
+        )
+        .on_disabled_hover_text("Add keyframes first (the timeline below the panes)")
+        .clicked()
+    {
+        ui.close();
+        editor.open_anim_export();
+    }
     let has_result = editor.result.is_some();
     for (label, overlays) in [
         ("Export network output PNG…", false),

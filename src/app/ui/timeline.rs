@@ -34,6 +34,7 @@ pub fn panel(ui: &mut egui::Ui, editor: &mut Editor) {
         selected_row(ui, editor);
         playback_row(ui, editor);
     });
+    super::anim_export::progress(ui, editor);
     ui.add_space(2.0);
 }
 
@@ -110,6 +111,17 @@ fn keyframes_row(ui: &mut egui::Ui, editor: &mut Editor) {
                 editor.move_keyframe(true);
             }
         });
+        ui.separator();
+        if ui
+            .add_enabled(
+                n > 0 && !editor.anim_exporting(),
+                egui::Button::new("Export animation…"),
+            )
+            .on_hover_text("Write the keyframes' frames as a GIF, an APNG or PNG frames")
+            .clicked()
+        {
+            editor.open_anim_export();
+        }
     });
 }
 
