@@ -572,24 +572,35 @@ fn keyframes_scrub_play_undo_and_reopen() {
     );
     let k1 = h.state().editor.doc.target.clone();
     assert_ne!(k1.points[R_WRIST], k0.points[R_WRIST]);
-    // The shortcut this time.
+    // The shortcut this time, twice: the raised arm is held for a second.
+    h.key_press(Key::K);
+    h.step();
     h.key_press(Key::K);
     h.step();
     let e = &h.state().editor;
-    assert_eq!(e.doc.timeline.keyframes.len(), 2);
+    assert_eq!(e.doc.timeline.keyframes.len(), 3);
     assert_eq!(e.doc.timeline.keyframes[1].rig, k1);
-    assert_eq!(e.timeline.selected, Some(1));
+    assert_eq!(e.doc.timeline.keyframes[2].rig, k1);
+    assert_eq!(e.timeline.selected, Some(2));
 
-    // Select the first keyframe (the target takes its pose) and make its segment 2 s.
+    // Select the first keyframe (the target takes its pose) and make its segment 1.96 s.
     h.get_by_label(&chip_label(0)).click();
     h.step();
     assert_eq!(h.state().editor.doc.target, k0);
     assert_eq!(h.state().editor.timeline.selected, Some(0));
-    h.get_by_label("Duration").set_value_accesskit(2.0);
+    h.get_by_label("Duration").set_value_accesskit(1.96);
     h.step();
     h.step();
-    assert_eq!(h.state().editor.doc.timeline.keyframes[0].duration, 2.0);
-    assert_eq!(h.state().editor.doc.timeline.duration(), 2.0);
+    assert_eq!(h.state().editor.doc.timeline.keyframes[0].duration, 1.96);
+    assert_eq!(h.state().editor.doc.timeline.duration(), 2.96);
+    // The second keyframe now lies between two frames (23.52 at 12 fps): selected, it is shown
+    // exactly, and stays so.
+    h.get_by_label(&chip_label(1)).click();
+    for _ in 0..3 {
+        h.step();
+    }
+    assert_eq!(h.state().editor.doc.target, k1);
+    assert_eq!(h.state().editor.timeline.playhead, 1.96);
 
     // Drag the scrub slider to about a third of the way.
     let slider = h.get_by_label("Time").rect();
@@ -648,25 +659,32 @@ fn keyframes_scrub_play_undo_and_reopen() {
     let from = h.state().editor.timeline.playhead;
     step_until(&mut h, "playback to advance", |app| {
         let p = app.editor.timeline.playhead;
-        p > from + 0.2 && p < 1.9
+        p > from + 0.2 && p < 1.8
     });
     in_between(h.state());
     h.key_press(Key::P);
     h.step();
     assert!(!h.state().editor.timeline.playing());
 
-    // Save, then undo: the retime, the selection, the second keyframe — scrubbing and playing
-    // left no steps of their own.
+    // Save, then undo: the second selection, the retime, the first selection, the third and
+    // the second keyframe — scrubbing and playing left no steps of their own.
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("clip.json");
     h.state_mut().editor.save_project(&project).unwrap();
     let saved = h.state().editor.doc.timeline.clone();
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.step();
+    assert_eq!(h.state().editor.doc.target, k0);
+    assert_eq!(h.state().editor.doc.timeline.keyframes[0].duration, 1.96);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
     assert_eq!(h.state().editor.doc.timeline.keyframes[0].duration, 1.0);
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.step();
     assert_eq!(h.state().editor.doc.target, k1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().editor.doc.timeline.keyframes.len(), 2);
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.step();
     let e = &h.state().editor;

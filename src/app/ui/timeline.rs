@@ -247,6 +247,10 @@ fn playback_row(ui: &mut egui::Ui, editor: &mut Editor) {
                 playable,
                 egui::Slider::new(&mut t, 0.0..=duration.max(1e-3))
                     .step_by(1.0 / fps as f64)
+                    // Clamping would also round the value shown to a step each frame, and a
+                    // keyframe between two frames (selected, so shown exactly) would be
+                    // "changed" into the frame beside it.
+                    .clamping(egui::SliderClamping::Never)
                     .show_value(false),
             )
             .labelled_by(label.id)
