@@ -113,7 +113,13 @@ impl Project {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the project {}", path.display()))?;
-        let mut p: Project = serde_json::from_str(&text)
+        Self::from_json(&text, path)
+    }
+
+    /// [`Project::load`] on text already read: `path` names it in errors and is where a
+    /// relative photo path is resolved from.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let mut p: Project = serde_json::from_str(text)
             .with_context(|| format!("{}: not a marionette project", path.display()))?;
         if p.version > PROJECT_VERSION {
             anyhow::bail!(

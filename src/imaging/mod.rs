@@ -123,13 +123,22 @@ impl ImageSave for image::DynamicImage {
 /// Opens a photo as RGB with a clear error (unreadable, corrupt, absurdly large).
 pub fn open_photo(path: &Path) -> anyhow::Result<RgbImage> {
     use anyhow::Context;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot open image {}", path.display()))?;
+    decode_photo(&bytes, path)
+}
+
+/// [`open_photo`] on a file already in memory (`path` names it in errors).
+pub fn decode_photo(bytes: &[u8], path: &Path) -> anyhow::Result<RgbImage> {
+    use anyhow::Context;
     /// Photos beyond this many pixels per side are refused rather than exhausting memory.
     const MAX_SIDE: u32 = 20_000;
-    let reader = image::ImageReader::open(path)
-        .with_context(|| format!("cannot open image {}", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("cannot read image {}", path.display()))?;
-    let (w, h) = reader.into_dimensions().with_context(|| {
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .with_context(|| format!("cannot read image {}", path.display()))
+    };
+    let (w, h) = reader()?.into_dimensions().with_context(|| {
         format!(
             "{} is not a readable image (corrupt or unsupported format)",
             path.display()
@@ -141,15 +150,12 @@ pub fn open_photo(path: &Path) -> anyhow::Result<RgbImage> {
             path.display()
         );
     }
-    let img = image::ImageReader::open(path)?
-        .with_guessed_format()?
-        .decode()
-        .with_context(|| {
-            format!(
-                "{} is not a readable image (corrupt or unsupported format)",
-                path.display()
-            )
-        })?;
+    let img = reader()?.decode().with_context(|| {
+        format!(
+            "{} is not a readable image (corrupt or unsupported format)",
+            path.display()
+        )
+    })?;
     Ok(img.to_rgb8())
 }
 

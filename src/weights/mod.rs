@@ -71,10 +71,18 @@ pub fn load_state_dict(path: &Path) -> Result<(StateDict, WeightFormat), Weights
         path: path.into(),
         error,
     })?;
+    load_state_dict_bytes(&bytes, path)
+}
+
+/// [`load_state_dict`] on a checkpoint already in memory (`path` names it in errors).
+pub fn load_state_dict_bytes(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(StateDict, WeightFormat), WeightsError> {
     let format =
-        detect_format(&bytes).ok_or_else(|| WeightsError::UnknownFormat { path: path.into() })?;
+        detect_format(bytes).ok_or_else(|| WeightsError::UnknownFormat { path: path.into() })?;
     let entries: Vec<(String, Tensor)> = match format {
-        WeightFormat::Safetensors => candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        WeightFormat::Safetensors => candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
             .map_err(|e| WeightsError::Safetensors {
                 path: path.into(),
                 message: e.to_string(),
@@ -82,7 +90,7 @@ pub fn load_state_dict(path: &Path) -> Result<(StateDict, WeightFormat), Weights
             .into_iter()
             .collect(),
         WeightFormat::PthZip | WeightFormat::PthLegacy => {
-            load_pth_bytes(&bytes).map_err(|error| WeightsError::Pth {
+            load_pth_bytes(bytes).map_err(|error| WeightsError::Pth {
                 path: path.into(),
                 error,
             })?
