@@ -224,6 +224,8 @@ fn killed_while_autosaving_the_autosave_is_whole_and_restored_exactly() {
         e.accept_recovery();
         assert_eq!(e.doc.source, saved.source, "kill {k}");
         assert_eq!(e.doc.target, saved.target, "kill {k}");
+        // The half-written autosave of a kill inside a write is cleared away at the start.
+        assert_eq!(mid_write_leftovers(dir.path()), 0, "kill {k}");
     }
     println!("autosave: {kills} kills survived, {in_writes} of them inside a write (seed {s})");
 }

@@ -282,6 +282,10 @@ impl Editor {
             frame_ms: 0.0,
         };
         if let Some(dir) = &options.state_dir {
+            let removed = project::remove_stale_autosave_temporaries(dir);
+            if removed > 0 {
+                tracing::info!("removed {removed} half-written autosave(s) of crashed sessions");
+            }
             let path = project::autosave_path(dir);
             if path.is_file() {
                 match Project::load(&path) {

@@ -164,6 +164,42 @@ pub fn autosave_path(state_dir: &Path) -> PathBuf {
     state_dir.join("autosave.json")
 }
 
+/// Removes the temporary files of autosaves whose process died mid-write (a crash or a kill
+/// between writing `.autosave.json.<pid>.tmp` and renaming it; see
+/// [`crate::imaging::temp_path_for`]), so they do not pile up in the state folder. A file of
+/// a process that is still running (another editor) is left alone. Returns how many went.
+pub fn remove_stale_autosave_temporaries(state_dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return 0;
+    };
+    let prefix = ".autosave.json.";
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(".tmp"))
+                .and_then(|pid| pid.parse::<u32>().ok())
+            else {
+                return false;
+            };
+            pid != std::process::id() && !process_alive(pid)
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+/// Whether process `pid` exists (Linux: its `/proc` entry; elsewhere assumed alive, so
+/// nothing is removed that might still be written).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
