@@ -14,6 +14,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct AnimateArgs {
@@ -144,6 +146,15 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
             bar.set_position(done as u64);
         }
     };
+    // Ctrl+C cancels between frames: the writer then removes its temporary files and whatever
+    // was under the output's name before stays (a second Ctrl+C still ends the process).
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancelled);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
     let report = export_frames(
         &photo,
         &source,
@@ -153,7 +164,7 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
         &settings,
         &detector,
         &progress,
-        &|| false,
+        &|| cancelled.load(Ordering::SeqCst),
     )?;
     bar.finish_and_clear();
     println!(
