@@ -10,13 +10,15 @@
 # Prints one summary line per target (executions, time, execs/s, edges) and exits non-zero when
 # a run found a crash or a hang. Installs cargo-afl (crates.io) when it is missing.
 # Environment: FUZZ_NICE (default 19), FUZZ_MEM_MB (afl -m, default 4096),
-# FUZZ_TIMEOUT_MS (afl -t, default 1000), FUZZ_QUIET=1 keeps afl-fuzz's log out of the output.
+# FUZZ_TIMEOUT_MS (afl -t, default 1000), FUZZ_QUIET=1 keeps afl-fuzz's log out of the output,
+# FUZZ_BIN_DIR=DIR fuzzes the binaries in DIR as they are (no build).
 set -euo pipefail
 cd "$(dirname "$0")"
 FUZZ_DIR=$(pwd)
 TARGETS=(pose_json project keyframes motion safetensors pth_zip pth_legacy pickle tflite image)
 AFL_VERSION=0.18.2
 NICE=(nice -n "${FUZZ_NICE:-19}")
+TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -45,10 +47,14 @@ ensure_afl() {
 
 build() {
     ensure_afl
-    # opt-level 2 and 16 codegen units: the GUI stack marionette pulls in (eframe, wgpu) builds
-    # in a fraction of cargo-afl's default (opt-level 3, one codegen unit); the readers run at
-    # about the same speed.
-    AFL_OPT_LEVEL=${AFL_OPT_LEVEL:-2} RUSTFLAGS="-C codegen-units=16 ${RUSTFLAGS:-}" \
+    # cargo-afl instruments every crate (opt-level 3, one codegen unit). Here: opt-level 2 and 16
+    # codegen units, and the GUI-only dependencies, build scripts and proc macros plain and at
+    # opt-level 0 (rustc-wrapper.sh): the same coverage where the readers run, and a build of
+    # about half the time.
+    mkdir -p "$TARGET_DIR"
+    python3 uninstrumented.py >"$TARGET_DIR/uninstrumented.txt"
+    FUZZ_UNINSTRUMENTED=$TARGET_DIR/uninstrumented.txt RUSTC_WRAPPER=$FUZZ_DIR/rustc-wrapper.sh \
+        AFL_OPT_LEVEL=${AFL_OPT_LEVEL:-2} RUSTFLAGS="-C codegen-units=16 ${RUSTFLAGS:-}" \
         "${NICE[@]}" cargo afl build --release --quiet
 }
 
@@ -96,11 +102,11 @@ fuzz() {
     if [ "${FUZZ_QUIET:-0}" = 1 ]; then
         env "${env[@]}" "${NICE[@]}" cargo afl fuzz -i "corpus/$target" -o "$out" "${dicts[@]}" \
             -m "${FUZZ_MEM_MB:-4096}" -t "${FUZZ_TIMEOUT_MS:-1000}" "${limit[@]}" "$@" \
-            -- "target/release/$target" >"$log" 2>&1
+            -- "${FUZZ_BIN_DIR:-$TARGET_DIR/release}/$target" >"$log" 2>&1
     else
         env "${env[@]}" "${NICE[@]}" cargo afl fuzz -i "corpus/$target" -o "$out" "${dicts[@]}" \
             -m "${FUZZ_MEM_MB:-4096}" -t "${FUZZ_TIMEOUT_MS:-1000}" "${limit[@]}" "$@" \
-            -- "target/release/$target" 2>&1 | tee "$log"
+            -- "${FUZZ_BIN_DIR:-$TARGET_DIR/release}/$target" 2>&1 | tee "$log"
     fi
     set -e
     summary "$target"
@@ -112,13 +118,13 @@ case "${1:-}" in
     --build) build ;;
     all)
         [ $# -ge 2 ] || usage
-        build
+        [ -n "${FUZZ_BIN_DIR:-}" ] || build
         failed=0
         for t in "${TARGETS[@]}"; do FUZZ_QUIET=1 fuzz "$t" "${@:2}" || failed=1; done
         exit $failed
         ;;
     *)
-        build
+        [ -n "${FUZZ_BIN_DIR:-}" ] || build
         fuzz "$@"
         ;;
 esac

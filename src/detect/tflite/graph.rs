@@ -479,10 +479,12 @@ impl Builder {
             }
             (Options::DepthToSpace { block }, opcode::DEPTH_TO_SPACE) => {
                 let (n, h, w, c) = nhwc(&x_shape)?;
-                if c % (block * block) != 0 {
+                let area = block.checked_mul(*block).filter(|&a| a <= c);
+                let Some(area) = area.filter(|&a| c % a == 0) else {
                     return Err(malformed(format!("{c} channels for block {block}")));
-                }
-                let shape = vec![n, h * block, w * block, c / (block * block)];
+                };
+                // h × block × w × block × c / area has the input's element count.
+                let shape = vec![n, h * block, w * block, c / area];
                 (Kernel::DepthToSpace(DepthToSpace(*block)), shape)
             }
             (Options::Reshape { new_shape }, opcode::RESHAPE) => {
@@ -527,6 +529,12 @@ impl Builder {
                 )))
             }
         };
+        if schema::element_count(&shape).is_none() {
+            return Err(malformed(format!(
+                "computed output shape {shape:?} has more than {} elements",
+                schema::MAX_TENSOR_ELEMENTS
+            )));
+        }
         let declared = &self.def.tensors[output].shape;
         if !declared.is_empty() && *declared != shape {
             return Err(malformed(format!(
@@ -622,13 +630,13 @@ fn nhwc(shape: &[usize]) -> Result<(usize, usize, usize, usize)> {
 /// A reshape target with at most one `-1`, resolved against the input's element count.
 fn resolve_reshape(input: &[usize], target: &[i32]) -> Result<Vec<usize>> {
     let count: usize = input.iter().product();
+    let bad = || malformed(format!("cannot reshape {input:?} to {target:?}"));
     let known: usize = target
         .iter()
         .filter(|&&d| d >= 0)
-        .map(|&d| d as usize)
-        .product();
+        .try_fold(1usize, |n, &d| n.checked_mul(d as usize))
+        .ok_or_else(bad)?;
     let free = target.iter().filter(|&&d| d == -1).count();
-    let bad = || malformed(format!("cannot reshape {input:?} to {target:?}"));
     if free > 1 || target.iter().any(|&d| d < -1) {
         return Err(bad());
     }
@@ -642,7 +650,7 @@ fn resolve_reshape(input: &[usize], target: &[i32]) -> Result<Vec<usize>> {
             }
         })
         .collect();
-    if shape.iter().product::<usize>() != count {
+    if schema::element_count(&shape) != Some(count) {
         return Err(bad());
     }
     Ok(shape)

@@ -289,6 +289,18 @@ pub fn parse(bytes: &[u8]) -> Result<ModelDef> {
     })
 }
 
+/// The most elements a tensor may have (256 MiB of float32): BlazePose's largest holds under
+/// two million, and every shape within it has an element count that cannot overflow.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 26;
+
+/// `shape`'s element count when it is at most [`MAX_TENSOR_ELEMENTS`].
+pub fn element_count(shape: &[usize]) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_TENSOR_ELEMENTS)
+}
+
 fn tensor_def(t: &Table, buffers: &[Table], file: &[u8]) -> Result<TensorDef> {
     let name = t.string(3, "tensor name")?.unwrap_or_default();
     let shape = t
@@ -299,6 +311,11 @@ fn tensor_def(t: &Table, buffers: &[Table], file: &[u8]) -> Result<TensorDef> {
                 .map_err(|_| malformed(format!("`{name}`: dimension {d} in its shape")))
         })
         .collect::<Result<Vec<_>>>()?;
+    if element_count(&shape).is_none() {
+        return Err(malformed(format!(
+            "`{name}`: shape {shape:?} has more than {MAX_TENSOR_ELEMENTS} elements"
+        )));
+    }
     let dtype = DType::from_code(t.u8(1, 0, "tensor type")?);
     let buffer = t.u32(2, 0, "tensor buffer")? as usize;
     let data = match buffers.get(buffer) {
