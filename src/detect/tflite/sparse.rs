@@ -35,7 +35,13 @@ pub fn densify<T: Copy + Default>(
             sparsity.dims.len()
         ));
     }
-    let mut out = vec![T::default(); shape.iter().product()];
+    let count: usize = shape.iter().product();
+    if count == 0 {
+        // Nothing to place. Walking the other dimensions (each up to 2^31 long) would only
+        // spin: a 768-byte model with shape [huge, 0] did for minutes (tests/data/fuzz/tflite/).
+        return Ok(Vec::new());
+    }
+    let mut out = vec![T::default(); count];
     let mut walk = Walk {
         values,
         shape,
