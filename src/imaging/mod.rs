@@ -185,7 +185,7 @@ fn bad_png_palette(bytes: &[u8]) -> Option<usize> {
     let mut rest = bytes.strip_prefix(b"\x89PNG\r\n\x1a\n")?;
     while rest.len() >= 8 {
         let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if &rest[4..8] == b"PLTE" && (len == 0 || len > 768 || len % 3 != 0) {
+        if &rest[4..8] == b"PLTE" && (len == 0 || len > 768 || !len.is_multiple_of(3)) {
             return Some(len);
         }
         // Length, type, data and CRC; a truncated file ends the walk (the decoder reports it).
