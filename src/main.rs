@@ -1,4 +1,5 @@
 //! The `marionette` binary: a thin shell over [`marionette::cli`].
 fn main() -> std::process::ExitCode {
+    marionette::ops::alloc::keep_freed_buffers();
     marionette::cli::main()
 }

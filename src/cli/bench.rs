@@ -15,8 +15,9 @@ use std::time::Instant;
 pub struct BenchArgs {
     /// Which network: gfla, pona, blazepose (the pose detector: both of its networks), or
     /// inpaint (the background plate fills, PatchMatch and diffusion, on a 1-megapixel scene),
-    /// composite (the layered renderer per photo and per edit, on a 1-megapixel photo).
-    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose", "inpaint", "composite"])]
+    /// composite (the layered renderer per photo and per edit, on a 1-megapixel photo), conv
+    /// (each convolution shape of GFLA alone, ours against candle's, in GFLOP/s).
+    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose", "inpaint", "composite", "conv"])]
     pub model: String,
     /// Architecture preset for random weights (a checkpoint brings its own architecture).
     #[arg(long, default_value = "fashion", value_parser = ["fashion", "market"])]
@@ -42,9 +43,15 @@ pub struct BenchArgs {
     #[arg(long)]
     pub image: Option<PathBuf>,
     /// blazepose: a Python with `ai-edge-litert`, to time MediaPipe's own runtime in the
-    /// same run (`tests/reference/litert_bench.py`).
+    /// same run (`tests/reference/litert_bench.py`). gfla/pona: a Python with torch, to time
+    /// our PyTorch peer (`tests/reference/torch_peer.py`) on the CPU with the same weights
+    /// and thread count; skipped with a message when torch is absent.
     #[arg(long)]
     pub reference_python: Option<PathBuf>,
+    /// gfla/pona: after the timed runs, profile as many more and print the time per op type
+    /// (next to PyTorch's with `--reference-python`).
+    #[arg(long)]
+    pub ops: bool,
     /// Time the editor's per-edit path instead (model with cached source features, result and
     /// explanation maps read back): the bundled model or `--weights`, on `--image` (with its
     /// pose file, found as the editor finds it) or the astronaut sample; last line
@@ -129,15 +136,40 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.model == "composite" {
         return super::bench_composite::run(args);
     }
+    if args.model == "conv" {
+        return super::bench_ops::run_conv_shapes(args.runs);
+    }
     if args.edit {
         return super::bench_edit::run(args);
     }
     let device = super::parse_device(&args.device)?;
     let kind = ModelKind::parse(&args.model)?;
     // A checkpoint brings its own architecture; the preset only shapes random weights.
-    let preset = args.weights.is_none().then_some(args.config.as_str());
-    let mut model = Generator::load(kind, args.weights.as_deref(), preset, &device)
-        .context("building the model")?;
+    let peer = match &args.reference_python {
+        Some(python) if args.weights.is_none() => super::bench_ops::run_peer(
+            python,
+            &args.model,
+            &args.config,
+            args.size,
+            args.runs,
+            rayon::current_num_threads(),
+        )?,
+        Some(_) => {
+            println!("PyTorch side skipped: it times its own seeded weights, not --weights");
+            None
+        }
+        None => None,
+    };
+    let weights = peer
+        .as_ref()
+        .map(|p| p.weights.as_path())
+        .or(args.weights.as_deref());
+    let preset = weights.is_none().then_some(args.config.as_str());
+    let loaded = Generator::load(kind, weights, preset, &device).context("building the model");
+    if let Some(p) = &peer {
+        let _ = std::fs::remove_file(&p.weights);
+    }
+    let mut model = loaded?;
     if let Some(hw) = args.size {
         model = model.with_input_hw(hw)?;
     }
@@ -237,6 +269,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let med = median(&mut full);
     println!("throughput: {:.1} GFLOP/s", flops / 1e9 / (med / 1e3));
+    if args.ops || peer.is_some() {
+        crate::ops::profile::enable(true);
+        for _ in 0..args.runs.max(1) {
+            sync(&model.generate(&image, &bp1, &bp2)?.image)?;
+        }
+        let ops = crate::ops::profile::totals();
+        crate::ops::profile::enable(false);
+        super::bench_ops::print_table(&ops, args.runs.max(1), med, peer.as_ref());
+    }
     // Two decimals: GPU passes take milliseconds.
     println!("{}_ms {med:.2}", kind.name());
     Ok(())

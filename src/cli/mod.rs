@@ -6,6 +6,7 @@ pub mod bench_composite;
 mod bench_detect;
 pub mod bench_edit;
 pub mod bench_inpaint;
+mod bench_ops;
 pub mod detect;
 pub mod edit;
 pub mod eval;

@@ -13,9 +13,9 @@ use rayon::prelude::*;
 /// The four bilinear taps of one output pixel: flat source indices and weights, in the
 /// reference kernel's accumulation order (top-left, top-right, bottom-left, bottom-right).
 #[derive(Clone, Copy, Default)]
-struct Taps {
-    idx: [u32; 4],
-    w: [f32; 4],
+pub(crate) struct Taps {
+    pub(crate) idx: [u32; 4],
+    pub(crate) w: [f32; 4],
     /// Unclamped fractional parts, needed by the flow gradient.
     fx: f32,
     fy: f32,
@@ -23,14 +23,14 @@ struct Taps {
 
 /// Geometry shared by the forward and backward kernels.
 #[derive(Clone, Copy)]
-struct Dims {
-    b: usize,
-    c: usize,
-    hs: usize,
-    ws: usize,
-    hf: usize,
-    wf: usize,
-    k: usize,
+pub(crate) struct Dims {
+    pub(crate) b: usize,
+    pub(crate) c: usize,
+    pub(crate) hs: usize,
+    pub(crate) ws: usize,
+    pub(crate) hf: usize,
+    pub(crate) wf: usize,
+    pub(crate) k: usize,
 }
 
 impl Dims {
@@ -38,7 +38,7 @@ impl Dims {
         (self.hf * self.k, self.wf * self.k)
     }
 
-    fn from_shapes(source: &Shape, flow: &Shape, k: usize) -> Result<Self> {
+    pub(crate) fn from_shapes(source: &Shape, flow: &Shape, k: usize) -> Result<Self> {
         let (b, c, hs, ws) = source.dims4()?;
         let (bf, two, hf, wf) = flow.dims4()?;
         if bf != b || two != 2 {
@@ -65,7 +65,7 @@ impl Dims {
 }
 
 /// Taps for every output pixel of batch item `flow_b` (a (2, hf, wf) slice).
-fn compute_taps(d: &Dims, flow_b: &[f32]) -> Vec<Taps> {
+pub(crate) fn compute_taps(d: &Dims, flow_b: &[f32]) -> Vec<Taps> {
     let (ho, wo) = d.out_hw();
     let half = (d.k / 2) as f32;
     let plane = d.hf * d.wf;
@@ -392,6 +392,7 @@ mod gpu {
 /// `block_extractor(source (B,C,Hs,Ws), flow (B,2,Hf,Wf), k) -> (B, C, Hf·k, Wf·k)`.
 /// Differentiable w.r.t. both inputs.
 pub fn block_extractor(source: &Tensor, flow: &Tensor, k: usize) -> Result<Tensor> {
+    let _p = super::profile::scope("sampling");
     source
         .contiguous()?
         .apply_op2(&flow.contiguous()?, BlockExtractor { k })

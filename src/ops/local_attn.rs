@@ -272,6 +272,7 @@ mod gpu {
 /// [`super::block_extractor`]; the result (B, C, h, w) is the softmax-weighted mean **scaled by
 /// 1/k²** exactly as the reference's average pool computes it.
 pub fn local_attention(attn: &Tensor, patches: &Tensor, k: usize) -> Result<Tensor> {
+    let _p = super::profile::scope("sampling");
     attn.contiguous()?
         .apply_op2(&patches.contiguous()?, LocalAttention { k })
 }

@@ -8,13 +8,17 @@
 //! PTX by `build.rs` under the `cuda` feature ([`cuda`] loads them).
 
 pub mod affine_reg;
+pub mod alloc;
 pub mod block_extractor;
 pub mod conv_taps;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda;
 pub mod instance_norm;
 pub mod local_attn;
+pub mod patch_columns;
+pub mod profile;
 pub mod resample2d;
+pub mod tap_conv;
 
 pub use affine_reg::affine_regularization;
 pub use block_extractor::block_extractor;

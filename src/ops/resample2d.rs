@@ -130,6 +130,7 @@ impl CustomOp2 for Resample2d {
 /// `resample2d(input (B,C,Hi,Wi), flow (B,2,H,W)) -> (B,C,H,W)` (forward only: the loss never
 /// needs gradients into the frozen features it samples).
 pub fn resample2d(input: &Tensor, flow: &Tensor, params: Resample2d) -> Result<Tensor> {
+    let _p = super::profile::scope("sampling");
     input
         .contiguous()?
         .apply_op2_no_bwd(&flow.contiguous()?, &params)

@@ -639,7 +639,56 @@ def cmd_bench(args):
     print(f"output {tuple(img.shape)}, mean {img.mean().item():.4f}, std {img.std().item():.4f}")
     print("runs (ms): " + " ".join(f"{t:.2f}" for t in times))
     print(f"torch_{args.model}_ms {statistics.median(times):.2f}")
+    if args.profile:
+        profile_ops(model, (image, bp1, bp2), args.profile)
     return 0
+
+
+# Op-type groups shared with `marionette bench --ops` (src/ops/profile.rs GROUPS), so the
+# two tables line up row by row.
+OP_GROUPS = [
+    ("conv", ("conv2d", "conv_transpose2d", "mkldnn_convolution", "convolution", "_convolution",
+              "slow_conv_transpose2d", "mkldnn_convolution_transpose")),
+    ("norm+act", ("instance_norm", "batch_norm", "native_batch_norm",
+                  "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+                  "leaky_relu", "relu", "relu_")),
+    ("matmul", ("bmm", "matmul", "mm", "addmm", "linear", "baddbmm")),
+    ("sampling", ("grid_sampler_2d", "grid_sampler", "grid_sample", "avg_pool2d", "unfold",
+                  "im2col", "upsample_nearest2d", "upsample_bilinear2d")),
+    ("copies", ("reflection_pad2d", "constant_pad_nd", "pad", "cat", "copy_", "contiguous",
+                "clone", "pixel_shuffle", "index", "gather", "repeat", "stack")),
+    ("softmax", ("softmax", "_softmax")),
+]
+
+
+def profile_ops(model, inputs, runs):
+    """Self CPU time per op type over `runs` forward passes (torch.profiler), per pass."""
+    from torch.profiler import ProfilerActivity, profile
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(runs):
+            model(*inputs)
+    groups = {name: 0.0 for name, _ in OP_GROUPS}
+    groups["other"] = 0.0
+    rows = []
+    for ev in prof.key_averages():
+        key = ev.key.removeprefix("aten::")
+        us = ev.self_cpu_time_total / runs
+        rows.append((us, key))
+        for name, ops in OP_GROUPS:
+            if key in ops:
+                groups[name] += us
+                break
+        else:
+            groups["other"] += us
+    total = sum(groups.values())
+    print(f"per op type (self CPU ms per forward, torch.profiler over {runs} runs):")
+    for name, us in groups.items():
+        print(f"  {name:<16} {us / 1e3:8.1f}  {100 * us / max(total, 1e-9):5.1f} %")
+    for name, us in groups.items():  # for `marionette bench --ops --reference-python`
+        print(f"torch_op {name} {us / 1e3:.3f}")
+    print("top ops:")
+    for us, key in sorted(rows, reverse=True)[:12]:
+        print(f"  {key:<40} {us / 1e3:8.1f}")
 
 
 def main():
@@ -660,6 +709,8 @@ def main():
     b.add_argument("--save-weights", help="write the random weights as safetensors (official keys)")
     b.add_argument("--attention", choices=["bmm", "sdpa"], default="bmm",
                    help="PoNA non-local attention: bmm+softmax as the authors, or fused SDPA")
+    b.add_argument("--profile", type=int, default=0, metavar="RUNS",
+                   help="after timing, profile RUNS more passes and print self time per op type")
     args = ap.parse_args()
     sys.exit(cmd_check(args) if args.cmd == "check" else cmd_bench(args))
 

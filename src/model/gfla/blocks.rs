@@ -1,12 +1,13 @@
 //! GFLA's building blocks, pre-activation style (norm → act → conv), spec §2.
 //! Field names mirror the PyTorch `nn.Sequential` indices they are loaded from.
 
+use crate::model::layers::direct_ok;
 use crate::model::layers::{
-    leaky_relu, reflection_pad2d, Activation, InstanceNorm, ShiftConv, UpConv,
+    leaky_relu, reflection_pad2d, Activation, InstanceNorm, ShiftConv, StrideConv, UpConv,
 };
-use crate::ops;
+use crate::ops::{self, profile, tap_conv};
 use candle_core::{Result, Tensor, D};
-use candle_nn::{conv2d, Conv2d, Conv2dConfig, Module, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// LeakyReLU slope used everywhere in GFLA.
 pub const SLOPE: f64 = 0.1;
@@ -18,14 +19,9 @@ fn act(x: &Tensor) -> Result<Tensor> {
 /// Every norm in GFLA is followed by this activation.
 const ACT: Activation = Activation::LeakyRelu(SLOPE);
 
-/// The strided 4×4 down-sampling conv of the encoder blocks (candle's conv).
-fn conv_down(cin: usize, cout: usize, vb: VarBuilder) -> Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        padding: 1,
-        stride: 2,
-        ..Default::default()
-    };
-    conv2d(cin, cout, 4, cfg, vb)
+/// The strided 4×4 down-sampling conv of the encoder blocks.
+fn conv_down(cin: usize, cout: usize, vb: VarBuilder) -> Result<StrideConv> {
+    StrideConv::new(cin, cout, 4, 1, vb)
 }
 
 /// A 3×3, stride 1, padding 1 convolution.
@@ -37,7 +33,7 @@ pub(crate) fn conv3(cin: usize, cout: usize, vb: VarBuilder) -> Result<ShiftConv
 #[derive(Clone, Debug)]
 pub struct EncoderBlock {
     norm0: InstanceNorm,
-    conv2: Conv2d,
+    conv2: StrideConv,
     norm3: InstanceNorm,
     conv5: ShiftConv,
 }
@@ -54,7 +50,8 @@ impl EncoderBlock {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = self.conv2.forward(&self.norm0.forward_act(x, ACT)?)?;
+        let x = self.norm0.forward_act(x, ACT)?;
+        let x = self.conv2.forward(&x)?;
         self.conv5.forward(&self.norm3.forward_act(&x, ACT)?)
     }
 }
@@ -150,6 +147,21 @@ pub struct ExtractorAttn {
     fc2: Tensor,
     fc2_bias: Tensor,
     k: usize,
+    /// The CPU inference form, where the direct convolution runs (see [`ColumnsAttn`]).
+    columns: Option<ColumnsAttn>,
+}
+
+/// The kernel predictor without patch images: the target half of `fully_connect_layer.0` is
+/// a k×k convolution of the target map itself (zero flow samples whole pixels, clamped at the
+/// border: replicate padding), and the source half one matrix product with the patch columns
+/// ([`ops::patch_columns`]), everything channel-major so nothing is permuted.
+#[derive(Clone, Debug)]
+struct ColumnsAttn {
+    target_conv: std::sync::Arc<tap_conv::DirectConv>,
+    /// (hidden, C·k²) and (k², hidden); bias (k², 1).
+    fc0_source: Tensor,
+    fc2: Tensor,
+    fc2_bias: Tensor,
 }
 
 /// What the attention block computes: the attended source features and the coefficients.
@@ -167,6 +179,27 @@ impl ExtractorAttn {
         let vb = vb.pp("fully_connect_layer");
         let w0 = vb.pp("0").get((hidden, 2 * channels, k, k), "weight")?;
         let w2 = vb.pp("2").get((k * k, hidden, 1, 1), "weight")?;
+        let fc0_bias = vb.pp("0").get(hidden, "bias")?;
+        let fc2_bias = vb.pp("2").get(k * k, "bias")?;
+        let columns = if direct_ok(&w0, &fc0_bias) && direct_ok(&w2, &fc2_bias) {
+            let target = w0.narrow(1, 0, channels)?.flatten_all()?.to_vec1::<f32>()?;
+            let pad = tap_conv::Padding {
+                replicate: true,
+                sides: [k / 2, k - 1 - k / 2, k / 2, k - 1 - k / 2],
+            };
+            let dims = (hidden, channels, k);
+            Some(ColumnsAttn {
+                target_conv: tap_conv::DirectConv::new(&target, dims, 1, pad, fc0_bias.to_vec1()?)?,
+                fc0_source: w0
+                    .narrow(1, channels, channels)?
+                    .reshape((hidden, channels * k * k))?
+                    .contiguous()?,
+                fc2: w2.reshape((k * k, hidden))?,
+                fc2_bias: fc2_bias.reshape((k * k, 1))?,
+            })
+        } else {
+            None
+        };
         let half = |start: usize| -> Result<Tensor> {
             w0.narrow(1, start, channels)?
                 .reshape((hidden, channels * k * k))?
@@ -176,10 +209,11 @@ impl ExtractorAttn {
         Ok(Self {
             fc0_target: half(0)?,
             fc0_source: half(channels)?,
-            fc0_bias: vb.pp("0").get(hidden, "bias")?,
+            fc0_bias,
             fc2: w2.reshape((k * k, hidden))?.t()?.contiguous()?,
-            fc2_bias: vb.pp("2").get(k * k, "bias")?,
+            fc2_bias,
             k,
+            columns,
         })
     }
 
@@ -199,23 +233,80 @@ impl ExtractorAttn {
     }
 
     pub fn forward(&self, source: &Tensor, target: &Tensor, flow: &Tensor) -> Result<AttnOutput> {
+        if let Some(cols) = &self.columns {
+            if ![source, target, flow].iter().any(|t| t.track_op()) {
+                return self.forward_columns(cols, source, target, flow);
+            }
+        }
         let k = self.k;
         let (b, _, h, w) = target.dims4()?;
         let source_patches = ops::block_extractor(source, flow, k)?;
         let target_patches = ops::block_extractor(target, &flow.zeros_like()?, k)?;
         // The reference concatenates (target patches, source patches) and convolves; the split
         // weight halves give the same sum without the concatenated copy.
-        let hidden = (Self::patch_rows(&target_patches, k)?.matmul(&self.fc0_target)?
-            + Self::patch_rows(&source_patches, k)?.matmul(&self.fc0_source)?)?
-        .broadcast_add(&self.fc0_bias)?;
-        let logits = act(&hidden)?
-            .matmul(&self.fc2)?
-            .broadcast_add(&self.fc2_bias)?;
-        let attention = candle_nn::ops::softmax(&logits, D::Minus1)?
-            .reshape((b, h, w, k * k))?
-            .permute((0, 3, 1, 2))?
-            .contiguous()?;
+        let (target_rows, source_rows) = {
+            let _p = profile::scope("copies");
+            (
+                Self::patch_rows(&target_patches, k)?,
+                Self::patch_rows(&source_patches, k)?,
+            )
+        };
+        let hidden = {
+            let _p = profile::scope("matmul");
+            (target_rows.matmul(&self.fc0_target)? + source_rows.matmul(&self.fc0_source)?)?
+                .broadcast_add(&self.fc0_bias)?
+        };
+        let hidden = act(&hidden)?;
+        let logits = {
+            let _p = profile::scope("matmul");
+            hidden.matmul(&self.fc2)?.broadcast_add(&self.fc2_bias)?
+        };
+        let attention = {
+            let _p = profile::scope("softmax");
+            candle_nn::ops::softmax(&logits, D::Minus1)?
+                .reshape((b, h, w, k * k))?
+                .permute((0, 3, 1, 2))?
+                .contiguous()?
+        };
         let features = ops::local_attention(&attention, &source_patches, k)?;
+        Ok(AttnOutput {
+            features,
+            attention,
+        })
+    }
+
+    /// [`Self::forward`] in column form (CPU inference): the same values up to summation order.
+    fn forward_columns(
+        &self,
+        cols: &ColumnsAttn,
+        source: &Tensor,
+        target: &Tensor,
+        flow: &Tensor,
+    ) -> Result<AttnOutput> {
+        let k = self.k;
+        let (b, _, h, w) = target.dims4()?;
+        let columns = ops::patch_columns::patch_columns(source, flow, k)?;
+        let hidden = {
+            let _p = profile::scope("conv");
+            cols.target_conv.forward(&target.contiguous()?)?
+        };
+        let hidden = {
+            let _p = profile::scope("matmul");
+            let hs = cols.fc0_source.broadcast_matmul(&columns)?;
+            (hidden.reshape(hs.shape())? + hs)?
+        };
+        let hidden = act(&hidden)?;
+        let logits = {
+            let _p = profile::scope("matmul");
+            cols.fc2
+                .broadcast_matmul(&hidden)?
+                .broadcast_add(&cols.fc2_bias)?
+        };
+        let attention = {
+            let _p = profile::scope("softmax");
+            candle_nn::ops::softmax(&logits, 1)?.reshape((b, k * k, h, w))?
+        };
+        let features = ops::patch_columns::pooled_columns(&attention, &columns, k)?;
         Ok(AttnOutput {
             features,
             attention,

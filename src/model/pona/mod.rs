@@ -10,11 +10,11 @@ pub mod weights;
 pub use config::{HeatmapKind, PonaConfig, PonaNorm};
 
 use crate::model::layers::{
-    reflection_pad2d, Activation, BatchNormEval, InstanceNorm, ShiftConv, UpConv,
+    reflection_pad2d, Activation, BatchNormEval, InstanceNorm, ShiftConv, StrideConv, UpConv,
 };
 use crate::model::Tracer;
 use candle_core::{Result, Tensor, D};
-use candle_nn::{Conv2d, Conv2dConfig, Module, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// The encoder/decoder norm chosen by `--norm`.
 #[derive(Clone, Debug)]
@@ -45,23 +45,14 @@ impl Norm {
 struct Encoder {
     conv1: ShiftConv,
     norm2: Norm,
-    conv4: Conv2d,
+    conv4: StrideConv,
     norm5: Norm,
-    conv7: Conv2d,
+    conv7: StrideConv,
     norm8: Norm,
 }
 
-fn conv_down(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        padding: 1,
-        stride: 2,
-        ..Default::default()
-    };
-    if bias {
-        candle_nn::conv2d(cin, cout, 3, cfg, vb)
-    } else {
-        candle_nn::conv2d_no_bias(cin, cout, 3, cfg, vb)
-    }
+fn conv_down(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<StrideConv> {
+    StrideConv::with_bias(cin, cout, 3, 1, bias, vb)
 }
 
 impl Encoder {
@@ -126,6 +117,7 @@ impl Conv1x1 {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let _p = crate::ops::profile::scope("conv");
         self.weight.broadcast_matmul(x)?.broadcast_add(&self.bias)
     }
 }
@@ -133,8 +125,16 @@ impl Conv1x1 {
 /// Non-local attention: `A = softmax_j(Σ_c q[c,i] k[c,j])` (no scaling) and `O = v·Aᵀ`.
 /// `q`, `k`: (B, c, N); `v`: (B, C, N). Returns (O, A).
 fn non_local(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
-    let energy = q.transpose(1, 2)?.contiguous()?.matmul(&k.contiguous()?)?;
-    let attn = candle_nn::ops::softmax(&energy, D::Minus1)?;
+    use crate::ops::profile::scope;
+    let energy = {
+        let _p = scope("matmul");
+        q.transpose(1, 2)?.contiguous()?.matmul(&k.contiguous()?)?
+    };
+    let attn = {
+        let _p = scope("softmax");
+        candle_nn::ops::softmax(&energy, D::Minus1)?
+    };
+    let _p = scope("matmul");
     let out = v.contiguous()?.matmul(&attn.transpose(1, 2)?)?;
     Ok((out, attn))
 }
