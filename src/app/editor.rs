@@ -1105,6 +1105,7 @@ fn compute_pool() -> Arc<rayon::ThreadPool> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("marionette-compute-{i}"))
+        .start_handler(|_| crate::ops::cpu_mode::flush_denormals())
         .build()
         .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
         .expect("a one-thread pool can always be built");

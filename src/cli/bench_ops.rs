@@ -149,16 +149,20 @@ pub fn run_conv_shapes(runs: usize) -> Result<()> {
     use candle_core::{Device, Tensor};
     use candle_nn::VarBuilder;
     let dev = Device::Cpu;
-    // (kind, cin, cout, input h = w)
-    let shapes: [(&str, usize, usize, usize); 8] = [
-        ("conv3", 64, 64, 256),
-        ("conv3", 128, 128, 128),
-        ("conv3", 256, 256, 64),
-        ("conv3", 256, 256, 32),
-        ("conv3", 64, 3, 256),
-        ("down4", 64, 128, 256),
-        ("up3", 256, 128, 64),
-        ("up3", 128, 64, 128),
+    // (kind, cin, cout, input h, input w): GFLA fashion at 256×256, then PoNA's at 256×176.
+    let shapes: [(&str, usize, usize, usize, usize); 12] = [
+        ("conv3", 64, 64, 256, 256),
+        ("conv3", 128, 128, 128, 128),
+        ("conv3", 256, 256, 64, 64),
+        ("conv3", 256, 256, 32, 32),
+        ("conv3", 64, 3, 256, 256),
+        ("down4", 64, 128, 256, 256),
+        ("up3", 256, 128, 64, 64),
+        ("up3", 128, 64, 128, 128),
+        ("conv3", 256, 256, 64, 44),
+        ("conv3", 512, 512, 64, 44),
+        ("conv7", 36, 64, 262, 182),
+        ("conv1", 512, 640, 64, 44),
     ];
     println!(
         "direct kernel: {}",
@@ -172,11 +176,13 @@ pub fn run_conv_shapes(runs: usize) -> Result<()> {
         "  {:<6} {:>5} {:>5} {:>5} {:>8} {:>9} {:>9}",
         "shape", "cin", "cout", "in", "GFLOP", "ours", "candle"
     );
-    for (kind, cin, cout, n) in shapes {
-        let x = Tensor::randn(0f32, 1.0, (1, cin, n, n), &dev)?;
+    for (kind, cin, cout, n, m) in shapes {
+        let x = Tensor::randn(0f32, 1.0, (1, cin, n, m), &dev)?;
         let (wshape, k) = match kind {
             "up3" => ((cin, cout, 3, 3), 3),
             "down4" => ((cout, cin, 4, 4), 4),
+            "conv7" => ((cout, cin, 7, 7), 7),
+            "conv1" => ((cout, cin, 1, 1), 1),
             _ => ((cout, cin, 3, 3), 3),
         };
         let w = Tensor::randn(0f32, 0.05, wshape, &dev)?;
@@ -187,7 +193,11 @@ pub fn run_conv_shapes(runs: usize) -> Result<()> {
             &dev,
         );
         // Multiply-adds: every output pixel (input pixel for the transposed conv) × k² taps.
-        let px = if kind == "down4" { n * n / 4 } else { n * n };
+        let px = match kind {
+            "down4" => n * m / 4,
+            "conv7" => (n - 6) * (m - 6),
+            _ => n * m,
+        };
         let gflop = 2.0 * (cin * cout * k * k * px) as f64 / 1e9;
         let (ours, theirs) = match kind {
             "up3" => {
@@ -205,15 +215,17 @@ pub fn run_conv_shapes(runs: usize) -> Result<()> {
                 )
             }
             _ => {
-                let l = ShiftConv::new(cin, cout, 3, 1, vb)?;
+                let pad = if k == 3 { 1 } else { 0 };
+                let l = ShiftConv::new(cin, cout, k, pad, vb)?;
                 (
                     super::bench::time(1, runs, || Ok(l.forward(&x)?))?.0,
-                    super::bench::time(1, runs, || Ok(x.conv2d(&w, 1, 1, 1, 1)?))?.0,
+                    super::bench::time(1, runs, || Ok(x.conv2d(&w, pad, 1, 1, 1)?))?.0,
                 )
             }
         };
         println!(
-            "  {kind:<6} {cin:>5} {cout:>5} {n:>5} {gflop:>8.2} {:>9.1} {:>9.1}   GFLOP/s",
+            "  {kind:<6} {cin:>5} {cout:>5} {:>9} {gflop:>8.2} {:>9.1} {:>9.1}   GFLOP/s",
+            format!("{n}×{m}"),
             gflop / ours * 1e3,
             gflop / theirs * 1e3
         );

@@ -185,6 +185,7 @@ impl Generator {
     /// pyramid (about a third of a forward pass). PoNA mixes the poses in from its first layer,
     /// so it has nothing to cache.
     pub fn prepare_source(&self, image: &Tensor) -> Result<PreparedSource> {
+        crate::ops::cpu_mode::flush_denormals();
         Ok(match self {
             Self::Gfla(m) => PreparedSource(Some(m.encode_source(image)?)),
             Self::Pona(_) => PreparedSource(None),
@@ -200,6 +201,7 @@ impl Generator {
         source_pose: &Tensor,
         target_pose: &Tensor,
     ) -> Result<Generated> {
+        crate::ops::cpu_mode::flush_denormals();
         let mut out = Generated {
             image: image.clone(),
             levels: vec![],

@@ -20,16 +20,6 @@ pub enum Activation {
     Relu,
 }
 
-impl Activation {
-    fn apply(self, v: f32) -> f32 {
-        match self {
-            Activation::None => v,
-            Activation::LeakyRelu(s) => v.max(s as f32 * v),
-            Activation::Relu => v.max(0.0),
-        }
-    }
-}
-
 /// Whether the layers take the fused op on `device`: on CUDA, unless `MARIONETTE_UNFUSED=1`
 /// asks for the composed ops (to compare the two in one run).
 pub fn fused_on(device: &Device) -> bool {

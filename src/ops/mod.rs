@@ -11,6 +11,7 @@ pub mod affine_reg;
 pub mod alloc;
 pub mod block_extractor;
 pub mod conv_taps;
+pub mod cpu_mode;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda;
 pub mod instance_norm;

@@ -132,7 +132,12 @@ fn non_local(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
     };
     let attn = {
         let _p = scope("softmax");
-        candle_nn::ops::softmax(&energy, D::Minus1)?
+        // candle's fused kernel has no backward: only when no gradient is tracked.
+        if energy.track_op() {
+            candle_nn::ops::softmax(&energy, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&energy)?
+        }
     };
     let _p = scope("matmul");
     let out = v.contiguous()?.matmul(&attn.transpose(1, 2)?)?;
