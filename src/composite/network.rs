@@ -26,7 +26,7 @@ use super::{composite_with, sample_map, Composited, Invented, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
 use crate::imaging::FlowField;
 use crate::pose::Pose;
-use crate::puppet::{ownership, puppet_warp, PuppetConfig};
+use crate::puppet::PuppetConfig;
 use anyhow::{ensure, Result};
 use candle_core::Tensor;
 use image::RgbImage;
@@ -165,14 +165,8 @@ pub fn composite_network(
     let level = Upsampler::new(at, h, w);
     let flow = level.flow(edit.flow);
     let visible = level.map(edit.mask, 1.0);
-    // Which target pixels the moved figure shows: the skeletons' answer (the puppet's
-    // ownership, and the figure's core, where the network invents what the source hid).
-    let warp = puppet_warp(source, target, h, w, cfg);
-    let owned: Vec<f32> = ownership(source, target, &warp, cfg)
-        .iter()
-        .zip(&warp.person)
-        .map(|(o, f)| o.max(((f - 0.9) * 10.0).clamp(0.0, 1.0)))
-        .collect();
+    // Which target pixels the moved figure shows: the skeletons' answer.
+    let owned = super::puppet::owned_figure(h, w, source, target, cfg);
     let mut image = Upsampler::new(&edit.image_at, h, w).image(edit.image);
     match_colours(&mut image, layers, &flow, &visible, &owned);
     composite_with(
@@ -199,9 +193,10 @@ fn match_colours(
     owned: &[f32],
 ) {
     let (h, w) = layers.size();
-    let mut sums = [[0f64; 4]; 3]; // per channel: Σnet, Σnet², Σphoto, Σphoto²
-    let mut n = 0usize;
-    for y in 0..h {
+    // Per channel: Σnet, Σnet², Σphoto, Σphoto²; rows in parallel, added in row order.
+    type Sums = ([[f64; 4]; 3], usize);
+    let row_sums = |y: usize| -> Sums {
+        let (mut sums, mut n) = ([[0f64; 4]; 3], 0);
         for x in 0..w {
             let i = y * w + x;
             if owned[i] < 0.5 || visible[i] < 0.5 {
@@ -223,6 +218,17 @@ fn match_colours(
             }
             n += 1;
         }
+        (sums, n)
+    };
+    let rows: Vec<Sums> = (0..h).into_par_iter().map(row_sums).collect();
+    let (mut sums, mut n) = ([[0f64; 4]; 3], 0usize);
+    for (s, k) in rows {
+        for c in 0..3 {
+            for j in 0..4 {
+                sums[c][j] += s[c][j];
+            }
+        }
+        n += k;
     }
     if n < 64 {
         return;

@@ -203,6 +203,25 @@ impl ShiftConv {
         if let Some(direct) = self.direct.as_ref().filter(|_| !x.track_op()) {
             return direct.forward(&x.contiguous()?);
         }
+        self.forward_matmul(x)
+    }
+
+    /// `forward(ReflectionPad2d(p)(x))`: on the direct path the reflection is folded into the
+    /// kernel's padded input copy instead of being built from candle slices first.
+    pub fn forward_reflect(&self, x: &Tensor, p: usize) -> Result<Tensor> {
+        if let Some(direct) = self
+            .direct
+            .as_ref()
+            .filter(|_| !x.track_op() && self.pad == 0)
+        {
+            let _p = profile::scope("conv");
+            return direct.forward_padded(&x.contiguous()?, tap_conv::Padding::reflect(p));
+        }
+        self.forward(&reflection_pad2d(x, p)?)
+    }
+
+    /// The matrix-product form: differentiable, any device.
+    fn forward_matmul(&self, x: &Tensor) -> Result<Tensor> {
         let (b, cin, h, w) = x.dims4()?;
         let (k, p) = (self.k, self.pad);
         let cout = self.bias.dim(0)?;
@@ -441,6 +460,28 @@ mod tests {
             let got = up.forward(&x)?;
             assert_eq!(got.dims(), &[2, cout, 2 * h, 2 * w]);
             assert!(max_diff(&got, &want) < 1e-4);
+        }
+        Ok(())
+    }
+
+    /// The reflection pad folded into the direct kernel's input equals padding first.
+    #[test]
+    fn reflect_padded_conv_equals_pad_then_conv() -> Result<()> {
+        let dev = Device::Cpu;
+        for (cin, cout, h, w, k, p) in [(3, 5, 6, 7, 3, 1), (4, 2, 9, 8, 7, 3), (2, 9, 4, 4, 7, 3)]
+        {
+            let x = Tensor::randn(0f32, 1.0, (1, cin, h, w), &dev)?;
+            let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
+            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
+            let conv =
+                ShiftConv::new(cin, cout, k, 0, vb_of(vec![("weight", wt), ("bias", bias)]))?;
+            let want = conv.forward(&reflection_pad2d(&x, p)?)?;
+            let got = conv.forward_reflect(&x, p)?;
+            assert_eq!(got.dims(), want.dims());
+            assert!(
+                max_diff(&got, &want) < 1e-4,
+                "{cin}→{cout} {h}×{w} k{k} p{p}"
+            );
         }
         Ok(())
     }

@@ -2,9 +2,7 @@
 //! Field names mirror the PyTorch `nn.Sequential` indices they are loaded from.
 
 use crate::model::layers::direct_ok;
-use crate::model::layers::{
-    leaky_relu, reflection_pad2d, Activation, InstanceNorm, ShiftConv, StrideConv, UpConv,
-};
+use crate::model::layers::{leaky_relu, Activation, InstanceNorm, ShiftConv, StrideConv, UpConv};
 use crate::ops::{self, profile, tap_conv};
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
@@ -129,7 +127,7 @@ impl PadConv {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.conv.forward(&reflection_pad2d(&act(x)?, 1)?)
+        self.conv.forward_reflect(&act(x)?, 1)
     }
 }
 
@@ -184,7 +182,7 @@ impl ExtractorAttn {
         let columns = if direct_ok(&w0, &fc0_bias) && direct_ok(&w2, &fc2_bias) {
             let target = w0.narrow(1, 0, channels)?.flatten_all()?.to_vec1::<f32>()?;
             let pad = tap_conv::Padding {
-                replicate: true,
+                mode: tap_conv::PadMode::Replicate,
                 sides: [k / 2, k - 1 - k / 2, k / 2, k - 1 - k / 2],
             };
             let dims = (hidden, channels, k);

@@ -10,7 +10,7 @@ pub mod weights;
 pub use config::{HeatmapKind, PonaConfig, PonaNorm};
 
 use crate::model::layers::{
-    reflection_pad2d, Activation, BatchNormEval, InstanceNorm, ShiftConv, StrideConv, UpConv,
+    Activation, BatchNormEval, InstanceNorm, ShiftConv, StrideConv, UpConv,
 };
 use crate::model::Tracer;
 use candle_core::{Result, Tensor, D};
@@ -71,7 +71,7 @@ impl Encoder {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = self
             .norm2
-            .forward_relu(&self.conv1.forward(&reflection_pad2d(x, 3)?)?)?;
+            .forward_relu(&self.conv1.forward_reflect(x, 3)?)?;
         let x = self.norm5.forward_relu(&self.conv4.forward(&x)?)?;
         self.norm8.forward_relu(&self.conv7.forward(&x)?)
     }
@@ -279,7 +279,7 @@ impl Decoder {
         tracer.record(|| "dec.up1".into(), &x);
         let x = self.norm4.forward_relu(&self.up3.forward(&x)?)?;
         tracer.record(|| "dec.up2".into(), &x);
-        let x = self.conv7.forward(&reflection_pad2d(&x, 3)?)?;
+        let x = self.conv7.forward_reflect(&x, 3)?;
         tracer.record(|| "dec.pre_tanh".into(), &x);
         x.tanh()
     }

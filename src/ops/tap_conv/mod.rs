@@ -13,11 +13,20 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
 
+/// What the border of a padded input holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PadMode {
+    Zero,
+    /// The edge pixel repeated (bilinear sampling clamped at the border).
+    Replicate,
+    /// Mirrored about the edge pixel, which is not repeated (PyTorch's `ReflectionPad2d`).
+    Reflect,
+}
+
 /// How a convolution's input is padded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Padding {
-    /// Replicate the edge pixels (else zeros).
-    pub replicate: bool,
+    pub mode: PadMode,
     /// Top, bottom, left, right.
     pub sides: [usize; 4],
 }
@@ -26,7 +35,15 @@ impl Padding {
     /// Zeros, `p` on every side (PyTorch's `padding=p`).
     pub fn zero(p: usize) -> Self {
         Self {
-            replicate: false,
+            mode: PadMode::Zero,
+            sides: [p; 4],
+        }
+    }
+
+    /// `ReflectionPad2d(p)`.
+    pub fn reflect(p: usize) -> Self {
+        Self {
+            mode: PadMode::Reflect,
             sides: [p; 4],
         }
     }
@@ -36,31 +53,49 @@ impl Padding {
     }
 }
 
-/// Copies one image `c × h × w` into `dst` (`c × (top+h+bottom) × (left+w+right)`), borders
-/// zero or replicated (only the borders are written besides the copy).
+/// The source index of padded position `i` along an axis of `n` values with `before` added in
+/// front; `None` for a zero. Reflection needs `before, after < n` (checked by the caller).
+fn pad_source(i: usize, before: usize, n: usize, mode: PadMode) -> Option<usize> {
+    let j = i as isize - before as isize;
+    let last = n as isize - 1;
+    match mode {
+        PadMode::Zero => (0..n as isize).contains(&j).then_some(j as usize),
+        PadMode::Replicate => Some(j.clamp(0, last) as usize),
+        PadMode::Reflect => Some(if j < 0 {
+            -j
+        } else if j > last {
+            2 * last - j
+        } else {
+            j
+        } as usize),
+    }
+}
+
+/// Copies one image `c × h × w` into `dst` (`c × (top+h+bottom) × (left+w+right)`) with the
+/// border `pad` asks for.
 fn pad_image(src: &[f32], dims: (usize, usize, usize), pad: Padding, dst: &mut [f32]) {
     let (c, h, w) = dims;
     let [top, bottom, left, right] = pad.sides;
     let (hp, wp) = (top + h + bottom, left + w + right);
+    let cols: Vec<Option<usize>> = (0..left)
+        .chain(left + w..wp)
+        .map(|x| pad_source(x, left, w, pad.mode))
+        .collect();
     dst[..c * hp * wp]
         .par_chunks_mut(hp * wp)
         .zip(src.par_chunks(h * w))
         .for_each(|(d, s)| {
             for (y, drow) in d.chunks_exact_mut(wp).enumerate() {
-                let sy = y.saturating_sub(top).min(h - 1);
-                if !pad.replicate && (y < top || y >= top + h) {
+                let Some(sy) = pad_source(y, top, h, pad.mode) else {
                     drow.fill(0.0);
                     continue;
-                }
-                let srow = &s[sy * w..(sy + 1) * w];
-                let (l, r) = if pad.replicate {
-                    (srow[0], srow[w - 1])
-                } else {
-                    (0.0, 0.0)
                 };
-                drow[..left].fill(l);
+                let srow = &s[sy * w..(sy + 1) * w];
                 drow[left..left + w].copy_from_slice(srow);
-                drow[left + w..].fill(r);
+                let border = (0..left).chain(left + w..wp);
+                for (x, sx) in border.zip(&cols) {
+                    drow[x] = sx.map_or(0.0, |sx| srow[sx]);
+                }
             }
         });
 }
@@ -109,11 +144,17 @@ impl DirectConv {
     }
 
     pub fn forward(self: &Arc<Self>, x: &Tensor) -> Result<Tensor> {
-        x.apply_op1_no_bwd(&ConvOp(self.clone()))
+        x.apply_op1_no_bwd(&ConvOp(self.clone(), self.pad))
+    }
+
+    /// As [`Self::forward`] with `pad` in place of the layer's own padding (a reflection pad
+    /// that the model applies before the convolution, folded into its input copy).
+    pub fn forward_padded(self: &Arc<Self>, x: &Tensor, pad: Padding) -> Result<Tensor> {
+        x.apply_op1_no_bwd(&ConvOp(self.clone(), pad))
     }
 }
 
-struct ConvOp(Arc<DirectConv>);
+struct ConvOp(Arc<DirectConv>, Padding);
 
 impl CustomOp1 for ConvOp {
     fn name(&self) -> &'static str {
@@ -123,13 +164,19 @@ impl CustomOp1 for ConvOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let c = &self.0;
         let (b, cin, h, w) = l.shape().dims4()?;
-        let (k, cout) = (c.k, c.packed.cout());
-        let [top, bottom, left, right] = c.pad.sides;
+        let (k, cout, pad) = (c.k, c.packed.cout(), self.1);
+        let [top, bottom, left, right] = pad.sides;
         let (hp, wp) = (top + h + bottom, left + w + right);
         if cin != c.cin || hp < k || wp < k || h * w == 0 {
             candle_core::bail!(
                 "direct-conv: {cin}×{h}×{w} input for {}-channel k{k}",
                 c.cin
+            );
+        }
+        if pad.mode == PadMode::Reflect && (top.max(bottom) >= h || left.max(right) >= w) {
+            candle_core::bail!(
+                "direct-conv: reflection padding {:?} of a {h}×{w} map",
+                pad.sides
             );
         }
         let x = crate::ops::f32_slice(s, l, self.name())?;
@@ -149,7 +196,7 @@ impl CustomOp1 for ConvOp {
             },
         };
         let mut out = vec![0f32; b * cout * g.ho * g.wo];
-        let padding = !c.pad.is_none();
+        let padding = !pad.is_none();
         let mut padded = vec![0f32; if padding { cin * hp * wp } else { 0 }];
         let mut phases = vec![
             0f32;
@@ -165,7 +212,7 @@ impl CustomOp1 for ConvOp {
         {
             let mut src = img;
             if padding {
-                pad_image(img, (cin, h, w), c.pad, &mut padded);
+                pad_image(img, (cin, h, w), pad, &mut padded);
                 src = &padded[..];
             }
             if c.stride == 2 {
@@ -229,7 +276,7 @@ impl CustomOp1 for UpOp {
             .zip(out.chunks_exact_mut(u.cout * 4 * h * w))
         {
             let pad = Padding {
-                replicate: false,
+                mode: PadMode::Zero,
                 sides: [0, 1, 0, 1],
             };
             pad_image(img, (cin, h, w), pad, &mut padded);
