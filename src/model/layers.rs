@@ -522,7 +522,8 @@ mod tests {
         let wt = Tensor::randn(0f32, 1.0, (4, 3, 3, 3), &dev)?;
         let bias = Tensor::zeros(4, candle_core::DType::F32, &dev)?;
         let vb = || vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]);
-        let layers: [Box<dyn Fn(&Tensor) -> Result<Tensor>>; 2] = [
+        type Layer = Box<dyn Fn(&Tensor) -> Result<Tensor>>;
+        let layers: [Layer; 2] = [
             {
                 let c = ShiftConv::new(3, 4, 3, 1, vb())?;
                 Box::new(move |t| c.forward(t))

@@ -490,8 +490,7 @@ impl PackedUp {
     pub fn forward(
         &self,
         x: &[f32],
-        h: usize,
-        w: usize,
+        (h, w): (usize, usize),
         bias: &[f32],
         out: &mut [f32],
         scratch: &mut Vec<f32>,
@@ -673,7 +672,7 @@ mod tests {
             let up = PackedUp::new(&wt, cin, cout);
             for kernel in kernels() {
                 let mut out = vec![f32::NAN; cout * ho * wo];
-                up.forward(&xp, h, w, &bias, &mut out, &mut Vec::new(), kernel)
+                up.forward(&xp, (h, w), &bias, &mut out, &mut Vec::new(), kernel)
                     .unwrap();
                 let err = out
                     .iter()

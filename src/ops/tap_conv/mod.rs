@@ -281,7 +281,7 @@ impl CustomOp1 for UpOp {
             };
             pad_image(img, (cin, h, w), pad, &mut padded);
             u.packed
-                .forward(&padded, h, w, &u.bias, o, &mut scratch, Kernel::Simd)
+                .forward(&padded, (h, w), &u.bias, o, &mut scratch, Kernel::Simd)
                 .map_err(candle_core::Error::msg)?;
         }
         Ok((CpuStorage::F32(out), Shape::from((b, u.cout, 2 * h, 2 * w))))
