@@ -47,26 +47,8 @@ impl Fused {
         let mut y = vec![0f32; x.len()];
         y.par_chunks_mut(n).enumerate().for_each(|(plane, yp)| {
             let xp = &x[plane * n..(plane + 1) * n];
-            // Two passes (mean, then squared deviations) as the reference computes them; the
-            // sums run in 16 lanes, which vectorises and is more accurate than one chain.
-            let mean = lane_sum(xp, |v| v) / n as f32;
-            let var = lane_sum(xp, |v| (v - mean) * (v - mean)) / n as f32;
-            let den = (var + self.eps as f32).sqrt();
             let (sc, sh) = affine.map_or((1.0, 0.0), |(w, b)| (w[plane % c], b[plane % c]));
-            // act((v − mean) / den · sc + sh) as one multiply-add per value.
-            let scale = sc / den;
-            let shift = sh - mean * scale;
-            match self.act {
-                Activation::None => out_map(xp, yp, |v| v * scale + shift),
-                Activation::Relu => out_map(xp, yp, |v| (v * scale + shift).max(0.0)),
-                Activation::LeakyRelu(s) => {
-                    let s = s as f32;
-                    out_map(xp, yp, |v| {
-                        let t = v * scale + shift;
-                        t.max(s * t)
-                    })
-                }
-            }
+            norm_plane(xp, yp, (sc, sh), self.eps as f32, self.act);
         });
         y
     }
@@ -114,7 +96,54 @@ impl Fused {
     }
 }
 
+/// One (sample, channel) plane, in the widest vectors the CPU has.
+fn norm_plane(x: &[f32], y: &mut [f32], affine: (f32, f32), eps: f32, act: Activation) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return unsafe { norm_plane_avx512(x, y, affine, eps, act) };
+    }
+    norm_plane_body(x, y, affine, eps, act)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn norm_plane_avx512(
+    x: &[f32],
+    y: &mut [f32],
+    affine: (f32, f32),
+    eps: f32,
+    act: Activation,
+) {
+    norm_plane_body(x, y, affine, eps, act)
+}
+
+#[inline(always)]
+fn norm_plane_body(x: &[f32], y: &mut [f32], (sc, sh): (f32, f32), eps: f32, act: Activation) {
+    let n = x.len() as f32;
+    // Two passes (mean, then squared deviations) as the reference computes them; the sums
+    // run in 16 lanes, which vectorises and is more accurate than one chain.
+    let mean = lane_sum(x, |v| v) / n;
+    let var = lane_sum(x, |v| (v - mean) * (v - mean)) / n;
+    let den = (var + eps).sqrt();
+    // act((v − mean) / den · sc + sh) as one multiply-add per value.
+    let scale = sc / den;
+    let shift = sh - mean * scale;
+    match act {
+        Activation::None => out_map(x, y, |v| v * scale + shift),
+        Activation::Relu => out_map(x, y, |v| (v * scale + shift).max(0.0)),
+        Activation::LeakyRelu(s) => {
+            let s = s as f32;
+            out_map(x, y, |v| {
+                let t = v * scale + shift;
+                t.max(s * t)
+            })
+        }
+    }
+}
+
 /// `Σ f(v)` over `xs` in 16 independent lanes (so the loop vectorises), lanes added at the end.
+#[inline(always)]
 fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [0f32; 16];
     let chunks = xs.chunks_exact(16);
@@ -128,6 +157,7 @@ fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 }
 
 /// `y[i] = f(x[i])`, a loop the compiler vectorises.
+#[inline(always)]
 fn out_map(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
     for (o, &v) in y.iter_mut().zip(x) {
         *o = f(v);

@@ -19,6 +19,7 @@ pub mod local_attn;
 pub mod patch_columns;
 pub mod profile;
 pub mod resample2d;
+pub mod softmax;
 pub mod tap_conv;
 
 pub use affine_reg::affine_regularization;

@@ -132,11 +132,11 @@ fn non_local(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
     };
     let attn = {
         let _p = scope("softmax");
-        // candle's fused kernel has no backward: only when no gradient is tracked.
-        if energy.track_op() {
+        // The vectorised row kernel has no backward: only when no gradient is tracked.
+        if energy.track_op() || !energy.device().is_cpu() {
             candle_nn::ops::softmax(&energy, D::Minus1)?
         } else {
-            candle_nn::ops::softmax_last_dim(&energy)?
+            crate::ops::softmax::softmax_last_dim(&energy)?
         }
     };
     let _p = scope("matmul");
