@@ -24,6 +24,22 @@ use image::RgbImage;
 /// a 2× grid), hence full resolution below twice this.
 pub const GRID_SIDE: usize = 200;
 
+/// The puppet's grid cell, in photo pixels per side, for an `h × w` photo (1: full resolution).
+fn coarse_factor(h: usize, w: usize) -> usize {
+    (h.max(w) / GRID_SIDE).max(1)
+}
+
+/// A photo-pixel pose on the grid of `f`-pixel cells (cell centres at whole grid coordinates).
+fn pose_to_grid(p: &Pose, f: usize) -> Pose {
+    let k = f as f32;
+    p.map_points(|x, y| ((x + 0.5) / k - 0.5, (y + 0.5) / k - 0.5))
+}
+
+/// Where a grid of `gh × gw` cells of `f` pixels sits in the photo.
+fn grid_placement(gh: usize, gw: usize, f: usize) -> Placement {
+    Placement::new(0.0, 0.0, (gw * f) as f64, (gh * f) as f64, gw, gh)
+}
+
 /// The person moved from `source` to `target` (photo pixels) by the puppet, composited over
 /// `layers` at the photo's size.
 pub fn composite_puppet(
@@ -33,30 +49,20 @@ pub fn composite_puppet(
     cfg: &PuppetConfig,
 ) -> Result<Composited> {
     let (h, w) = layers.size();
-    let f = (h.max(w) / GRID_SIDE).max(1);
+    let f = coarse_factor(h, w);
     if f == 1 {
         return composite_on_grid(layers, layers, source, target, cfg, None);
     }
     let coarse = layers
         .coarse
         .get_or_init(|| Box::new(coarse_layers(layers, f)));
-    let to_grid = |p: &Pose| {
-        let k = f as f32;
-        p.map_points(|x, y| ((x + 0.5) / k - 0.5, (y + 0.5) / k - 0.5))
-    };
-    let at = Placement::new(
-        0.0,
-        0.0,
-        (coarse.photo.width() as usize * f) as f64,
-        (coarse.photo.height() as usize * f) as f64,
-        coarse.photo.width() as usize,
-        coarse.photo.height() as usize,
-    );
+    let (gh, gw) = coarse.size();
+    let at = grid_placement(gh, gw, f);
     composite_on_grid(
         layers,
         coarse,
-        &to_grid(source),
-        &to_grid(target),
+        &pose_to_grid(source, f),
+        &pose_to_grid(target, f),
         cfg,
         Some(&at),
     )
@@ -73,14 +79,13 @@ pub(super) fn owned_figure(
     target: &Pose,
     cfg: &PuppetConfig,
 ) -> Vec<f32> {
-    let f = (h.max(w) / GRID_SIDE).max(1);
+    let f = coarse_factor(h, w);
+    // The grid `coarse_layers` makes: ⌈h/f⌉ × ⌈w/f⌉ cells.
     let (gh, gw) = (h.div_ceil(f), w.div_ceil(f));
-    let k = f as f32;
-    let to_grid = |p: &Pose| p.map_points(|x, y| ((x + 0.5) / k - 0.5, (y + 0.5) / k - 0.5));
     let (src, tgt) = if f == 1 {
         (source.clone(), target.clone())
     } else {
-        (to_grid(source), to_grid(target))
+        (pose_to_grid(source, f), pose_to_grid(target, f))
     };
     let warp = puppet_warp(&src, &tgt, gh, gw, cfg);
     let owned: Vec<f32> = ownership(&src, &tgt, &warp, cfg)
@@ -91,8 +96,7 @@ pub(super) fn owned_figure(
     if f == 1 {
         return owned;
     }
-    let at = Placement::new(0.0, 0.0, (gw * f) as f64, (gh * f) as f64, gw, gh);
-    Upsampler::new(&at, h, w).map(&owned, 0.0)
+    Upsampler::new(&grid_placement(gh, gw, f), h, w).map(&owned, 0.0)
 }
 
 /// The warp, ownership and hidden person on `grid` (the layers themselves, or their coarse

@@ -504,11 +504,6 @@ impl PackedUp {
             wo: w,
         };
         let plane = h * w;
-        scratch.resize(4 * cout * plane, 0.0);
-        for (p, taps) in self.phases.iter().enumerate() {
-            let dst = &mut scratch[p * cout * plane..(p + 1) * cout * plane];
-            tap_conv(x, g, taps, bias, dst, kernel)?;
-        }
         if out.len() != cout * 4 * plane {
             return Err(format!(
                 "output of {} values for {cout}×{}×{}",
@@ -516,6 +511,11 @@ impl PackedUp {
                 2 * h,
                 2 * w
             ));
+        }
+        scratch.resize(4 * cout * plane, 0.0);
+        for (p, taps) in self.phases.iter().enumerate() {
+            let dst = &mut scratch[p * cout * plane..(p + 1) * cout * plane];
+            tap_conv(x, g, taps, bias, dst, kernel)?;
         }
         let scratch = &scratch[..];
         out.par_chunks_mut(4 * plane)
