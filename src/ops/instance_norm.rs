@@ -44,7 +44,8 @@ impl Fused {
     }
 
     fn cpu(&self, x: &[f32], c: usize, n: usize, affine: Option<(&[f32], &[f32])>) -> Vec<f32> {
-        let mut y = vec![0f32; x.len()];
+        // Every plane is written whole by `norm_plane` (`out_map` over all of it).
+        let mut y = super::alloc::output_buffer(x.len());
         y.par_chunks_mut(n).enumerate().for_each(|(plane, yp)| {
             let xp = &x[plane * n..(plane + 1) * n];
             let (sc, sh) = affine.map_or((1.0, 0.0), |(w, b)| (w[plane % c], b[plane % c]));

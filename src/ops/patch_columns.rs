@@ -34,7 +34,8 @@ impl CustomOp2 for Columns {
         let (k, cells) = (d.k, d.hf * d.wf);
         let wo = d.wf * k;
         let src_plane = d.hs * d.ws;
-        let mut out = vec![0f32; d.b * d.c * k * k * cells];
+        // Every column value is written by the tap loop below.
+        let mut out = super::alloc::output_buffer(d.b * d.c * k * k * cells);
         for b in 0..d.b {
             let taps = compute_taps(&d, &flow[b * 2 * cells..(b + 1) * 2 * cells]);
             // Taps reordered to (i, j, cell), the order the columns are written in.
@@ -103,7 +104,8 @@ impl CustomOp2 for Pooled {
         let attn = super::f32_slice(s1, l1, self.name())?;
         let cols = super::f32_slice(s2, l2, self.name())?;
         let scale = 1.0 / kk as f32;
-        let mut out = vec![0f32; b * c * cells];
+        // Each row is written by its first product (t == 0) before any accumulation.
+        let mut out = super::alloc::output_buffer(b * c * cells);
         out.par_chunks_mut(cells).enumerate().for_each(|(bc, o)| {
             let a = &attn[(bc / c) * kk * cells..][..kk * cells];
             let p = &cols[bc * kk * cells..][..kk * cells];

@@ -99,7 +99,8 @@ impl CustomOp1 for Softmax {
         if n == 0 {
             candle_core::bail!("softmax-rows: empty rows in {:?}", l.shape());
         }
-        let mut y = vec![0f32; x.len()];
+        // Every row is written whole by the exponential pass of `softmax_row`.
+        let mut y = super::alloc::output_buffer(x.len());
         y.par_chunks_mut(n)
             .zip(x.par_chunks(n))
             .for_each(|(y, x)| softmax_row(x, y));

@@ -34,6 +34,8 @@ const NR: usize = 32;
 /// 512 channels) stay in L2. Below it, each weight block stays in L1 and the band's input in
 /// L2, which measured faster (`bench --model conv`: 64→64 at 256², 182 vs 150 GFLOP/s).
 const CHUNKED_FROM: usize = 1200;
+/// Output channels of the narrow tile (4 × 64) for layers with few outputs.
+const NARROW_MR: usize = 4;
 const KC: usize = 256;
 
 /// One row of the implicit im2col matrix: input channel `chan` shifted by `(dy, dx)`.
@@ -266,6 +268,10 @@ pub fn tap_conv(
     let per_group = blocks.div_ceil(groups);
     let out_ptr = OutPtr(out.as_mut_ptr());
     let nrows_k = roff.len();
+    // Layers with at most 4 output channels (an RGB output, flow and mask heads) take the
+    // 4 × 64 tile: the 8 × 32 tile would spend over half its multiply-adds on zero weights.
+    let narrow = kernel == Kernel::Simd && w.cout <= NARROW_MR;
+    let step = if narrow { 2 * NR } else { NR };
     // One 8 × 32 tile over rows `ks` of the implicit im2col matrix. Sound because (cb, y)
     // pairs are disjoint across work items and a tile reads and writes only
     // out[co0..co0+nrows][y][x0..x0+ncols] (the kernels' safety condition).
@@ -277,11 +283,13 @@ pub fn tap_conv(
             x: &x[y * g.wp + x0..],
             roff: &roff[ks.clone()],
             bias: &bias[co0..co0 + nrows],
-            ncols: NR.min(g.wo - x0),
+            ncols: step.min(g.wo - x0),
             accumulate: ks.start > 0,
         };
         let o = out_ptr.at(co0 * g.ho * g.wo + y * g.wo + x0);
         match kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Simd if narrow => unsafe { avx512::tile_narrow(a, &tile, o, g.ho * g.wo) },
             #[cfg(target_arch = "x86_64")]
             Kernel::Simd => unsafe { avx512::tile(a, &tile, o, g.ho * g.wo) },
             _ => unsafe { portable_tile(a, &tile, o, g.ho * g.wo) },
@@ -302,7 +310,7 @@ pub fn tap_conv(
         if kc == nrows_k.max(1) {
             for cb in cbs.clone() {
                 for y in rows.clone() {
-                    for x0 in (0..g.wo).step_by(NR) {
+                    for x0 in (0..g.wo).step_by(step) {
                         run_tile(cb, y, x0, 0..nrows_k);
                     }
                 }
@@ -312,7 +320,7 @@ pub fn tap_conv(
         for k0 in (0..nrows_k).step_by(kc) {
             let k1 = (k0 + kc).min(nrows_k);
             for y in rows.clone() {
-                for x0 in (0..g.wo).step_by(NR) {
+                for x0 in (0..g.wo).step_by(step) {
                     for cb in cbs.clone() {
                         run_tile(cb, y, x0, k0..k1);
                     }
@@ -358,8 +366,24 @@ unsafe fn portable_tile(a: &[f32], t: &Tile, o: *mut f32, ostride: usize) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Tile, MR};
+    use super::{Tile, MR, NARROW_MR};
     use std::arch::x86_64::*;
+
+    /// Rows ahead whose input run is prefetched. A tile's rows read runs in up to 9·cin
+    /// places (channels × taps), too many streams for the hardware prefetcher: without it
+    /// the loads wait on L2/L3 (64 → 3 channels at 256², read once: 14 GFLOP/s).
+    const PREFETCH: usize = 12;
+
+    /// Asks for the 32-value input run of row `i` (if there is one) to be brought into L1.
+    #[inline(always)]
+    unsafe fn prefetch_run(x: *const f32, roff: &[usize], i: usize) {
+        if let Some(&off) = roff.get(i) {
+            // A prefetch never faults, so the address need not be inside the input.
+            let p = x.wrapping_add(off) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
 
     /// The 8 × 32 tile: per (channel, tap), two masked loads of the input run and sixteen FMAs
     /// with broadcast weights.
@@ -385,7 +409,8 @@ mod avx512 {
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         let x = t.x.as_ptr();
         let mut ap = a.as_ptr();
-        for &off in t.roff {
+        for (i, &off) in t.roff.iter().enumerate() {
+            prefetch_run(x, t.roff, i + PREFETCH);
             let p = x.add(off);
             let b0 = _mm512_maskz_loadu_ps(m0, p);
             let b1 = _mm512_maskz_loadu_ps(m1, p.add(16));
@@ -411,6 +436,51 @@ mod avx512 {
         }
     }
 
+    /// The 4 × 64 tile for layers with at most [`NARROW_MR`] output channels: per (channel,
+    /// tap), four masked loads and sixteen FMAs, like the 8 × 32 tile, with every row useful.
+    ///
+    /// # Safety
+    /// As [`tile`], with `bias.len() ≤ NARROW_MR` and `ncols ≤ 64`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn tile_narrow(a: &[f32], t: &Tile, o: *mut f32, ostride: usize) {
+        let mask = |j: usize| -> __mmask16 {
+            let n = t.ncols.saturating_sub(16 * j).min(16);
+            ((1u32 << n) - 1) as __mmask16
+        };
+        let m = [mask(0), mask(1), mask(2), mask(3)];
+        let mut acc = [[_mm512_setzero_ps(); 4]; NARROW_MR];
+        let x = t.x.as_ptr();
+        let mut ap = a.as_ptr();
+        for (i, &off) in t.roff.iter().enumerate() {
+            prefetch_run(x, t.roff, i + PREFETCH);
+            let p = x.add(off);
+            let b = [
+                _mm512_maskz_loadu_ps(m[0], p),
+                _mm512_maskz_loadu_ps(m[1], p.add(16)),
+                _mm512_maskz_loadu_ps(m[2], p.add(32)),
+                _mm512_maskz_loadu_ps(m[3], p.add(48)),
+            ];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let w = _mm512_set1_ps(*ap.add(r));
+                for (acc, &b) in acc.iter_mut().zip(&b) {
+                    *acc = _mm512_fmadd_ps(w, b, *acc);
+                }
+            }
+            ap = ap.add(MR);
+        }
+        for (r, &bias) in t.bias.iter().enumerate() {
+            let row = o.add(r * ostride);
+            for (j, (&acc, &mj)) in acc[r].iter().zip(&m).enumerate() {
+                let add = if t.accumulate {
+                    _mm512_maskz_loadu_ps(mj, row.add(16 * j))
+                } else {
+                    _mm512_set1_ps(bias)
+                };
+                _mm512_mask_storeu_ps(row.add(16 * j), mj, _mm512_add_ps(acc, add));
+            }
+        }
+    }
+
     /// The 8 × 16 tile for a row's last ≤ 16 columns (PoNA's 44-wide code grid ends in 12):
     /// half the multiply-adds of a mostly masked 8 × 32 tile.
     ///
@@ -426,7 +496,8 @@ mod avx512 {
         let mut acc = [_mm512_setzero_ps(); MR];
         let x = t.x.as_ptr();
         let mut ap = a.as_ptr();
-        for &off in t.roff {
+        for (i, &off) in t.roff.iter().enumerate() {
+            prefetch_run(x, t.roff, i + PREFETCH);
             let b0 = _mm512_maskz_loadu_ps(m0, x.add(off));
             for (r, acc) in acc.iter_mut().enumerate() {
                 *acc = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(r)), b0, *acc);
@@ -512,7 +583,10 @@ impl PackedUp {
                 2 * w
             ));
         }
-        scratch.resize(4 * cout * plane, 0.0);
+        // Every phase is written whole by `tap_conv` before the interleave reads it.
+        if scratch.len() < 4 * cout * plane {
+            *scratch = crate::ops::alloc::output_buffer(4 * cout * plane);
+        }
         for (p, taps) in self.phases.iter().enumerate() {
             let dst = &mut scratch[p * cout * plane..(p + 1) * cout * plane];
             tap_conv(x, g, taps, bias, dst, kernel)?;
@@ -583,7 +657,8 @@ mod tests {
         k
     }
 
-    /// Every tail case: channels not a multiple of 8, widths below, at and past 16 and 32.
+    /// Every tail case: channels not a multiple of 8, widths below, at and past 16 and 32, and
+    /// the narrow tile's. The output starts as NaN: every value must be written.
     #[test]
     fn tap_conv_matches_the_definition() {
         for (cout, cin, k, hp, wp) in [
@@ -593,6 +668,10 @@ mod tests {
             (9, 3, 7, 12, 41),
             (16, 7, 1, 3, 33),
             (2, 2, 3, 3, 3),
+            // The narrow 4 × 64 tile: a full tile, one past it, a tail between 32 and 64.
+            (4, 3, 3, 3, 66),
+            (3, 6, 3, 5, 75),
+            (1, 4, 3, 4, 50),
         ] {
             let g = Geometry {
                 hp,

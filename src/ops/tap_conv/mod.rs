@@ -9,6 +9,7 @@ mod kernel;
 
 pub use kernel::{available, split_phases, tap_conv, Geometry, Kernel, PackedTaps, PackedUp, Row};
 
+use crate::ops::alloc::output_buffer;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -195,17 +196,16 @@ impl CustomOp1 for ConvOp {
                 wo: (wp - k) / 2 + 1,
             },
         };
-        let mut out = vec![0f32; b * cout * g.ho * g.wo];
+        // Written whole by `tap_conv` (every tile of the first K chunk stores without
+        // accumulating), `pad_image` and `split_phases` (every row, borders included).
+        let mut out = output_buffer(b * cout * g.ho * g.wo);
         let padding = !pad.is_none();
-        let mut padded = vec![0f32; if padding { cin * hp * wp } else { 0 }];
-        let mut phases = vec![
-            0f32;
-            if c.stride == 2 {
-                4 * cin * g.hp * g.wp
-            } else {
-                0
-            }
-        ];
+        let mut padded = output_buffer(if padding { cin * hp * wp } else { 0 });
+        let mut phases = output_buffer(if c.stride == 2 {
+            4 * cin * g.hp * g.wp
+        } else {
+            0
+        });
         for (img, o) in x
             .chunks_exact(cin * h * w)
             .zip(out.chunks_exact_mut(cout * g.ho * g.wo))
@@ -268,8 +268,9 @@ impl CustomOp1 for UpOp {
             );
         }
         let x = crate::ops::f32_slice(s, l, self.name())?;
-        let mut out = vec![0f32; b * u.cout * 4 * h * w];
-        let mut padded = vec![0f32; cin * (h + 1) * (w + 1)];
+        // Written whole by `PackedUp::forward` and `pad_image`, as in `ConvOp`.
+        let mut out = output_buffer(b * u.cout * 4 * h * w);
+        let mut padded = output_buffer(cin * (h + 1) * (w + 1));
         let mut scratch = Vec::new();
         for (img, o) in x
             .chunks_exact(cin * h * w)
