@@ -57,10 +57,9 @@ impl InstanceNorm {
     /// `act(self.forward(x))`; on CUDA one fused kernel ([`crate::ops::instance_norm`]).
     pub fn forward_act(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
         let _p = profile::scope("norm+act");
-        // The fused op on CUDA always; on the CPU when no gradient is tracked (one pass over
-        // the map for the statistics and one for the output, instead of nine).
-        if crate::ops::instance_norm::fused_on(x.device()) || (x.device().is_cpu() && !x.track_op())
-        {
+        // The fused op on CUDA (unless asked not to) and on the CPU: two passes over the map
+        // forward and three backward, where the composed ops below make ~9 and ~15.
+        if crate::ops::instance_norm::fused_on(x.device()) || x.device().is_cpu() {
             let affine = self.affine.as_ref().map(|(w, b)| (w, b));
             return crate::ops::instance_norm_act(x, affine, self.eps, act);
         }
@@ -153,6 +152,8 @@ pub fn reflection_pad2d(x: &Tensor, p: usize) -> Result<Tensor> {
 pub struct ShiftConv {
     /// (cout·k², cin), rows ordered (out channel, ky, kx).
     weight: Tensor,
+    /// The PyTorch (cout, cin, k, k) weight, for the direct kernel's trainable form.
+    torch_weight: Tensor,
     bias: Tensor,
     k: usize,
     pad: usize,
@@ -183,7 +184,8 @@ impl ShiftConv {
         let bias = optional_bias(cout, bias, &w, &vb)?;
         let direct = direct_conv(&w, &bias, 1, pad)?;
         Ok(Self {
-            weight: w.permute((0, 2, 3, 1))?.reshape((cout * k * k, cin))?,
+            weight: crate::ops::conv_matmul::weight_rows(&w)?,
+            torch_weight: w.clone(),
             bias,
             k,
             pad,
@@ -220,25 +222,13 @@ impl ShiftConv {
         self.forward(&reflection_pad2d(x, p)?)
     }
 
-    /// The matrix-product form: differentiable, any device.
+    /// The differentiable form: on the CPU the direct kernel with its backward where it runs
+    /// ([`crate::ops::conv_matmul::conv`]); the matrix product and tap sum elsewhere.
     fn forward_matmul(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, cin, h, w) = x.dims4()?;
-        let (k, p) = (self.k, self.pad);
-        let cout = self.bias.dim(0)?;
-        let (hp, wp) = (h + 2 * p, w + 2 * p);
-        if hp < k || wp < k {
-            candle_core::bail!("{k}×{k} conv on a {h}×{w} map with padding {p}");
+        if x.device().is_cpu() && tap_conv::available() {
+            return crate::ops::conv_matmul::conv(x, &self.torch_weight, &self.bias, self.pad);
         }
-        let xp = if p > 0 {
-            x.pad_with_zeros(2, p, p)?.pad_with_zeros(3, p, p)?
-        } else {
-            x.clone()
-        };
-        let y = self
-            .weight
-            .broadcast_matmul(&xp.reshape((b, cin, hp * wp))?)?
-            .reshape((b, cout, k * k, hp, wp))?;
-        crate::ops::tap_sum(&y, &self.bias, k)
+        crate::ops::conv_matmul::conv_rows(x, &self.weight, &self.bias, self.k, self.pad)
     }
 }
 
@@ -265,12 +255,15 @@ fn direct_conv(
     DirectConv::new(&flat, (cout, cin, k), stride, pad, bias.to_vec1()?).map(Some)
 }
 
-/// A stride-2 k×k `Conv2d` with zero padding (the encoders' down-sampling convs): candle's
-/// convolution when tracking gradients or off the CPU, the direct kernel over the input's
-/// four phases otherwise.
+/// A stride-2 k×k `Conv2d` with zero padding (the encoders' down-sampling convs): on the CPU
+/// the direct kernel over the input's four phases, or, when tracking gradients, a matrix
+/// product over the same phases ([`crate::ops::conv_matmul::conv_stride2`]: candle's input
+/// gradient is a slow direct transposed conv); candle's convolution on a GPU.
 #[derive(Clone, Debug)]
 pub struct StrideConv {
     conv: candle_nn::Conv2d,
+    /// The bias, zeros for `bias=False` convs (the matrix-product form always adds one).
+    bias: Tensor,
     direct: Option<Arc<DirectConv>>,
 }
 
@@ -298,16 +291,22 @@ impl StrideConv {
         };
         Ok(Self {
             direct: direct_conv(&w, &b, 2, pad)?,
-            conv: candle_nn::Conv2d::new(w, bias.then_some(b), cfg),
+            conv: candle_nn::Conv2d::new(w, bias.then_some(b.clone()), cfg),
+            bias: b,
         })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _p = profile::scope("conv");
-        match self.direct.as_ref().filter(|_| !x.track_op()) {
-            Some(direct) => direct.forward(&x.contiguous()?),
-            None => candle_nn::Module::forward(&self.conv, x),
+        if let Some(direct) = self.direct.as_ref().filter(|_| !x.track_op()) {
+            return direct.forward(&x.contiguous()?);
         }
+        let c = &self.conv;
+        if x.device().is_cpu() && x.track_op() {
+            let pad = c.config().padding;
+            return crate::ops::conv_matmul::conv_stride2(x, c.weight(), &self.bias, pad);
+        }
+        candle_nn::Module::forward(c, x)
     }
 }
 

@@ -23,7 +23,19 @@ fn check_bias(l: &Layout, c: usize, op: &str) -> Result<()> {
 
 /// Gradient of a per-channel bias: the output gradient summed over batch and space.
 fn bias_grad(grad: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    grad.sum((0, 2, 3))?.reshape(bias.shape())
+    channel_sums(grad)?.reshape(bias.shape())
+}
+
+/// `t.sum((0, 2, 3))` of a (B, C, H, W) tensor, as contiguous row sums: candle reduces over
+/// several non-trailing dimensions with a strided scalar loop, which was ~4 % of a training
+/// step in bias gradients alone.
+pub fn channel_sums(t: &Tensor) -> Result<Tensor> {
+    let (b, c, h, w) = t.dims4()?;
+    t.contiguous()?
+        .reshape((b * c, h * w))?
+        .sum(1)?
+        .reshape((b, c))?
+        .sum(0)
 }
 
 /// `out[b,c,y,x] = bias[c] + Σ_{ky,kx} y[b, c, ky·k+kx, y+ky, x+kx]`: a stride-1 "valid"

@@ -1,11 +1,12 @@
 //! Instance norm fused with the activation that follows it, as one op: on the GPU one kernel
 //! launch per norm instead of the ten or so the composed candle ops cost (launches, not
 //! arithmetic, bound a batch-1 forward pass there). Differentiable: the backward pass is the
-//! closed-form instance-norm gradient in candle ops, so it runs on every device.
+//! closed-form instance-norm gradient, fused per plane on the CPU and in candle ops elsewhere.
 //!
-//! The model layers use it on CUDA ([`fused_on`]) and for CPU inference (two passes over the
-//! map instead of nine); CPU training keeps the composed ops the fixtures were first matched
-//! with. Both compute the same formula: `act((x − mean) / sqrt(var + eps) ·
+//! The model layers ([`crate::model::layers::InstanceNorm`]) use it on CUDA ([`fused_on`])
+//! and on the CPU, inference and training (two passes over the map forward and three
+//! backward, where the composed ops make about nine and fifteen). The composed ops remain the
+//! layer's `forward`. Both compute the same formula: `act((x − mean) / sqrt(var + eps) ·
 //! weight + bias)`, mean and biased variance over each (sample, channel) plane.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
@@ -54,8 +55,94 @@ impl Fused {
         y
     }
 
-    /// Gradients w.r.t. x and, when affine, the weight and bias, in candle ops.
+    /// Gradients w.r.t. x and, when affine, the weight and bias: one fused pass per plane on
+    /// the CPU ([`Self::cpu_backward`]), candle ops elsewhere.
     fn backward(
+        &self,
+        x: &Tensor,
+        affine: Option<(&Tensor, &Tensor)>,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            return self.cpu_backward(x, affine, grad);
+        }
+        self.backward_ops(x, affine, grad)
+    }
+
+    /// The CPU backward: per (sample, channel) plane, the statistics, then the four sums the
+    /// closed form needs (Σdz, Σdz·x̂ for the parameters, Σdx̂, Σdx̂·x̂ for x), then dx — three
+    /// passes over the plane, where the candle-op form makes about fifteen whole-tensor ones.
+    fn cpu_backward(
+        &self,
+        x: &Tensor,
+        affine: Option<(&Tensor, &Tensor)>,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+        let (b, c, h, w) = x.dims4()?;
+        let n = h * w;
+        let xs = x.flatten_all()?.to_vec1::<f32>()?;
+        let gs = grad.flatten_all()?.to_vec1::<f32>()?;
+        let params = match affine {
+            Some((wt, bs)) => Some((wt.to_vec1::<f32>()?, bs.to_vec1::<f32>()?)),
+            None => None,
+        };
+        let (eps, act) = (self.eps, self.act);
+        let mut dx = super::alloc::output_buffer(xs.len()); // every plane written below
+                                                            // Per plane: (Σdz, Σdz·x̂), summed over the batch afterwards.
+        let sums: Vec<(f64, f64)> = dx
+            .par_chunks_mut(n)
+            .enumerate()
+            .map(|(plane, dxp)| {
+                let xp = &xs[plane * n..(plane + 1) * n];
+                let gp = &gs[plane * n..(plane + 1) * n];
+                let (sc, sh) = params.as_ref().map_or((1.0, 0.0), |(w, b)| {
+                    (w[plane % c] as f64, b[plane % c] as f64)
+                });
+                let mean = xp.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+                let var = xp.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+                let den = (var + eps).sqrt();
+                let slope = |xh: f64| match act {
+                    Activation::None => 1.0,
+                    Activation::Relu => f64::from(u8::from(xh * sc + sh > 0.0)),
+                    Activation::LeakyRelu(_) if xh * sc + sh > 0.0 => 1.0,
+                    Activation::LeakyRelu(s) => s,
+                };
+                let (mut s_dz, mut s_dzx, mut s_dxh, mut s_dxhx) = (0f64, 0f64, 0f64, 0f64);
+                for (&v, &g) in xp.iter().zip(gp) {
+                    let xh = (v as f64 - mean) / den;
+                    let dz = g as f64 * slope(xh);
+                    s_dz += dz;
+                    s_dzx += dz * xh;
+                    s_dxh += dz * sc;
+                    s_dxhx += dz * sc * xh;
+                }
+                let (m1, m2) = (s_dxh / n as f64, s_dxhx / n as f64);
+                for ((o, &v), &g) in dxp.iter_mut().zip(xp).zip(gp) {
+                    let xh = (v as f64 - mean) / den;
+                    let dxh = g as f64 * slope(xh) * sc;
+                    *o = ((dxh - m1 - xh * m2) / den) as f32;
+                }
+                (s_dz, s_dzx)
+            })
+            .collect();
+        let dx = Tensor::from_vec(dx, (b, c, h, w), x.device())?;
+        let params = match affine {
+            Some(_) => {
+                let (mut dw, mut db) = (vec![0f32; c], vec![0f32; c]);
+                for (plane, (s_dz, s_dzx)) in sums.iter().enumerate() {
+                    dw[plane % c] += *s_dzx as f32;
+                    db[plane % c] += *s_dz as f32;
+                }
+                let dev = x.device();
+                Some((Tensor::from_vec(dw, c, dev)?, Tensor::from_vec(db, c, dev)?))
+            }
+            None => None,
+        };
+        Ok((dx, params))
+    }
+
+    /// The backward pass in candle ops (any device).
+    fn backward_ops(
         &self,
         x: &Tensor,
         affine: Option<(&Tensor, &Tensor)>,

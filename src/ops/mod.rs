@@ -10,6 +10,7 @@
 pub mod affine_reg;
 pub mod alloc;
 pub mod block_extractor;
+pub mod conv_matmul;
 pub mod conv_taps;
 pub mod cpu_mode;
 #[cfg(feature = "cuda")]

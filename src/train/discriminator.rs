@@ -3,8 +3,8 @@
 //! loss of the paper, which would need a downloaded network.
 //!
 //! Layers: `depth` blocks of [3×3 conv → LeakyReLU(0.2) → 2×2 average pool], widths doubling
-//! from `width`, then a 3×3 conv to one logit per patch. Stride-1 convs plus pooling keep every
-//! op on candle's well-trodden backward paths.
+//! from `width`, then a 3×3 conv to one logit per patch. On the CPU the convs take
+//! [`crate::ops::conv_matmul::conv`], whose backward passes are fast.
 
 use crate::weights::StateDict;
 use candle_core::{DType, Device, Result, Tensor, Var};
@@ -52,6 +52,10 @@ impl SnConv {
             *self.u.borrow_mut() = u_new;
         }
         let w_sn = w.broadcast_div(&sigma)?;
+        if x.device().is_cpu() {
+            // candle's conv input gradient is a slow direct transposed conv on the CPU.
+            return crate::ops::conv_matmul::conv(x, &w_sn, self.bias.as_tensor(), 1);
+        }
         let y = x.conv2d(&w_sn, 1, 1, 1, 1)?;
         y.broadcast_add(&self.bias.as_tensor().reshape((1, cout, 1, 1))?)
     }

@@ -6,6 +6,7 @@
 //! tracked (`Tensor::track_op`), and their candle-op path otherwise.
 
 mod kernel;
+pub mod train;
 
 pub use kernel::{available, split_phases, tap_conv, Geometry, Kernel, PackedTaps, PackedUp, Row};
 
@@ -163,67 +164,75 @@ impl CustomOp1 for ConvOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let c = &self.0;
-        let (b, cin, h, w) = l.shape().dims4()?;
-        let (k, cout, pad) = (c.k, c.packed.cout(), self.1);
-        let [top, bottom, left, right] = pad.sides;
-        let (hp, wp) = (top + h + bottom, left + w + right);
-        if cin != c.cin || hp < k || wp < k || h * w == 0 {
-            candle_core::bail!(
-                "direct-conv: {cin}×{h}×{w} input for {}-channel k{k}",
-                c.cin
-            );
-        }
-        if pad.mode == PadMode::Reflect && (top.max(bottom) >= h || left.max(right) >= w) {
-            candle_core::bail!(
-                "direct-conv: reflection padding {:?} of a {h}×{w} map",
-                pad.sides
-            );
-        }
-        let x = crate::ops::f32_slice(s, l, self.name())?;
-        // Stride 2 runs over the four phases of the padded input, each ⌈hp/2⌉ × ⌈wp/2⌉.
-        let g = match c.stride {
-            1 => Geometry {
-                hp,
-                wp,
-                ho: hp - k + 1,
-                wo: wp - k + 1,
-            },
-            _ => Geometry {
-                hp: hp.div_ceil(2),
-                wp: wp.div_ceil(2),
-                ho: (hp - k) / 2 + 1,
-                wo: (wp - k) / 2 + 1,
-            },
-        };
-        // Written whole by `tap_conv` (every tile of the first K chunk stores without
-        // accumulating), `pad_image` and `split_phases` (every row, borders included).
-        let mut out = output_buffer(b * cout * g.ho * g.wo);
-        let padding = !pad.is_none();
-        let mut padded = output_buffer(if padding { cin * hp * wp } else { 0 });
-        let mut phases = output_buffer(if c.stride == 2 {
-            4 * cin * g.hp * g.wp
-        } else {
-            0
-        });
-        for (img, o) in x
-            .chunks_exact(cin * h * w)
-            .zip(out.chunks_exact_mut(cout * g.ho * g.wo))
-        {
-            let mut src = img;
-            if padding {
-                pad_image(img, (cin, h, w), pad, &mut padded);
-                src = &padded[..];
-            }
-            if c.stride == 2 {
-                split_phases(src, cin, hp, wp, &mut phases);
-                src = &phases[..];
-            }
-            tap_conv(src, g, &c.packed, &c.bias, o, Kernel::Simd)
-                .map_err(candle_core::Error::msg)?;
-        }
-        Ok((CpuStorage::F32(out), Shape::from((b, cout, g.ho, g.wo))))
+        run_conv(&self.0, self.1, s, l)
     }
+}
+
+/// `c` over the images of `s` (B, cin, H, W) with the border `pad`.
+fn run_conv(
+    c: &DirectConv,
+    pad: Padding,
+    s: &CpuStorage,
+    l: &Layout,
+) -> Result<(CpuStorage, Shape)> {
+    let (b, cin, h, w) = l.shape().dims4()?;
+    let (k, cout) = (c.k, c.packed.cout());
+    let [top, bottom, left, right] = pad.sides;
+    let (hp, wp) = (top + h + bottom, left + w + right);
+    if cin != c.cin || hp < k || wp < k || h * w == 0 {
+        candle_core::bail!(
+            "direct-conv: {cin}×{h}×{w} input for {}-channel k{k}",
+            c.cin
+        );
+    }
+    if pad.mode == PadMode::Reflect && (top.max(bottom) >= h || left.max(right) >= w) {
+        candle_core::bail!(
+            "direct-conv: reflection padding {:?} of a {h}×{w} map",
+            pad.sides
+        );
+    }
+    let x = crate::ops::f32_slice(s, l, "direct-conv")?;
+    // Stride 2 runs over the four phases of the padded input, each ⌈hp/2⌉ × ⌈wp/2⌉.
+    let g = match c.stride {
+        1 => Geometry {
+            hp,
+            wp,
+            ho: hp - k + 1,
+            wo: wp - k + 1,
+        },
+        _ => Geometry {
+            hp: hp.div_ceil(2),
+            wp: wp.div_ceil(2),
+            ho: (hp - k) / 2 + 1,
+            wo: (wp - k) / 2 + 1,
+        },
+    };
+    // Written whole by `tap_conv` (every tile of the first K chunk stores without
+    // accumulating), `pad_image` and `split_phases` (every row, borders included).
+    let mut out = output_buffer(b * cout * g.ho * g.wo);
+    let padding = !pad.is_none();
+    let mut padded = output_buffer(if padding { cin * hp * wp } else { 0 });
+    let mut phases = output_buffer(if c.stride == 2 {
+        4 * cin * g.hp * g.wp
+    } else {
+        0
+    });
+    for (img, o) in x
+        .chunks_exact(cin * h * w)
+        .zip(out.chunks_exact_mut(cout * g.ho * g.wo))
+    {
+        let mut src = img;
+        if padding {
+            pad_image(img, (cin, h, w), pad, &mut padded);
+            src = &padded[..];
+        }
+        if c.stride == 2 {
+            split_phases(src, cin, hp, wp, &mut phases);
+            src = &phases[..];
+        }
+        tap_conv(src, g, &c.packed, &c.bias, o, Kernel::Simd).map_err(candle_core::Error::msg)?;
+    }
+    Ok((CpuStorage::F32(out), Shape::from((b, cout, g.ho, g.wo))))
 }
 
 /// `ConvTranspose2d(cin, cout, 3, stride 2, padding 1, output_padding 1)`, packed.
