@@ -152,14 +152,13 @@ pub fn reflection_pad2d(x: &Tensor, p: usize) -> Result<Tensor> {
 pub struct ShiftConv {
     /// (cout·k², cin), rows ordered (out channel, ky, kx).
     weight: Tensor,
-    /// The PyTorch (cout, cin, k, k) weight, for the direct kernel's trainable form.
+    /// The PyTorch (cout, cin, k, k) weight: the direct kernel's trainable form takes it, and
+    /// on a GPU candle's convolution (there launches dominate, and padding + matrix product +
+    /// tap sum is twice as many as im2col + GEMM).
     torch_weight: Tensor,
     bias: Tensor,
     k: usize,
     pad: usize,
-    /// On a GPU, the PyTorch (cout, cin, k, k) weight for candle's convolution: there launches
-    /// dominate, and padding + matrix product + tap sum is twice as many as im2col + GEMM.
-    gpu_weight: Option<Tensor>,
     /// On a CPU with AVX-512 and fixed weights, the direct kernel (used when no gradient is
     /// tracked): no tap planes, 2–3× faster at GFLA's shapes.
     direct: Option<Arc<DirectConv>>,
@@ -185,21 +184,20 @@ impl ShiftConv {
         let direct = direct_conv(&w, &bias, 1, pad)?;
         Ok(Self {
             weight: crate::ops::conv_matmul::weight_rows(&w)?,
-            torch_weight: w.clone(),
+            torch_weight: w,
             bias,
             k,
             pad,
-            gpu_weight: w.device().is_cuda().then_some(w),
             direct,
         })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _p = profile::scope("conv");
-        if let Some(w) = self.gpu_weight.as_ref().filter(|_| gpu_im2col()) {
+        if self.torch_weight.device().is_cuda() && gpu_im2col() {
             let cout = self.bias.dim(0)?;
             return x
-                .conv2d(w, self.pad, 1, 1, 1)?
+                .conv2d(&self.torch_weight, self.pad, 1, 1, 1)?
                 .broadcast_add(&self.bias.reshape((1, cout, 1, 1))?);
         }
         if let Some(direct) = self.direct.as_ref().filter(|_| !x.track_op()) {
@@ -222,11 +220,12 @@ impl ShiftConv {
         self.forward(&reflection_pad2d(x, p)?)
     }
 
-    /// The differentiable form: on the CPU the direct kernel with its backward where it runs
-    /// ([`crate::ops::conv_matmul::conv`]); the matrix product and tap sum elsewhere.
+    /// The differentiable form: the direct kernel with its backward where it runs
+    /// ([`crate::ops::conv_matmul::direct_trains`]); the matrix product and tap sum elsewhere
+    /// (with the rows packed at construction).
     fn forward_matmul(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && tap_conv::available() {
-            return crate::ops::conv_matmul::conv(x, &self.torch_weight, &self.bias, self.pad);
+        if crate::ops::conv_matmul::direct_trains(x, self.k, self.pad) {
+            return tap_conv::train::conv2d(x, &self.torch_weight, &self.bias, self.pad);
         }
         crate::ops::conv_matmul::conv_rows(x, &self.weight, &self.bias, self.k, self.pad)
     }
@@ -256,9 +255,9 @@ fn direct_conv(
 }
 
 /// A stride-2 k×k `Conv2d` with zero padding (the encoders' down-sampling convs): on the CPU
-/// the direct kernel over the input's four phases, or, when tracking gradients, a matrix
-/// product over the same phases ([`crate::ops::conv_matmul::conv_stride2`]: candle's input
-/// gradient is a slow direct transposed conv); candle's convolution on a GPU.
+/// the direct kernel over the input's four phases, or, when tracking gradients, a
+/// differentiable stride-1 conv over the same phases ([`crate::ops::conv_matmul::conv_stride2`]:
+/// candle's input gradient is a slow direct transposed conv); candle's convolution on a GPU.
 #[derive(Clone, Debug)]
 pub struct StrideConv {
     conv: candle_nn::Conv2d,
@@ -386,6 +385,7 @@ impl UpConv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::conv_matmul::check::max_diff;
     use candle_core::Device;
 
     #[test]
@@ -407,19 +407,6 @@ mod tests {
             .map(|(k, t)| (k.to_string(), t))
             .collect();
         VarBuilder::from_tensors(map, candle_core::DType::F32, &Device::Cpu)
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
     }
 
     /// Same values as candle's own convolutions (the reference semantics of PyTorch's).

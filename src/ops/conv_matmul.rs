@@ -44,16 +44,21 @@ pub fn conv_rows(x: &Tensor, rows: &Tensor, bias: &Tensor, k: usize, pad: usize)
     tap_sum(&y, bias, k)
 }
 
-/// `Conv2d(stride 1, padding pad)` of `x` with the PyTorch weight `w` (cout, cin, k, k),
-/// differentiable: the direct kernel with its own backward ([`super::tap_conv::train`]) on a
-/// CPU that runs it, the matrix product and tap sum elsewhere.
-pub fn conv(x: &Tensor, w: &Tensor, bias: &Tensor, pad: usize) -> Result<Tensor> {
-    let (_, _, k, _) = w.dims4()?;
-    let direct = x.device().is_cpu()
+/// Whether [`conv`] of `x` with a k×k kernel and padding `pad` takes the direct kernel with its
+/// own backward ([`super::tap_conv::train`]): f32 on a CPU that runs it.
+pub fn direct_trains(x: &Tensor, k: usize, pad: usize) -> bool {
+    x.device().is_cpu()
         && x.dtype() == candle_core::DType::F32
         && pad < k
-        && super::tap_conv::available();
-    if direct {
+        && super::tap_conv::available()
+}
+
+/// `Conv2d(stride 1, padding pad)` of `x` with the PyTorch weight `w` (cout, cin, k, k),
+/// differentiable: the direct kernel with its own backward where [`direct_trains`], the
+/// matrix product and tap sum elsewhere.
+pub fn conv(x: &Tensor, w: &Tensor, bias: &Tensor, pad: usize) -> Result<Tensor> {
+    let (_, _, k, _) = w.dims4()?;
+    if direct_trains(x, k, pad) {
         return super::tap_conv::train::conv2d(x, w, bias, pad);
     }
     conv_rows(x, &weight_rows(w)?, bias, k, pad)
@@ -101,70 +106,78 @@ pub fn conv_stride2(x: &Tensor, w: &Tensor, bias: &Tensor, pad: usize) -> Result
     conv(&phases(&xp.contiguous()?)?, &we, bias, 0)
 }
 
+/// Checks shared by the tests of the differentiable convolutions.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use candle_core::{Device, Var};
+pub(crate) mod check {
+    use candle_core::{Device, Result, Tensor, Var};
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    /// The largest absolute difference of two tensors of one shape.
+    pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
             .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>())
             .unwrap()
     }
 
+    /// Asserts that `conv(x, w, bias)` equals candle's `conv2d` (stride `stride`, padding `p`)
+    /// plus the bias for random (2, cin, h, w) inputs and (cout, cin, k, k) weights: values
+    /// within 1e-4 and, when `grads`, the gradients of x, w and bias within 1e-3 under a
+    /// random weighting of the output (not symmetric, so a flipped kernel would show).
+    pub fn against_candle(
+        conv: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>,
+        (cin, cout, h, w, k, p): (usize, usize, usize, usize, usize, usize),
+        stride: usize,
+        grads: bool,
+    ) -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Var::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
+        let wt = Var::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
+        let b = Var::randn(0f32, 1.0, cout, &dev)?;
+        let got = conv(&x, &wt, &b)?;
+        let want = x
+            .conv2d(&wt, p, stride, 1, 1)?
+            .broadcast_add(&b.reshape((1, cout, 1, 1))?)?;
+        let case = format!("{cin}→{cout} {h}×{w} k{k} p{p} stride {stride}");
+        assert_eq!(got.dims(), want.dims(), "{case}");
+        assert!(max_diff(&got, &want) < 1e-4, "{case}");
+        if grads {
+            let r = Tensor::randn(0f32, 1.0, got.dims(), &dev)?;
+            let gg = (&got * &r)?.sum_all()?.backward()?;
+            let gw = (&want * &r)?.sum_all()?.backward()?;
+            for v in [&x, &wt, &b] {
+                let (a, e) = (gg.get(v).unwrap(), gw.get(v).unwrap());
+                assert!(max_diff(a, e) < 1e-3, "{case}: gradient {:?}", v.dims());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check::against_candle;
+    use super::*;
+
     /// Values equal candle's convolution, odd sizes and odd kernels included; gradients of the
     /// input, weight and bias equal candle's where candle's are right (even sizes).
     #[test]
     fn stride2_matches_candle_values_and_gradients() -> Result<()> {
-        let dev = Device::Cpu;
-        for (cin, cout, h, w, k, p) in [
+        for case in [
             (3, 5, 8, 6, 4, 1),
             (2, 3, 9, 7, 3, 1),
             (4, 2, 7, 10, 4, 1),
             (3, 4, 8, 8, 3, 0),
             (2, 2, 9, 9, 4, 0),
         ] {
-            let x = Var::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
-            let wt = Var::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
-            let b = Var::randn(0f32, 1.0, cout, &dev)?;
-            let got = conv_stride2(&x, &wt, &b, p)?;
-            let want = x
-                .conv2d(&wt, p, 2, 1, 1)?
-                .broadcast_add(&b.reshape((1, cout, 1, 1))?)?;
-            assert_eq!(got.dims(), want.dims(), "{cin}→{cout} {h}×{w} k{k} p{p}");
-            assert!(
-                max_diff(&got, &want) < 1e-4,
-                "{cin}→{cout} {h}×{w} k{k} p{p}"
-            );
-            if h % 2 == 1 || w % 2 == 1 {
-                continue;
-            }
-            let gg = got.sqr()?.sum_all()?.backward()?;
-            let gw = want.sqr()?.sum_all()?.backward()?;
-            for v in [&x, &wt, &b] {
-                let (a, e) = (gg.get(v).unwrap(), gw.get(v).unwrap());
-                assert!(max_diff(a, e) < 1e-3, "gradient {:?} k{k} p{p}", v.dims());
-            }
+            let (_, _, h, w, _, p) = case;
+            let even = h % 2 == 0 && w % 2 == 0;
+            against_candle(|x, wt, b| conv_stride2(x, wt, b, p), case, 2, even)?;
         }
         Ok(())
     }
 
     #[test]
     fn stride1_rows_match_candle_with_gradients() -> Result<()> {
-        let dev = Device::Cpu;
-        let x = Var::randn(0f32, 1.0, (2, 3, 7, 5), &dev)?;
-        let wt = Var::randn(0f32, 1.0, (4, 3, 3, 3), &dev)?;
-        let b = Var::randn(0f32, 1.0, 4, &dev)?;
-        let got = conv_rows(&x, &weight_rows(&wt)?, &b, 3, 1)?;
-        let want = x
-            .conv2d(&wt, 1, 1, 1, 1)?
-            .broadcast_add(&b.reshape((1, 4, 1, 1))?)?;
-        assert!(max_diff(&got, &want) < 1e-4);
-        let gg = got.sqr()?.sum_all()?.backward()?;
-        let gw = want.sqr()?.sum_all()?.backward()?;
-        for v in [&x, &wt, &b] {
-            assert!(max_diff(gg.get(v).unwrap(), gw.get(v).unwrap()) < 1e-3);
-        }
-        Ok(())
+        let conv = |x: &Tensor, wt: &Tensor, b: &Tensor| conv_rows(x, &weight_rows(wt)?, b, 3, 1);
+        against_candle(conv, (3, 4, 7, 5, 3, 1), 1, true)
     }
 }

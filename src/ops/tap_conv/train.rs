@@ -29,7 +29,7 @@ struct TrainConv {
     pad: usize,
 }
 
-/// The weight's (cout, cin, k) and its values.
+/// The weight's (cout, cin, k), checked square and against the number of its values.
 fn weight(w: &[f32], l: &Layout) -> Result<(usize, usize, usize)> {
     let (cout, cin, k, k2) = l.shape().dims4()?;
     if k != k2 || w.len() != cout * cin * k * k {
@@ -119,13 +119,7 @@ impl CustomOp3 for TrainConv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>())
-            .unwrap()
-    }
+    use crate::ops::conv_matmul::check::against_candle;
 
     /// Values and the gradients of input, weight and bias equal candle's convolution's, for
     /// kernels 1, 3, 4 (even), paddings 0 to k − 1, channel counts off the 8-wide tiles.
@@ -135,32 +129,15 @@ mod tests {
             eprintln!("direct-conv-train: no AVX-512 here; not tested");
             return Ok(());
         }
-        let dev = Device::Cpu;
-        for (cin, cout, h, w, k, p) in [
+        for case in [
             (3, 5, 7, 9, 3, 1),
             (9, 2, 6, 5, 3, 0),
             (4, 11, 8, 6, 1, 0),
             (5, 3, 9, 8, 4, 2),
             (2, 17, 5, 40, 3, 2),
         ] {
-            let x = Var::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
-            let wt = Var::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
-            let b = Var::randn(0f32, 1.0, cout, &dev)?;
-            let got = conv2d(&x, &wt, &b, p)?;
-            let want = x
-                .conv2d(&wt, p, 1, 1, 1)?
-                .broadcast_add(&b.reshape((1, cout, 1, 1))?)?;
-            let case = format!("{cin}→{cout} {h}×{w} k{k} p{p}");
-            assert_eq!(got.dims(), want.dims(), "{case}");
-            assert!(max_diff(&got, &want) < 1e-4, "{case}");
-            // A weighting that is not symmetric, so a flipped kernel would show.
-            let r = Tensor::randn(0f32, 1.0, got.dims(), &dev)?;
-            let gg = (&got * &r)?.sum_all()?.backward()?;
-            let gw = (&want * &r)?.sum_all()?.backward()?;
-            for v in [&x, &wt, &b] {
-                let (a, e) = (gg.get(v).unwrap(), gw.get(v).unwrap());
-                assert!(max_diff(a, e) < 1e-3, "{case}: gradient {:?}", v.dims());
-            }
+            let p = case.5;
+            against_candle(|x, w, b| conv2d(x, w, b, p), case, 1, true)?;
         }
         Ok(())
     }
