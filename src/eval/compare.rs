@@ -58,7 +58,60 @@ pub struct MethodScores {
     /// PSNR and SSIM over the person region: target person ∪ source person (coverage > 0.5).
     pub psnr_person: f64,
     pub ssim_person: f64,
+    /// Where in the person region the error is ([`Part`]), pooled over all pairs.
+    pub parts: Vec<PartScores>,
     pub levels: Vec<LevelScores>,
+}
+
+/// The person region split by what a re-posing must do there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Target person the source shows (ground-truth visibility ≥ 0.5): to be moved.
+    Shown,
+    /// Target person the source does not show: to be invented.
+    Hidden,
+    /// Where the source person was and the target's is not: to be background again.
+    Vacated,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Shown, Part::Hidden, Part::Vacated];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Shown => "shown",
+            Part::Hidden => "hidden",
+            Part::Vacated => "vacated",
+        }
+    }
+
+    /// The part of target pixel i, if it is in the person region (coverage > 0.5).
+    pub fn of(scene: &SynthScene, i: usize) -> Option<Part> {
+        let (t, s) = (scene.pair.person[i], scene.source_person[i]);
+        if t > 0.5 {
+            Some(if scene.pair.visibility[i] >= 0.5 {
+                Part::Shown
+            } else {
+                Part::Hidden
+            })
+        } else if s > 0.5 {
+            Some(Part::Vacated)
+        } else {
+            None
+        }
+    }
+}
+
+/// One [`Part`]'s error over every pair (squared errors summed before the logarithm, so small
+/// parts of single pairs weigh by their pixels).
+#[derive(Clone, Debug, Serialize)]
+pub struct PartScores {
+    pub part: String,
+    pub psnr: f64,
+    /// The part's share of the person region's summed squared error (the three add up to 1).
+    pub error_share: f64,
+    /// The part's share of the person region's pixels.
+    pub pixel_share: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -81,11 +134,26 @@ struct Acc {
     ssim_person: f64,
     /// Pairs whose person region was not empty.
     n_person: usize,
+    /// Per [`Part`]: summed squared error (0–255 units) and channel values.
+    part_sse: [f64; 3],
+    part_n: [usize; 3],
     levels: Vec<LevelScores>,
     n: usize,
 }
 
 impl Acc {
+    fn add_parts(&mut self, out: &RgbImage, gt: &RgbImage, scene: &SynthScene) {
+        for (i, (p, q)) in out.pixels().zip(gt.pixels()).enumerate() {
+            if let Some(part) = Part::of(scene, i) {
+                let k = part as usize;
+                self.part_sse[k] += (0..3)
+                    .map(|c| (p[c] as f64 - q[c] as f64).powi(2))
+                    .sum::<f64>();
+                self.part_n[k] += 3;
+            }
+        }
+    }
+
     fn add_image(&mut self, out: &RgbImage, gt: &RgbImage, region: &[f32]) -> Result<()> {
         self.psnr += metrics::psnr(out, gt)?.min(100.0);
         self.ssim += metrics::ssim(out, gt)?;
@@ -131,6 +199,23 @@ impl Acc {
             l1: self.l1 / n,
             psnr_person: self.psnr_person / np,
             ssim_person: self.ssim_person / np,
+            parts: {
+                let sse: f64 = self.part_sse.iter().sum();
+                let n: usize = self.part_n.iter().sum();
+                Part::ALL
+                    .iter()
+                    .map(|&p| {
+                        let k = p as usize;
+                        let mse = self.part_sse[k] / self.part_n[k].max(1) as f64;
+                        PartScores {
+                            part: p.name().into(),
+                            psnr: 10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10(),
+                            error_share: self.part_sse[k] / sse.max(1e-12),
+                            pixel_share: self.part_n[k] as f64 / n.max(1) as f64,
+                        }
+                    })
+                    .collect()
+            },
             levels: self
                 .levels
                 .iter()
@@ -283,6 +368,7 @@ pub fn evaluate(
             ];
             for (a, img) in acc.iter_mut().zip(images) {
                 a.add_image(img, &p.target, &region)?;
+                a.add_parts(img, &p.target, scene);
             }
             for (li, &level) in levels.iter().enumerate() {
                 // Level grids of the model's input; the scene is r× finer.
@@ -371,6 +457,26 @@ pub fn table(report: &EvalReport) -> String {
                 " {:>11.3} {:>11.3} {:>9.3}",
                 l.epe_all, l.epe_person, l.occlusion_iou
             );
+        }
+        s.push('\n');
+    }
+    // Where each method's person-region error is: PSNR per part and the part's share of it.
+    s += &format!("\n{:<17}", "person region");
+    for p in Part::ALL {
+        s += &format!(" {:>14} {:>7}", format!("PSNR {}", p.name()), "share");
+    }
+    s.push('\n');
+    for m in &report.methods {
+        s += &format!("{:<17}", m.method);
+        for p in &m.parts {
+            s += &format!(" {:>14.2} {:>6.0}%", p.psnr, 100.0 * p.error_share);
+        }
+        s.push('\n');
+    }
+    if let Some(m) = report.methods.first() {
+        s += "pixels";
+        for p in &m.parts {
+            s += &format!("  {} {:.0}%", p.part, 100.0 * p.pixel_share);
         }
         s.push('\n');
     }
