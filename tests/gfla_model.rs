@@ -66,6 +66,7 @@ fn config_from_json(j: &Value) -> GflaConfig {
         input_hw: hw(&j["image_hw"]),
         annotation_hw: hw(&j["keypoints"]["frame_hw_of_keypoints(old_size)"]),
         reanchor_colors: false,
+        puppet_prior: false,
     }
 }
 
@@ -309,6 +310,7 @@ fn cached_source_features_give_the_same_result() {
                 img,
                 &f.io["input.source_pose"],
                 &f.io["input.target_pose"],
+                None,
                 &mut Tracer::off(),
             )
             .unwrap();
@@ -319,6 +321,7 @@ fn cached_source_features_give_the_same_result() {
                 img,
                 &f.io["input.source_pose"],
                 &f.io["input.source_pose"],
+                None,
                 &mut Tracer::off(),
             )
             .unwrap();
@@ -350,6 +353,7 @@ fn generator_interface_reproduces_the_reference() {
                     &f.io["input.source_image"],
                     &f.io["input.source_pose"],
                     &f.io["input.target_pose"],
+                    None,
                 )
                 .unwrap();
             assert!(

@@ -386,6 +386,7 @@ fn generator_interface_reproduces_the_reference() {
                     &f.io["input.cond_image"],
                     &f.io["input.cond_heatmap"],
                     &f.io["input.target_heatmap"],
+                    None,
                 )
                 .unwrap();
             assert!(

@@ -227,14 +227,21 @@ impl Engine {
             });
         }
         let scene = self.scene.as_ref().context("scene")?;
+        let target_pose = scene.crop.pose_to_frame(&req.target);
         let target = model
             .generator
-            .encode_poses(&[scene.crop.pose_to_frame(&req.target)], &model.device)?;
+            .encode_poses(std::slice::from_ref(&target_pose), &model.device)?;
+        let prior = model.generator.encode_prior(
+            &[scene.crop.pose_to_frame(&req.source)],
+            &[target_pose],
+            &model.device,
+        )?;
         let out = model.generator.generate_prepared(
             &scene.prepared,
             &scene.image,
             &scene.source_heatmaps,
             &target,
+            prior.as_deref(),
         )?;
         let image = imaging::tensor_to_image(&out.image)?;
         let (levels, nonlocal) = explanation(&out)?;
@@ -497,7 +504,7 @@ mod tests {
             .generator
             .encode_poses(&[second.crop.pose_to_frame(&target)], &Device::Cpu)
             .unwrap();
-        let full = m.generator.generate(&img, &bp1, &bp2).unwrap();
+        let full = m.generator.generate(&img, &bp1, &bp2, None).unwrap();
         assert_eq!(imaging::tensor_to_image(&full.image).unwrap(), second.image);
         assert_eq!(second.levels.len(), 2);
         let l = &second.levels[1];

@@ -200,6 +200,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let raised = Joint::new(j.x - 0.1 * frame.1 as f32, j.y - 0.3 * frame.0 as f32, 1.0);
         tp.set(pose::skeleton::R_WRIST, Some(raised));
     }
+    let prior = model.encode_prior(
+        std::slice::from_ref(&sp),
+        std::slice::from_ref(&tp),
+        &device,
+    )?;
     let bp1 = model.encode_poses(&[sp], &device)?;
     let bp2 = model.encode_poses(&[tp], &device)?;
     // Reading one value forces asynchronous devices to finish.
@@ -230,9 +235,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 let feats = g.source_net().forward(&image, &mut Tracer::off())?;
                 sync(&feats.0[0])?;
                 let t1 = Instant::now();
-                let (flows, masks) =
-                    g.flow_net()
-                        .forward(&image, &bp1, &bp2, &mut Tracer::off())?;
+                let (flows, masks) = g.flow_net().forward(
+                    &image,
+                    &bp1,
+                    &bp2,
+                    prior.as_deref(),
+                    &mut Tracer::off(),
+                )?;
                 sync(&flows[0])?;
                 let t2 = Instant::now();
                 let (out, _) =
@@ -246,7 +255,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     (t3 - t2).as_secs_f64(),
                 ];
             }
-            _ => sync(&model.generate(&image, &bp1, &bp2)?.image)?,
+            _ => sync(&model.generate(&image, &bp1, &bp2, prior.as_deref())?.image)?,
         }
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         bar.inc(1);
@@ -272,7 +281,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.ops || peer.is_some() {
         crate::ops::profile::enable(true);
         for _ in 0..args.runs.max(1) {
-            sync(&model.generate(&image, &bp1, &bp2)?.image)?;
+            sync(&model.generate(&image, &bp1, &bp2, prior.as_deref())?.image)?;
         }
         let ops = crate::ops::profile::totals();
         crate::ops::profile::enable(false);

@@ -228,7 +228,7 @@ pub fn composite_rendered(
     rendered: &Rendered,
 ) -> Result<crate::composite::Composited> {
     let out = &rendered.output;
-    let net = NetworkOutputs::finest(&out.image, &out.flows, &out.masks, 0)?;
+    let net = NetworkOutputs::finest(&out.image, &out.flows, &out.masks, out.prior.as_deref(), 0)?;
     let crop = &rendered.fit;
     let edit = net.placed(crop.x0, crop.y0, crop.crop_w, crop.crop_h);
     composite_network(layers, source, target, &edit, &Default::default())
@@ -291,10 +291,12 @@ pub fn render(
     );
     let t = fitted.transform;
     let image = imaging::image_to_tensor(&fitted.image, device)?;
-    let bp1 = model.encode_poses(&[t.pose_to_frame(source)], device)?;
-    let bp2 = model.encode_poses(&[t.pose_to_frame(target)], device)?;
+    let (sp, tp) = (t.pose_to_frame(source), t.pose_to_frame(target));
+    let prior = model.encode_prior(std::slice::from_ref(&sp), std::slice::from_ref(&tp), device)?;
+    let bp1 = model.encode_poses(&[sp], device)?;
+    let bp2 = model.encode_poses(&[tp], device)?;
     Ok(Rendered {
-        output: model.generate(&image, &bp1, &bp2)?,
+        output: model.generate(&image, &bp1, &bp2, prior.as_deref())?,
         fit: t,
     })
 }

@@ -96,6 +96,9 @@ pub struct NetworkEdit<'a> {
     pub mask: &'a [f32],
     /// Where the level's grid lies in the photo.
     pub level_at: Placement,
+    /// A puppet-prior model's part of `flow`: flow − the puppet's ([`crate::model::gfla::prior`]).
+    /// With it the edit is the puppet's, corrected and painted by the network.
+    pub correction: Option<&'a FlowField>,
 }
 
 /// What a GFLA forward pass says about one picture, as plain arrays: its image, and its finest
@@ -104,19 +107,32 @@ pub struct NetworkOutputs {
     pub image: RgbImage,
     pub flow: FlowField,
     pub mask: Vec<f32>,
+    /// The flow's correction of the puppet prior, for a model with one.
+    pub correction: Option<FlowField>,
 }
 
 impl NetworkOutputs {
     /// Batch item `i` of a forward pass's image (B, 3, H, W) and per-level flows (B, 2, h, w)
-    /// and masks (B, 1, h, w), deepest level first.
-    pub fn finest(image: &Tensor, flows: &[Tensor], masks: &[Tensor], i: usize) -> Result<Self> {
+    /// and masks (B, 1, h, w), deepest level first, and the puppet prior it was given.
+    pub fn finest(
+        image: &Tensor,
+        flows: &[Tensor],
+        masks: &[Tensor],
+        prior: Option<&[Tensor]>,
+        i: usize,
+    ) -> Result<Self> {
         let (Some(flow), Some(mask)) = (flows.last(), masks.last()) else {
             anyhow::bail!("the model has no flow output");
+        };
+        let correction = match prior.and_then(|p| p.last()) {
+            Some(p) => Some(FlowField::from_tensor(&(flow.get(i)? - p.get(i)?)?)?),
+            None => None,
         };
         Ok(Self {
             image: crate::imaging::tensor_to_image(&image.get(i)?)?,
             flow: FlowField::from_tensor(&flow.get(i)?)?,
             mask: mask.get(i)?.flatten_all()?.to_vec1::<f32>()?,
+            correction,
         })
     }
 
@@ -129,6 +145,7 @@ impl NetworkOutputs {
             flow: &self.flow,
             mask: &self.mask,
             level_at: Placement::new(x0, y0, box_w, box_h, self.flow.width, self.flow.height),
+            correction: self.correction.as_ref(),
         }
     }
 }
@@ -162,6 +179,15 @@ pub fn composite_network(
         edit.image_at.grid_w,
         edit.image_at.grid_h
     );
+    if let Some(correction) = edit.correction {
+        let guide = super::puppet::Guide {
+            correction,
+            level_at: edit.level_at,
+            image: edit.image,
+            image_at: edit.image_at,
+        };
+        return super::puppet::composite_guided(layers, source, target, cfg, Some(&guide));
+    }
     let level = Upsampler::new(at, h, w);
     let flow = level.flow(edit.flow);
     let visible = level.map(edit.mask, 1.0);
@@ -185,7 +211,7 @@ pub fn composite_network(
 /// and visible in the source (gain clamped to 0.5–2; nothing changes with fewer than 64 such
 /// pixels). The network was trained on other photos (synthetic people, for the shipped one):
 /// its invented pixels are right in shape and shading more than in absolute colour.
-fn match_colours(
+pub(super) fn match_colours(
     image: &mut RgbImage,
     layers: &PhotoLayers,
     flow: &FlowField,

@@ -40,6 +40,30 @@ fn grid_placement(gh: usize, gw: usize, f: usize) -> Placement {
     Placement::new(0.0, 0.0, (gw * f) as f64, (gh * f) as f64, gw, gh)
 }
 
+/// What a puppet-prior network adds to the puppet's edit ([`super::composite_network`]): a
+/// correction of its flow and the pixels the source does not show.
+pub(super) struct Guide<'a> {
+    /// The finest level's correction (network flow − puppet prior), in that level's cells.
+    pub correction: &'a FlowField,
+    /// Where the level's grid lies in the photo.
+    pub level_at: Placement,
+    /// The network's image and where it lies in the photo.
+    pub image: &'a RgbImage,
+    pub image_at: Placement,
+}
+
+/// A photo placement seen on the grid of `f`-pixel cells.
+fn placement_on_grid(p: &Placement, f: usize) -> Placement {
+    let k = f as f64;
+    Placement {
+        x0: p.x0 / k,
+        y0: p.y0 / k,
+        cell_w: p.cell_w / k,
+        cell_h: p.cell_h / k,
+        ..*p
+    }
+}
+
 /// The person moved from `source` to `target` (photo pixels) by the puppet, composited over
 /// `layers` at the photo's size.
 pub fn composite_puppet(
@@ -48,10 +72,21 @@ pub fn composite_puppet(
     target: &Pose,
     cfg: &PuppetConfig,
 ) -> Result<Composited> {
+    composite_guided(layers, source, target, cfg, None)
+}
+
+/// [`composite_puppet`], with the flow corrected and the hidden person painted by `guide`.
+pub(super) fn composite_guided(
+    layers: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    cfg: &PuppetConfig,
+    guide: Option<&Guide<'_>>,
+) -> Result<Composited> {
     let (h, w) = layers.size();
     let f = coarse_factor(h, w);
     if f == 1 {
-        return composite_on_grid(layers, layers, source, target, cfg, None);
+        return composite_on_grid(layers, layers, source, target, cfg, None, guide);
     }
     let coarse = layers
         .coarse
@@ -65,6 +100,7 @@ pub fn composite_puppet(
         &pose_to_grid(target, f),
         cfg,
         Some(&at),
+        guide,
     )
 }
 
@@ -108,15 +144,31 @@ pub(super) fn composite_on_grid(
     target: &Pose,
     cfg: &PuppetConfig,
     at: Option<&Placement>,
+    guide: Option<&Guide<'_>>,
 ) -> Result<Composited> {
     let (gh, gw) = grid.size();
-    let warp = puppet_warp(source, target, gh, gw, cfg);
+    let f = at.map_or(1.0, |a| a.cell_w).round().max(1.0) as usize;
+    let mut warp = puppet_warp(source, target, gh, gw, cfg);
+    if let Some(g) = guide {
+        // The network's correction, brought from its level to this grid, on top of the
+        // puppet's own (sharp-edged) flow.
+        let up = Upsampler::new(&placement_on_grid(&g.level_at, f), gh, gw).flow(g.correction);
+        for (v, c) in warp.flow.data.iter_mut().zip(&up.data) {
+            *v += c;
+        }
+    }
     let owned = ownership(source, target, &warp, cfg);
     let hidden = hidden_person(grid, &warp, &owned)?;
-    let fill = if hidden.iter().any(|&v| v > 0.0) {
-        Some(person_fill(grid, &warp.flow, &owned, &hidden)?)
-    } else {
+    let fill = if !hidden.iter().any(|&v| v > 0.0) {
         None
+    } else if let Some(g) = guide {
+        // The network paints what the source hid, in the photo's colours.
+        let mut image = Upsampler::new(&placement_on_grid(&g.image_at, f), gh, gw).image(g.image);
+        let visible: Vec<f32> = hidden.iter().map(|v| 1.0 - v).collect();
+        super::network::match_colours(&mut image, grid, &warp.flow, &visible, &owned);
+        Some(image)
+    } else {
+        Some(person_fill(grid, &warp.flow, &owned, &hidden)?)
     };
     // Where anything changes: the flow moves, a part is not owned, or person is hidden. Only
     // that window (grown over the bilinear step and the vacated region's edge) is composited.

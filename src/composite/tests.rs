@@ -4,6 +4,7 @@ use super::*;
 use crate::pose::Pose;
 use crate::puppet::{puppet_warp, PuppetConfig};
 use crate::synth::{render_scene, SynthConfig, SynthScene};
+use upsample::Upsampler;
 
 const CFG: SynthConfig = SynthConfig {
     height: 160,
@@ -279,7 +280,7 @@ fn the_coarse_grid_agrees_with_full_resolution() {
         let same = composite_puppet(&l, s, s, &cfg).unwrap();
         assert_eq!(same.image, scene.pair.source, "seed {seed}");
         let grid = composite_puppet(&l, s, t, &cfg).unwrap();
-        let full = puppet::composite_on_grid(&l, &l, s, t, &cfg, None).unwrap();
+        let full = puppet::composite_on_grid(&l, &l, s, t, &cfg, None, None).unwrap();
         agree.push(psnr(mse(&grid.image, &full.image, |_| true)));
     }
     let mean = agree.iter().sum::<f64>() / agree.len() as f64;
@@ -288,4 +289,95 @@ fn the_coarse_grid_agrees_with_full_resolution() {
         mean > 30.0,
         "the grid composite departs from the full one: {agree:.1?} dB"
     );
+}
+
+/// A puppet-prior network's edit: with a zero correction the flow is the puppet's, so wherever
+/// nothing is hidden the composite is the puppet's exactly; a uniform correction of one level
+/// cell moves what the moved person samples by that many photo pixels; the hidden person takes
+/// the network's colours, not the membrane fill.
+#[test]
+fn a_guided_edit_is_the_puppets_corrected() {
+    let sc = SynthConfig {
+        height: 128,
+        width: 96,
+    };
+    let cfg = PuppetConfig::default();
+    // The first scene whose edit hides some person (a limb lifted off the body).
+    let hidden_of = |scene: &SynthScene| {
+        let (s, t) = (&scene.pair.source_pose, &scene.pair.target_pose);
+        let warp = puppet_warp(s, t, 128, 96, &cfg);
+        let owned = crate::puppet::ownership(s, t, &warp, &cfg);
+        super::hidden::hidden_person(&layers(scene), &warp, &owned).unwrap()
+    };
+    let (scene, hidden) = (0..60u64)
+        .map(|seed| render_scene(seed, &sc))
+        .map(|scene| {
+            let hidden = hidden_of(&scene);
+            (scene, hidden)
+        })
+        .find(|(_, h)| h.iter().filter(|&&v| v > 0.9).count() > 30)
+        .expect("a scene with hidden person");
+    let l = layers(&scene);
+    let (s, t) = (&scene.pair.source_pose, &scene.pair.target_pose);
+    let zero = FlowField::zeros(32, 24);
+    let red = RgbImage::from_pixel(96, 128, image::Rgb([250, 0, 0]));
+    let guide = |correction| puppet::Guide {
+        correction,
+        level_at: Placement::new(0.0, 0.0, 96.0, 128.0, 24, 32),
+        image: &red,
+        image_at: Placement::new(0.0, 0.0, 96.0, 128.0, 96, 128),
+    };
+    let plain = composite_puppet(&l, s, t, &cfg).unwrap();
+    let guided = puppet::composite_guided(&l, s, t, &cfg, Some(&guide(&zero))).unwrap();
+    let (mut same, mut n, mut changed) = (0, 0, 0);
+    let mut flat: Vec<[u8; 3]> = vec![];
+    for (i, h) in hidden.iter().enumerate() {
+        let (x, y) = ((i % 96) as u32, (i / 96) as u32);
+        let (a, b) = (
+            plain.image.get_pixel(x, y).0,
+            guided.image.get_pixel(x, y).0,
+        );
+        if *h == 0.0 {
+            n += 1;
+            same += usize::from(a == b);
+        } else if *h > 0.9 {
+            changed += usize::from(a != b);
+            if *h >= 0.99 {
+                flat.push(b);
+            }
+        }
+    }
+    // The hidden share's soft edge and the vacated region's growth can touch a few unhidden
+    // pixels.
+    assert!(
+        same as f64 > 0.99 * n as f64,
+        "{same} of {n} unhidden pixels equal"
+    );
+    let strongly_hidden = hidden.iter().filter(|&&h| h > 0.9).count();
+    assert!(
+        changed as f64 > 0.5 * strongly_hidden as f64,
+        "{changed} of {strongly_hidden} hidden pixels differ from the membrane fill"
+    );
+    // A flat network image stays flat through the per-channel colour match.
+    assert!(!flat.is_empty());
+    for c in 0..3 {
+        let (lo, hi) = flat
+            .iter()
+            .fold((255, 0), |(l, h), p| (p[c].min(l), p[c].max(h)));
+        assert!(
+            hi - lo <= 4,
+            "channel {c} of the painted pixels spans {lo}..{hi}"
+        );
+    }
+    // A correction of one cell to the right: four photo pixels at this level.
+    let mut one = FlowField::zeros(32, 24);
+    for y in 0..32 {
+        for x in 0..24 {
+            one.set(x, y, 1.0, 0.0);
+        }
+    }
+    let up = Upsampler::new(&Placement::new(0.0, 0.0, 96.0, 128.0, 24, 32), 128, 96).flow(&one);
+    assert_eq!(up.get(40, 60), (4.0, 0.0));
+    let moved = puppet::composite_guided(&l, s, t, &cfg, Some(&guide(&one))).unwrap();
+    assert_ne!(moved.image, guided.image);
 }

@@ -343,12 +343,18 @@ pub fn evaluate(
         let scenes: Vec<SynthScene> = seeds.par_iter().map(|&s| render_scene(s, &sc)).collect();
         let small: Vec<SynthPair> = scenes.iter().map(|s| shrink_pair(&s.pair, r)).collect();
         let b = Batch::from_pairs(&small, &cfg, dev)?;
-        let out = model.forward(&b.source, &b.source_pose, &b.target_pose)?;
+        let out = model.forward_with_prior(
+            &b.source,
+            &b.source_pose,
+            &b.target_pose,
+            b.prior.as_deref(),
+        )?;
         for (i, scene) in scenes.iter().enumerate() {
             let p = &scene.pair;
             let puppet = puppet_warp(&p.source_pose, &p.target_pose, h, w, &pcfg);
             let puppet_img = puppet_render(&p.source, &puppet);
-            let net = NetworkOutputs::finest(&out.image, &out.flows, &out.masks, i)?;
+            let net =
+                NetworkOutputs::finest(&out.image, &out.flows, &out.masks, b.prior.as_deref(), i)?;
             let image_at = Placement::new(0.0, 0.0, w as f64, h as f64, mw, mh);
             let model_small = &net.image;
             let model_img = upsample_image(model_small, &image_at, h, w);

@@ -53,6 +53,8 @@ pub struct Generated {
     pub flows: Vec<Tensor>,
     /// GFLA: occlusion masks (B, 1, h, w), 1 = taken from the source.
     pub masks: Vec<Tensor>,
+    /// GFLA with a puppet prior: the prior the flows were added to, per level.
+    pub prior: Option<Vec<Tensor>>,
     /// GFLA: local attention coefficients per level.
     pub local_attention: Vec<AttentionTap>,
     /// PoNA: per block, pose-guided attention (B, N, N) over the code grid.
@@ -170,15 +172,36 @@ impl Generator {
         })
     }
 
-    /// Runs the model on an image (B, 3, H, W) in [−1, 1] and heat-maps from [`Self::encode_poses`].
+    /// The puppet prior of pose pairs (in [`Self::keypoint_frame_hw`] pixels) for a GFLA with
+    /// [`gfla::GflaConfig::puppet_prior`]; `None` for every other model.
+    pub fn encode_prior(
+        &self,
+        source: &[Pose],
+        target: &[Pose],
+        device: &Device,
+    ) -> Result<Option<Vec<Tensor>>> {
+        Ok(match self {
+            Self::Gfla(m) if m.config().puppet_prior => Some(gfla::prior::puppet_prior(
+                source,
+                target,
+                m.config(),
+                device,
+            )?),
+            _ => None,
+        })
+    }
+
+    /// Runs the model on an image (B, 3, H, W) in [−1, 1], heat-maps from
+    /// [`Self::encode_poses`] and the prior from [`Self::encode_prior`].
     pub fn generate(
         &self,
         image: &Tensor,
         source_pose: &Tensor,
         target_pose: &Tensor,
+        prior: Option<&[Tensor]>,
     ) -> Result<Generated> {
         let prepared = self.prepare_source(image)?;
-        self.generate_prepared(&prepared, image, source_pose, target_pose)
+        self.generate_prepared(&prepared, image, source_pose, target_pose, prior)
     }
 
     /// What can be computed from the source image alone, once per photo: GFLA's source feature
@@ -200,6 +223,7 @@ impl Generator {
         image: &Tensor,
         source_pose: &Tensor,
         target_pose: &Tensor,
+        prior: Option<&[Tensor]>,
     ) -> Result<Generated> {
         crate::ops::cpu_mode::flush_denormals();
         let mut out = Generated {
@@ -207,6 +231,7 @@ impl Generator {
             levels: vec![],
             flows: vec![],
             masks: vec![],
+            prior: prior.map(<[Tensor]>::to_vec),
             local_attention: vec![],
             nonlocal_attention: vec![],
             grid_hw: None,
@@ -219,9 +244,10 @@ impl Generator {
                         image,
                         source_pose,
                         target_pose,
+                        prior,
                         &mut crate::model::trace::Tracer::off(),
                     )?,
-                    None => m.forward(image, source_pose, target_pose)?,
+                    None => m.forward_with_prior(image, source_pose, target_pose, prior)?,
                 };
                 out.image = o.image;
                 out.levels = m.config().levels_deepest_first();

@@ -57,6 +57,11 @@ pub struct TrainConfig {
     pub sample_every: usize,
     /// Pairs in each sample sheet.
     pub sample_pairs: usize,
+    /// Generator weights to start from instead of random ones (same architecture, any input
+    /// size). For a [`crate::model::gfla::GflaConfig::puppet_prior`] model the flow heads
+    /// then start at zero, so the first step's flow is the puppet's.
+    #[serde(default)]
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl TrainConfig {
@@ -77,6 +82,7 @@ impl TrainConfig {
             checkpoint_every: 100,
             sample_every: 250,
             sample_pairs: 4,
+            init: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! at and above it, so no evaluation pair is ever seen in training.
 
 use crate::imaging::flow_field::downsample_map;
-use crate::model::gfla::GflaConfig;
+use crate::model::gfla::{prior, GflaConfig};
 use crate::pose::{heatmap_tensor, Pose};
 use crate::synth::{render_pair, SynthConfig, SynthPair};
 use candle_core::{Device, Result, Tensor};
@@ -28,8 +28,55 @@ pub struct Batch {
     pub flows: Vec<Tensor>,
     /// Per attention level, deepest first: (B, 1, h, w) visibility in [0, 1].
     pub visibility: Vec<Tensor>,
-    /// Per attention level, deepest first: (B, 1, h, w) target-person coverage.
+    /// Per attention level, deepest first: (B, 1, h, w) weight of each cell in the flow loss:
+    /// the target person's coverage (with a puppet prior: the coverage of target person the
+    /// source shows, see [`prior_targets`]).
     pub person: Vec<Tensor>,
+    /// The puppet prior of a [`GflaConfig::puppet_prior`] model ([`crate::model::gfla::prior`]).
+    pub prior: Option<Vec<Tensor>>,
+}
+
+/// Flow targets of a puppet-prior model at one level (cell size `f`), in level pixels: the
+/// prior plus the mean of (true − puppet flow) over the cell's target-person pixels the source
+/// shows, and as loss weight their share of the cell. A plain block mean of the true flow would
+/// mix a limb's motion with the background's (zero) and the neighbouring part's across every
+/// edge; the compositor adds the correction to the photo-resolution puppet flow, where only
+/// the figure's own error is wanted. Cells with none of those pixels keep the prior (zero
+/// correction), held there by the loss's floor weight.
+pub fn prior_targets(
+    pair: &SynthPair,
+    warp: &crate::puppet::PuppetWarp,
+    prior: &crate::imaging::FlowField,
+    f: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let (h, w) = (pair.flow.height, pair.flow.width);
+    let (lh, lw) = (h / f, w / f);
+    let plane = lh * lw;
+    let mut flow = prior.data.clone();
+    let mut weight = vec![0f32; plane];
+    for gy in 0..lh {
+        for gx in 0..lw {
+            let (mut s, mut n) = ([0f32; 2], 0usize);
+            for y in gy * f..(gy + 1) * f {
+                for x in gx * f..(gx + 1) * f {
+                    let i = y * w + x;
+                    if pair.person[i] > 0.5 && pair.visibility[i] >= 0.5 {
+                        let ((tx, ty), (px, py)) = (pair.flow.get(x, y), warp.flow.get(x, y));
+                        s = [s[0] + tx - px, s[1] + ty - py];
+                        n += 1;
+                    }
+                }
+            }
+            if n > 0 {
+                let c = gy * lw + gx;
+                let k = (n * f) as f32;
+                flow[c] += s[0] / k;
+                flow[plane + c] += s[1] / k;
+                weight[c] = n as f32 / (f * f) as f32;
+            }
+        }
+    }
+    (flow, weight)
 }
 
 /// The pair seed of item `i` of training step `step` (deterministic; below the held-out range).
@@ -71,16 +118,29 @@ impl Batch {
             image_planes(&p.target, &mut tgt);
         }
         let poses = |f: fn(&SynthPair) -> &Pose| pairs.iter().map(f).cloned().collect::<Vec<_>>();
+        let warps = cfg.puppet_prior.then(|| {
+            prior::input_warps(&poses(|p| &p.source_pose), &poses(|p| &p.target_pose), cfg)
+        });
         let (mut flows, mut visibility, mut person) = (Vec::new(), Vec::new(), Vec::new());
         for level in cfg.levels_deepest_first() {
             let f = 1usize << level;
             let (lh, lw) = (h / f, w / f);
             let mut fl = Vec::with_capacity(b * 2 * lh * lw);
             let (mut vis, mut per) = (Vec::new(), Vec::new());
-            for p in pairs {
-                fl.extend(p.flow.downsample(f).data);
+            for (i, p) in pairs.iter().enumerate() {
+                match &warps {
+                    Some(warps) => {
+                        let pf = prior::level_flow(&warps[i], f);
+                        let (t, wt) = prior_targets(p, &warps[i], &pf, f);
+                        fl.extend(t);
+                        per.extend(wt);
+                    }
+                    None => {
+                        fl.extend(p.flow.downsample(f).data);
+                        per.extend(downsample_map(&p.person, h, w, f));
+                    }
+                }
                 vis.extend(downsample_map(&p.visibility, h, w, f));
-                per.extend(downsample_map(&p.person, h, w, f));
             }
             flows.push(Tensor::from_vec(fl, (b, 2, lh, lw), dev)?);
             visibility.push(Tensor::from_vec(vis, (b, 1, lh, lw), dev)?);
@@ -94,6 +154,10 @@ impl Batch {
             flows,
             visibility,
             person,
+            prior: match &warps {
+                Some(w) => Some(prior::prior_tensors(w, cfg, dev)?),
+                None => None,
+            },
         })
     }
 }
@@ -112,5 +176,58 @@ mod tests {
             }
         }
         assert_ne!(train_seed(1, 0, 8, 0), train_seed(1, 0, 8, 1));
+    }
+}
+
+#[cfg(test)]
+mod prior_tests {
+    use super::*;
+    use crate::model::gfla::prior;
+
+    /// Against a puppet whose flow is the truth minus (1.5, −2) px everywhere, the correction
+    /// target is (1.5, −2) px in every cell with shown person (in level pixels: ÷ f), weighted
+    /// by their share; cells without keep the prior at weight 0.
+    #[test]
+    fn prior_targets_are_the_mean_correction_over_shown_person() {
+        let mut cfg = crate::train::TrainConfig::tiny().model;
+        cfg.puppet_prior = true;
+        let pair = render_pairs(&[11], &cfg).remove(0);
+        let (h, w) = cfg.input_hw;
+        let mut warp = prior::input_warps(
+            std::slice::from_ref(&pair.source_pose),
+            std::slice::from_ref(&pair.target_pose),
+            &cfg,
+        )
+        .remove(0);
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = pair.flow.get(x, y);
+                warp.flow.set(x, y, dx - 1.5, dy + 2.0);
+            }
+        }
+        let f = 4;
+        let pf = prior::level_flow(&warp, f);
+        let (t, wt) = prior_targets(&pair, &warp, &pf, f);
+        let plane = (h / f) * (w / f);
+        let (mut with, mut without) = (0, 0);
+        for c in 0..plane {
+            let (cx, cy) = (t[c] - pf.data[c], t[plane + c] - pf.data[plane + c]);
+            if wt[c] > 0.0 {
+                with += 1;
+                assert!((cx - 1.5 / 4.0).abs() < 1e-5 && (cy + 0.5).abs() < 1e-5);
+                assert!(wt[c] <= 1.0);
+            } else {
+                without += 1;
+                assert_eq!((cx, cy), (0.0, 0.0));
+            }
+        }
+        assert!(
+            with > 0 && without > 0,
+            "{with} cells with shown person, {without} without"
+        );
+        // The batch carries the prior for the model and these targets for the loss.
+        let b = Batch::from_pairs(&[pair], &cfg, &Device::Cpu).unwrap();
+        let priors = b.prior.expect("a puppet-prior batch has the prior");
+        assert_eq!(priors.len(), cfg.levels_deepest_first().len());
     }
 }

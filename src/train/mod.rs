@@ -139,6 +139,22 @@ impl GenParams {
         Ok(state)
     }
 
+    /// Starts from the generator weights in `path` (see [`TrainConfig::init`]).
+    pub fn start_from(&self, path: &Path, cfg: &crate::model::gfla::GflaConfig) -> Result<()> {
+        let (state, _) = wio::load_state_dict(path)
+            .with_context(|| format!("reading the initial weights {}", path.display()))?;
+        self.load_state_dict(&state)
+            .with_context(|| format!("initial weights {}", path.display()))?;
+        if cfg.puppet_prior {
+            for (k, v) in &self.vars {
+                if k.starts_with("flow_net.output") {
+                    v.set(&v.zeros_like()?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn load_state_dict(&self, state: &StateDict) -> Result<()> {
         for (k, v) in &self.vars {
             let t = state
@@ -177,6 +193,9 @@ impl Trainer {
     pub fn new(cfg: TrainConfig, dev: &Device) -> Result<Self> {
         cfg.validate()?;
         let gen = GenParams::init(&cfg.model, cfg.seed, dev)?;
+        if let Some(path) = &cfg.init {
+            gen.start_from(path, &cfg.model)?;
+        }
         let disc = Discriminator::new(&cfg.disc, cfg.model.output_nc, cfg.seed ^ 0xD15C, dev)?;
         let opt_g = Adam::new(gen.named(), cfg.adam)?;
         let opt_d = Adam::new(disc.params(), cfg.adam_disc)?;
@@ -255,6 +274,7 @@ impl Trainer {
                 &batch.source,
                 &batch.source_pose,
                 &batch.target_pose,
+                batch.prior.as_deref(),
                 &mut Tracer::off(),
             )?;
             let loss = self.flow_losses(&flows, &masks, batch, &mut out)?;
@@ -262,7 +282,12 @@ impl Trainer {
             self.opt_g.step(&loss.backward()?)?;
         } else {
             let lw = self.cfg.loss;
-            let gen = model.forward(&batch.source, &batch.source_pose, &batch.target_pose)?;
+            let gen = model.forward_with_prior(
+                &batch.source,
+                &batch.source_pose,
+                &batch.target_pose,
+                batch.prior.as_deref(),
+            )?;
             let flow_loss = self.flow_losses(&gen.flows, &gen.masks, batch, &mut out)?;
             let l1 = losses::l1(&gen.image, &batch.target)?;
             out.l1 = losses::value(&l1)?;
@@ -367,7 +392,12 @@ impl Trainer {
         let pairs = data::render_pairs(&seeds, &self.cfg.model);
         let batch = Batch::from_pairs(&pairs, &self.cfg.model, &self.dev)?;
         let model = self.gen.model(&self.cfg.model)?;
-        let out = model.forward(&batch.source, &batch.source_pose, &batch.target_pose)?;
+        let out = model.forward_with_prior(
+            &batch.source,
+            &batch.source_pose,
+            &batch.target_pose,
+            batch.prior.as_deref(),
+        )?;
         let (h, w) = self.cfg.model.input_hw;
         let mut rows = Vec::new();
         for (i, p) in pairs.iter().enumerate() {

@@ -45,6 +45,11 @@ pub struct GflaConfig {
     /// then predicts a standardised image and this step restores the colours it cannot know.
     #[serde(default)]
     pub reanchor_colors: bool,
+    /// Each level's flow is the analytic puppet's plus the flow head's correction (not in the
+    /// paper; off for the official checkpoints): see [`super::prior`]. The forward pass then
+    /// needs the puppet prior of its poses.
+    #[serde(default)]
+    pub puppet_prior: bool,
 }
 
 /// A config that cannot describe a working network.
@@ -76,6 +81,7 @@ impl GflaConfig {
             input_hw: (256, 256),
             annotation_hw: (256, 176),
             reanchor_colors: false,
+            puppet_prior: false,
         }
     }
 
@@ -278,6 +284,7 @@ impl GflaConfig {
             input_hw: sizes.input_hw,
             annotation_hw: sizes.annotation_hw,
             reanchor_colors: sizes.reanchor_colors,
+            puppet_prior: sizes.puppet_prior,
         };
         cfg.validate()
             .map_err(|e| ConfigError::Infer(e.to_string()))?;

@@ -7,6 +7,7 @@ mod blocks;
 mod config;
 pub mod flops;
 mod nets;
+pub mod prior;
 pub mod weights;
 
 pub use blocks::{AttnOutput, ExtractorAttn};
@@ -88,6 +89,26 @@ impl Gfla {
         self.forward_traced(image, source_pose, target_pose, &mut Tracer::off())
     }
 
+    /// [`Self::forward`] with the puppet prior of the poses ([`prior::puppet_prior`]), which a
+    /// model with [`GflaConfig::puppet_prior`] needs and any other refuses.
+    pub fn forward_with_prior(
+        &self,
+        image: &Tensor,
+        source_pose: &Tensor,
+        target_pose: &Tensor,
+        prior: Option<&[Tensor]>,
+    ) -> Result<GflaOutput> {
+        let source = self.source.forward(image, &mut Tracer::off())?;
+        self.forward_with_source(
+            &source,
+            image,
+            source_pose,
+            target_pose,
+            prior,
+            &mut Tracer::off(),
+        )
+    }
+
     /// Forward pass that records intermediates into `tracer` (names as in the fixtures).
     pub fn forward_traced(
         &self,
@@ -97,7 +118,7 @@ impl Gfla {
         tracer: &mut Tracer,
     ) -> Result<GflaOutput> {
         let source = self.source.forward(image, tracer)?;
-        self.forward_with_source(&source, image, source_pose, target_pose, tracer)
+        self.forward_with_source(&source, image, source_pose, target_pose, None, tracer)
     }
 
     /// Forward pass with cached source features (only the flow and target nets run).
@@ -107,12 +128,14 @@ impl Gfla {
         source_image: &Tensor,
         source_pose: &Tensor,
         target_pose: &Tensor,
+        prior: Option<&[Tensor]>,
         tracer: &mut Tracer,
     ) -> Result<GflaOutput> {
         self.check_inputs(source_image, source_pose, target_pose)?;
+        self.check_prior(prior)?;
         let (flows, masks) =
             self.flow_net
-                .forward(source_image, source_pose, target_pose, tracer)?;
+                .forward(source_image, source_pose, target_pose, prior, tracer)?;
         let (mut image, attention) =
             self.target
                 .forward(target_pose, source, &flows, &masks, tracer)?;
@@ -125,6 +148,19 @@ impl Gfla {
             masks,
             attention,
         })
+    }
+
+    /// A prior where the config has one, none where it has not.
+    pub fn check_prior(&self, prior: Option<&[Tensor]>) -> Result<()> {
+        match (self.cfg.puppet_prior, prior) {
+            (true, None) => candle_core::bail!(
+                "this GFLA adds its flow to the puppet's (puppet_prior): pass the puppet prior"
+            ),
+            (false, Some(_)) => {
+                candle_core::bail!("this GFLA has no puppet prior (puppet_prior is off)")
+            }
+            _ => Ok(()),
+        }
     }
 
     fn check_inputs(&self, image: &Tensor, sp: &Tensor, tp: &Tensor) -> Result<()> {

@@ -124,12 +124,14 @@ impl FlowNet {
     }
 
     /// Flows and masks, deepest level first. Flow channel 0 is Δx, channel 1 is Δy, in pixels of
-    /// the feature map of that level.
+    /// the feature map of that level. With a `prior` (one flow per level, deepest first; see
+    /// [`super::prior`]) each flow is the prior plus the flow head's output.
     pub fn forward(
         &self,
         image: &Tensor,
         source_pose: &Tensor,
         target_pose: &Tensor,
+        prior: Option<&[Tensor]>,
         tracer: &mut Tracer,
     ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
         let mut skips: Vec<Tensor> = Vec::with_capacity(self.encoders.len());
@@ -149,7 +151,14 @@ impl FlowNet {
             tracer.record(|| format!("inter.flow_net.jump{i}"), &jump);
             x = (up + jump)?;
             if let Some((flow_head, mask_head)) = &step.heads {
-                flows.push(flow_head.forward(&x)?);
+                let head = flow_head.forward(&x)?;
+                flows.push(match prior {
+                    Some(p) => match p.get(flows.len()) {
+                        Some(p) => (head + p)?,
+                        None => candle_core::bail!("puppet prior of {} levels", p.len()),
+                    },
+                    None => head,
+                });
                 masks.push(candle_nn::ops::sigmoid(&mask_head.forward(&x)?)?);
             }
         }
