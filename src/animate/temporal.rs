@@ -146,6 +146,7 @@ mod tests {
             image: RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y))),
             person,
             vacated: vec![0.0; n],
+            invented: vec![0.0; n],
         }
     }
 

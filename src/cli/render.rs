@@ -58,9 +58,22 @@ pub struct RenderArgs {
     #[arg(long)]
     pub raw: bool,
     /// Also write the layers to this folder (matte.png, plate.png, person.png: the target
-    /// person's alpha, vacated.png: where the plate shows).
+    /// person's alpha, vacated.png: where the plate shows, invented.png: what was invented).
     #[arg(long, conflicts_with = "raw")]
     pub layers: Option<PathBuf>,
+    /// Outline in magenta what the composite invented (person the photo never showed).
+    #[arg(long, conflicts_with = "raw")]
+    pub mark_invented: bool,
+}
+
+/// The composite as written: with `--mark-invented`, the invented regions outlined.
+fn finished(args: &RenderArgs, out: &crate::composite::Composited) -> image::RgbImage {
+    let mut image = out.image.clone();
+    if args.mark_invented {
+        let width = (image.width().min(image.height()) as usize / 300).max(1);
+        crate::imaging::draw::outline_region(&mut image, &out.invented, [255, 0, 255], width);
+    }
+    image
 }
 
 pub fn run(args: &RenderArgs) -> Result<()> {
@@ -106,7 +119,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     if kind == ModelKind::Gfla && !args.raw {
         if let Some(layers) = layers_or_note(&photo, &source) {
             let out = composite_rendered(&layers, &source, &target, &rendered)?;
-            save_image_atomic(&out.image, &args.out)?;
+            save_image_atomic(&finished(args, &out), &args.out)?;
             println!(
                 "wrote {} ({}×{}, composited)",
                 args.out.display(),
@@ -188,7 +201,7 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
         Some(layers) => {
             let out =
                 crate::composite::composite_puppet(&layers, &source, &target, &Default::default())?;
-            save_image_atomic(&out.image, &args.out)?;
+            save_image_atomic(&finished(args, &out), &args.out)?;
             if let Some(dir) = &args.layers {
                 save_layers(dir, &layers, &out)?;
             }
@@ -264,6 +277,7 @@ fn save_layers(dir: &Path, layers: &PhotoLayers, out: &crate::composite::Composi
     save_image_atomic(&layers.plate, &dir.join("plate.png"))?;
     save_image_atomic(&grey(&out.person), &dir.join("person.png"))?;
     save_image_atomic(&grey(&out.vacated), &dir.join("vacated.png"))?;
+    save_image_atomic(&grey(&out.invented), &dir.join("invented.png"))?;
     println!("wrote the layers to {}", dir.display());
     Ok(())
 }

@@ -132,6 +132,9 @@ pub struct Composited {
     pub person: Vec<f32>,
     /// H·W share of each pixel taken from the plate (where the person has left).
     pub vacated: Vec<f32>,
+    /// H·W share of each pixel that is invented person (the hidden-person fill or a network's
+    /// pixels): what the source photo never showed.
+    pub invented: Vec<f32>,
 }
 
 /// Pixels the source does not show, invented by a network: its image at photo size and, per
@@ -283,23 +286,34 @@ pub(crate) fn composite_window(
                 }
             }
         });
-    // Outside the window the person is the source's and nothing is vacated.
-    let (person, vacated) = if win == Window::whole(ph, pw) {
-        (person, vacated)
+    let invented: Vec<f32> = match &invented {
+        Some(inv) => person
+            .iter()
+            .zip(inv.visible)
+            .map(|(a, m)| a * (1.0 - m))
+            .collect(),
+        None => vec![0.0; h * w],
+    };
+    // Outside the window the person is the source's and nothing is vacated or invented.
+    let (person, vacated, invented) = if win == Window::whole(ph, pw) {
+        (person, vacated, invented)
     } else {
         let mut full_person = layers.matte.clone();
         let mut full_vacated = vec![0f32; ph * pw];
+        let mut full_invented = vec![0f32; ph * pw];
         for y in 0..h {
-            let r = at(0, y);
-            full_person[r..r + w].copy_from_slice(&person[y * w..(y + 1) * w]);
-            full_vacated[r..r + w].copy_from_slice(&vacated[y * w..(y + 1) * w]);
+            let (r, row) = (at(0, y), y * w..(y + 1) * w);
+            full_person[r..r + w].copy_from_slice(&person[row.clone()]);
+            full_vacated[r..r + w].copy_from_slice(&vacated[row.clone()]);
+            full_invented[r..r + w].copy_from_slice(&invented[row]);
         }
-        (full_person, full_vacated)
+        (full_person, full_vacated, full_invented)
     };
     Ok(Composited {
         image,
         person,
         vacated,
+        invented,
     })
 }
 

@@ -124,7 +124,8 @@ impl NetworkOutputs {
         let (Some(flow), Some(mask)) = (flows.last(), masks.last()) else {
             anyhow::bail!("the model has no flow output");
         };
-        let correction = match prior.and_then(|p| p.last()) {
+        // The prior's flows are per level like `flows`, then one at the input size.
+        let correction = match prior.and_then(|p| p.get(flows.len() - 1)) {
             Some(p) => Some(FlowField::from_tensor(&(flow.get(i)? - p.get(i)?)?)?),
             None => None,
         };
@@ -182,6 +183,7 @@ pub fn composite_network(
     if let Some(correction) = edit.correction {
         let guide = super::puppet::Guide {
             correction,
+            mask: edit.mask,
             level_at: edit.level_at,
             image: edit.image,
             image_at: edit.image_at,

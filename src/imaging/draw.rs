@@ -58,6 +58,37 @@ pub fn draw_segment(
     }
 }
 
+/// Draws the outline of the region where `share` (H·W, row-major) exceeds 0.5: every region
+/// pixel with a 4-neighbour outside it (or on the frame's edge) takes `colour`, `width` pixels
+/// deep. Marks what a composite invented without hiding what is inside.
+pub fn outline_region(img: &mut RgbImage, share: &[f32], colour: [u8; 3], width: usize) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if share.len() != w * h {
+        return;
+    }
+    let mut inside: Vec<bool> = share.iter().map(|&v| v > 0.5).collect();
+    for _ in 0..width.max(1) {
+        let edge: Vec<bool> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                inside[i]
+                    && (x == 0
+                        || y == 0
+                        || x + 1 == w
+                        || y + 1 == h
+                        || !inside[i - 1]
+                        || !inside[i + 1]
+                        || !inside[i - w]
+                        || !inside[i + w])
+            })
+            .collect();
+        for (i, _) in edge.iter().enumerate().filter(|(_, &e)| e) {
+            img.put_pixel((i % w) as u32, (i / w) as u32, image::Rgb(colour));
+            inside[i] = false;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +105,21 @@ mod tests {
         pose.set(2, Some(Joint::new(50.0, 3.0, 1.0)));
         draw_skeleton(&mut img, &pose, 2.0); // crosses the whole image; must not panic
         assert_ne!(img.get_pixel(5, 3).0, [0, 0, 0]);
+    }
+
+    /// The outline is the region's border, one pixel deep per unit of width; inside and
+    /// outside are untouched.
+    #[test]
+    fn outline_marks_the_border_only() {
+        let mut img = RgbImage::new(8, 8);
+        let share: Vec<f32> = (0..64)
+            .map(|i| if (2..6).contains(&(i % 8)) && (2..6).contains(&(i / 8)) { 1.0 } else { 0.0 })
+            .collect();
+        outline_region(&mut img, &share, [255, 0, 255], 1);
+        let marked = |x, y| img.get_pixel(x, y).0 == [255, 0, 255];
+        assert!(marked(2, 2) && marked(5, 3) && marked(3, 5));
+        assert!(!marked(3, 3) && !marked(4, 4), "the inside is kept");
+        assert!(!marked(1, 1) && !marked(6, 6), "the outside is kept");
+        assert_eq!((0..64).filter(|i| marked(i % 8, i / 8)).count(), 12);
     }
 }

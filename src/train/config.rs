@@ -14,6 +14,10 @@ pub struct LossWeights {
     pub mask: f64,
     pub affine_reg: f64,
     pub l1: f64,
+    /// ℓ1 again over the target person the source does not show (what a network invents;
+    /// the compositor takes only those pixels from its image). 0 in the paper's recipe.
+    #[serde(default)]
+    pub l1_hidden: f64,
     pub feature_match: f64,
     pub adversarial: f64,
 }
@@ -25,6 +29,7 @@ impl Default for LossWeights {
             mask: 1.0,
             affine_reg: 0.0025,
             l1: 5.0,
+            l1_hidden: 0.0,
             feature_match: 1.0,
             adversarial: 0.1,
         }

@@ -34,6 +34,9 @@ pub struct Batch {
     pub person: Vec<Tensor>,
     /// The puppet prior of a [`GflaConfig::puppet_prior`] model ([`crate::model::gfla::prior`]).
     pub prior: Option<Vec<Tensor>>,
+    /// (B, 1, H, W): 1 on target person the source does not show (person coverage > 0.5,
+    /// visibility < 0.5).
+    pub hidden: Tensor,
 }
 
 /// Flow targets of a puppet-prior model at one level (cell size `f`), in level pixels: the
@@ -154,6 +157,22 @@ impl Batch {
             flows,
             visibility,
             person,
+            hidden: Tensor::from_vec(
+                pairs
+                    .iter()
+                    .flat_map(|p| {
+                        p.person.iter().zip(&p.visibility).map(|(c, v)| {
+                            if *c > 0.5 && *v < 0.5 {
+                                1f32
+                            } else {
+                                0.0
+                            }
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+                (b, 1, h, w),
+                dev,
+            )?,
             prior: match &warps {
                 Some(w) => Some(prior::prior_tensors(w, cfg, dev)?),
                 None => None,
@@ -228,6 +247,6 @@ mod prior_tests {
         // The batch carries the prior for the model and these targets for the loss.
         let b = Batch::from_pairs(&[pair], &cfg, &Device::Cpu).unwrap();
         let priors = b.prior.expect("a puppet-prior batch has the prior");
-        assert_eq!(priors.len(), cfg.levels_deepest_first().len());
+        assert_eq!(priors.len(), cfg.levels_deepest_first().len() + 1);
     }
 }

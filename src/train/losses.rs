@@ -25,6 +25,14 @@ pub fn l1(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     (a - b)?.abs()?.mean_all()
 }
 
+/// Mean absolute difference of images (B, C, H, W) over the pixels of `region` (B, 1, H, W),
+/// each weighted by it; the denominator has 1 added, so an empty region gives 0.
+pub fn l1_region(a: &Tensor, b: &Tensor, region: &Tensor) -> Result<Tensor> {
+    let c = a.dim(1)? as f64;
+    let sum = (a - b)?.abs()?.broadcast_mul(region)?.sum_all()?;
+    sum.broadcast_div(&(region.sum_all()?.affine(c, 1.0)?))
+}
+
 /// Feature matching: mean L1 between discriminator features of the fake and (constant) real
 /// images, averaged over the blocks.
 pub fn feature_matching(fake: &[Tensor], real: &[Tensor]) -> Result<Tensor> {
@@ -75,6 +83,12 @@ mod tests {
         let vis = Tensor::new(&[[[[1f32, 0.0], [0.0, 1.0]]]], &dev)?;
         assert!(value(&mask_bce(&vis, &vis)?)? < 1e-4);
         assert!((value(&lsgan(&half, 1.0)?)? - 0.25).abs() < 1e-6);
+        // Off by 1 in 3 channels on the 2 region pixels: 6 over 2·3 values (+1, which keeps an
+        // empty region at 0).
+        let ones = Tensor::ones((1, 3, 2, 2), candle_core::DType::F32, &dev)?;
+        let zeros = ones.zeros_like()?;
+        assert!((value(&l1_region(&ones, &zeros, &vis)?)? - 6.0 / 7.0).abs() < 1e-6);
+        assert_eq!(value(&l1_region(&ones, &zeros, &vis.zeros_like()?)?)?, 0.0);
         Ok(())
     }
 }

@@ -141,8 +141,29 @@ impl GenParams {
 
     /// Starts from the generator weights in `path` (see [`TrainConfig::init`]).
     pub fn start_from(&self, path: &Path, cfg: &crate::model::gfla::GflaConfig) -> Result<()> {
-        let (state, _) = wio::load_state_dict(path)
+        let (mut state, _) = wio::load_state_dict(path)
             .with_context(|| format!("reading the initial weights {}", path.display()))?;
+        // The flow net's input layer has two more channels with a puppet prior than without:
+        // their weights start at zero (norm scales at one), so the first step computes what
+        // the initial weights computed.
+        for (k, v) in self.vars.iter().filter(|(k, _)| k.starts_with("flow_net.block0.")) {
+            let Some(t) = state.get(k) else { continue };
+            let (have, want) = (t.dims().to_vec(), v.dims().to_vec());
+            let axis = match (have.len(), want.len()) {
+                (4, 4) if (have[0], have[2], have[3]) == (want[0], want[2], want[3]) => 1,
+                (1, 1) => 0,
+                _ => continue,
+            };
+            if have[axis] >= want[axis] {
+                continue;
+            }
+            let mut shape = want.clone();
+            shape[axis] = want[axis] - have[axis];
+            let fill = if axis == 0 && k.ends_with(".weight") { 1.0 } else { 0.0 };
+            let extra = Tensor::full(fill as f32, shape, t.device())?.to_dtype(t.dtype())?;
+            let padded = Tensor::cat(&[t, &extra], axis)?;
+            state.insert(k.clone(), padded);
+        }
         self.load_state_dict(&state)
             .with_context(|| format!("initial weights {}", path.display()))?;
         if cfg.puppet_prior {
@@ -292,6 +313,10 @@ impl Trainer {
             let l1 = losses::l1(&gen.image, &batch.target)?;
             out.l1 = losses::value(&l1)?;
             let mut loss = (flow_loss + (l1 * lw.l1)?)?;
+            if lw.l1_hidden > 0.0 {
+                let hid = losses::l1_region(&gen.image, &batch.target, &batch.hidden)?;
+                loss = (loss + (hid * lw.l1_hidden)?)?;
+            }
             let gan = self.step >= self.cfg.gan_start();
             // D(real) once: its features (constant) for feature matching, its logits for the
             // discriminator's loss (the generator's update does not touch D's weights).

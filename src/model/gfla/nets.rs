@@ -90,8 +90,10 @@ impl FlowNet {
     pub fn new(cfg: &GflaConfig, vb: VarBuilder) -> Result<Self> {
         let e = cfg.flow_layers;
         let w = |j: usize| cfg.flow_width(j);
+        // The puppet prior's input-resolution flow joins the input (see `super::prior`).
+        let prior_nc = if cfg.puppet_prior { 2 } else { 0 };
         let mut encoders = vec![EncoderBlock::new(
-            cfg.image_nc + 2 * cfg.structure_nc,
+            cfg.image_nc + 2 * cfg.structure_nc + prior_nc,
             w(0),
             vb.pp("block0"),
         )?];
@@ -124,8 +126,9 @@ impl FlowNet {
     }
 
     /// Flows and masks, deepest level first. Flow channel 0 is Δx, channel 1 is Δy, in pixels of
-    /// the feature map of that level. With a `prior` (one flow per level, deepest first; see
-    /// [`super::prior`]) each flow is the prior plus the flow head's output.
+    /// the feature map of that level. With a `prior` ([`super::prior::prior_tensors`]: one flow
+    /// per attention level, deepest first, then the input-resolution flow) the last joins the
+    /// input and each level's flow is its prior plus the flow head's output.
     pub fn forward(
         &self,
         image: &Tensor,
@@ -135,7 +138,17 @@ impl FlowNet {
         tracer: &mut Tracer,
     ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
         let mut skips: Vec<Tensor> = Vec::with_capacity(self.encoders.len());
-        let input = Tensor::cat(&[image, source_pose, target_pose], 1)?;
+        let input = match prior {
+            Some(p) => {
+                let heads = self.steps.iter().filter(|s| s.heads.is_some()).count();
+                if p.len() != heads + 1 {
+                    candle_core::bail!("puppet prior of {} flows for {heads} levels", p.len());
+                }
+                let full = p[heads].affine(super::prior::INPUT_SCALE, 0.0)?;
+                Tensor::cat(&[image, source_pose, target_pose, &full], 1)?
+            }
+            None => Tensor::cat(&[image, source_pose, target_pose], 1)?,
+        };
         for (i, block) in self.encoders.iter().enumerate() {
             let y = block.forward(skips.last().unwrap_or(&input))?;
             tracer.record(|| block_name("flow_net", i), &y);

@@ -61,17 +61,28 @@ pub fn input_warps(source: &[Pose], target: &[Pose], cfg: &GflaConfig) -> Vec<Pu
         .collect()
 }
 
+/// The input-resolution prior flow is multiplied by this where it joins the flow net's input
+/// (pixels of a 256-pixel frame to values of a few units, like the other input channels).
+pub const INPUT_SCALE: f64 = 1.0 / 32.0;
+
 /// The prior of a batch: per attention level, deepest first, (B, 2, h, w) puppet flows in that
-/// level's pixels ([`level_flow`]).
+/// level's pixels ([`level_flow`]), then level 0: the flow itself at the input size (the flow
+/// net sees it as two more input channels, scaled by [`INPUT_SCALE`]).
 pub fn prior_tensors(warps: &[PuppetWarp], cfg: &GflaConfig, dev: &Device) -> Result<Vec<Tensor>> {
     let (h, w) = cfg.input_hw;
-    cfg.levels_deepest_first()
+    let mut levels = cfg.levels_deepest_first();
+    levels.push(0);
+    levels
         .into_iter()
         .map(|level| {
             let f = 1usize << level;
             let mut data = Vec::with_capacity(warps.len() * 2 * (h / f) * (w / f));
             for warp in warps {
-                data.extend(level_flow(warp, f).data);
+                if f == 1 {
+                    data.extend_from_slice(&warp.flow.data);
+                } else {
+                    data.extend(level_flow(warp, f).data);
+                }
             }
             Tensor::from_vec(data, (warps.len(), 2, h / f, w / f), dev)
         })
@@ -186,7 +197,9 @@ mod model_tests {
             assert!(d < 1e-6, "flow departs from the prior by {d}");
         }
         // The moved wrist shows in the prior: some cell moves.
-        let most = prior[prior.len() - 1]
+        assert_eq!(prior.len(), out.flows.len() + 1);
+        assert_eq!(prior[prior.len() - 1].dims(), [1, 2, h, w]);
+        let most = prior[prior.len() - 2]
             .abs()?
             .max_all()?
             .to_scalar::<f32>()?;
