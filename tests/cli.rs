@@ -238,7 +238,7 @@ fn render_and_bench_run_pona_through_the_same_interface() {
 }
 
 /// Without `--weights`, `render --model gfla` uses the shipped model (trained on synthetic
-/// people): with `--raw` it writes the 96×128 keypoint frame, keeps the person when the pose
+/// people): with `--raw` it writes its keypoint frame, keeps the person when the pose
 /// does not change, and moves the arm when it does.
 #[test]
 fn render_without_weights_uses_the_shipped_model() {
@@ -271,12 +271,18 @@ fn render_without_weights_uses_the_shipped_model() {
     };
     let same = run(&src, &p("same.png"));
     let moved = run(&tgt, &p("moved.png"));
-    assert_eq!(same.dimensions(), (96, 128));
-    assert_eq!(moved.dimensions(), (96, 128));
+    // The frame is the shipped model's input, stored with its weights.
+    let shipped = marionette::model::shipped::default_gfla_weights().unwrap();
+    let cfg = marionette::model::gfla::weights::stored_config(&shipped)
+        .unwrap()
+        .expect("the shipped weights carry their configuration");
+    let frame = (cfg.input_hw.1 as u32, cfg.input_hw.0 as u32);
+    assert_eq!(same.dimensions(), frame);
+    assert_eq!(moved.dimensions(), frame);
     // Flow pictures of both attention levels, drawn at the frame size.
     for f in ["flow.png", "flow_level3.png"] {
         let flow = image::open(p(f)).unwrap();
-        assert_eq!((flow.width(), flow.height()), (96, 128), "{f}");
+        assert_eq!((flow.width(), flow.height()), frame, "{f}");
     }
     let mean_diff = |a: &image::RgbImage, b: &image::RgbImage| {
         a.as_raw()

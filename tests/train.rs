@@ -114,3 +114,59 @@ fn resuming_from_a_checkpoint_continues_exactly() -> anyhow::Result<()> {
     assert!(err.to_string().contains("different run"), "{err}");
     Ok(())
 }
+
+/// The puppet-prior recipe: a prior model started from a plain model's weights keeps them
+/// (the prior's two extra input channels at zero, flow heads at zero, so its first flows are the
+/// puppet's), and a few steps on hidden-person ℓ1 and the correction targets reduce the loss.
+#[test]
+fn a_puppet_prior_run_starts_from_plain_weights_and_learns() -> anyhow::Result<()> {
+    let dev = Device::Cpu;
+    let dir = tempfile::tempdir()?;
+    let plain = TrainConfig::tiny();
+    let init = dir.path().join("plain.safetensors");
+    let state = gfla_weights::random_state_dict(&plain.model, 9)?;
+    gfla_weights::save_with_config(&state, &plain.model, &init)?;
+
+    let mut cfg = TrainConfig::tiny();
+    cfg.model.puppet_prior = true;
+    cfg.init = Some(init);
+    cfg.flow_steps = 0;
+    cfg.steps = 10;
+    cfg.loss.l1_hidden = 5.0;
+    cfg.adam.lr = 1e-3;
+    let mut t = Trainer::new(cfg, &dev)?;
+    let started = t.gen.state_dict()?;
+    let key = "flow_net.block0.model.2.weight";
+    let (old, new) = (&state[key], &started[key]);
+    let cin = old.dim(1)?;
+    assert_eq!(new.dim(1)?, cin + 2, "the prior joins the input");
+    let kept = (new.narrow(1, 0, cin)? - old)?
+        .abs()?
+        .max_all()?
+        .to_scalar::<f32>()?;
+    let extra = new
+        .narrow(1, cin, 2)?
+        .abs()?
+        .max_all()?
+        .to_scalar::<f32>()?;
+    assert_eq!((kept, extra), (0.0, 0.0));
+    for (k, v) in &started {
+        if k.starts_with("flow_net.output") {
+            assert_eq!(v.abs()?.max_all()?.to_scalar::<f32>()?, 0.0, "{k}");
+        }
+    }
+    let batch = t.next_batch()?;
+    assert!(batch.prior.is_some());
+    let first = t.train_step(&batch)?;
+    let mut last = first;
+    for _ in 0..9 {
+        last = t.train_step(&batch)?;
+    }
+    assert!(
+        last.total < 0.9 * first.total,
+        "loss {} -> {}",
+        first.total,
+        last.total
+    );
+    Ok(())
+}

@@ -183,7 +183,6 @@ pub fn composite_network(
     if let Some(correction) = edit.correction {
         let guide = super::puppet::Guide {
             correction,
-            mask: edit.mask,
             level_at: edit.level_at,
             image: edit.image,
             image_at: edit.image_at,
@@ -211,8 +210,9 @@ pub fn composite_network(
 /// Brings the network's colours to the photo's: per channel, the gain and offset that match
 /// the mean and spread of `image` to those of the warped photo over the pixels that are person
 /// and visible in the source (gain clamped to 0.5–2; nothing changes with fewer than 64 such
-/// pixels). The network was trained on other photos (synthetic people, for the shipped one):
-/// its invented pixels are right in shape and shading more than in absolute colour.
+/// pixels), and a grey photo (no visible person sample with channels more than 2 apart) gets
+/// grey pixels. The network was trained on other photos (synthetic people, for the shipped
+/// one): its invented pixels are right in shape and shading more than in absolute colour.
 pub(super) fn match_colours(
     image: &mut RgbImage,
     layers: &PhotoLayers,
@@ -221,10 +221,11 @@ pub(super) fn match_colours(
     owned: &[f32],
 ) {
     let (h, w) = layers.size();
-    // Per channel: Σnet, Σnet², Σphoto, Σphoto²; rows in parallel, added in row order.
-    type Sums = ([[f64; 4]; 3], usize);
+    // Per channel: Σnet, Σnet², Σphoto, Σphoto²; rows in parallel, added in row order; and
+    // the largest channel spread of a photo sample (a grey photo has none).
+    type Sums = ([[f64; 4]; 3], usize, f32);
     let row_sums = |y: usize| -> Sums {
-        let (mut sums, mut n) = ([[0f64; 4]; 3], 0);
+        let (mut sums, mut n, mut spread) = ([[0f64; 4]; 3], 0, 0f32);
         for x in 0..w {
             let i = y * w + x;
             if owned[i] < 0.5 || visible[i] < 0.5 {
@@ -236,6 +237,7 @@ pub(super) fn match_colours(
                 continue;
             }
             let p = sample_bilinear(&layers.photo, sx, sy);
+            spread = spread.max(p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2]));
             let q = image.get_pixel(x as u32, y as u32).0;
             for c in 0..3 {
                 let (a, b) = (q[c] as f64, p[c] as f64);
@@ -246,17 +248,18 @@ pub(super) fn match_colours(
             }
             n += 1;
         }
-        (sums, n)
+        (sums, n, spread)
     };
     let rows: Vec<Sums> = (0..h).into_par_iter().map(row_sums).collect();
-    let (mut sums, mut n) = ([[0f64; 4]; 3], 0usize);
-    for (s, k) in rows {
+    let (mut sums, mut n, mut spread) = ([[0f64; 4]; 3], 0usize, 0f32);
+    for (s, k, d) in rows {
         for c in 0..3 {
             for j in 0..4 {
                 sums[c][j] += s[c][j];
             }
         }
         n += k;
+        spread = spread.max(d);
     }
     if n < 64 {
         return;
@@ -273,10 +276,17 @@ pub(super) fn match_colours(
         };
         (gain, mp - gain * mn)
     });
+    // A grey photo gets grey invented pixels: the network learned colour from colour pictures.
+    let grey = spread <= 2.0;
     image.par_chunks_mut(3).for_each(|px| {
+        let v = [0, 1, 2].map(|c| fit[c].0 * px[c] as f64 + fit[c].1);
+        let v = if grey {
+            [(v[0] + v[1] + v[2]) / 3.0; 3]
+        } else {
+            v
+        };
         for c in 0..3 {
-            let (g, o) = fit[c];
-            px[c] = (g * px[c] as f64 + o).round().clamp(0.0, 255.0) as u8;
+            px[c] = v[c].round().clamp(0.0, 255.0) as u8;
         }
     });
 }
@@ -310,5 +320,30 @@ mod tests {
         let m = upsample_map(&ramp, &at, 120, 70, -1.0);
         assert!((m[60 * 70 + 20] - 0.55).abs() < 1e-6);
         assert_eq!(m[0], -1.0);
+    }
+
+    /// Over a grey photo the network's colours become grey; over a colour photo they keep
+    /// their hue, brought to the photo's mean and spread.
+    #[test]
+    fn colour_match_keeps_grey_photos_grey() {
+        let (w, h) = (16u32, 16u32);
+        let net = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 15) as u8, (y * 9) as u8, 90]));
+        let ones = vec![1.0; (w * h) as usize];
+        let flow = FlowField::zeros(h as usize, w as usize);
+        let grey = RgbImage::from_fn(w, h, |x, y| {
+            let v = (40 + x * 5 + y * 3) as u8;
+            image::Rgb([v, v, v])
+        });
+        let layers = PhotoLayers::new(grey.clone(), ones.clone(), grey).unwrap();
+        let mut out = net.clone();
+        match_colours(&mut out, &layers, &flow, &ones, &ones);
+        assert!(out.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
+        let colour = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(50 + x * 4) as u8, (90 + y * 2) as u8, 30])
+        });
+        let layers = PhotoLayers::new(colour.clone(), ones.clone(), colour).unwrap();
+        let mut out = net;
+        match_colours(&mut out, &layers, &flow, &ones, &ones);
+        assert!(out.pixels().any(|p| p[0] != p[1]));
     }
 }

@@ -45,8 +45,6 @@ fn grid_placement(gh: usize, gw: usize, f: usize) -> Placement {
 pub(super) struct Guide<'a> {
     /// The finest level's correction (network flow − puppet prior), in that level's cells.
     pub correction: &'a FlowField,
-    /// The same level's occlusion mask (1 = the source shows the point).
-    pub mask: &'a [f32],
     /// Where the level's grid lies in the photo.
     pub level_at: Placement,
     /// The network's image and where it lies in the photo.
@@ -161,45 +159,23 @@ pub(super) fn composite_on_grid(
     }
     let owned = ownership(source, target, &warp, cfg);
     let hidden = hidden_person(grid, &warp, &owned)?;
-    // Of what the figure shows, the share the network says the source hides (an arm that was
-    // behind the body): painted, not warped.
-    let occluded: Vec<f32> = match guide.filter(|_| std::env::var("XMASK").is_ok()) {
-        Some(g) => {
-            let m = Upsampler::new(&placement_on_grid(&g.level_at, f), gh, gw).map(g.mask, 1.0);
-            // Only within the target figure's core: the mask is also low on the background
-            // the source person covered, which is the plate's.
-            // And only where the point sampled is person in the photo (the arm that was behind
-            // the body samples the body): the person's outline stays the warped matte's.
-            (0..gh * gw)
-                .map(|i| {
-                    let (x, y) = (i % gw, i / gw);
-                    let (dx, dy) = warp.flow.get(x, y);
-                    let s = super::sample_map(&grid.matte, gh, gw, x as f32 + dx, y as f32 + dy);
-                    let core = ((warp.person[i] - 0.9) * 10.0).clamp(0.0, 1.0);
-                    owned[i] * core * s * ((0.6 - m[i]) / 0.2).clamp(0.0, 1.0)
-                })
-                .collect()
-        }
-        None => vec![0.0; gh * gw],
-    };
-    let painted: Vec<f32> = hidden.iter().zip(&occluded).map(|(h, o)| h + o).collect();
-    let fill = if !painted.iter().any(|&v| v > 0.0) {
+    let fill = if !hidden.iter().any(|&v| v > 0.0) {
         None
-    } else if let Some(g) = guide.filter(|_| std::env::var("XFILL").is_err()) {
+    } else if let Some(g) = guide {
         // The network paints what the source hid, in the photo's colours.
         let mut image = Upsampler::new(&placement_on_grid(&g.image_at, f), gh, gw).image(g.image);
-        let visible: Vec<f32> = painted.iter().map(|v| 1.0 - v).collect();
+        let visible: Vec<f32> = hidden.iter().map(|v| 1.0 - v).collect();
         super::network::match_colours(&mut image, grid, &warp.flow, &visible, &owned);
         Some(image)
     } else {
-        Some(person_fill(grid, &warp.flow, &owned, &painted)?)
+        Some(person_fill(grid, &warp.flow, &owned, &hidden)?)
     };
     // Where anything changes: the flow moves, a part is not owned, or person is hidden. Only
     // that window (grown over the bilinear step and the vacated region's edge) is composited.
     let (h, w) = layers.size();
     let win = match at {
         None => Window::whole(h, w),
-        Some(at) => match active_window(&warp.flow, &owned, &painted, at, h, w) {
+        Some(at) => match active_window(&warp.flow, &owned, &hidden, at, h, w) {
             Some(win) => win,
             None => return composite(layers, &FlowField::zeros(h, w), &vec![1.0; h * w]),
         },
@@ -220,7 +196,7 @@ pub(super) fn composite_on_grid(
         Some(u) => u.flow(&warp.flow),
         None => warp.flow,
     };
-    let (owned, hidden, occluded) = (up(&owned), up(&hidden), up(&occluded));
+    let (owned, hidden) = (up(&owned), up(&hidden));
     let fill = fill.map(|fill| match &up_grid {
         Some(u) => u.image(&fill),
         None => fill,
@@ -237,9 +213,8 @@ pub(super) fn composite_on_grid(
         .collect();
     let visible: Vec<f32> = owned
         .iter()
-        .zip(&occluded)
         .zip(&claimed)
-        .map(|((o, x), c)| if *c > 0.0 { (o * (1.0 - x) / c).min(1.0) } else { 1.0 })
+        .map(|(o, c)| if *c > 0.0 { (o / c).min(1.0) } else { 1.0 })
         .collect();
     composite_window(
         layers,

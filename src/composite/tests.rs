@@ -321,10 +321,8 @@ fn a_guided_edit_is_the_puppets_corrected() {
     let (s, t) = (&scene.pair.source_pose, &scene.pair.target_pose);
     let zero = FlowField::zeros(32, 24);
     let red = RgbImage::from_pixel(96, 128, image::Rgb([250, 0, 0]));
-    let seen = vec![1.0; 32 * 24];
     let guide = |correction| puppet::Guide {
         correction,
-        mask: &seen,
         level_at: Placement::new(0.0, 0.0, 96.0, 128.0, 24, 32),
         image: &red,
         image_at: Placement::new(0.0, 0.0, 96.0, 128.0, 96, 128),
@@ -363,7 +361,11 @@ fn a_guided_edit_is_the_puppets_corrected() {
     // The composite says what it invented: the hidden person, and nothing far from it.
     let invented = (0..hidden.len()).filter(|&i| guided.invented[i] > 0.5);
     assert!(invented.count() as f64 > 0.5 * strongly_hidden as f64);
-    assert!(plain.invented.iter().zip(&hidden).all(|(v, h)| *h > 0.0 || *v < 0.05));
+    assert!(plain
+        .invented
+        .iter()
+        .zip(&hidden)
+        .all(|(v, h)| *h > 0.0 || *v < 0.05));
     // A flat network image stays flat through the per-channel colour match.
     assert!(!flat.is_empty());
     for c in 0..3 {

@@ -113,7 +113,13 @@ mod tests {
     fn outline_marks_the_border_only() {
         let mut img = RgbImage::new(8, 8);
         let share: Vec<f32> = (0..64)
-            .map(|i| if (2..6).contains(&(i % 8)) && (2..6).contains(&(i / 8)) { 1.0 } else { 0.0 })
+            .map(|i| {
+                if (2..6).contains(&(i % 8)) && (2..6).contains(&(i / 8)) {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
             .collect();
         outline_region(&mut img, &share, [255, 0, 255], 1);
         let marked = |x, y| img.get_pixel(x, y).0 == [255, 0, 255];

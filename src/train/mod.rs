@@ -146,7 +146,11 @@ impl GenParams {
         // The flow net's input layer has two more channels with a puppet prior than without:
         // their weights start at zero (norm scales at one), so the first step computes what
         // the initial weights computed.
-        for (k, v) in self.vars.iter().filter(|(k, _)| k.starts_with("flow_net.block0.")) {
+        for (k, v) in self
+            .vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("flow_net.block0."))
+        {
             let Some(t) = state.get(k) else { continue };
             let (have, want) = (t.dims().to_vec(), v.dims().to_vec());
             let axis = match (have.len(), want.len()) {
@@ -159,7 +163,11 @@ impl GenParams {
             }
             let mut shape = want.clone();
             shape[axis] = want[axis] - have[axis];
-            let fill = if axis == 0 && k.ends_with(".weight") { 1.0 } else { 0.0 };
+            let fill = if axis == 0 && k.ends_with(".weight") {
+                1.0
+            } else {
+                0.0
+            };
             let extra = Tensor::full(fill as f32, shape, t.device())?.to_dtype(t.dtype())?;
             let padded = Tensor::cat(&[t, &extra], axis)?;
             state.insert(k.clone(), padded);
