@@ -87,17 +87,10 @@ impl Part {
 
     /// The part of target pixel i, if it is in the person region (coverage > 0.5).
     pub fn of(scene: &SynthScene, i: usize) -> Option<Part> {
-        let (t, s) = (scene.pair.person[i], scene.source_person[i]);
-        if t > 0.5 {
-            Some(if scene.pair.visibility[i] >= 0.5 {
-                Part::Shown
-            } else {
-                Part::Hidden
-            })
-        } else if s > 0.5 {
-            Some(Part::Vacated)
-        } else {
-            None
+        match scene.pair.person_shown(i) {
+            Some(true) => Some(Part::Shown),
+            Some(false) => Some(Part::Hidden),
+            None => (scene.source_person[i] > 0.5).then_some(Part::Vacated),
         }
     }
 }
@@ -343,12 +336,7 @@ pub fn evaluate(
         let scenes: Vec<SynthScene> = seeds.par_iter().map(|&s| render_scene(s, &sc)).collect();
         let small: Vec<SynthPair> = scenes.iter().map(|s| shrink_pair(&s.pair, r)).collect();
         let b = Batch::from_pairs(&small, &cfg, dev)?;
-        let out = model.forward_with_prior(
-            &b.source,
-            &b.source_pose,
-            &b.target_pose,
-            b.prior.as_deref(),
-        )?;
+        let out = b.generate(model)?;
         for (i, scene) in scenes.iter().enumerate() {
             let p = &scene.pair;
             let puppet = puppet_warp(&p.source_pose, &p.target_pose, h, w, &pcfg);

@@ -59,6 +59,14 @@ pub struct SynthPair {
     pub person: Vec<f32>,
 }
 
+impl SynthPair {
+    /// For target pixel `i`: `Some(true)` on target person (coverage > 0.5) the source shows
+    /// (visibility ≥ 0.5), `Some(false)` on target person it hides, `None` off the person.
+    pub fn person_shown(&self, i: usize) -> Option<bool> {
+        (self.person[i] > 0.5).then(|| self.visibility[i] >= 0.5)
+    }
+}
+
 fn check(cfg: &SynthConfig) {
     assert!(
         cfg.height >= 32 && cfg.width >= 32,

@@ -5,7 +5,7 @@
 //! at and above it, so no evaluation pair is ever seen in training.
 
 use crate::imaging::flow_field::downsample_map;
-use crate::model::gfla::{prior, GflaConfig};
+use crate::model::gfla::{prior, GflaConfig, GflaOutput};
 use crate::pose::{heatmap_tensor, Pose};
 use crate::synth::{render_pair, SynthConfig, SynthPair};
 use candle_core::{Device, Result, Tensor};
@@ -63,7 +63,7 @@ pub fn prior_targets(
             for y in gy * f..(gy + 1) * f {
                 for x in gx * f..(gx + 1) * f {
                     let i = y * w + x;
-                    if pair.person[i] > 0.5 && pair.visibility[i] >= 0.5 {
+                    if pair.person_shown(i) == Some(true) {
                         let ((tx, ty), (px, py)) = (pair.flow.get(x, y), warp.flow.get(x, y));
                         s = [s[0] + tx - px, s[1] + ty - py];
                         n += 1;
@@ -108,6 +108,16 @@ fn image_planes(img: &image::RgbImage, out: &mut Vec<f32>) {
 }
 
 impl Batch {
+    /// The model's forward pass on this batch (with its puppet prior, if it has one).
+    pub fn generate(&self, model: &crate::model::gfla::Gfla) -> Result<GflaOutput> {
+        model.forward_with_prior(
+            &self.source,
+            &self.source_pose,
+            &self.target_pose,
+            self.prior.as_deref(),
+        )
+    }
+
     /// Tensors for `pairs` (all at `cfg.input_hw`), ground truth at `cfg`'s attention levels.
     pub fn from_pairs(pairs: &[SynthPair], cfg: &GflaConfig, dev: &Device) -> Result<Self> {
         let (h, w) = cfg.input_hw;
@@ -121,20 +131,28 @@ impl Batch {
             image_planes(&p.target, &mut tgt);
         }
         let poses = |f: fn(&SynthPair) -> &Pose| pairs.iter().map(f).cloned().collect::<Vec<_>>();
-        let warps = cfg.puppet_prior.then(|| {
+        // With a puppet prior: per pair its warp and its flow at every level (the model's
+        // input and the base of the flow targets).
+        let priors: Option<Vec<_>> = cfg.puppet_prior.then(|| {
             prior::input_warps(&poses(|p| &p.source_pose), &poses(|p| &p.target_pose), cfg)
+                .into_iter()
+                .map(|warp| {
+                    let levels = prior::level_flows(&warp, cfg);
+                    (warp, levels)
+                })
+                .collect()
         });
         let (mut flows, mut visibility, mut person) = (Vec::new(), Vec::new(), Vec::new());
-        for level in cfg.levels_deepest_first() {
+        for (li, level) in cfg.levels_deepest_first().into_iter().enumerate() {
             let f = 1usize << level;
             let (lh, lw) = (h / f, w / f);
             let mut fl = Vec::with_capacity(b * 2 * lh * lw);
             let (mut vis, mut per) = (Vec::new(), Vec::new());
             for (i, p) in pairs.iter().enumerate() {
-                match &warps {
-                    Some(warps) => {
-                        let pf = prior::level_flow(&warps[i], f);
-                        let (t, wt) = prior_targets(p, &warps[i], &pf, f);
+                match &priors {
+                    Some(priors) => {
+                        let (warp, levels) = &priors[i];
+                        let (t, wt) = prior_targets(p, warp, &levels[li], f);
                         fl.extend(t);
                         per.extend(wt);
                     }
@@ -161,20 +179,17 @@ impl Batch {
                 pairs
                     .iter()
                     .flat_map(|p| {
-                        p.person.iter().zip(&p.visibility).map(|(c, v)| {
-                            if *c > 0.5 && *v < 0.5 {
-                                1f32
-                            } else {
-                                0.0
-                            }
-                        })
+                        (0..h * w).map(|i| f32::from(u8::from(p.person_shown(i) == Some(false))))
                     })
                     .collect::<Vec<_>>(),
                 (b, 1, h, w),
                 dev,
             )?,
-            prior: match &warps {
-                Some(w) => Some(prior::prior_tensors(w, cfg, dev)?),
+            prior: match &priors {
+                Some(p) => {
+                    let levels: Vec<_> = p.iter().map(|(_, levels)| levels.clone()).collect();
+                    Some(prior::stack(&levels, cfg, dev)?)
+                }
                 None => None,
             },
         })

@@ -311,12 +311,7 @@ impl Trainer {
             self.opt_g.step(&loss.backward()?)?;
         } else {
             let lw = self.cfg.loss;
-            let gen = model.forward_with_prior(
-                &batch.source,
-                &batch.source_pose,
-                &batch.target_pose,
-                batch.prior.as_deref(),
-            )?;
+            let gen = batch.generate(&model)?;
             let flow_loss = self.flow_losses(&gen.flows, &gen.masks, batch, &mut out)?;
             let l1 = losses::l1(&gen.image, &batch.target)?;
             out.l1 = losses::value(&l1)?;
@@ -425,12 +420,7 @@ impl Trainer {
         let pairs = data::render_pairs(&seeds, &self.cfg.model);
         let batch = Batch::from_pairs(&pairs, &self.cfg.model, &self.dev)?;
         let model = self.gen.model(&self.cfg.model)?;
-        let out = model.forward_with_prior(
-            &batch.source,
-            &batch.source_pose,
-            &batch.target_pose,
-            batch.prior.as_deref(),
-        )?;
+        let out = batch.generate(&model)?;
         let (h, w) = self.cfg.model.input_hw;
         let mut rows = Vec::new();
         for (i, p) in pairs.iter().enumerate() {

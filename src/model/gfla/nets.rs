@@ -126,7 +126,7 @@ impl FlowNet {
     }
 
     /// Flows and masks, deepest level first. Flow channel 0 is Δx, channel 1 is Δy, in pixels of
-    /// the feature map of that level. With a `prior` ([`super::prior::prior_tensors`]: one flow
+    /// the feature map of that level. With a `prior` ([`super::prior::puppet_prior`]: one flow
     /// per attention level, deepest first, then the input-resolution flow) the last joins the
     /// input and each level's flow is its prior plus the flow head's output.
     pub fn forward(
@@ -166,10 +166,8 @@ impl FlowNet {
             if let Some((flow_head, mask_head)) = &step.heads {
                 let head = flow_head.forward(&x)?;
                 flows.push(match prior {
-                    Some(p) => match p.get(flows.len()) {
-                        Some(p) => (head + p)?,
-                        None => candle_core::bail!("puppet prior of {} levels", p.len()),
-                    },
+                    // One prior flow per head: checked where the input is built.
+                    Some(p) => (head + &p[flows.len()])?,
                     None => head,
                 });
                 masks.push(candle_nn::ops::sigmoid(&mask_head.forward(&x)?)?);

@@ -65,31 +65,39 @@ pub fn input_warps(source: &[Pose], target: &[Pose], cfg: &GflaConfig) -> Vec<Pu
 /// (pixels of a 256-pixel frame to values of a few units, like the other input channels).
 pub const INPUT_SCALE: f64 = 1.0 / 32.0;
 
-/// The prior of a batch: per attention level, deepest first, (B, 2, h, w) puppet flows in that
-/// level's pixels ([`level_flow`]), then level 0: the flow itself at the input size (the flow
-/// net sees it as two more input channels, scaled by [`INPUT_SCALE`]).
-pub fn prior_tensors(warps: &[PuppetWarp], cfg: &GflaConfig, dev: &Device) -> Result<Vec<Tensor>> {
+/// One pair's prior: per attention level, deepest first, the puppet's flow in that level's
+/// pixels ([`level_flow`]), then level 0: the flow itself at the input size (the flow net sees
+/// it as two more input channels, scaled by [`INPUT_SCALE`]).
+pub fn level_flows(warp: &PuppetWarp, cfg: &GflaConfig) -> Vec<FlowField> {
+    let mut levels: Vec<FlowField> = cfg
+        .levels_deepest_first()
+        .into_iter()
+        .map(|level| level_flow(warp, 1 << level))
+        .collect();
+    levels.push(warp.flow.clone());
+    levels
+}
+
+/// A batch's prior tensors, (B, 2, h, w) per level, from each pair's [`level_flows`].
+pub fn stack(pairs: &[Vec<FlowField>], cfg: &GflaConfig, dev: &Device) -> Result<Vec<Tensor>> {
     let (h, w) = cfg.input_hw;
     let mut levels = cfg.levels_deepest_first();
     levels.push(0);
     levels
         .into_iter()
-        .map(|level| {
-            let f = 1usize << level;
-            let mut data = Vec::with_capacity(warps.len() * 2 * (h / f) * (w / f));
-            for warp in warps {
-                if f == 1 {
-                    data.extend_from_slice(&warp.flow.data);
-                } else {
-                    data.extend(level_flow(warp, f).data);
-                }
+        .enumerate()
+        .map(|(li, level)| {
+            let (lh, lw) = (h >> level, w >> level);
+            let mut data = Vec::with_capacity(pairs.len() * 2 * lh * lw);
+            for flows in pairs {
+                data.extend_from_slice(&flows[li].data);
             }
-            Tensor::from_vec(data, (warps.len(), 2, h / f, w / f), dev)
+            Tensor::from_vec(data, (pairs.len(), 2, lh, lw), dev)
         })
         .collect()
 }
 
-/// [`input_warps`] then [`prior_tensors`].
+/// The prior of a batch of pose pairs: [`input_warps`], [`level_flows`], [`stack`].
 pub fn puppet_prior(
     source: &[Pose],
     target: &[Pose],
@@ -103,7 +111,11 @@ pub fn puppet_prior(
             target.len()
         );
     }
-    prior_tensors(&input_warps(source, target, cfg), cfg, dev)
+    let levels: Vec<_> = input_warps(source, target, cfg)
+        .iter()
+        .map(|warp| level_flows(warp, cfg))
+        .collect();
+    stack(&levels, cfg, dev)
 }
 
 #[cfg(test)]
