@@ -120,7 +120,7 @@ pub(super) fn person_fill(
             let sure =
                 hidden[i] == 0.0 && owned[i] > 0.5 && sample_map(&layers.matte, h, w, sx, sy) > 0.5;
             if sure {
-                let c = sample_bilinear(&layers.photo, sx, sy);
+                let c = sample_bilinear(layers.foreground(), sx, sy);
                 seeds.put_pixel(
                     x as u32,
                     y as u32,

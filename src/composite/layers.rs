@@ -13,7 +13,7 @@ const HOLE_THRESHOLD: f32 = 0.05;
 
 /// How far the plate's hole reaches beyond the matte: its soft edge and a little halo, ~1 %
 /// of the photo's smaller side.
-fn hole_radius(h: usize, w: usize) -> usize {
+pub(super) fn hole_radius(h: usize, w: usize) -> usize {
     (h.min(w) / 100).clamp(2, 24)
 }
 

@@ -68,6 +68,9 @@ pub struct PhotoLayers {
     /// The copy the puppet's coarse grid works on ([`composite_puppet`]), made at the first
     /// edit that needs it: once per photo, not once per edit.
     coarse: std::sync::OnceLock<Box<PhotoLayers>>,
+    /// The person's own colours at the matte's soft edge ([`PhotoLayers::foreground`]), made at
+    /// the first edit that moves anything.
+    foreground: std::sync::OnceLock<RgbImage>,
 }
 
 impl PhotoLayers {
@@ -92,11 +95,27 @@ impl PhotoLayers {
             matte,
             plate,
             coarse: std::sync::OnceLock::new(),
+            foreground: std::sync::OnceLock::new(),
         })
     }
 
     fn size(&self) -> (usize, usize) {
         (self.photo.height() as usize, self.photo.width() as usize)
+    }
+
+    /// The photo with the person's soft edge un-mixed from the background behind it (the
+    /// plate): what a moved limb carries, so it takes no outline of its old surroundings along
+    /// ([`crate::imaging::foreground`]). Equal to the photo wherever the matte is 0 or 1.
+    pub fn foreground(&self) -> &RgbImage {
+        self.foreground.get_or_init(|| {
+            let (h, w) = self.size();
+            crate::imaging::foreground::estimate_foreground(
+                &self.photo,
+                &self.matte,
+                &self.plate,
+                2 * edge_radius(h, w) + 1,
+            )
+        })
     }
 }
 
@@ -239,10 +258,13 @@ pub(crate) fn composite_window(
     let left: Vec<f32> = (0..h * w)
         .map(|i| (layers.matte[at(i % w, i / w)] - person[i]).max(0.0))
         .collect();
-    let radius = edge_radius(ph, pw);
+    // Grown as far as the plate's hole reaches past the matte, and steeply: a limb's faint
+    // outer edge (a shadow line, the last grey of the matte) must go with the limb. Outside
+    // the hole the plate is the photo itself, so growing further changes nothing.
+    let radius = layers::hole_radius(ph, pw);
     let vacated: Vec<f32> = max_filter(&left, h, w, radius)
         .into_iter()
-        .map(|v| (v * 2.0).min(1.0))
+        .map(|v| (v * 4.0).min(1.0))
         .collect();
     let mut image = layers.photo.clone();
     let (photo, plate) = (layers.photo.as_raw(), layers.plate.as_raw());
@@ -263,11 +285,8 @@ pub(crate) fn composite_window(
                 let px = &photo[3 * j..3 * j + 3];
                 let moved = if a > 0.0 {
                     let (dx, dy) = flow.get(x, y);
-                    let warped = crate::imaging::flow_field::sample_bilinear(
-                        &layers.photo,
-                        (x + win.x0) as f32 + dx,
-                        (y + win.y0) as f32 + dy,
-                    );
+                    let (sx, sy) = ((x + win.x0) as f32 + dx, (y + win.y0) as f32 + dy);
+                    let warped = warped_person(layers, sx, sy, dx.hypot(dy));
                     match &invented {
                         Some(inv) => {
                             let new = inv.image.get_pixel(x as u32, y as u32).0;
@@ -317,7 +336,27 @@ pub(crate) fn composite_window(
     })
 }
 
-/// How far the vacated region is grown: the width of a matte's soft edge, ~2 px per 512.
+/// The person's colour at photo position (x, y) for a pixel whose flow is `moved` pixels long.
+/// A pixel that moves takes the un-mixed foreground (no old background in its soft edge); one
+/// that stays takes the photo, so that where nothing moves the photo comes back exactly; in
+/// between (the first pixel of flow) the two blend, so no seam appears where motion starts.
+fn warped_person(layers: &PhotoLayers, x: f32, y: f32, moved: f32) -> [f32; 3] {
+    use crate::imaging::flow_field::sample_bilinear;
+    let t = ((moved - 0.25) / 0.75).clamp(0.0, 1.0);
+    if t == 0.0 {
+        return sample_bilinear(&layers.photo, x, y);
+    }
+    let fg = sample_bilinear(layers.foreground(), x, y);
+    if t == 1.0 {
+        return fg;
+    }
+    let photo = sample_bilinear(&layers.photo, x, y);
+    let t = t * t * (3.0 - 2.0 * t);
+    [0, 1, 2].map(|c| t * fg[c] + (1.0 - t) * photo[c])
+}
+
+/// The width of a matte's soft edge, ~2 px per 512: the foreground colour estimate looks for
+/// the person's own colour within about twice this.
 fn edge_radius(h: usize, w: usize) -> usize {
     (h.min(w) / 256).clamp(1, 8)
 }

@@ -14,9 +14,10 @@ use super::upsample::Upsampler;
 use super::{composite, composite_window, Composited, Invented, PhotoLayers, Placement, Window};
 use crate::imaging::FlowField;
 use crate::pose::Pose;
-use crate::puppet::{ownership, puppet_warp, PuppetConfig};
+use crate::puppet::{ownership, puppet_warp, unsquashed, PuppetConfig};
 use anyhow::Result;
 use image::RgbImage;
+use rayon::prelude::*;
 
 /// The puppet's grid has this many to twice as many cells along the photo's longer side.
 /// Measured (`bench --model composite`, 1024×1024): 256 cells, 51 ms per edit; 204, less
@@ -196,7 +197,17 @@ pub(super) fn composite_on_grid(
         Some(u) => u.flow(&warp.flow),
         None => warp.flow,
     };
-    let (owned, hidden) = (up(&owned), up(&hidden));
+    let (mut owned, hidden) = (up(&owned), up(&hidden));
+    if up_grid.is_some() {
+        // Between two cells of very different flow the bilinear flow sweeps across what lies
+        // between their sources: not the person's surface (see `unsquashed`).
+        let w = flow.width;
+        owned.par_iter_mut().enumerate().for_each(|(i, o)| {
+            if *o > 0.0 {
+                *o *= unsquashed(&flow, i % w, i / w);
+            }
+        });
+    }
     let fill = fill.map(|fill| match &up_grid {
         Some(u) => u.image(&fill),
         None => fill,
@@ -250,7 +261,7 @@ fn active_window(
     if x0 > x1 {
         return None;
     }
-    let grow = super::edge_radius(h, w) as f64 + 1.0;
+    let grow = super::layers::hole_radius(h, w) as f64 + 1.0;
     let px = |g: usize, d: isize, cell: f64, origin: f64| {
         (origin + (g as isize + d) as f64 * cell).max(0.0)
     };
@@ -302,5 +313,6 @@ fn coarse_layers(layers: &PhotoLayers, f: usize) -> PhotoLayers {
         matte,
         plate: mean_rgb(&layers.plate),
         coarse: std::sync::OnceLock::new(),
+        foreground: std::sync::OnceLock::new(),
     }
 }

@@ -129,7 +129,7 @@ fn pixels_away_from_the_figures_are_untouched() {
             .collect::<Vec<_>>(),
         h,
         w,
-        edge_radius(h, w) + 1,
+        super::layers::hole_radius(h, w) + 1,
     );
     let mut checked = 0;
     for y in 0..h {

@@ -60,6 +60,9 @@ pub struct MethodScores {
     pub ssim_person: f64,
     /// Where in the person region the error is ([`Part`]), pooled over all pairs.
     pub parts: Vec<PartScores>,
+    /// PSNR over the soft edge of the true target person (coverage strictly between 0.02 and
+    /// 0.98), pooled over all pairs: where a moved limb's outline shows what it was cut from.
+    pub psnr_rim: f64,
     pub levels: Vec<LevelScores>,
 }
 
@@ -130,6 +133,9 @@ struct Acc {
     /// Per [`Part`]: summed squared error (0–255 units) and channel values.
     part_sse: [f64; 3],
     part_n: [usize; 3],
+    /// The same over the target person's soft edge.
+    rim_sse: f64,
+    rim_n: usize,
     levels: Vec<LevelScores>,
     n: usize,
 }
@@ -143,6 +149,12 @@ impl Acc {
                     .map(|c| (p[c] as f64 - q[c] as f64).powi(2))
                     .sum::<f64>();
                 self.part_n[k] += 3;
+            }
+            if is_rim(scene.pair.person[i]) {
+                self.rim_sse += (0..3)
+                    .map(|c| (p[c] as f64 - q[c] as f64).powi(2))
+                    .sum::<f64>();
+                self.rim_n += 3;
             }
         }
     }
@@ -192,6 +204,7 @@ impl Acc {
             l1: self.l1 / n,
             psnr_person: self.psnr_person / np,
             ssim_person: self.ssim_person / np,
+            psnr_rim: pooled_psnr(self.rim_sse, self.rim_n),
             parts: {
                 let sse: f64 = self.part_sse.iter().sum();
                 let n: usize = self.part_n.iter().sum();
@@ -199,10 +212,9 @@ impl Acc {
                     .iter()
                     .map(|&p| {
                         let k = p as usize;
-                        let mse = self.part_sse[k] / self.part_n[k].max(1) as f64;
                         PartScores {
                             part: p.name().into(),
-                            psnr: 10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10(),
+                            psnr: pooled_psnr(self.part_sse[k], self.part_n[k]),
                             error_share: self.part_sse[k] / sse.max(1e-12),
                             pixel_share: self.part_n[k] as f64 / n.max(1) as f64,
                         }
@@ -221,6 +233,17 @@ impl Acc {
                 .collect(),
         }
     }
+}
+
+/// Whether a target coverage value is on the person's soft edge.
+fn is_rim(coverage: f32) -> bool {
+    coverage > 0.02 && coverage < 0.98
+}
+
+/// PSNR (dB) of a summed squared error over `n` channel values (0–255 units).
+fn pooled_psnr(sse: f64, n: usize) -> f64 {
+    let mse = sse / n.max(1) as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
 }
 
 /// Ground truth of one pair at one level.
@@ -426,8 +449,8 @@ pub fn table(report: &EvalReport) -> String {
         report.pairs, report.first_seed, report.size_hw.0, report.size_hw.1
     );
     s += &format!(
-        "{:<17} {:>8} {:>7} {:>7} {:>11} {:>11}",
-        "method", "PSNR", "SSIM", "L1", "PSNR pers.", "SSIM pers."
+        "{:<17} {:>8} {:>7} {:>7} {:>11} {:>11} {:>9}",
+        "method", "PSNR", "SSIM", "L1", "PSNR pers.", "SSIM pers.", "PSNR rim"
     );
     if let Some(m) = report.methods.first() {
         for l in &m.levels {
@@ -443,8 +466,8 @@ pub fn table(report: &EvalReport) -> String {
     s.push('\n');
     for m in &report.methods {
         s += &format!(
-            "{:<17} {:>8.2} {:>7.4} {:>7.4} {:>11.2} {:>11.4}",
-            m.method, m.psnr, m.ssim, m.l1, m.psnr_person, m.ssim_person
+            "{:<17} {:>8.2} {:>7.4} {:>7.4} {:>11.2} {:>11.4} {:>9.2}",
+            m.method, m.psnr, m.ssim, m.l1, m.psnr_person, m.ssim_person, m.psnr_rim
         );
         for l in &m.levels {
             s += &format!(

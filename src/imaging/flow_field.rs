@@ -41,6 +41,25 @@ impl FlowField {
         (self.data[p], self.data[self.height * self.width + p])
     }
 
+    /// The Jacobian determinant of the backward map `p ↦ p + flow(p)` at pixel (x, y), by
+    /// central differences (one-sided at the border): how many source pixels of area one target
+    /// pixel samples. 1 for a rigid motion; ≤ 0 where the map folds over.
+    pub fn area_ratio(&self, x: usize, y: usize) -> f32 {
+        let (w, h) = (self.width, self.height);
+        let (x0, x1) = (x.saturating_sub(1), (x + 1).min(w.saturating_sub(1)));
+        let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h.saturating_sub(1)));
+        let diff = |a: (f32, f32), b: (f32, f32), n: usize| {
+            if n == 0 {
+                (0.0, 0.0)
+            } else {
+                ((b.0 - a.0) / n as f32, (b.1 - a.1) / n as f32)
+            }
+        };
+        let dx = diff(self.get(x0, y), self.get(x1, y), x1 - x0);
+        let dy = diff(self.get(x, y0), self.get(x, y1), y1 - y0);
+        (1.0 + dx.0) * (1.0 + dy.1) - dy.0 * dx.1
+    }
+
     pub fn set(&mut self, x: usize, y: usize, dx: f32, dy: f32) {
         let p = y * self.width + x;
         let plane = self.height * self.width;

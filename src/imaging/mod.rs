@@ -1,13 +1,15 @@
 //! Images in and out of the model: fitting a photo around the person ([`fit`]), tensor ↔ image
 //! conversion, the reference flow colouring ([`flow_color`]), background plates (filling the
-//! person's hole, [`inpaint`]), the person matte ([`matte`]) and its edge refinement
-//! ([`guided`]), and atomic file writes.
+//! person's hole, [`inpaint`]), the person matte ([`matte`]), its edge refinement
+//! ([`guided`]) and the person's own colour at its soft edge ([`foreground`]), and atomic file
+//! writes.
 
 pub mod animation;
 pub mod draw;
 pub mod fit;
 pub mod flow_color;
 pub mod flow_field;
+pub mod foreground;
 pub mod guided;
 pub mod inpaint;
 pub mod matte;

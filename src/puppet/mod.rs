@@ -42,7 +42,7 @@ use rayon::prelude::*;
 use crate::imaging::FlowField;
 use crate::pose::Pose;
 
-pub use ownership::ownership;
+pub use ownership::{ownership, unsquashed};
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
 /// neck → mid-hip, with fallbacks when those joints are missing).
@@ -65,6 +65,15 @@ pub struct PuppetConfig {
     pub depth_bias: f64,
     /// Regularisation of the torso / head affine fits towards a similarity, × scale².
     pub affine_regularization: f64,
+    /// How far the forearm's shape reaches past the wrist, × the forearm's length: the hand.
+    /// COCO-18 stops at the wrist, but the hand must go where the forearm goes (a hand is
+    /// about 0.75 forearm lengths; with the bone's radius 0.5 covers it).
+    pub hand_extension: f64,
+    /// Length of the foot part (ankle → toes, × body scale). It continues the shin for a
+    /// person seen from the front or back and turns across it, towards the side the nose
+    /// points to, for one seen from the side (a foot in profile points where the face does);
+    /// half as long from the front, where the foot is foreshortened.
+    pub foot_length: f64,
 }
 
 impl Default for PuppetConfig {
@@ -80,6 +89,8 @@ impl Default for PuppetConfig {
             softness: 0.4,
             depth_bias: 2.0,
             affine_regularization: 0.05,
+            hand_extension: 0.5,
+            foot_length: 0.35,
         }
     }
 }

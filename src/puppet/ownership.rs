@@ -11,6 +11,7 @@
 
 use super::geometry::{norm, smoothstep, sub};
 use super::{parts, PuppetConfig, PuppetWarp};
+use crate::imaging::FlowField;
 use crate::pose::Pose;
 use rayon::prelude::*;
 
@@ -62,8 +63,27 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
             // the pixel is a far better guess for it than the background plate.
             let twin =
                 twins[owner].filter(|&t| rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s);
-            *o = claim(owner).max(twin.map_or(0.0, claim));
+            *o = claim(owner).max(twin.map_or(0.0, claim)) * unsquashed(&warp.flow, x, y);
         }
     });
     out
 }
+
+/// Where the warp squeezes many source pixels into one target pixel, it samples a streak, not a
+/// surface: where the flow changes from a moved limb's map to the identity over a few pixels
+/// (the edge band of the puppet, or one cell of its coarse grid brought up to the photo), the
+/// samples sweep across the whole old limb and draw it as a thin arc. Per pixel of `flow`:
+/// 1 where the backward map's area ratio ([`FlowField::area_ratio`]) is below [`SQUASH_FROM`],
+/// falling to 0 at [`SQUASH_TO`]; 0 where the map folds over (ratio ≤ 0). A rigid or scaled
+/// limb has a ratio near 1, the identity exactly 1.
+pub fn unsquashed(flow: &FlowField, x: usize, y: usize) -> f32 {
+    let det = flow.area_ratio(x, y);
+    if det <= 0.0 {
+        return 0.0;
+    }
+    1.0 - smoothstep(SQUASH_FROM, SQUASH_TO, det as f64) as f32
+}
+
+/// See [`unsquashed`].
+const SQUASH_FROM: f64 = 3.0;
+const SQUASH_TO: f64 = 6.0;

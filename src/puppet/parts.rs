@@ -98,6 +98,29 @@ pub(crate) fn body_scale(pose: &Pose, height: usize, width: usize) -> f64 {
     scale.max(2.0)
 }
 
+/// How far a skeleton's face is turned sideways (`amount`, 0 = frontal or unknown, 1 = profile)
+/// and to which side of the image (`side`: −1 left, +1 right), from the nose against the neck.
+struct FootTurn {
+    amount: f64,
+    side: f64,
+}
+
+fn foot_turn(pose: &Pose, scale: f64) -> FootTurn {
+    match (xy(pose, NOSE), xy(pose, NECK)) {
+        (Some(nose), Some(neck)) => {
+            let off = (nose[0] - neck[0]) / scale;
+            FootTurn {
+                amount: super::geometry::smoothstep(0.1, 0.3, off.abs()),
+                side: off.signum(),
+            }
+        }
+        _ => FootTurn {
+            amount: 0.0,
+            side: 1.0,
+        },
+    }
+}
+
 const TORSO: [usize; 5] = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
 const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
 
@@ -267,14 +290,55 @@ pub(crate) fn build(
         let Some(xf) = Affine::bone(at, bt, as_, bs, ratio) else {
             continue;
         };
+        // The hand is the forearm's: its shape reaches past the wrist (the map already does).
+        let reach = match region {
+            Region::Arm { lower: true, .. } => cfg.hand_extension,
+            _ => 0.0,
+        };
+        let extend = |p: P, q: P| [q[0] + reach * (q[0] - p[0]), q[1] + reach * (q[1] - p[1])];
         push(
             vec![a, b],
-            Shape::Segment(at, bt),
-            Shape::Segment(as_, bs),
+            Shape::Segment(at, extend(at, bt)),
+            Shape::Segment(as_, extend(as_, bs)),
             rel,
             region,
             xf,
         );
+        // The foot: a part of its own beyond the ankle, moving rigidly with the shin.
+        if let Region::Leg { lower: true, .. } = region {
+            // The toes' side is chosen in the source (towards where the face looks) and kept
+            // relative to the shin in the target: the foot turns with the shin.
+            let turn = foot_turn(source, scale_s);
+            let normal = |knee: P, ankle: P| {
+                let d = sub(ankle, knee);
+                let len = norm(d).max(1e-9);
+                let e = [d[0] / len, d[1] / len];
+                (e, [-e[1], e[0]])
+            };
+            let sigma = if normal(as_, bs).1[0] * turn.side < 0.0 {
+                -1.0
+            } else {
+                1.0
+            };
+            let toe = |knee: P, ankle: P, scale: f64| {
+                let (e, n) = normal(knee, ankle);
+                let t = turn.amount;
+                let dir = [
+                    (1.0 - t) * e[0] + t * (sigma * n[0] + 0.3 * e[0]),
+                    (1.0 - t) * e[1] + t * (sigma * n[1] + 0.3 * e[1]),
+                ];
+                let l = cfg.foot_length * scale * (0.5 + 0.5 * t) / norm(dir).max(1e-9);
+                [ankle[0] + l * dir[0], ankle[1] + l * dir[1]]
+            };
+            push(
+                vec![b],
+                Shape::Segment(bt, toe(at, bt, scale_t)),
+                Shape::Segment(bs, toe(as_, bs, scale_s)),
+                0.8 * rel,
+                region,
+                xf,
+            );
+        }
     }
 
     let mut joints_s = [None; NUM_JOINTS];
