@@ -12,8 +12,11 @@
 //!   the coat is bordered by coat; an arm's old place against the sky by sky. This also covers
 //!   a body whose parts the skeleton lacks (hips not found: no torso part below the chest).
 //!
-//! Hidden person pixels take the person's colours spread from the pixels the figure surely
-//! shows (membrane fill again): smooth, no texture, but body, not background.
+//! Hidden person pixels are filled from the pixels the figure surely shows around them, by
+//! exemplar completion (PatchMatch) whose patches come only from those pixels: the shirt behind
+//! a forearm that moved away gets the shirt's own weave and folds, never the background's.
+//! Where the shown person around is too thin for a patch, the membrane fill of their colours
+//! (smooth, no texture, but body, not background) stands in.
 
 use super::{sample_map, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
@@ -131,31 +134,76 @@ pub(super) fn person_fill(
             }
         }
     }
-    fill_around(&seeds, &unknown, |i| hidden[i] > 0.0)
-        .map_err(|e| anyhow!("filling the hidden person: {e}"))
+    let needed = |i: usize| hidden[i] > 0.0;
+    match textured_around(&seeds, &unknown, needed) {
+        Some(textured) => Ok(textured),
+        None => fill_around(&seeds, &unknown, needed)
+            .map_err(|e| anyhow!("filling the hidden person: {e}")),
+    }
 }
 
-/// The membrane fill of `hole` in `image`, solved only in the box around the pixels `needed`
-/// selects (grown by a margin of an eighth of the frame's larger side, at least 8 pixels, so
-/// the box holds their surroundings): those are the only values read, and a limb's old place
-/// is a small part of a frame. Outside the box the output is `image`.
-fn fill_around(
-    image: &RgbImage,
-    hole: &GrayImage,
-    needed: impl Fn(usize) -> bool,
-) -> Result<RgbImage, crate::imaging::inpaint::InpaintError> {
-    let (w, h) = (image.width() as usize, image.height() as usize);
+/// The box around the pixels `needed` selects, grown by a margin of an eighth of the frame's
+/// larger side (at least 8 pixels), so it holds their surroundings: `(x0, y0, x1, y1)`,
+/// inclusive; `None` when nothing is needed.
+fn box_around(w: usize, h: usize, needed: impl Fn(usize) -> bool) -> Option<[usize; 4]> {
     let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
     for i in (0..w * h).filter(|&i| needed(i)) {
         let (x, y) = (i % w, i / w);
         (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
     }
     if x0 > x1 {
-        return Ok(image.clone());
+        return None;
     }
     let m = (w.max(h) / 8).max(8);
-    let (x0, y0) = (x0.saturating_sub(m), y0.saturating_sub(m));
-    let (x1, y1) = ((x1 + m).min(w - 1), (y1 + m).min(h - 1));
+    Some([
+        x0.saturating_sub(m),
+        y0.saturating_sub(m),
+        (x1 + m).min(w - 1),
+        (y1 + m).min(h - 1),
+    ])
+}
+
+/// Shown person pixels a patch source needs in the box (a few patches' worth), else the
+/// exemplar fill is not tried.
+const MIN_TEXTURE_SOURCE: usize = 400;
+
+/// The exemplar (PatchMatch) completion of `hole` inside the box around the `needed` pixels,
+/// with `image` outside `hole` as the only source; `None` when the box has too few known
+/// pixels for patches (or no patch fits at all).
+fn textured_around(
+    image: &RgbImage,
+    hole: &GrayImage,
+    needed: impl Fn(usize) -> bool,
+) -> Option<RgbImage> {
+    use crate::imaging::inpaint::{fill_patchmatch, PatchMatchParams};
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let [x0, y0, x1, y1] = box_around(w, h, needed)?;
+    let (cw, ch) = ((x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32);
+    let crop = image::imageops::crop_imm(image, x0 as u32, y0 as u32, cw, ch).to_image();
+    let crop_hole = image::imageops::crop_imm(hole, x0 as u32, y0 as u32, cw, ch).to_image();
+    let known = crop_hole.as_raw().iter().filter(|&&v| v <= 127).count();
+    if known < MIN_TEXTURE_SOURCE {
+        return None;
+    }
+    let filled =
+        fill_patchmatch(&crop, &crop_hole, &PatchMatchParams::default(), &|| false).ok()?;
+    let mut out = image.clone();
+    image::imageops::replace(&mut out, &filled, x0 as i64, y0 as i64);
+    Some(out)
+}
+
+/// The membrane fill of `hole` in `image`, solved only in the box around the pixels `needed`
+/// selects ([`box_around`]): those are the only values read, and a limb's old place is a small
+/// part of a frame. Outside the box the output is `image`.
+fn fill_around(
+    image: &RgbImage,
+    hole: &GrayImage,
+    needed: impl Fn(usize) -> bool,
+) -> Result<RgbImage, crate::imaging::inpaint::InpaintError> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let Some([x0, y0, x1, y1]) = box_around(w, h, needed) else {
+        return Ok(image.clone());
+    };
     let (cw, ch) = ((x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32);
     let crop = image::imageops::crop_imm(image, x0 as u32, y0 as u32, cw, ch).to_image();
     let crop_hole = image::imageops::crop_imm(hole, x0 as u32, y0 as u32, cw, ch).to_image();

@@ -63,6 +63,10 @@ pub struct MethodScores {
     /// PSNR over the soft edge of the true target person (coverage strictly between 0.02 and
     /// 0.98), pooled over all pairs: where a moved limb's outline shows what it was cut from.
     pub psnr_rim: f64,
+    /// Texture of what was invented: the mean local standard deviation (3×3, luma) of the
+    /// output over the hidden person's pixels, divided by the ground truth's over the same
+    /// pixels (1 = as textured as the true cloth; a smooth fill is well below 1).
+    pub texture_hidden: f64,
     pub levels: Vec<LevelScores>,
 }
 
@@ -136,13 +140,22 @@ struct Acc {
     /// The same over the target person's soft edge.
     rim_sse: f64,
     rim_n: usize,
+    /// Summed local standard deviations over hidden person pixels: the output's, the truth's.
+    tex_out: f64,
+    tex_gt: f64,
     levels: Vec<LevelScores>,
     n: usize,
 }
 
 impl Acc {
     fn add_parts(&mut self, out: &RgbImage, gt: &RgbImage, scene: &SynthScene) {
+        let w = out.width() as usize;
         for (i, (p, q)) in out.pixels().zip(gt.pixels()).enumerate() {
+            if Part::of(scene, i) == Some(Part::Hidden) {
+                let (x, y) = ((i % w) as u32, (i / w) as u32);
+                self.tex_out += local_std(out, x, y);
+                self.tex_gt += local_std(gt, x, y);
+            }
             if let Some(part) = Part::of(scene, i) {
                 let k = part as usize;
                 self.part_sse[k] += (0..3)
@@ -205,6 +218,7 @@ impl Acc {
             psnr_person: self.psnr_person / np,
             ssim_person: self.ssim_person / np,
             psnr_rim: pooled_psnr(self.rim_sse, self.rim_n),
+            texture_hidden: self.tex_out / self.tex_gt.max(1e-9),
             parts: {
                 let sse: f64 = self.part_sse.iter().sum();
                 let n: usize = self.part_n.iter().sum();
@@ -238,6 +252,20 @@ impl Acc {
 /// Whether a target coverage value is on the person's soft edge.
 fn is_rim(coverage: f32) -> bool {
     coverage > 0.02 && coverage < 0.98
+}
+
+/// Standard deviation of the luma (0–255) over the 3×3 window at (x, y), clipped to the image.
+fn local_std(img: &RgbImage, x: u32, y: u32) -> f64 {
+    let (w, h) = img.dimensions();
+    let (mut s, mut s2, mut n) = (0f64, 0f64, 0f64);
+    for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+        for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+            let p = img.get_pixel(xx, yy).0;
+            let l = 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
+            (s, s2, n) = (s + l, s2 + l * l, n + 1.0);
+        }
+    }
+    (s2 / n - (s / n).powi(2)).max(0.0).sqrt()
 }
 
 /// PSNR (dB) of a summed squared error over `n` channel values (0–255 units).
@@ -449,8 +477,8 @@ pub fn table(report: &EvalReport) -> String {
         report.pairs, report.first_seed, report.size_hw.0, report.size_hw.1
     );
     s += &format!(
-        "{:<17} {:>8} {:>7} {:>7} {:>11} {:>11} {:>9}",
-        "method", "PSNR", "SSIM", "L1", "PSNR pers.", "SSIM pers.", "PSNR rim"
+        "{:<17} {:>8} {:>7} {:>7} {:>11} {:>11} {:>9} {:>8}",
+        "method", "PSNR", "SSIM", "L1", "PSNR pers.", "SSIM pers.", "PSNR rim", "texture"
     );
     if let Some(m) = report.methods.first() {
         for l in &m.levels {
@@ -466,8 +494,15 @@ pub fn table(report: &EvalReport) -> String {
     s.push('\n');
     for m in &report.methods {
         s += &format!(
-            "{:<17} {:>8.2} {:>7.4} {:>7.4} {:>11.2} {:>11.4} {:>9.2}",
-            m.method, m.psnr, m.ssim, m.l1, m.psnr_person, m.ssim_person, m.psnr_rim
+            "{:<17} {:>8.2} {:>7.4} {:>7.4} {:>11.2} {:>11.4} {:>9.2} {:>8.2}",
+            m.method,
+            m.psnr,
+            m.ssim,
+            m.l1,
+            m.psnr_person,
+            m.ssim_person,
+            m.psnr_rim,
+            m.texture_hidden
         );
         for l in &m.levels {
             s += &format!(
