@@ -13,8 +13,9 @@
 //!   a body whose parts the skeleton lacks (hips not found: no torso part below the chest).
 //!
 //! Hidden person pixels are filled from the pixels the figure surely shows around them, by
-//! exemplar completion (PatchMatch) whose patches come only from those pixels: the shirt behind
-//! a forearm that moved away gets the shirt's own weave and folds, never the background's.
+//! exemplar completion (PatchMatch) whose patches come only from the person that did not move:
+//! the shirt behind a forearm that moved away gets the shirt's own weave and folds, never the
+//! background's, nor the moved forearm's.
 //! Where the shown person around is too thin for a patch, the membrane fill of their colours
 //! (smooth, no texture, but body, not background) stands in.
 
@@ -57,9 +58,13 @@ pub(super) fn hidden_person(
         .map(|i| {
             // Within the parts' radii only: the figure's soft outer band is background as
             // often as not.
-            let core = ((warp.person[i] - 0.9) * 10.0).clamp(0.0, 1.0);
+            let core = ((warp.core[i] - 0.9) * 10.0).clamp(0.0, 1.0);
             let inside = core.max(enclosed[i]);
-            let hid = inside * (1.0 - owned[i]) * sampled[i];
+            // Past a wrist or ankle the figure only *may* reach (a hand is shorter than the
+            // part's reach, a fist shorter still): what the moved part does not own there is
+            // the background behind it, not more person.
+            let reach = (warp.person[i] - warp.core[i]).max(0.0);
+            let hid = inside * (1.0 - reach) * (1.0 - owned[i]) * sampled[i];
             if hid < MIN_HIDDEN {
                 0.0
             } else {
@@ -115,6 +120,10 @@ pub(super) fn person_fill(
     let (h, w) = layers.size();
     let mut seeds = RgbImage::new(w as u32, h as u32);
     let mut unknown = GrayImage::new(w as u32, h as u32);
+    // What a moved limb uncovers belongs to the body that stayed (the hip a hand left, the
+    // coat behind a lifted forearm): texture comes only from the person that did not move,
+    // never from the moved limb itself (whose patches would paint a second hand).
+    let mut unknown_still = GrayImage::new(w as u32, h as u32);
     for y in 0..h {
         for x in 0..w {
             let i = y * w + x;
@@ -129,13 +138,17 @@ pub(super) fn person_fill(
                     y as u32,
                     Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8)),
                 );
+                if dx.hypot(dy) >= STILL {
+                    unknown_still.put_pixel(x as u32, y as u32, Luma([255]));
+                }
             } else {
                 unknown.put_pixel(x as u32, y as u32, Luma([255]));
+                unknown_still.put_pixel(x as u32, y as u32, Luma([255]));
             }
         }
     }
     let needed = |i: usize| hidden[i] > 0.0;
-    match textured_around(&seeds, &unknown, needed) {
+    match textured_around(&seeds, &unknown_still, needed) {
         Some(textured) => Ok(textured),
         None => fill_around(&seeds, &unknown, needed)
             .map_err(|e| anyhow!("filling the hidden person: {e}")),
@@ -162,6 +175,9 @@ fn box_around(w: usize, h: usize, needed: impl Fn(usize) -> bool) -> Option<[usi
         (y1 + m).min(h - 1),
     ])
 }
+
+/// Flows shorter than this (pixels) count as a part that did not move.
+const STILL: f32 = 0.5;
 
 /// Shown person pixels a patch source needs in the box (a few patches' worth), else the
 /// exemplar fill is not tried.

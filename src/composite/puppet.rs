@@ -127,7 +127,7 @@ pub(super) fn owned_figure(
     let warp = puppet_warp(&src, &tgt, gh, gw, cfg);
     let owned: Vec<f32> = ownership(&src, &tgt, &warp, cfg)
         .iter()
-        .zip(&warp.person)
+        .zip(&warp.core)
         .map(|(o, f)| o.max(((f - 0.9) * 10.0).clamp(0.0, 1.0)))
         .collect();
     if f == 1 {

@@ -145,7 +145,8 @@ mod tests {
         }
         assert!(edge > 50, "{edge} edge pixels");
         assert!(worst_photo > 100.0, "the edge mixes: {worst_photo}");
-        assert!(worst_f <= 3.0, "foreground off by {worst_f} at the edge");
+        // 8-bit rounding divided by α: a few levels where α is small.
+        assert!(worst_f <= 6.0, "foreground off by {worst_f} at the edge");
     }
 
     /// With a wrong background (the plate is a guess) and a faint α, the colour comes from the

@@ -74,6 +74,10 @@ pub struct PuppetConfig {
     /// points to, for one seen from the side (a foot in profile points where the face does);
     /// half as long from the front, where the foot is foreshortened.
     pub foot_length: f64,
+    /// How much the torso's and the head's maps may change their area against the
+    /// similarity of their joints (0.1: ±10 %): they move (nearly) rigidly; bending happens at
+    /// the joints.
+    pub max_area_change: f64,
 }
 
 impl Default for PuppetConfig {
@@ -91,6 +95,7 @@ impl Default for PuppetConfig {
             affine_regularization: 0.05,
             hand_extension: 0.5,
             foot_length: 0.35,
+            max_area_change: 0.1,
         }
     }
 }
@@ -105,6 +110,10 @@ pub struct PuppetWarp {
     /// H·W row-major: how much the target pixel belongs to the figure (1 on the bones, 0 on the
     /// background).
     pub person: Vec<f32>,
+    /// `person` without the parts' reach past the wrists and ankles (where a hand or foot may
+    /// be, or may not): where the skeleton itself puts body, for deciding what is person the
+    /// source does not show.
+    pub core: Vec<f32>,
 }
 
 /// Flows smaller than this many pixels are rounded to zero (floating-point noise of the fits).
@@ -129,13 +138,20 @@ pub fn puppet_warp(
     let mut flow = FlowField::zeros(height, width);
     let mut mask = Vec::with_capacity(plane);
     let mut person = Vec::with_capacity(plane);
+    let mut core = Vec::with_capacity(plane);
     for (y, row) in rows.into_iter().enumerate() {
         flow.data[y * width..(y + 1) * width].copy_from_slice(&row.dx);
         flow.data[plane + y * width..plane + (y + 1) * width].copy_from_slice(&row.dy);
         mask.extend_from_slice(&row.mask);
         person.extend_from_slice(&row.person);
+        core.extend_from_slice(&row.core);
     }
-    PuppetWarp { flow, mask, person }
+    PuppetWarp {
+        flow,
+        mask,
+        person,
+        core,
+    }
 }
 
 /// The baseline's output image: `source_image` backward-warped by the puppet flow (bilinear,
@@ -149,6 +165,7 @@ struct Row {
     dy: Vec<f32>,
     mask: Vec<f32>,
     person: Vec<f32>,
+    core: Vec<f32>,
 }
 
 /// `person` from the smallest signed distance to the parts' surfaces.
@@ -173,6 +190,7 @@ fn warp_row(rig: &parts::Rig, cfg: &PuppetConfig, y: usize, height: usize, width
         dy: vec![0.0; width],
         mask: vec![1.0; width],
         person: vec![0.0; width],
+        core: vec![0.0; width],
     };
     if n == 0 {
         return row;
@@ -183,14 +201,20 @@ fn warp_row(rig: &parts::Rig, cfg: &PuppetConfig, y: usize, height: usize, width
     let mut logit = vec![0.0; n];
     for x in 0..width {
         let p = [x as f64, y as f64];
-        let mut surface = f64::INFINITY;
+        let (mut surface, mut core) = (f64::INFINITY, f64::INFINITY);
         for (k, part) in rig.parts.iter().enumerate() {
             let d = part.shape_t.distance(p);
             surface = surface.min(d - part.radius_t);
             rho[k] = d / part.radius_t;
+            // The core shape lies inside the part's shape: only a part already nearer than
+            // the core found so far can bring it closer.
+            if d - part.radius_t < core {
+                core = core.min(part.core_t.distance(p) - part.radius_t);
+            }
         }
         let person = person_weight(surface, band_t);
         row.person[x] = person as f32;
+        row.core[x] = person_weight(core, band_t) as f32;
         if person <= 0.0 {
             // Pure background: identity flow; hidden if the source figure stands there.
             if on_source_figure(rig, cfg, p) {

@@ -14,6 +14,10 @@ pub(crate) struct Part {
     pub joints: Vec<usize>,
     pub shape_t: Shape,
     pub shape_s: Shape,
+    /// The target shape without what lies past a terminal joint (the hand beyond the wrist,
+    /// the foot beyond the ankle): where the skeleton itself says there is body. The parts'
+    /// reach past the wrist and ankle is a guess of where a hand or foot *may* be.
+    pub core_t: Shape,
     /// Radius (pixels) of the part around its shape, in the target and in the source.
     pub radius_t: f64,
     pub radius_s: f64,
@@ -98,11 +102,39 @@ pub(crate) fn body_scale(pose: &Pose, height: usize, width: usize) -> f64 {
     scale.max(2.0)
 }
 
+/// `xf` with its linear part scaled uniformly about `centre` (the target joints' centroid,
+/// which keeps its image) so that its area ratio (|det|) is within a factor `1 + max_change`
+/// of `prior`'s: the torso and the head are (nearly) rigid, and an affine fit of a few joints
+/// that moved independently (a retargeted driver's hips and shoulders) must not squash or
+/// stretch them.
+fn area_limited(xf: Affine, prior: [[f64; 2]; 2], centre: P, max_change: f64) -> Affine {
+    let det = |a: &[[f64; 2]; 2]| (a[0][0] * a[1][1] - a[0][1] * a[1][0]).abs();
+    let (d, want) = (det(&xf.a), det(&prior));
+    if d < 1e-12 || want < 1e-12 {
+        return xf;
+    }
+    let k = 1.0 + max_change;
+    let clamped = d.clamp(want / k, want * k);
+    if clamped == d {
+        return xf;
+    }
+    let f = (clamped / d).sqrt();
+    Affine::through(xf.a.map(|row| row.map(|v| v * f)), centre, xf.apply(centre))
+}
+
 /// How far a skeleton's face is turned sideways (`amount`, 0 = frontal or unknown, 1 = profile)
 /// and to which side of the image (`side`: −1 left, +1 right), from the nose against the neck.
 struct FootTurn {
     amount: f64,
     side: f64,
+}
+
+fn centroid(pts: &[P]) -> P {
+    let n = pts.len().max(1) as f64;
+    let s = pts
+        .iter()
+        .fold([0.0, 0.0], |acc, p| [acc[0] + p[0], acc[1] + p[1]]);
+    [s[0] / n, s[1] / n]
 }
 
 fn foot_turn(pose: &Pose, scale: f64) -> FootTurn {
@@ -154,6 +186,7 @@ pub(crate) fn build(
     let mut push = |joints: Vec<usize>,
                     shape_t: Shape,
                     shape_s: Shape,
+                    core_t: Shape,
                     rel: f64,
                     region: Region,
                     xf: Affine| {
@@ -161,6 +194,7 @@ pub(crate) fn build(
             joints,
             shape_t,
             shape_s,
+            core_t,
             radius_t: rel * scale_t,
             radius_s: rel * scale_s,
             depth_t: depth(region, &o_t),
@@ -192,17 +226,22 @@ pub(crate) fn build(
         }
         let (pt, ps) = (pts(&tgt, &joints), pts(&src, &joints));
         let prior = similarity_linear(&pt, &ps).unwrap_or(global);
-        let xf = regularised_affine(
-            &pt,
-            &ps,
+        let xf = area_limited(
+            regularised_affine(
+                &pt,
+                &ps,
+                prior,
+                cfg.affine_regularization * scale_t * scale_t,
+            ),
             prior,
-            cfg.affine_regularization * scale_t * scale_t,
+            centroid(&pt),
+            cfg.max_area_change,
         );
         let (st, ss) = (
             Shape::hull(&pts(&tgt, &shape_js)),
             Shape::hull(&pts(&src, &shape_js)),
         );
-        push(joints, st, ss, rel, region, xf);
+        push(joints, st.clone(), ss, st, rel, region, xf);
     }
 
     // Limbs: bone maps along each arm / leg segment.
@@ -300,6 +339,7 @@ pub(crate) fn build(
             vec![a, b],
             Shape::Segment(at, extend(at, bt)),
             Shape::Segment(as_, extend(as_, bs)),
+            Shape::Segment(at, bt),
             rel,
             region,
             xf,
@@ -334,6 +374,7 @@ pub(crate) fn build(
                 vec![b],
                 Shape::Segment(bt, toe(at, bt, scale_t)),
                 Shape::Segment(bs, toe(as_, bs, scale_s)),
+                Shape::Point(bt),
                 0.8 * rel,
                 region,
                 xf,

@@ -275,5 +275,139 @@ fn mirror_twins_pair_the_same_bone_of_both_sides() {
             ),
         }
     }
-    assert_eq!(paired, 8, "4 arm and 4 leg bones");
+    assert_eq!(paired, 10, "4 arm and 4 leg bones, 2 feet");
+}
+
+/// The standing figure with the right forearm swung `deg` degrees about the elbow.
+fn forearm_swung(deg: f32) -> (Pose, Pose) {
+    let src = standing();
+    let mut tgt = src.clone();
+    let (e, w) = (src.get(R_ELBOW).unwrap(), src.get(R_WRIST).unwrap());
+    let (s, c) = deg.to_radians().sin_cos();
+    let (vx, vy) = (w.x - e.x, w.y - e.y);
+    tgt.set(
+        R_WRIST,
+        Some(Joint::new(
+            e.x + c * vx - s * vy,
+            e.y + s * vx + c * vy,
+            1.0,
+        )),
+    );
+    (src, tgt)
+}
+
+#[test]
+fn the_hand_beyond_the_wrist_moves_with_the_forearm() {
+    // COCO-18 ends at the wrist; the hand (here 0.4 forearm lengths past it) must follow.
+    let (src, tgt) = forearm_swung(70.0);
+    let cfg = PuppetConfig::default();
+    let warp = puppet_warp(&src, &tgt, H, W, &cfg);
+    let (e, ws, wt) = (
+        src.get(R_ELBOW).unwrap(),
+        src.get(R_WRIST).unwrap(),
+        tgt.get(R_WRIST).unwrap(),
+    );
+    let beyond = |w: &Joint| (w.x + 0.4 * (w.x - e.x), w.y + 0.4 * (w.y - e.y));
+    let (hs, ht) = (beyond(&ws), beyond(&wt));
+    let (x, y) = (ht.0.round() as usize, ht.1.round() as usize);
+    assert!(warp.person[y * W + x] > 0.99, "the new hand is figure");
+    let (dx, dy) = warp.flow.get(x, y);
+    let (sx, sy) = (x as f32 + dx, y as f32 + dy);
+    assert!(
+        (sx - hs.0).hypot(sy - hs.1) < 1.5,
+        "the new hand samples ({sx}, {sy}), the old hand is at {hs:?}"
+    );
+    // The old hand's place is not owned any more: it does not stay behind.
+    let own = ownership(&src, &tgt, &warp, &cfg);
+    let (x, y) = (hs.0.round() as usize, hs.1.round() as usize);
+    assert!(own[y * W + x] < 0.1, "old hand owned {}", own[y * W + x]);
+    // Without the extension the hand is left behind (what this guards against).
+    let short = PuppetConfig {
+        hand_extension: 0.0,
+        ..cfg.clone()
+    };
+    let warp = puppet_warp(&src, &tgt, H, W, &short);
+    let own = ownership(&src, &tgt, &warp, &short);
+    assert!(own[y * W + x] > 0.9, "the check cannot tell");
+}
+
+#[test]
+fn a_foot_seen_from_the_side_points_where_the_face_does() {
+    // Profile to the image's right: the nose well right of the neck.
+    let mut src = standing();
+    src.set(NOSE, Some(Joint::new(150.0, 42.0, 1.0)));
+    // Lift the right shin 60° about the knee, forwards.
+    let mut tgt = src.clone();
+    let (k, a) = (src.get(R_KNEE).unwrap(), src.get(R_ANKLE).unwrap());
+    let (s, c) = (-60f32).to_radians().sin_cos();
+    let (vx, vy) = (a.x - k.x, a.y - k.y);
+    tgt.set(
+        R_ANKLE,
+        Some(Joint::new(
+            k.x + c * vx - s * vy,
+            k.y + s * vx + c * vy,
+            1.0,
+        )),
+    );
+    let cfg = PuppetConfig::default();
+    let rig = parts::build(&src, &tgt, H, W, &cfg);
+    let foot = rig
+        .parts
+        .iter()
+        .find(|p| p.joints == vec![R_ANKLE])
+        .expect("a right foot part");
+    // In the source the toes are right of the ankle (where the face looks), and the foot
+    // turns with the shin in the target (same angle to it).
+    let geometry::Shape::Segment(ankle, toe) = foot.shape_s else {
+        panic!("a segment")
+    };
+    assert!(toe[0] - ankle[0] > 0.8 * (toe[1] - ankle[1]).abs());
+    let geometry::Shape::Segment(ankle_t, toe_t) = foot.shape_t else {
+        panic!("a segment")
+    };
+    let angle = |p: [f64; 2], q: [f64; 2]| (q[1] - p[1]).atan2(q[0] - p[0]);
+    let shin_turn = angle(
+        [k.x as f64, k.y as f64],
+        [
+            tgt.get(R_ANKLE).unwrap().x as f64,
+            tgt.get(R_ANKLE).unwrap().y as f64,
+        ],
+    ) - angle([k.x as f64, k.y as f64], [a.x as f64, a.y as f64]);
+    let foot_turn = angle(ankle_t, toe_t) - angle(ankle, toe);
+    assert!(
+        (shin_turn - foot_turn).abs() < 1e-6,
+        "{shin_turn} vs {foot_turn}"
+    );
+}
+
+#[test]
+fn the_torso_keeps_its_area_when_its_joints_squeeze() {
+    // Target shoulders and hips pulled 40 % towards the middle: an affine fit would shrink
+    // the torso's width by that; it stays within 10 % of its joints' similarity in area.
+    let src = standing();
+    let tgt = src.map_points(|x, y| (128.0 + 0.6 * (x - 128.0), y));
+    let cfg = PuppetConfig::default();
+    let warp = puppet_warp(&src, &tgt, H, W, &cfg);
+    let js = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
+    let pts = |p: &Pose| -> Vec<[f64; 2]> {
+        js.iter()
+            .map(|&j| [p.get(j).unwrap().x as f64, p.get(j).unwrap().y as f64])
+            .collect()
+    };
+    let sim = geometry::similarity_linear(&pts(&tgt), &pts(&src)).unwrap();
+    let want = sim[0][0] * sim[1][1] - sim[0][1] * sim[1][0];
+    let got = warp.flow.area_ratio(128, 100) as f64;
+    assert!(
+        got <= 1.12 * want && got >= want / 1.12,
+        "torso area ratio {got}, its similarity's {want}"
+    );
+    let free = PuppetConfig {
+        max_area_change: f64::INFINITY,
+        ..cfg
+    };
+    let warp = puppet_warp(&src, &tgt, H, W, &free);
+    assert!(
+        warp.flow.area_ratio(128, 100) as f64 > 1.2 * want,
+        "the check cannot tell"
+    );
 }

@@ -141,6 +141,7 @@ mod tests {
         let warp = PuppetWarp {
             flow,
             mask: vec![1.0; h * w],
+            core: person.clone(),
             person,
         };
         let l = level_flow(&warp, 2);
