@@ -154,6 +154,12 @@ pub fn write_frames(
     let mut writer = AnimWriter::create(path, format, w, h, &anim)?;
     let source_pose = source.to_pose();
     let mut meter = settings.measure_flicker.then(FlickerMeter::default);
+    // Frames fill what a moved limb uncovers smoothly: a textured fill would change its
+    // patches from frame to frame (see `PuppetConfig::textured_fill`).
+    let cfg = crate::puppet::PuppetConfig {
+        textured_fill: false,
+        ..Default::default()
+    };
     let total = frames.len();
     let (mut done, mut rendered) = (0usize, 0usize);
     progress(Progress::Frame { done, total });
@@ -162,9 +168,8 @@ pub fn write_frames(
             anyhow::bail!("cancelled");
         }
         let target = &frames[run.start];
-        let out: Composited =
-            composite_puppet(layers, &source_pose, &target.to_pose(), &Default::default())
-                .with_context(|| format!("rendering frame {}", run.start + 1))?;
+        let out: Composited = composite_puppet(layers, &source_pose, &target.to_pose(), &cfg)
+            .with_context(|| format!("rendering frame {}", run.start + 1))?;
         rendered += 1;
         if let Some(m) = meter.as_mut() {
             m.push(&out, target);

@@ -12,12 +12,13 @@
 //!   the coat is bordered by coat; an arm's old place against the sky by sky. This also covers
 //!   a body whose parts the skeleton lacks (hips not found: no torso part below the chest).
 //!
-//! Hidden person pixels are filled from the pixels the figure surely shows around them, by
-//! exemplar completion (PatchMatch) whose patches come only from the person that did not move:
-//! the shirt behind a forearm that moved away gets the shirt's own weave and folds, never the
-//! background's, nor the moved forearm's.
-//! Where the shown person around is too thin for a patch, the membrane fill of their colours
-//! (smooth, no texture, but body, not background) stands in.
+//! Hidden person pixels take the person's colours spread from the pixels the figure surely
+//! shows (membrane fill again: the shading continues smoothly), plus the detail of an exemplar
+//! completion (PatchMatch) whose patches come only from the person that did not move: the
+//! shirt behind a forearm that moved away gets the shirt's own weave and folds, never the
+//! background's, nor the moved forearm's. Where the still person around is too thin for
+//! patches, or when asked for no texture (animations), the membrane fill alone: smooth, but
+//! body, not background.
 
 use super::{sample_map, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
@@ -109,13 +110,16 @@ fn enclosed_by_person(sampled: &[f32], owned: &[f32], h: usize, w: usize) -> Res
         .collect())
 }
 
-/// The person's colours spread over the frame from the pixels the moved figure surely shows
-/// (owned, on the warped matte, not hidden): the membrane fill of everything else.
+/// The hidden person's pixels from the pixels the moved figure surely shows (owned, on the
+/// warped matte, not hidden): with `textured`, the exemplar fill from the part of them that
+/// did not move (see the module doc); otherwise, or where that finds too few, the membrane
+/// fill of their colours.
 pub(super) fn person_fill(
     layers: &PhotoLayers,
     flow: &FlowField,
     owned: &[f32],
     hidden: &[f32],
+    textured: bool,
 ) -> Result<RgbImage> {
     let (h, w) = layers.size();
     let mut seeds = RgbImage::new(w as u32, h as u32);
@@ -148,11 +152,47 @@ pub(super) fn person_fill(
         }
     }
     let needed = |i: usize| hidden[i] > 0.0;
-    match textured_around(&seeds, &unknown_still, needed) {
-        Some(textured) => Ok(textured),
-        None => fill_around(&seeds, &unknown, needed)
-            .map_err(|e| anyhow!("filling the hidden person: {e}")),
+    let smooth = fill_around(&seeds, &unknown, needed)
+        .map_err(|e| anyhow!("filling the hidden person: {e}"))?;
+    let texture = textured
+        .then(|| textured_around(&seeds, &unknown_still, needed))
+        .flatten();
+    Ok(match texture {
+        Some(texture) => with_detail(&smooth, &texture, |i| hidden[i] > 0.0),
+        None => smooth,
+    })
+}
+
+/// Radius of the box blur that splits the exemplar fill into shading and detail.
+const DETAIL_RADIUS: usize = 2;
+/// The detail's largest step per channel (grey levels).
+const DETAIL_CLAMP: f32 = 24.0;
+
+/// `smooth` (the membrane fill: the shading continued from around the hole) plus the detail
+/// of `texture` (the exemplar fill minus its own box blur, clamped) at the pixels `at`
+/// selects. The exemplar fill alone copies whole patches, which may be of another garment's
+/// colour (a strap across a suit); its detail on the membrane's shading gives the folds and
+/// weave of the cloth without copying blocks of the wrong colour.
+fn with_detail(smooth: &RgbImage, texture: &RgbImage, at: impl Fn(usize) -> bool) -> RgbImage {
+    let (w, h) = (texture.width() as usize, texture.height() as usize);
+    let raw = texture.as_raw();
+    let blurred: Vec<Vec<f32>> = (0..3)
+        .map(|c| {
+            let plane: Vec<f32> = (0..w * h).map(|i| raw[3 * i + c] as f32).collect();
+            crate::imaging::guided::box_mean(&plane, w, h, DETAIL_RADIUS)
+        })
+        .collect();
+    let mut out = smooth.clone();
+    for (i, px) in out.pixels_mut().enumerate() {
+        if !at(i) {
+            continue;
+        }
+        for c in 0..3 {
+            let detail = (raw[3 * i + c] as f32 - blurred[c][i]).clamp(-DETAIL_CLAMP, DETAIL_CLAMP);
+            px.0[c] = (px.0[c] as f32 + detail).round().clamp(0.0, 255.0) as u8;
+        }
     }
+    out
 }
 
 /// The box around the pixels `needed` selects, grown by a margin of an eighth of the frame's

@@ -169,7 +169,13 @@ pub(super) fn composite_on_grid(
         super::network::match_colours(&mut image, grid, &warp.flow, &visible, &owned);
         Some(image)
     } else {
-        Some(person_fill(grid, &warp.flow, &owned, &hidden)?)
+        Some(person_fill(
+            grid,
+            &warp.flow,
+            &owned,
+            &hidden,
+            cfg.textured_fill,
+        )?)
     };
     // Where anything changes: the flow moves, a part is not owned, or person is hidden. Only
     // that window (grown over the bilinear step and the vacated region's edge) is composited.
@@ -197,16 +203,29 @@ pub(super) fn composite_on_grid(
         Some(u) => u.flow(&warp.flow),
         None => warp.flow,
     };
-    let (mut owned, hidden) = (up(&owned), up(&hidden));
+    let (mut owned, mut hidden) = (up(&owned), up(&hidden));
     if up_grid.is_some() {
         // Between two cells of very different flow the bilinear flow sweeps across what lies
-        // between their sources: not the person's surface (see `unsquashed`).
+        // between their sources: not the person's surface (see `unsquashed`). What such a
+        // streak covered is the person where the photo has the person there (an arm squeezed
+        // across the chest: chest), else background (an arc beside a raised arm).
         let w = flow.width;
-        owned.par_iter_mut().enumerate().for_each(|(i, o)| {
-            if *o > 0.0 {
-                *o *= unsquashed(&flow, i % w, i / w);
-            }
-        });
+        let pw = layers.photo.width() as usize;
+        let can_fill = fill.is_some();
+        owned
+            .par_iter_mut()
+            .zip(hidden.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (o, hid))| {
+                if *o > 0.0 {
+                    let k = unsquashed(&flow, i % w, i / w);
+                    if k < 1.0 && can_fill {
+                        let here = layers.matte[(win.y0 + i / w) * pw + win.x0 + i % w];
+                        *hid = (*hid + *o * (1.0 - k) * here).min(1.0);
+                    }
+                    *o *= k;
+                }
+            });
     }
     let fill = fill.map(|fill| match &up_grid {
         Some(u) => u.image(&fill),

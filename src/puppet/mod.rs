@@ -78,6 +78,12 @@ pub struct PuppetConfig {
     /// similarity of their joints (0.1: ±10 %): they move (nearly) rigidly; bending happens at
     /// the joints.
     pub max_area_change: f64,
+    /// Whether the person a moved limb uncovers is filled with texture (an exemplar fill from
+    /// the person that stayed, `composite`) or smoothly (a membrane fill of their colours).
+    /// Texture reads as cloth in a still; in an animation the exemplar fill picks other
+    /// patches as the uncovered region changes shape from frame to frame and the cloth
+    /// boils, so animations fill smoothly.
+    pub textured_fill: bool,
 }
 
 impl Default for PuppetConfig {
@@ -96,6 +102,7 @@ impl Default for PuppetConfig {
             hand_extension: 0.5,
             foot_length: 0.35,
             max_area_change: 0.1,
+            textured_fill: true,
         }
     }
 }

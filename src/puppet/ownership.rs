@@ -85,5 +85,5 @@ pub fn unsquashed(flow: &FlowField, x: usize, y: usize) -> f32 {
 }
 
 /// See [`unsquashed`].
-const SQUASH_FROM: f64 = 3.0;
-const SQUASH_TO: f64 = 6.0;
+const SQUASH_FROM: f64 = 4.0;
+const SQUASH_TO: f64 = 8.0;
