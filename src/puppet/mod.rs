@@ -42,6 +42,7 @@ use rayon::prelude::*;
 use crate::imaging::FlowField;
 use crate::pose::Pose;
 
+pub use depth::{Layer, Limb, LimbOrder};
 pub use ownership::{ownership, unsquashed};
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
@@ -74,6 +75,9 @@ pub struct PuppetConfig {
     /// points to, for one seen from the side (a foot in profile points where the face does);
     /// half as long from the front, where the foot is foreshortened.
     pub foot_length: f64,
+    /// The user's depth order of the target's limbs (in front of / behind the body); all
+    /// automatic by default. Only target depths change: the source's layering is the photo's.
+    pub order: LimbOrder,
 }
 
 impl Default for PuppetConfig {
@@ -91,6 +95,7 @@ impl Default for PuppetConfig {
             affine_regularization: 0.05,
             hand_extension: 0.5,
             foot_length: 0.35,
+            order: LimbOrder::default(),
         }
     }
 }

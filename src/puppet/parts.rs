@@ -163,7 +163,7 @@ pub(crate) fn build(
             shape_s,
             radius_t: rel * scale_t,
             radius_s: rel * scale_s,
-            depth_t: depth(region, &o_t),
+            depth_t: cfg.order.depth(region, &o_t),
             depth_s: depth(region, &o_s),
             xf,
         })
