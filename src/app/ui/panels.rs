@@ -527,6 +527,10 @@ fn pending_detection(ui: &mut egui::Ui, editor: &mut Editor) {
 /// Front / Auto / Behind for the selected joint's limb (`D` cycles them), and which other
 /// limbs are placed by hand.
 fn depth_controls(ui: &mut egui::Ui, editor: &mut Editor) {
+    // The order is the target's: while fitting, the target is the source.
+    if editor.settings.mode != Mode::PoseTarget {
+        return;
+    }
     let Some(limb) = editor.selected_limb() else {
         ui.label(
             RichText::new(
@@ -538,8 +542,10 @@ fn depth_controls(ui: &mut egui::Ui, editor: &mut Editor) {
         return;
     };
     let now = editor.doc.order.get(limb);
+    // Label and buttons on two rows: one row would widen the panel (and shift the panes under
+    // a joint being dragged, since a drag selects the joint).
+    ui.label(format!("Depth of the {}:", limb.name()));
     ui.horizontal(|ui| {
-        ui.label(format!("Depth of the {}:", limb.name()));
         for (layer, text, tip) in [
             (
                 Some(Layer::Front),

@@ -478,9 +478,13 @@ fn draw_skeleton(
 }
 
 /// The selected joint of the edited skeleton (whose limb the depth controls act on), ringed
-/// in amber; only for arm and leg joints, the ones with depth controls.
+/// in amber; only for arm and leg joints while posing, when the depth controls show.
 fn selected_ring(painter: &egui::Painter, view: &View, pane: Rect, editor: &Editor) {
-    let Some(j) = editor.selected.filter(|_| editor.selected_limb().is_some()) else {
+    let posing = editor.settings.mode == Mode::PoseTarget;
+    let Some(j) = editor
+        .selected
+        .filter(|_| posing && editor.selected_limb().is_some())
+    else {
         return;
     };
     let p = view.to_screen(pane, editor.skeleton(editor.editable()).points[j]);
