@@ -699,12 +699,20 @@ impl Editor {
         let which = self.editable();
         self.edit(|doc| match which {
             Which::Source => doc.source = doc.source.mirrored(),
-            Which::Target => doc.target = doc.target.mirrored(),
+            Which::Target => {
+                doc.target = doc.target.mirrored();
+                // The arm put behind now does what the other arm did: so does its setting.
+                doc.order = doc.order.mirrored();
+            }
         });
     }
 
+    /// The target back to the source pose, every limb's depth back to automatic: a fresh start.
     pub fn reset_target(&mut self) {
-        self.edit(|doc| doc.target = doc.source.clone());
+        self.edit(|doc| {
+            doc.target = doc.source.clone();
+            doc.order = LimbOrder::default();
+        });
     }
 
     /// Switches between fitting the source and posing the target (not an edit of the poses).

@@ -362,4 +362,10 @@ fn keyframes_carry_the_depth_order() {
     let before = e.doc.clone();
     e.cycle_selected_layer();
     assert_eq!(e.doc, before);
+    // Mirroring the pose hands the setting to the other arm; a reset clears it.
+    e.mirror();
+    assert_eq!(e.doc.order.left_arm, Some(Layer::Behind));
+    assert_eq!(e.doc.order.right_arm, None);
+    e.reset_target();
+    assert!(e.doc.order.is_auto());
 }

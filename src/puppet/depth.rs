@@ -120,6 +120,17 @@ impl LimbOrder {
         *self == Self::default()
     }
 
+    /// Left and right swapped: the order that goes with a mirrored pose (whose right arm does
+    /// what the left one did).
+    pub fn mirrored(&self) -> Self {
+        Self {
+            right_arm: self.left_arm,
+            left_arm: self.right_arm,
+            right_leg: self.left_leg,
+            left_leg: self.right_leg,
+        }
+    }
+
     pub fn get(&self, limb: Limb) -> Option<Layer> {
         *self.slot(limb)
     }
@@ -442,5 +453,8 @@ mod tests {
         let o: LimbOrder = serde_json::from_str(r#"{"left_leg": "behind"}"#).unwrap();
         assert_eq!(o.get(Limb::LeftLeg), Some(Layer::Behind));
         assert!(!o.is_auto());
+        assert_eq!(o.mirrored().get(Limb::RightLeg), Some(Layer::Behind));
+        assert_eq!(o.mirrored().get(Limb::LeftLeg), None);
+        assert_eq!(o.mirrored().mirrored(), o);
     }
 }

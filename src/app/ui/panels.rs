@@ -121,6 +121,7 @@ const HELP: &str = "Drag a joint to move it · Shift-drag swings the limb below 
 Right-click a joint to hide/show it · Wheel zooms · Middle- or Space-drag pans · F fits\n\
 Click the result to see where it sampled from · Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y) undo/redo\n\
 M mirrors the pose · R resets the target to the source · Tab switches fit/pose mode · Ctrl+Q quits\n\
+D puts the selected joint's arm or leg in front of the body, behind it, or back to automatic\n\
 K adds the target as a keyframe · P plays/pauses the keyframes · the timeline's slider scrubs";
 
 fn file_menu(ui: &mut egui::Ui, editor: &mut Editor) {
