@@ -45,9 +45,9 @@ fn wave(source: &Rig) -> Timeline {
     let s = out.points[R_SHOULDER];
     out.rotate_limb(R_ELBOW, [s[0] - 60.0, s[1] - 30.0]);
     let key = |rig: &Rig, duration: f32| Keyframe {
-        rig: rig.clone(),
         duration,
         easing: Easing::EaseInOut,
+        ..Keyframe::new(rig.clone())
     };
     Timeline {
         keyframes: vec![

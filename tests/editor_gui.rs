@@ -9,7 +9,8 @@ use marionette::app::editor::Which;
 use marionette::app::engine::ModelChoice;
 use marionette::app::project::{Mode, ResultOverlay};
 use marionette::app::{EditorOptions, MarionetteApp};
-use marionette::pose::skeleton::{R_ELBOW, R_SHOULDER, R_WRIST};
+use marionette::pose::skeleton::{L_SHOULDER, R_ELBOW, R_HIP, R_SHOULDER, R_WRIST};
+use marionette::puppet::Layer;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -381,6 +382,70 @@ fn bad_checkpoint_falls_back_to_the_working_model() {
         e.model_info.as_ref().unwrap().name,
         "bundled gfla_synth.safetensors"
     );
+}
+
+/// Issue 28's depth toggle through the real UI: the right wrist dragged across the chest is
+/// drawn over it (Auto); *Behind* in the side panel puts the arm behind the body — the preview
+/// changes — D cycles on to Auto, Ctrl+Z brings Behind back, and a saved project reopens with
+/// it (the reopened preview is the Behind picture).
+#[test]
+fn depth_toggle_puts_the_arm_behind_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(open(sample("synth_person.png")));
+    h.step();
+    // The wrist to the left shoulder's x, a little above the right hip's height: the forearm
+    // lies across the chest. Bones stretch a little; it is the crossing that matters.
+    let at = |h: &Harness<'static, MarionetteApp>, j| joint_on_screen(h.state(), Which::Target, j);
+    let (wrist, ls, hip) = (at(&h, R_WRIST), at(&h, L_SHOULDER), at(&h, R_HIP));
+    drag(
+        &mut h,
+        wrist,
+        Pos2::new(ls.x, hip.y - 0.35 * (hip.y - ls.y)),
+        Modifiers::NONE,
+    );
+    assert_eq!(h.state().editor.selected, Some(R_WRIST));
+    h.get_by_label("Depth of the right arm:");
+    let settled = |h: &mut Harness<'static, MarionetteApp>| {
+        step_until(h, "the preview of the depth order", |app| {
+            let e = &app.editor;
+            e.preview_is_current() && e.preview.as_ref().is_some_and(|p| p.order == e.doc.order)
+        });
+        h.state().editor.preview.as_ref().unwrap().image.clone()
+    };
+    let auto = settled(&mut h);
+    assert!(h.state().editor.doc.order.is_auto());
+
+    h.get_by_label("Behind").click();
+    h.step();
+    assert_eq!(h.state().editor.doc.order.right_arm, Some(Layer::Behind));
+    let behind = settled(&mut h);
+    let changed = auto
+        .pixels()
+        .zip(behind.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(changed > 100, "only {changed} preview pixels changed");
+
+    h.key_press(Key::D);
+    h.step();
+    assert_eq!(
+        h.state().editor.doc.order.right_arm,
+        None,
+        "D: Behind → Auto"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(h.state().editor.doc.order.right_arm, Some(Layer::Behind));
+
+    let project = dir.path().join("behind.json");
+    h.state_mut().editor.save_project(&project).unwrap();
+    let mut h = harness(EditorOptions {
+        project: Some(project),
+        ..open(sample("synth_person.png"))
+    });
+    h.step();
+    assert_eq!(h.state().editor.doc.order.right_arm, Some(Layer::Behind));
+    assert_eq!(settled(&mut h), behind);
 }
 
 /// The autosave is offered back after a crash (a session that never closed cleanly).

@@ -7,11 +7,17 @@
 //!
 //! ```json
 //! { "fps": 12, "keyframes": [ { "rig": { "points": [[x, y], …18], "visible": [true, …18] },
-//!                               "duration": 0.5, "easing": "ease_in_out" }, … ] }
+//!                               "duration": 0.5, "easing": "ease_in_out",
+//!                               "order": { "right_arm": "behind" } }, … ] }
 //! ```
+//!
+//! `order` (optional, absent = every limb automatic) is the keyframe's depth order
+//! ([`LimbOrder`]); it holds over the whole segment that starts at the keyframe (a limb cannot
+//! be half in front of the body), so it changes in a step at the next keyframe.
 
 use super::interp::interpolate;
 use crate::pose::rig::Rig;
+use crate::puppet::LimbOrder;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -96,6 +102,9 @@ pub struct Keyframe {
     /// How the segment from this keyframe to the next eases.
     #[serde(default)]
     pub easing: Easing,
+    /// Which limbs the user put in front of or behind the body, from this keyframe to the next.
+    #[serde(default, skip_serializing_if = "LimbOrder::is_auto")]
+    pub order: LimbOrder,
 }
 
 impl Keyframe {
@@ -104,6 +113,7 @@ impl Keyframe {
             rig,
             duration: default_duration(),
             easing: Easing::default(),
+            order: LimbOrder::default(),
         }
     }
 }
@@ -163,6 +173,33 @@ impl Timeline {
             start = end;
         }
         Some(last.rig.clone())
+    }
+
+    /// The depth order at time `t` (clamped to the clip): that of the keyframe starting the
+    /// segment `t` falls in (a step, never blended), the last keyframe's at and after the end.
+    /// All automatic without keyframes.
+    pub fn order_at(&self, t: f32) -> LimbOrder {
+        let mut start = 0.0f32;
+        for pair in self.keyframes.windows(2) {
+            let end = start + pair[0].duration;
+            if t < end {
+                return pair[0].order;
+            }
+            start = end;
+        }
+        self.keyframes.last().map(|k| k.order).unwrap_or_default()
+    }
+
+    /// The depth order of frame `i` at `fps` (see [`Timeline::order_at`]).
+    pub fn frame_order(&self, i: usize, fps: f32) -> LimbOrder {
+        self.order_at(i as f32 / fps)
+    }
+
+    /// The depth order of every frame at `fps`, aligned with [`Timeline::frames`].
+    pub fn frame_orders(&self, fps: f32) -> Vec<LimbOrder> {
+        (0..self.frame_count(fps))
+            .map(|i| self.frame_order(i, fps))
+            .collect()
     }
 
     /// How many frames the clip has at `fps`: one at t = 0 and one per period up to and
@@ -337,5 +374,34 @@ mod tests {
         assert!(format!("{:#}", Timeline::load(&path).unwrap_err()).contains("no keyframes"));
         std::fs::write(&path, "[1, 2").unwrap();
         assert!(format!("{:#}", Timeline::load(&path).unwrap_err()).contains("not JSON"));
+    }
+
+    /// A keyframe's depth order holds over its segment and changes in a step at the next
+    /// keyframe; it is saved with the keyframe, and files without it load as automatic.
+    #[test]
+    fn depth_order_steps_at_keyframes_and_round_trips() {
+        use crate::puppet::{Layer, Limb};
+        let mut t = wave();
+        t.keyframes[1]
+            .order
+            .set(Limb::RightArm, Some(Layer::Behind));
+        let orders = t.frame_orders(12.0);
+        assert_eq!(orders.len(), t.frame_count(12.0));
+        let k1 = t.frame_of_keyframe(1, 12.0);
+        let k2 = t.frame_of_keyframe(2, 12.0);
+        for (i, o) in orders.iter().enumerate() {
+            let expected = (k1..k2).contains(&i);
+            assert_eq!(o.right_arm.is_some(), expected, "frame {i}");
+        }
+        assert!(t.order_at(99.0).is_auto());
+        assert!(Timeline::default().order_at(0.0).is_auto());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        t.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\"order\"").count(), 1, "{text}");
+        assert!(text.contains("\"right_arm\": \"behind\""), "{text}");
+        assert_eq!(Timeline::load(&path).unwrap(), t);
     }
 }

@@ -11,6 +11,7 @@ use crate::composite::{build_layers, composite_puppet, Composited, PhotoLayers};
 use crate::detect::PoseDetector;
 use crate::imaging::animation::{AnimFormat, AnimOptions, AnimWriter};
 use crate::pose::rig::Rig;
+use crate::puppet::{LimbOrder, PuppetConfig};
 use anyhow::{Context, Result};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,10 @@ pub struct ExportSettings {
     pub anim: AnimOptions,
     /// Measure frame-to-frame change ([`Flicker`]) while rendering.
     pub measure_flicker: bool,
+    /// The depth order of each frame given to [`export_frames`] (indexed before `range`
+    /// selects; [`crate::animate::keyframes::Timeline::frame_orders`]). Frames past its end
+    /// (all of them when it is empty) leave every limb automatic.
+    pub orders: Vec<LimbOrder>,
 }
 
 impl Default for ExportSettings {
@@ -39,6 +44,7 @@ impl Default for ExportSettings {
             max_side: None,
             anim: AnimOptions::default(),
             measure_flicker: false,
+            orders: Vec::new(),
         }
     }
 }
@@ -154,20 +160,24 @@ pub fn write_frames(
     let mut writer = AnimWriter::create(path, format, w, h, &anim)?;
     let source_pose = source.to_pose();
     let mut meter = settings.measure_flicker.then(FlickerMeter::default);
-    // Frames fill what a moved limb uncovers smoothly: a textured fill would change its
-    // patches from frame to frame (see `PuppetConfig::textured_fill`).
-    let cfg = crate::puppet::PuppetConfig {
-        textured_fill: false,
-        ..Default::default()
-    };
     let total = frames.len();
+    // `frames` are what `range` selected: frame i is frame first + i of the orders.
+    let first = settings.range.map_or(0, |(a, _)| a);
+    let order = |i: usize| settings.orders.get(first + i).copied().unwrap_or_default();
     let (mut done, mut rendered) = (0usize, 0usize);
     progress(Progress::Frame { done, total });
-    for run in runs(frames) {
+    for run in runs(frames, &order) {
         if cancel() {
             anyhow::bail!("cancelled");
         }
         let target = &frames[run.start];
+        // Frames fill what a moved limb uncovers smoothly: a textured fill would change its
+        // patches from frame to frame (see `PuppetConfig::textured_fill`).
+        let cfg = PuppetConfig {
+            order: order(run.start),
+            textured_fill: false,
+            ..Default::default()
+        };
         let out: Composited = composite_puppet(layers, &source_pose, &target.to_pose(), &cfg)
             .with_context(|| format!("rendering frame {}", run.start + 1))?;
         rendered += 1;
@@ -208,12 +218,12 @@ fn select(frames: &[Rig], range: Option<(usize, usize)>) -> Result<&[Rig]> {
     Ok(&frames[a..=b.min(frames.len() - 1)])
 }
 
-/// Runs of consecutive equal poses, as index ranges.
-fn runs(frames: &[Rig]) -> Vec<std::ops::Range<usize>> {
+/// Runs of consecutive equal poses with equal depth orders, as index ranges.
+fn runs(frames: &[Rig], order: &dyn Fn(usize) -> LimbOrder) -> Vec<std::ops::Range<usize>> {
     let mut out: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, f) in frames.iter().enumerate() {
         match out.last_mut() {
-            Some(r) if frames[r.start] == *f => r.end = i + 1,
+            Some(r) if frames[r.start] == *f && order(r.start) == order(i) => r.end = i + 1,
             _ => out.push(i..i + 1),
         }
     }
@@ -230,7 +240,14 @@ mod tests {
         let mut b = a.clone();
         b.points[4][0] += 1.0;
         let frames = vec![a.clone(), a.clone(), b.clone(), a.clone(), a];
-        assert_eq!(runs(&frames), vec![0..2, 2..3, 3..5]);
+        let auto = |_| LimbOrder::default();
+        assert_eq!(runs(&frames, &auto), vec![0..2, 2..3, 3..5]);
+        // The same pose with another depth order is another picture.
+        let behind_from_4 = |i| LimbOrder {
+            left_arm: (i >= 4).then_some(crate::puppet::Layer::Behind),
+            ..Default::default()
+        };
+        assert_eq!(runs(&frames, &behind_from_4), vec![0..2, 2..3, 3..4, 4..5]);
         assert_eq!(select(&frames, Some((1, 9))).unwrap().len(), 4);
         assert!(select(&frames, Some((5, 6))).is_err());
     }

@@ -185,6 +185,9 @@ impl Editor {
                 loop_forever: true,
             },
             measure_flicker: false,
+            orders: (choice.first..=choice.last)
+                .map(|i| self.doc.timeline.frame_order(i, choice.fps))
+                .collect(),
         };
         let path = choice.output_path(path);
         let format = choice.format;

@@ -19,6 +19,7 @@ use super::worker::LatestWorker;
 use crate::animate::keyframes::Timeline;
 use crate::pose::rig::{Point, Rig};
 use crate::pose::{self, Pose};
+use crate::puppet::{Layer, Limb, LimbOrder, PuppetConfig};
 use anyhow::{Context, Result};
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -60,12 +61,15 @@ impl Default for EditorOptions {
     }
 }
 
-/// The undoable part of the session: both skeletons and the keyframes.
+/// The undoable part of the session: both skeletons, the target's depth order and the
+/// keyframes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Doc {
     pub source: Rig,
     pub target: Rig,
     pub timeline: Timeline,
+    /// Limbs the user put in front of / behind the body in the target pose.
+    pub order: LimbOrder,
 }
 
 /// The two sides of an applied detection (see [`Editor::undo`]).
@@ -177,6 +181,8 @@ pub struct Editor {
     /// The view is re-fitted to the pane on the next frame (after opening a photo).
     pub refit: bool,
     pub drag: Option<Drag>,
+    /// The joint last grabbed or clicked: its limb is the one the depth controls act on.
+    pub selected: Option<usize>,
     pub notice: Option<Notice>,
     /// An error to show in a dialog until dismissed.
     pub error_dialog: Option<String>,
@@ -238,6 +244,7 @@ impl Editor {
                 source: template.clone(),
                 target: template,
                 timeline: Timeline::default(),
+                order: LimbOrder::default(),
             },
             history: History::new(500),
             settings: Settings::default(),
@@ -273,6 +280,7 @@ impl Editor {
             pane_rects: [egui::Rect::NOTHING; 2],
             refit: true,
             drag: None,
+            selected: None,
             notice: None,
             error_dialog: None,
             recovery: None,
@@ -341,6 +349,7 @@ impl Editor {
             target: source.clone(),
             source,
             timeline: Timeline::default(),
+            order: LimbOrder::default(),
         };
         self.history.clear();
         self.settings.mode = mode;
@@ -415,6 +424,7 @@ impl Editor {
             source: p.source,
             target: p.target,
             timeline: p.timeline,
+            order: p.order,
         };
         self.history.clear();
         self.settings = p.settings;
@@ -431,6 +441,7 @@ impl Editor {
             source: self.doc.source.clone(),
             target: self.doc.target.clone(),
             timeline: self.doc.timeline.clone(),
+            order: self.doc.order,
             model: self.model_spec.clone(),
             settings: self.settings.clone(),
         }
@@ -509,6 +520,10 @@ impl Editor {
             "an export is still being written"
         );
         let (source, target) = (self.doc.source.to_pose(), self.doc.target.to_pose());
+        let cfg = PuppetConfig {
+            order: self.doc.order,
+            ..Default::default()
+        };
         let path = path.to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -517,12 +532,7 @@ impl Editor {
                 let run = || -> Result<PathBuf> {
                     let layers = super::layers::build_full(&photo.image, &source)
                         .context("building the photo's matte and plate")?;
-                    let out = crate::composite::composite_puppet(
-                        &layers,
-                        &source,
-                        &target,
-                        &Default::default(),
-                    )?;
+                    let out = crate::composite::composite_puppet(&layers, &source, &target, &cfg)?;
                     crate::imaging::save_image_atomic(&out.image, &path)?;
                     Ok(path)
                 };
@@ -606,6 +616,7 @@ impl Editor {
 
     pub fn begin_drag(&mut self, which: Which, joint: usize, rotate: bool) {
         self.begin_edit();
+        self.selected = Some(joint);
         self.drag = Some(Drag {
             which,
             joint,
@@ -635,6 +646,45 @@ impl Editor {
         }
     }
 
+    /// Selects a joint (a click on it): its limb gets the depth controls.
+    pub fn select_joint(&mut self, joint: usize) {
+        self.selected = (joint < pose::NUM_JOINTS).then_some(joint);
+    }
+
+    /// The limb of the selected joint; `None` for the neck and face or when nothing is.
+    pub fn selected_limb(&self) -> Option<Limb> {
+        self.selected.and_then(Limb::of_joint)
+    }
+
+    /// Puts `limb` in front of or behind the body in the target pose (`None`: the automatic
+    /// choice from the skeleton); one undo step. Stops playback: the user takes over.
+    pub fn set_limb_layer(&mut self, limb: Limb, layer: Option<Layer>) {
+        if self.doc.order.get(limb) == layer {
+            return;
+        }
+        self.pause();
+        self.edit(|d| d.order.set(limb, layer));
+        self.say(format!(
+            "{}: {}",
+            capitalized(limb.name()),
+            layer_name(layer)
+        ));
+    }
+
+    /// The `D` key: the selected limb goes automatic → front → behind → automatic.
+    pub fn cycle_selected_layer(&mut self) {
+        let Some(limb) = self.selected_limb() else {
+            self.say("Click a joint of an arm or leg to set its depth order".into());
+            return;
+        };
+        let next = match self.doc.order.get(limb) {
+            None => Some(Layer::Front),
+            Some(Layer::Front) => Some(Layer::Behind),
+            Some(Layer::Behind) => None,
+        };
+        self.set_limb_layer(limb, next);
+    }
+
     pub fn toggle_joint(&mut self, which: Which, joint: usize) {
         self.edit(|doc| {
             let s = match which {
@@ -649,12 +699,20 @@ impl Editor {
         let which = self.editable();
         self.edit(|doc| match which {
             Which::Source => doc.source = doc.source.mirrored(),
-            Which::Target => doc.target = doc.target.mirrored(),
+            Which::Target => {
+                doc.target = doc.target.mirrored();
+                // The arm put behind now does what the other arm did: so does its setting.
+                doc.order = doc.order.mirrored();
+            }
         });
     }
 
+    /// The target back to the source pose, every limb's depth back to automatic: a fresh start.
     pub fn reset_target(&mut self) {
-        self.edit(|doc| doc.target = doc.source.clone());
+        self.edit(|doc| {
+            doc.target = doc.source.clone();
+            doc.order = LimbOrder::default();
+        });
     }
 
     /// Switches between fitting the source and posing the target (not an edit of the poses).
@@ -852,6 +910,7 @@ impl Editor {
             target: skeleton.clone(),
             source: skeleton,
             timeline: before.timeline.clone(),
+            order: before.order,
         };
         if self.doc != before {
             self.history.record(before.clone());
@@ -913,13 +972,14 @@ impl Editor {
         if let Some((small, s)) = self.preview_photo.clone() {
             let (src, tgt) = (now.1.scaled(s, s), now.2.scaled(s, s));
             let layers = self.layers.as_mut().and_then(|l| l.get(&small, &src));
-            let key = (small.id, src, tgt, layers.is_some());
+            let key = (small.id, src, tgt, layers.is_some(), self.doc.order);
             if self.preview_sent.as_ref() != Some(&key) && !self.show_cached_frame(&key) {
                 self.preview_worker.submit(PreviewRequest {
                     id: self.latest_request,
                     photo: small,
                     source: key.1.clone(),
                     target: key.2.clone(),
+                    order: key.4,
                     layers,
                 });
                 self.preview_asked(&key);
@@ -1146,6 +1206,22 @@ fn unavailable_message(u: &Unavailable) -> String {
     } else {
         format!("Pose detection could not load: {}", u.message)
     }
+}
+
+/// What the depth controls call a limb's layer.
+pub fn layer_name(layer: Option<Layer>) -> &'static str {
+    match layer {
+        None => "automatic depth",
+        Some(Layer::Front) => "in front of the body",
+        Some(Layer::Behind) => "behind the body",
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn file_name(p: &Path) -> String {
@@ -1624,5 +1700,105 @@ mod tests {
         assert_eq!(written.dimensions(), img.dimensions());
         let far = written.get_pixel(img.width() - 5, img.height() - 5);
         assert_eq!(far, img.get_pixel(img.width() - 5, img.height() - 5));
+    }
+
+    /// The depth toggle of issue 28 end to end: the right forearm brought across the chest is
+    /// drawn over it by default; "Behind" (one undo step) changes the preview there, the
+    /// project keeps the choice, and the reopened project previews the same picture.
+    #[test]
+    fn depth_toggle_changes_the_preview_and_survives_the_project() {
+        use crate::pose::skeleton::*;
+        let dir = tempfile::tempdir().unwrap();
+        // A textured photo: wherever the warp samples differently, the preview differs.
+        let path = dir.path().join("texture.png");
+        image::RgbImage::from_fn(240, 320, |x, y| {
+            image::Rgb([
+                (x * 7 % 251) as u8,
+                (y * 5 % 241) as u8,
+                ((x ^ y) * 3) as u8,
+            ])
+        })
+        .save(&path)
+        .unwrap();
+        let options = EditorOptions {
+            detect: false,
+            composite: false,
+            ..Default::default()
+        };
+        let new_editor = || {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            Editor::with_detect_job(options.clone(), || {}, Arc::new(pool), |_| unreachable!())
+        };
+        let preview_of = |e: &mut Editor| -> image::RgbImage {
+            let t0 = Instant::now();
+            loop {
+                e.tick();
+                let target = e
+                    .preview_photo
+                    .as_ref()
+                    .map(|(_, s)| e.doc.target.to_pose().scaled(*s, *s));
+                if e.preview
+                    .as_ref()
+                    .is_some_and(|p| p.order == e.doc.order && Some(&p.target) == target.as_ref())
+                {
+                    return e.preview.as_ref().unwrap().image.clone();
+                }
+                assert!(t0.elapsed() < Duration::from_secs(60), "no preview came");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+
+        let mut e = new_editor();
+        e.open_photo(&path).unwrap();
+        e.set_mode(Mode::PoseTarget);
+        // Elbow in at the waist, the wrist across the chest by the left shoulder's x.
+        let pt = e.doc.target.points;
+        let elbow = [
+            (pt[R_SHOULDER][0] + pt[NECK][0]) / 2.0,
+            (pt[R_SHOULDER][1] + pt[R_HIP][1]) / 2.0,
+        ];
+        let reach = pt[R_ELBOW][1] - pt[R_SHOULDER][1];
+        let wrist = [pt[L_SHOULDER][0], elbow[1] - 0.2 * reach];
+        e.edit(|d| {
+            d.target.points[R_ELBOW] = elbow;
+            d.target.points[R_WRIST] = wrist;
+        });
+        let auto = preview_of(&mut e);
+
+        e.select_joint(R_WRIST);
+        e.set_limb_layer(Limb::RightArm, Some(Layer::Behind));
+        let behind = preview_of(&mut e);
+        // Where the forearm crosses the chest the two pictures differ (and only a part of
+        // the photo: everything away from the forearm is the same).
+        let changed = auto
+            .pixels()
+            .zip(behind.pixels())
+            .filter(|(a, b)| a != b)
+            .count();
+        let all = (auto.width() * auto.height()) as usize;
+        assert!(
+            changed > 100 && changed < all / 5,
+            "{changed} of {all} pixels changed"
+        );
+        // One undo step each way.
+        e.undo();
+        assert!(e.doc.order.is_auto());
+        e.redo();
+        assert_eq!(e.doc.order.right_arm, Some(Layer::Behind));
+
+        let project = dir.path().join("depth.json");
+        e.save_project(&project).unwrap();
+        let text = std::fs::read_to_string(&project).unwrap();
+        assert!(text.contains("\"right_arm\": \"behind\""), "{text}");
+        let mut back = new_editor();
+        back.open_project(&project).unwrap();
+        assert_eq!(back.doc.order, e.doc.order);
+        assert_eq!(preview_of(&mut back), behind);
+        // Back to automatic: the first picture again.
+        back.set_limb_layer(Limb::RightArm, None);
+        assert_eq!(preview_of(&mut back), auto);
     }
 }

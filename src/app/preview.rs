@@ -7,6 +7,7 @@
 use super::engine::Photo;
 use crate::composite::PhotoLayers;
 use crate::pose::Pose;
+use crate::puppet::{LimbOrder, PuppetConfig};
 use image::RgbImage;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,14 +19,16 @@ pub struct PreviewRequest {
     pub photo: Arc<Photo>,
     pub source: Pose,
     pub target: Pose,
+    /// The target's depth order (limbs the user put in front of / behind the body).
+    pub order: LimbOrder,
     /// The shrunk photo's layers for this source skeleton, when built.
     pub layers: Option<Arc<PhotoLayers>>,
 }
 
-/// What a preview shows: (preview photo id, source, target, composited over the layers).
-/// Two previews with one key are the same picture, so the editor can keep and reuse them
-/// (the timeline's frames).
-pub type PreviewKey = (u64, Pose, Pose, bool);
+/// What a preview shows: (preview photo id, source, target, composited over the layers, depth
+/// order). Two previews with one key are the same picture, so the editor can keep and reuse
+/// them (the timeline's frames).
+pub type PreviewKey = (u64, Pose, Pose, bool, LimbOrder);
 
 /// The re-posed photo, same size as the request's photo.
 #[derive(Clone, Debug)]
@@ -35,6 +38,7 @@ pub struct Preview {
     /// The request's skeletons (preview photo pixels).
     pub source: Pose,
     pub target: Pose,
+    pub order: LimbOrder,
     pub image: RgbImage,
     /// Whether `image` is composited over the plate (else the plain warp).
     pub composited: bool,
@@ -48,6 +52,7 @@ impl Preview {
             self.source.clone(),
             self.target.clone(),
             self.composited,
+            self.order,
         )
     }
 }
@@ -56,7 +61,10 @@ impl Preview {
 pub fn run(req: PreviewRequest) -> Preview {
     let t0 = Instant::now();
     let (w, h) = req.photo.image.dimensions();
-    let cfg = Default::default();
+    let cfg = PuppetConfig {
+        order: req.order,
+        ..Default::default()
+    };
     let composited = req
         .layers
         .as_ref()
@@ -79,6 +87,7 @@ pub fn run(req: PreviewRequest) -> Preview {
         photo_id: req.photo.id,
         source: req.source,
         target: req.target,
+        order: req.order,
         image,
         composited,
         millis: t0.elapsed().as_secs_f64() * 1e3,

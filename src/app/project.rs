@@ -4,6 +4,7 @@
 use super::engine::ModelSpec;
 use crate::animate::keyframes::Timeline;
 use crate::pose::rig::Rig;
+use crate::puppet::LimbOrder;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -87,6 +88,10 @@ pub struct Project {
     /// The keyframes (none in projects written before the editor had them).
     #[serde(default)]
     pub timeline: Timeline,
+    /// The target's depth order (limbs put in front of / behind the body); absent when every
+    /// limb is automatic, as in projects written before it existed.
+    #[serde(default, skip_serializing_if = "LimbOrder::is_auto")]
+    pub order: LimbOrder,
     #[serde(default)]
     pub model: ModelSpec,
     #[serde(default)]
@@ -217,6 +222,10 @@ mod tests {
             source: Rig::template(300.0, 400.0),
             target,
             timeline: Timeline::default(),
+            order: LimbOrder {
+                right_arm: Some(crate::puppet::Layer::Behind),
+                ..Default::default()
+            },
             model: ModelSpec::default(),
             settings: Settings {
                 overlay: ResultOverlay::Flow,
@@ -228,6 +237,7 @@ mod tests {
         p.save(&file).unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.contains("\"photo\": \"me.png\""), "{text}");
+        assert!(text.contains("\"right_arm\": \"behind\""), "{text}");
         let back = Project::load(&file).unwrap();
         assert_eq!(back.photo.as_deref(), Some(photo.as_path()));
         assert_eq!(
@@ -266,6 +276,7 @@ mod tests {
             source: rest.clone(),
             target: rest,
             timeline: timeline.clone(),
+            order: LimbOrder::default(),
             model: ModelSpec::default(),
             settings: Settings::default(),
         };
@@ -281,6 +292,7 @@ mod tests {
         std::fs::write(&file, old.to_string()).unwrap();
         let back = Project::load(&file).unwrap();
         assert!(back.timeline.is_empty());
+        assert!(back.order.is_auto());
         assert_eq!(back.source, p.source);
 
         let mut bad = p.clone();
@@ -306,6 +318,7 @@ mod tests {
             source: Rig::template(10.0, 10.0),
             target: Rig::template(10.0, 10.0),
             timeline: Timeline::default(),
+            order: LimbOrder::default(),
             model: ModelSpec::default(),
             settings: Settings::default(),
         };

@@ -120,7 +120,11 @@ impl FrameCache {
     /// Frame `frame`'s preview, if it was kept for exactly `key`.
     pub fn get(&self, frame: usize, key: &PreviewKey) -> Option<&Preview> {
         self.frames.get(&frame).filter(|p| {
-            p.photo_id == key.0 && p.source == key.1 && p.target == key.2 && p.composited == key.3
+            p.photo_id == key.0
+                && p.source == key.1
+                && p.target == key.2
+                && p.composited == key.3
+                && p.order == key.4
         })
     }
 
@@ -135,7 +139,11 @@ impl FrameCache {
     /// Keeps `p` if it answers a frame asked for (and fits in memory).
     pub fn offer(&mut self, p: &Preview) {
         let Some(pos) = self.asked.iter().rposition(|(_, k)| {
-            p.photo_id == k.0 && p.source == k.1 && p.target == k.2 && p.composited == k.3
+            p.photo_id == k.0
+                && p.source == k.1
+                && p.target == k.2
+                && p.composited == k.3
+                && p.order == k.4
         }) else {
             return;
         };
@@ -177,7 +185,7 @@ impl Editor {
         self.can_animate()
     }
 
-    /// Adds the current target as a keyframe after the selected one (or at the end), and
+    /// Adds the current target (with its depth order) as a keyframe after the selected one (or at the end), and
     /// selects it.
     pub fn add_keyframe(&mut self) {
         if !self.check_can_animate() {
@@ -189,20 +197,26 @@ impl Editor {
             return;
         }
         let at = self.timeline.selected.map_or(n, |i| i + 1).min(n);
-        let rig = self.doc.target.clone();
-        self.edit(|d| d.timeline.keyframes.insert(at, Keyframe::new(rig)));
+        let key = Keyframe {
+            order: self.doc.order,
+            ..Keyframe::new(self.doc.target.clone())
+        };
+        self.edit(|d| d.timeline.keyframes.insert(at, key));
         self.park_on_keyframe(at);
         let t = self.doc.timeline.time_of(at);
         self.say(format!("Added keyframe {} at {t:.2} s", at + 1));
     }
 
-    /// Replaces the selected keyframe's pose with the current target.
+    /// Replaces the selected keyframe's pose and depth order with the current target's.
     pub fn update_keyframe(&mut self) {
         let Some(i) = self.selected_keyframe() else {
             return;
         };
-        let rig = self.doc.target.clone();
-        self.edit(|d| d.timeline.keyframes[i].rig = rig);
+        let (rig, order) = (self.doc.target.clone(), self.doc.order);
+        self.edit(|d| {
+            d.timeline.keyframes[i].rig = rig;
+            d.timeline.keyframes[i].order = order;
+        });
         self.park_on_keyframe(i);
     }
 
@@ -253,13 +267,18 @@ impl Editor {
         self.timeline.playhead = self.doc.timeline.time_of(j);
     }
 
-    /// Selects keyframe `i` and poses the target as it (one undoable edit: the target changes).
+    /// Selects keyframe `i` and poses the target as it, depth order included (one undoable
+    /// edit: the target changes).
     pub fn select_keyframe(&mut self, i: usize) {
         if !self.check_can_animate() || i >= self.doc.timeline.keyframes.len() {
             return;
         }
-        let rig = self.doc.timeline.keyframes[i].rig.clone();
-        self.edit(|d| d.target = rig);
+        let k = &self.doc.timeline.keyframes[i];
+        let (rig, order) = (k.rig.clone(), k.order);
+        self.edit(|d| {
+            d.target = rig;
+            d.order = order;
+        });
         self.park_on_keyframe(i);
     }
 
@@ -383,7 +402,7 @@ impl Editor {
         self.show_frame(frame);
     }
 
-    /// Puts frame `frame`'s pose on the target without an undo record.
+    /// Puts frame `frame`'s pose and depth order on the target without an undo record.
     fn show_frame(&mut self, frame: usize) {
         let fps = self.doc.timeline.fps;
         let Some(rig) = self.doc.timeline.frame(frame, fps) else {
@@ -393,6 +412,7 @@ impl Editor {
         if self.doc.target != rig {
             self.doc.target = rig.clone();
         }
+        self.doc.order = self.doc.timeline.frame_order(frame, fps);
         self.timeline.shown = Some(rig);
     }
 

@@ -4,6 +4,7 @@ use crate::app::EditorOptions;
 use crate::pose::rig::dist;
 use crate::pose::skeleton::{L_ELBOW, L_SHOULDER, R_ELBOW, R_SHOULDER, R_WRIST};
 use crate::pose::Pose;
+use crate::puppet::{Layer, Limb, LimbOrder};
 use image::RgbImage;
 
 /// An editor posing the template on a blank 200×300 photo; no detector, no composite.
@@ -253,6 +254,7 @@ fn preview(frame_pose: &Pose, request: u64) -> Preview {
         target: frame_pose.clone(),
         image: RgbImage::new(4, 4),
         composited: false,
+        order: LimbOrder::default(),
         millis: 30.0,
     }
 }
@@ -271,7 +273,7 @@ fn frames_are_kept_for_their_exact_pose() {
         e.doc.timeline.frame(3, 12.0).unwrap().to_pose(),
         e.doc.timeline.frame(4, 12.0).unwrap().to_pose(),
     );
-    let key = |p: &Pose| (1, Pose::missing(), p.clone(), false);
+    let key = |p: &Pose| (1, Pose::missing(), p.clone(), false, LimbOrder::default());
     let cache = &mut e.timeline.frames;
     cache.asked(3, key(&a));
     cache.asked(4, key(&b));
@@ -282,12 +284,21 @@ fn frames_are_kept_for_their_exact_pose() {
     assert_eq!(cache.len(), 2);
     assert!(cache.get(3, &key(&a)).is_some());
     assert!(cache.get(3, &key(&b)).is_none(), "frame 3 is not b");
+    let auto = LimbOrder::default();
     assert!(cache
-        .get(3, &(1, Pose::missing(), a.clone(), true))
+        .get(3, &(1, Pose::missing(), a.clone(), true, auto))
         .is_none());
     assert!(cache
-        .get(3, &(2, Pose::missing(), a.clone(), false))
+        .get(3, &(2, Pose::missing(), a.clone(), false, auto))
         .is_none());
+    let mut behind = auto;
+    behind.set(Limb::LeftLeg, Some(Layer::Behind));
+    assert!(
+        cache
+            .get(3, &(1, Pose::missing(), a.clone(), false, behind))
+            .is_none(),
+        "another depth order is another picture"
+    );
 
     // The editor shows a kept frame at once, as its newest preview.
     e.scrub_to(3.0 / 12.0);
@@ -304,4 +315,57 @@ fn frames_are_kept_for_their_exact_pose() {
     e.set_keyframe_duration(0, 2.0, false);
     e.tick_timeline(Instant::now());
     assert!(e.timeline.frames.is_empty());
+}
+
+/// A keyframe keeps the depth order it was added with; scrubbing shows each segment with its
+/// start keyframe's order (a step), selecting a keyframe restores its order, and changing the
+/// order is one undo step.
+#[test]
+fn keyframes_carry_the_depth_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = editor(dir.path());
+    e.add_keyframe();
+    swing(&mut e, 60.0);
+    e.select_joint(R_WRIST);
+    assert_eq!(e.selected_limb(), Some(Limb::RightArm));
+    e.cycle_selected_layer();
+    assert_eq!(e.doc.order.right_arm, Some(Layer::Front));
+    e.cycle_selected_layer();
+    assert_eq!(e.doc.order.right_arm, Some(Layer::Behind));
+    e.undo();
+    assert_eq!(e.doc.order.right_arm, Some(Layer::Front));
+    e.redo();
+    e.add_keyframe();
+    swing(&mut e, 30.0);
+    e.set_limb_layer(Limb::RightArm, None);
+    e.add_keyframe();
+    let k = &e.doc.timeline.keyframes;
+    assert_eq!(
+        [
+            k[0].order.right_arm,
+            k[1].order.right_arm,
+            k[2].order.right_arm
+        ],
+        [None, Some(Layer::Behind), None]
+    );
+    // Halfway through the first segment: automatic; through the second: behind.
+    e.scrub_to(0.5);
+    assert!(e.doc.order.is_auto());
+    e.scrub_to(1.5);
+    assert_eq!(e.doc.order.right_arm, Some(Layer::Behind));
+    e.select_keyframe(2);
+    assert!(e.doc.order.is_auto());
+    e.select_keyframe(1);
+    assert_eq!(e.doc.order.right_arm, Some(Layer::Behind));
+    // Neck and face joints have no limb: D says what to do instead of changing anything.
+    e.select_joint(crate::pose::skeleton::NECK);
+    let before = e.doc.clone();
+    e.cycle_selected_layer();
+    assert_eq!(e.doc, before);
+    // Mirroring the pose hands the setting to the other arm; a reset clears it.
+    e.mirror();
+    assert_eq!(e.doc.order.left_arm, Some(Layer::Behind));
+    assert_eq!(e.doc.order.right_arm, None);
+    e.reset_target();
+    assert!(e.doc.order.is_auto());
 }

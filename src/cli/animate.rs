@@ -113,14 +113,18 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
             Rig::from_pose(&found.pose, wh)
         }
     };
-    let (frames, fps) = match (&args.keyframes, &args.poses) {
+    // Depth orders come with the keyframes; a driving video's frames are all automatic.
+    let (frames, orders, fps) = match (&args.keyframes, &args.poses) {
         (Some(path), _) => {
             let timeline = Timeline::load(path)?;
             let fps = args.fps.unwrap_or(timeline.fps);
             check_fps(fps)?;
-            (timeline.frames(fps), fps)
+            (timeline.frames(fps), timeline.frame_orders(fps), fps)
         }
-        (None, Some(path)) => driven_frames(args, path, &source)?,
+        (None, Some(path)) => {
+            let (frames, fps) = driven_frames(args, path, &source)?;
+            (frames, Vec::new(), fps)
+        }
         (None, None) => anyhow::bail!("give --keyframes or --poses"),
     };
     let settings = ExportSettings {
@@ -133,6 +137,7 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
             loop_forever: !args.once,
         },
         measure_flicker: args.stats,
+        orders,
     };
     let bar = ProgressBar::new(frames.len() as u64).with_style(ProgressStyle::with_template(
         "{spinner} {msg} [{bar:30}] {pos}/{len} frames, {elapsed} (eta {eta})",

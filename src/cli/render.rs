@@ -5,6 +5,7 @@ use crate::composite::{composite_network, Mover, NetworkOutputs, PhotoLayers};
 use crate::imaging::{self, fit::fit_photo, flow_to_color, mask_to_image, save_image_atomic};
 use crate::model::{Generated, Generator, ModelKind};
 use crate::pose::{self, Pose};
+use crate::puppet::{Layer, Limb, PuppetConfig};
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use clap::Args;
@@ -64,6 +65,34 @@ pub struct RenderArgs {
     /// Outline in magenta what the composite invented (person the photo never showed).
     #[arg(long, conflicts_with = "raw")]
     pub mark_invented: bool,
+    /// Puppet: limbs drawn in front of the body where they cross it, whatever the skeleton
+    /// suggests (comma-separated: right-arm, left-arm, right-leg, left-leg).
+    #[arg(long, value_delimiter = ',', value_parser = parse_limb)]
+    pub front: Vec<Limb>,
+    /// Puppet: limbs drawn behind the body (same names as --front).
+    #[arg(long, value_delimiter = ',', value_parser = parse_limb)]
+    pub behind: Vec<Limb>,
+}
+
+fn parse_limb(s: &str) -> Result<Limb, String> {
+    Limb::parse(s)
+        .ok_or_else(|| format!("unknown limb {s:?}: right-arm, left-arm, right-leg or left-leg"))
+}
+
+/// The puppet's settings with the depth order of `--front` / `--behind`.
+fn puppet_config(args: &RenderArgs) -> Result<PuppetConfig> {
+    let mut cfg = PuppetConfig::default();
+    for (limbs, layer) in [(&args.front, Layer::Front), (&args.behind, Layer::Behind)] {
+        for &limb in limbs {
+            anyhow::ensure!(
+                cfg.order.get(limb).is_none_or(|l| l == layer),
+                "the {} is both in --front and --behind",
+                limb.name()
+            );
+            cfg.order.set(limb, Some(layer));
+        }
+    }
+    Ok(cfg)
 }
 
 /// The composite as written: with `--mark-invented`, the invented regions outlined.
@@ -89,6 +118,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         return run_puppet(args);
     }
     let kind = ModelKind::parse(model)?;
+    anyhow::ensure!(
+        args.front.is_empty() && args.behind.is_empty(),
+        "--front/--behind set the puppet's depth order (--model puppet); a network decides it itself"
+    );
     if kind == ModelKind::Pona && args.layers.is_some() {
         anyhow::bail!(
             "PoNA has no flow or occlusion mask to composite with, so no layers; drop --layers"
@@ -181,15 +214,14 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
             "the puppet warp has no weights or config; drop --weights/--random-weights/--config"
         );
     }
+    let cfg = puppet_config(args)?;
     let (photo, source, target) = read_inputs(args)?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     // The full-resolution warp, only when it is written (the plain warp, --flow, --mask): the
     // composite computes its own on a coarser grid.
     let full_warp = std::cell::OnceCell::new();
-    let warp = || {
-        full_warp
-            .get_or_init(|| crate::puppet::puppet_warp(&source, &target, h, w, &Default::default()))
-    };
+    let warp =
+        || full_warp.get_or_init(|| crate::puppet::puppet_warp(&source, &target, h, w, &cfg));
     // The person re-posed inside the photo (matte, plate, composite) unless --raw, or unless no
     // matte can be had (no detector models): then the plain warp, and why.
     let composited = if args.raw {
@@ -199,8 +231,7 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     };
     match composited {
         Some(layers) => {
-            let out =
-                crate::composite::composite_puppet(&layers, &source, &target, &Default::default())?;
+            let out = crate::composite::composite_puppet(&layers, &source, &target, &cfg)?;
             save_image_atomic(&finished(args, &out), &args.out)?;
             if let Some(dir) = &args.layers {
                 save_layers(dir, &layers, &out)?;
@@ -349,4 +380,53 @@ fn level_path(path: &Path, level: usize, finest: bool) -> PathBuf {
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
     path.with_file_name(format!("{stem}_level{level}{ext}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(extra: &[&str]) -> RenderArgs {
+        let mut argv = vec![
+            "marionette",
+            "render",
+            "--image",
+            "a.png",
+            "--source-pose",
+            "s.json",
+            "--target-pose",
+            "t.json",
+            "--out",
+            "o.png",
+        ];
+        argv.extend_from_slice(extra);
+        match super::super::Cli::try_parse_from(argv).unwrap().command {
+            Some(super::super::Command::Render(a)) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn front_and_behind_set_the_puppets_depth_order() {
+        let cfg = puppet_config(&parse(&[
+            "--front",
+            "right-arm,left_leg",
+            "--behind",
+            "left-arm",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.order.get(Limb::RightArm), Some(Layer::Front));
+        assert_eq!(cfg.order.get(Limb::LeftLeg), Some(Layer::Front));
+        assert_eq!(cfg.order.get(Limb::LeftArm), Some(Layer::Behind));
+        assert_eq!(cfg.order.get(Limb::RightLeg), None);
+        assert!(puppet_config(&parse(&[])).unwrap().order.is_auto());
+        let both = puppet_config(&parse(&["--front", "right-arm", "--behind", "right-arm"]));
+        assert!(format!("{:#}", both.unwrap_err()).contains("both"));
+        let argv = ["marionette", "render", "--front", "tail"];
+        let e = super::super::Cli::try_parse_from(argv)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown limb"), "{e}");
+    }
 }

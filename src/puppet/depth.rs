@@ -19,10 +19,160 @@
 //!    in the same direction (+ front, − back). The nearer side's arm and leg get +0.25, the
 //!    farther −0.25; in profile the farther arm goes behind the torso (−1) and the nearer in
 //!    front (2), whatever the facing.
+//! 5. **The user's word.** A [`LimbOrder`] overrides the *target* depth of a whole limb (arm:
+//!    upper arm + forearm with the hand; leg: thigh + shin with the foot): in front of
+//!    everything the heuristic places (torso, head, the other limbs), or behind the torso. The
+//!    source depths stay the heuristic's: how the photo is layered is a fact of the photo.
 
 use super::geometry::norm;
 use crate::pose::skeleton::*;
 use crate::pose::Pose;
+use serde::{Deserialize, Serialize};
+
+/// One of the four limbs whose depth order the user can set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Limb {
+    RightArm,
+    LeftArm,
+    RightLeg,
+    LeftLeg,
+}
+
+impl Limb {
+    pub const ALL: [Limb; 4] = [Limb::RightArm, Limb::LeftArm, Limb::RightLeg, Limb::LeftLeg];
+
+    /// The limb a joint moves (shoulder/elbow/wrist: that arm; hip/knee/ankle: that leg);
+    /// `None` for the neck and the face.
+    pub fn of_joint(j: usize) -> Option<Limb> {
+        match j {
+            R_SHOULDER | R_ELBOW | R_WRIST => Some(Limb::RightArm),
+            L_SHOULDER | L_ELBOW | L_WRIST => Some(Limb::LeftArm),
+            R_HIP | R_KNEE | R_ANKLE => Some(Limb::RightLeg),
+            L_HIP | L_KNEE | L_ANKLE => Some(Limb::LeftLeg),
+            _ => None,
+        }
+    }
+
+    /// For people: "right arm" (the person's right).
+    pub fn name(self) -> &'static str {
+        match self {
+            Limb::RightArm => "right arm",
+            Limb::LeftArm => "left arm",
+            Limb::RightLeg => "right leg",
+            Limb::LeftLeg => "left leg",
+        }
+    }
+
+    /// Parses the command line's spelling: `right-arm`, `left-leg`, … (also `right_arm`).
+    pub fn parse(s: &str) -> Option<Limb> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        Limb::ALL
+            .into_iter()
+            .find(|l| l.name().replace(' ', "-") == s)
+    }
+
+    fn of_region(region: Region) -> Option<Limb> {
+        match region {
+            Region::Arm { right: true, .. } => Some(Limb::RightArm),
+            Region::Arm { right: false, .. } => Some(Limb::LeftArm),
+            Region::Leg { right: true, .. } => Some(Limb::RightLeg),
+            Region::Leg { right: false, .. } => Some(Limb::LeftLeg),
+            Region::Torso | Region::Head => None,
+        }
+    }
+}
+
+/// Where the user put a limb relative to the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// In front of the torso, the head and every limb left to the heuristic.
+    Front,
+    /// Behind the torso (and so behind the head and the limbs in front of it).
+    Behind,
+}
+
+/// The user's depth order of the target pose: per limb, `None` = the heuristic's choice
+/// (facing and nearer side, see the module text), or a [`Layer`]. Stored in projects and
+/// keyframes; every field is optional in the JSON (`{}` = all automatic), so files written
+/// before it existed load unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimbOrder {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub right_arm: Option<Layer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_arm: Option<Layer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub right_leg: Option<Layer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_leg: Option<Layer>,
+}
+
+/// Target depths of an overridden limb: beyond the heuristic's range (arms reach 2.35 in
+/// front and −1.35 behind) so the user's choice wins every overlap it is meant to win.
+const FRONT_DEPTH: f64 = 2.5;
+const BEHIND_DEPTH: f64 = -1.5;
+
+impl LimbOrder {
+    /// Every limb automatic (what [`Default`] gives).
+    pub fn is_auto(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Left and right swapped: the order that goes with a mirrored pose (whose right arm does
+    /// what the left one did).
+    pub fn mirrored(&self) -> Self {
+        Self {
+            right_arm: self.left_arm,
+            left_arm: self.right_arm,
+            right_leg: self.left_leg,
+            left_leg: self.right_leg,
+        }
+    }
+
+    pub fn get(&self, limb: Limb) -> Option<Layer> {
+        *self.slot(limb)
+    }
+
+    pub fn set(&mut self, limb: Limb, layer: Option<Layer>) {
+        *self.slot_mut(limb) = layer;
+    }
+
+    fn slot(&self, limb: Limb) -> &Option<Layer> {
+        match limb {
+            Limb::RightArm => &self.right_arm,
+            Limb::LeftArm => &self.left_arm,
+            Limb::RightLeg => &self.right_leg,
+            Limb::LeftLeg => &self.left_leg,
+        }
+    }
+
+    fn slot_mut(&mut self, limb: Limb) -> &mut Option<Layer> {
+        match limb {
+            Limb::RightArm => &mut self.right_arm,
+            Limb::LeftArm => &mut self.left_arm,
+            Limb::RightLeg => &mut self.right_leg,
+            Limb::LeftLeg => &mut self.left_leg,
+        }
+    }
+
+    /// Target depth of a part: the heuristic's [`depth`] unless the user placed its limb. The
+    /// lower segment stays 0.1 further in the same direction (a forearm in front lies over its
+    /// upper arm at the elbow, one behind under it), as in the heuristic.
+    pub(crate) fn depth(&self, region: Region, o: &Orientation) -> f64 {
+        let lower = match region {
+            Region::Arm { lower, .. } | Region::Leg { lower, .. } => lower,
+            Region::Torso | Region::Head => false,
+        };
+        let step = if lower { 0.1 } else { 0.0 };
+        match Limb::of_region(region).and_then(|l| self.get(l)) {
+            Some(Layer::Front) => FRONT_DEPTH + step,
+            Some(Layer::Behind) => BEHIND_DEPTH - step,
+            None => depth(region, o),
+        }
+    }
+}
 
 /// Which kind of body part (for its depth).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,5 +356,105 @@ mod tests {
         };
         assert!(depth(left, &o) < depth(Region::Torso, &o));
         assert!(depth(arm, &o) > depth(Region::Torso, &o));
+    }
+
+    /// An override puts a limb's parts beyond every automatic depth, in both orientations;
+    /// the other limbs, torso and head keep theirs.
+    #[test]
+    fn overrides_beat_the_heuristic_everywhere() {
+        let mut order = LimbOrder::default();
+        order.set(Limb::RightArm, Some(Layer::Behind));
+        order.set(Limb::LeftLeg, Some(Layer::Front));
+        let regions = |right: bool| {
+            [false, true]
+                .map(|lower| Region::Arm { right, lower })
+                .into_iter()
+                .chain([false, true].map(|lower| Region::Leg { right, lower }))
+        };
+        let others: Vec<Region> = [Region::Torso, Region::Head]
+            .into_iter()
+            .chain(regions(true).chain(regions(false)))
+            .collect();
+        for o in [
+            Orientation {
+                front: true,
+                near: 1.0,
+                profile: false,
+            },
+            Orientation {
+                front: false,
+                near: -1.0,
+                profile: false,
+            },
+            Orientation {
+                front: true,
+                near: -1.0,
+                profile: true,
+            },
+        ] {
+            for lower in [false, true] {
+                let arm = order.depth(Region::Arm { right: true, lower }, &o);
+                let leg = order.depth(
+                    Region::Leg {
+                        right: false,
+                        lower,
+                    },
+                    &o,
+                );
+                for &r in &others {
+                    assert!(arm < depth(r, &o), "{r:?} {o:?}");
+                    assert!(leg > depth(r, &o), "{r:?} {o:?}");
+                }
+            }
+            for r in [
+                Region::Torso,
+                Region::Head,
+                Region::Arm {
+                    right: false,
+                    lower: true,
+                },
+            ] {
+                assert_eq!(order.depth(r, &o), depth(r, &o));
+            }
+        }
+        // Forearm over its upper arm in front, under it behind.
+        let o = Orientation {
+            front: true,
+            near: 0.0,
+            profile: false,
+        };
+        let d = |lower| {
+            order.depth(
+                Region::Leg {
+                    right: false,
+                    lower,
+                },
+                &o,
+            )
+        };
+        assert!(d(true) > d(false));
+        let d = |lower| order.depth(Region::Arm { right: true, lower }, &o);
+        assert!(d(true) < d(false));
+    }
+
+    #[test]
+    fn limbs_of_joints_and_their_names() {
+        assert_eq!(Limb::of_joint(R_WRIST), Some(Limb::RightArm));
+        assert_eq!(Limb::of_joint(L_KNEE), Some(Limb::LeftLeg));
+        assert_eq!(Limb::of_joint(NECK), None);
+        assert_eq!(Limb::of_joint(NOSE), None);
+        for l in Limb::ALL {
+            assert_eq!(Limb::parse(&l.name().replace(' ', "-")), Some(l));
+        }
+        assert_eq!(Limb::parse("Left_Arm"), Some(Limb::LeftArm));
+        assert_eq!(Limb::parse("tail"), None);
+        // All automatic is `{}` in JSON, and `{}` (or an old file's absence) reads back so.
+        assert_eq!(serde_json::to_string(&LimbOrder::default()).unwrap(), "{}");
+        let o: LimbOrder = serde_json::from_str(r#"{"left_leg": "behind"}"#).unwrap();
+        assert_eq!(o.get(Limb::LeftLeg), Some(Layer::Behind));
+        assert!(!o.is_auto());
+        assert_eq!(o.mirrored().get(Limb::RightLeg), Some(Layer::Behind));
+        assert_eq!(o.mirrored().get(Limb::LeftLeg), None);
+        assert_eq!(o.mirrored().mirrored(), o);
     }
 }

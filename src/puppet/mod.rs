@@ -42,6 +42,7 @@ use rayon::prelude::*;
 use crate::imaging::FlowField;
 use crate::pose::Pose;
 
+pub use depth::{Layer, Limb, LimbOrder};
 pub use ownership::{ownership, unsquashed};
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
@@ -84,6 +85,9 @@ pub struct PuppetConfig {
     /// patches as the uncovered region changes shape from frame to frame and the cloth
     /// boils, so animations fill smoothly.
     pub textured_fill: bool,
+    /// The user's depth order of the target's limbs (in front of / behind the body); all
+    /// automatic by default. Only target depths change: the source's layering is the photo's.
+    pub order: LimbOrder,
 }
 
 impl Default for PuppetConfig {
@@ -103,6 +107,7 @@ impl Default for PuppetConfig {
             foot_length: 0.35,
             max_area_change: 0.1,
             textured_fill: true,
+            order: LimbOrder::default(),
         }
     }
 }

@@ -197,7 +197,7 @@ pub(crate) fn build(
             core_t,
             radius_t: rel * scale_t,
             radius_s: rel * scale_s,
-            depth_t: depth(region, &o_t),
+            depth_t: cfg.order.depth(region, &o_t),
             depth_s: depth(region, &o_s),
             xf,
         })

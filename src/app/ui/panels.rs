@@ -8,6 +8,7 @@ use crate::app::layers::LayersStatus;
 use crate::app::overlay::{self, FloatField, OverlayPaint, OverlayStyle};
 use crate::app::project::{Mode, ResultOverlay, ResultView};
 use crate::pose::JOINT_NAMES;
+use crate::puppet::{Layer, Limb};
 use eframe::egui::{self, Color32, Key, KeyboardShortcut, Modifiers, RichText, Vec2};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -34,14 +35,18 @@ pub fn shortcuts(ctx: &egui::Context, editor: &mut Editor) {
     if ctx.egui_wants_keyboard_input() {
         return; // typing in a text field
     }
-    let (fit, mirror, reset, tab) = ctx.input_mut(|i| {
+    let (fit, mirror, reset, tab, depth) = ctx.input_mut(|i| {
         (
             i.consume_key(Modifiers::NONE, Key::F),
             i.consume_key(Modifiers::NONE, Key::M),
             i.consume_key(Modifiers::NONE, Key::R),
             i.consume_key(Modifiers::NONE, Key::Tab),
+            i.consume_key(Modifiers::NONE, Key::D),
         )
     });
+    if depth {
+        editor.cycle_selected_layer();
+    }
     if fit {
         editor.refit = true;
     }
@@ -116,6 +121,7 @@ const HELP: &str = "Drag a joint to move it · Shift-drag swings the limb below 
 Right-click a joint to hide/show it · Wheel zooms · Middle- or Space-drag pans · F fits\n\
 Click the result to see where it sampled from · Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y) undo/redo\n\
 M mirrors the pose · R resets the target to the source · Tab switches fit/pose mode · Ctrl+Q quits\n\
+D puts the selected joint's arm or leg in front of the body, behind it, or back to automatic\n\
 K adds the target as a keyframe · P plays/pauses the keyframes · the timeline's slider scrubs";
 
 fn file_menu(ui: &mut egui::Ui, editor: &mut Editor) {
@@ -424,6 +430,7 @@ pub fn side_panel(ui: &mut egui::Ui, editor: &mut Editor) {
         });
         ui.checkbox(&mut editor.settings.lock_lengths, "Lock limb lengths");
         ui.checkbox(&mut editor.settings.show_hidden, "Show hidden joints");
+        depth_controls(ui, editor);
         joints_grid(ui, editor);
 
         ui.separator();
@@ -516,6 +523,77 @@ fn pending_detection(ui: &mut egui::Ui, editor: &mut Editor) {
             editor.dismiss_pending_detection();
         }
     });
+}
+
+/// Front / Auto / Behind for the selected joint's limb (`D` cycles them), and which other
+/// limbs are placed by hand.
+fn depth_controls(ui: &mut egui::Ui, editor: &mut Editor) {
+    // The order is the target's: while fitting, the target is the source.
+    if editor.settings.mode != Mode::PoseTarget {
+        return;
+    }
+    let Some(limb) = editor.selected_limb() else {
+        ui.label(
+            RichText::new(
+                "Depth: click an arm or leg joint to put it in front of or behind the body",
+            )
+            .small()
+            .weak(),
+        );
+        return;
+    };
+    let now = editor.doc.order.get(limb);
+    // Label and buttons on two rows: one row would widen the panel (and shift the panes under
+    // a joint being dragged, since a drag selects the joint).
+    ui.label(format!("Depth of the {}:", limb.name()));
+    ui.horizontal(|ui| {
+        for (layer, text, tip) in [
+            (
+                Some(Layer::Front),
+                "Front",
+                "Drawn over the body where it crosses it",
+            ),
+            (
+                None,
+                "Auto",
+                "From the skeleton: in front when the person faces the camera",
+            ),
+            (
+                Some(Layer::Behind),
+                "Behind",
+                "Hidden by the body where it crosses it",
+            ),
+        ] {
+            if ui
+                .selectable_label(now == layer, text)
+                .on_hover_text(format!("{tip} (D cycles)"))
+                .clicked()
+            {
+                editor.set_limb_layer(limb, layer);
+            }
+        }
+    });
+    let others: Vec<String> = Limb::ALL
+        .into_iter()
+        .filter(|&l| l != limb)
+        .filter_map(|l| {
+            editor.doc.order.get(l).map(|layer| {
+                let side = if layer == Layer::Front {
+                    "front"
+                } else {
+                    "behind"
+                };
+                format!("{} {side}", l.name())
+            })
+        })
+        .collect();
+    if !others.is_empty() {
+        ui.label(
+            RichText::new(format!("Also set: {}", others.join(", ")))
+                .small()
+                .weak(),
+        );
+    }
 }
 
 /// Visibility of each joint of the edited skeleton (missing joints are real in the data).

@@ -125,6 +125,9 @@ fn interact(
         if let Some(j) = hover {
             editor.toggle_joint(which, j);
         }
+    } else if let (true, Some(j)) = (resp.clicked(), hover) {
+        // A click on a joint selects it (its limb gets the depth controls), like a drag does.
+        editor.select_joint(j);
     } else if kind == PaneKind::Result && resp.clicked() && hover.is_none() {
         if let Some(p) = pointer {
             editor.probe_at(editor.view.to_photo(pane, p));
@@ -222,6 +225,7 @@ fn paint_photo_pane(
             hover.filter(|_| editable == Which::Target),
         );
     }
+    selected_ring(&painter, view, pane, editor);
     if let Some(probe) = &editor.probe {
         for (i, level) in probe.levels.iter().enumerate() {
             let rect = view.rect_to_screen(pane, level.window);
@@ -350,6 +354,7 @@ fn paint_result_pane(
         editor.settings.show_hidden,
         hover,
     );
+    selected_ring(&painter, view, pane, editor);
     if let Some(probe) = &editor.probe {
         crosshair(&painter, view.to_screen(pane, probe.point));
     }
@@ -470,6 +475,20 @@ fn draw_skeleton(
             painter.circle_stroke(p, 9.0, Stroke::new(2.0, Color32::WHITE));
         }
     }
+}
+
+/// The selected joint of the edited skeleton (whose limb the depth controls act on), ringed
+/// in amber; only for arm and leg joints while posing, when the depth controls show.
+fn selected_ring(painter: &egui::Painter, view: &View, pane: Rect, editor: &Editor) {
+    let posing = editor.settings.mode == Mode::PoseTarget;
+    let Some(j) = editor
+        .selected
+        .filter(|_| posing && editor.selected_limb().is_some())
+    else {
+        return;
+    };
+    let p = view.to_screen(pane, editor.skeleton(editor.editable()).points[j]);
+    painter.circle_stroke(p, 10.0, Stroke::new(2.0, Color32::from_rgb(255, 190, 40)));
 }
 
 fn crosshair(painter: &egui::Painter, p: Pos2) {
