@@ -8,7 +8,7 @@
 mod kernel;
 pub mod train;
 
-pub use kernel::{available, split_phases, tap_conv, Geometry, Kernel, PackedTaps, PackedUp, Row};
+pub use kernel::{available, split_phases, tap_conv, Geometry, Isa, PackedTaps, PackedUp, Row};
 
 use crate::ops::alloc::output_buffer;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
@@ -115,13 +115,28 @@ pub struct DirectConv {
 }
 
 impl DirectConv {
-    /// `weight` is the PyTorch weight `(cout, cin, k, k)`, flat.
+    /// `weight` is the PyTorch weight `(cout, cin, k, k)`, flat; packed for the tiles of
+    /// [`crate::ops::simd::isa`].
     pub fn new(
+        weight: &[f32],
+        shape: (usize, usize, usize),
+        stride: usize,
+        pad: Padding,
+        bias: Vec<f32>,
+    ) -> Result<Arc<Self>> {
+        let isa = crate::ops::simd::isa();
+        Self::new_on(weight, shape, stride, pad, bias, isa)
+    }
+
+    /// As [`Self::new`], packed for (and run on) the tiles of `isa`: each tile's tests, and
+    /// training's backward on the forward's set.
+    pub fn new_on(
         weight: &[f32],
         (cout, cin, k): (usize, usize, usize),
         stride: usize,
         pad: Padding,
         bias: Vec<f32>,
+        isa: Isa,
     ) -> Result<Arc<Self>> {
         if bias.len() != cout || weight.len() != cout * cin * k * k {
             candle_core::bail!(
@@ -131,8 +146,8 @@ impl DirectConv {
             );
         }
         let packed = match stride {
-            1 => PackedTaps::conv(weight, cout, cin, k),
-            2 => PackedTaps::conv_stride2(weight, cout, cin, k),
+            1 => PackedTaps::conv(weight, cout, cin, k, isa),
+            2 => PackedTaps::conv_stride2(weight, cout, cin, k, isa),
             s => candle_core::bail!("direct-conv: stride {s} (1 or 2)"),
         };
         Ok(Arc::new(Self {
@@ -146,7 +161,7 @@ impl DirectConv {
     }
 
     pub fn forward(self: &Arc<Self>, x: &Tensor) -> Result<Tensor> {
-        x.apply_op1_no_bwd(&ConvOp(self.clone(), self.pad))
+        self.forward_padded(x, self.pad)
     }
 
     /// As [`Self::forward`] with `pad` in place of the layer's own padding (a reflection pad
@@ -230,7 +245,8 @@ fn run_conv(
             split_phases(src, cin, hp, wp, &mut phases);
             src = &phases[..];
         }
-        tap_conv(src, g, &c.packed, &c.bias, o, Kernel::Simd).map_err(candle_core::Error::msg)?;
+        let isa = c.packed.isa();
+        tap_conv(src, g, &c.packed, &c.bias, o, isa).map_err(candle_core::Error::msg)?;
     }
     Ok((CpuStorage::F32(out), Shape::from((b, cout, g.ho, g.wo))))
 }
@@ -245,10 +261,11 @@ pub struct DirectUp {
 }
 
 impl DirectUp {
-    /// `weight` is the PyTorch weight `(cin, cout, 3, 3)`, flat.
+    /// `weight` is the PyTorch weight `(cin, cout, 3, 3)`, flat; packed for the tiles of
+    /// [`crate::ops::simd::isa`].
     pub fn new(cin: usize, cout: usize, weight: &[f32], bias: Vec<f32>) -> Arc<Self> {
         Arc::new(Self {
-            packed: PackedUp::new(weight, cin, cout),
+            packed: PackedUp::new(weight, cin, cout, crate::ops::simd::isa()),
             bias,
             cin,
             cout,
@@ -291,7 +308,7 @@ impl CustomOp1 for UpOp {
             };
             pad_image(img, (cin, h, w), pad, &mut padded);
             u.packed
-                .forward(&padded, (h, w), &u.bias, o, &mut scratch, Kernel::Simd)
+                .forward(&padded, (h, w), &u.bias, o, &mut scratch)
                 .map_err(candle_core::Error::msg)?;
         }
         Ok((CpuStorage::F32(out), Shape::from((b, u.cout, 2 * h, 2 * w))))
