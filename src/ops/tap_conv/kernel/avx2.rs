@@ -30,7 +30,7 @@ const PREFETCH: usize = 12;
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn tile(a: &[f32], t: &Tile, o: *mut f32, ostride: usize) {
     debug_assert!(t.ncols >= 1 && t.ncols <= AVX2_NR && t.bias.len() <= AVX2_MR);
-    match (t.ncols.div_ceil(8), t.ncols % 8 != 0) {
+    match (t.ncols.div_ceil(8), !t.ncols.is_multiple_of(8)) {
         (2, false) => rows::<AVX2_MR, 2, false>(a, t, o, ostride),
         (2, true) => rows::<AVX2_MR, 2, true>(a, t, o, ostride),
         (1, false) => rows::<AVX2_MR, 1, false>(a, t, o, ostride),
@@ -47,7 +47,7 @@ pub(super) unsafe fn tile_narrow(a: &[f32], t: &Tile, o: *mut f32, ostride: usiz
     debug_assert!(t.ncols >= 1 && t.ncols <= AVX2_NARROW_NR);
     debug_assert!(t.bias.len() <= AVX2_NARROW_MR);
     const R: usize = AVX2_NARROW_MR;
-    match (t.ncols.div_ceil(8), t.ncols % 8 != 0) {
+    match (t.ncols.div_ceil(8), !t.ncols.is_multiple_of(8)) {
         (3, false) => rows::<R, 3, false>(a, t, o, ostride),
         (3, true) => rows::<R, 3, true>(a, t, o, ostride),
         (2, false) => rows::<R, 2, false>(a, t, o, ostride),
