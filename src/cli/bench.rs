@@ -60,6 +60,22 @@ pub struct BenchArgs {
     pub edit: bool,
 }
 
+/// Which CPU path the kernels take, for the benchmarks' header: the instruction set (see
+/// `MARIONETTE_SIMD`) and whether the convolutions run the direct kernels or the
+/// matrix-product path (`MARIONETTE_TAP_CONV=0`, or no SIMD tile).
+pub(crate) fn cpu_path() -> String {
+    let isa = crate::ops::simd::isa();
+    let convs = if crate::ops::tap_conv::available() {
+        format!("direct {} kernels", isa.label())
+    } else {
+        "matrix products (no direct kernels)".to_string()
+    };
+    format!(
+        "CPU path: {} (norm, softmax), convolutions: {convs}",
+        isa.label()
+    )
+}
+
 /// Median ms of `f` over `runs` after `warmup`, and its last result.
 pub(crate) fn time<T>(
     warmup: usize,
@@ -182,6 +198,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         rayon::current_num_threads()
     );
     println!("GFLOP per forward: {:.2}", flops / 1e9);
+    if device.is_cpu() {
+        println!("{}", cpu_path());
+    }
     if let Generator::Gfla(g) = &model {
         let f = crate::model::gfla::flops::forward_flops(g.config(), (h, w));
         println!(

@@ -80,6 +80,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(why) = &first.model.fallback {
         println!("GPU unavailable: {why}");
     }
+    if first.model.device == "CPU" {
+        println!("{}", super::bench::cpu_path());
+    }
     let (mut wall, mut reused) = (Vec::new(), 0);
     for i in 1..=args.warmup + args.runs.max(1) {
         let t = Instant::now();

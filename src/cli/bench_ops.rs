@@ -164,14 +164,7 @@ pub fn run_conv_shapes(runs: usize) -> Result<()> {
         ("conv7", 36, 64, 262, 182),
         ("conv1", 512, 640, 64, 44),
     ];
-    println!(
-        "direct kernel: {}",
-        if crate::ops::tap_conv::available() {
-            "AVX-512"
-        } else {
-            "not on this CPU"
-        }
-    );
+    println!("{}", super::bench::cpu_path());
     println!(
         "  {:<6} {:>5} {:>5} {:>5} {:>8} {:>9} {:>9}",
         "shape", "cin", "cout", "in", "GFLOP", "ours", "candle"

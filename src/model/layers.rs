@@ -159,7 +159,7 @@ pub struct ShiftConv {
     bias: Tensor,
     k: usize,
     pad: usize,
-    /// On a CPU with AVX-512 and fixed weights, the direct kernel (used when no gradient is
+    /// On a CPU with a SIMD tile (AVX-512, AVX2+FMA, NEON) and fixed weights, the direct kernel (used when no gradient is
     /// tracked): no tap planes, 2–3× faster at GFLA's shapes.
     direct: Option<Arc<DirectConv>>,
 }

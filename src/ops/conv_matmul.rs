@@ -6,7 +6,7 @@
 //! ones). Here a stride-1 k×k conv is `W (cout·k², cin) × X (cin, Hp·Wp)` followed by the
 //! k² shifted adds of [`tap_sum`], and a stride-2 conv is the same over the input's four
 //! phases (space-to-depth), so every backward pass is a matrix product or a tap scatter. On
-//! CPUs with AVX-512, [`conv`] takes the direct kernel with its own backward instead.
+//! CPUs with a SIMD tile (AVX-512, AVX2+FMA, NEON), [`conv`] takes the direct kernel with its own backward instead.
 
 use super::tap_sum;
 use candle_core::{Result, Tensor};

@@ -9,6 +9,7 @@
 //! layer's `forward`. Both compute the same formula: `act((x − mean) / sqrt(var + eps) ·
 //! weight + bias)`, mean and biased variance over each (sample, channel) plane.
 
+use crate::ops::simd::Isa;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -184,14 +185,29 @@ impl Fused {
     }
 }
 
-/// One (sample, channel) plane, in the widest vectors the CPU has.
+/// One (sample, channel) plane, in the vectors of [`crate::ops::simd::isa`].
 fn norm_plane(x: &[f32], y: &mut [f32], affine: (f32, f32), eps: f32, act: Activation) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        return unsafe { norm_plane_avx512(x, y, affine, eps, act) };
+    norm_plane_on(crate::ops::simd::isa(), x, y, affine, eps, act)
+}
+
+/// One plane in the build of `isa` (every build sums in the same order: the same bits). NEON
+/// is the AArch64 baseline, so the portable build is the NEON one there.
+fn norm_plane_on(
+    isa: Isa,
+    x: &[f32],
+    y: &mut [f32],
+    affine: (f32, f32),
+    eps: f32,
+    act: Activation,
+) {
+    match isa {
+        // SAFETY: `isa` is supported (the `simd` module's choice, or the tests' filter).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { norm_plane_avx512(x, y, affine, eps, act) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { norm_plane_avx2(x, y, affine, eps, act) },
+        _ => norm_plane_body(x, y, affine, eps, act),
     }
-    norm_plane_body(x, y, affine, eps, act)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -203,6 +219,12 @@ unsafe fn norm_plane_avx512(
     eps: f32,
     act: Activation,
 ) {
+    norm_plane_body(x, y, affine, eps, act)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn norm_plane_avx2(x: &[f32], y: &mut [f32], affine: (f32, f32), eps: f32, act: Activation) {
     norm_plane_body(x, y, affine, eps, act)
 }
 
@@ -424,6 +446,27 @@ mod tests {
     use crate::model::layers::{leaky_relu, InstanceNorm};
     use candle_core::{Device, Var};
     use candle_nn::VarBuilder;
+
+    /// Every build this CPU runs gives the portable build's bits (lanes summed in one order),
+    /// over a plane with a tail past the 16 lanes.
+    #[test]
+    fn every_build_gives_the_same_bits() -> Result<()> {
+        let x = Tensor::randn(0.5f32, 2.0, 1000 + 7, &Device::Cpu)?.to_vec1::<f32>()?;
+        for act in [
+            Activation::None,
+            Activation::LeakyRelu(0.2),
+            Activation::Relu,
+        ] {
+            let mut want = vec![0f32; x.len()];
+            norm_plane_on(Isa::Portable, &x, &mut want, (1.3, -0.2), 1e-5, act);
+            for isa in crate::ops::simd::testable() {
+                let mut got = vec![f32::NAN; x.len()];
+                norm_plane_on(isa, &x, &mut got, (1.3, -0.2), 1e-5, act);
+                assert_eq!(got, want, "{isa:?} {act:?}");
+            }
+        }
+        Ok(())
+    }
 
     /// The fused op equals the composed layers (norm, then activation), values and gradients
     /// of x, weight and bias, for every activation, affine and plain.

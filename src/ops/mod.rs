@@ -20,6 +20,7 @@ pub mod local_attn;
 pub mod patch_columns;
 pub mod profile;
 pub mod resample2d;
+pub mod simd;
 pub mod softmax;
 pub mod tap_conv;
 

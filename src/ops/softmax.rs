@@ -5,9 +5,10 @@
 //! [`exp`] is a branch-free Cody–Waite reduction with a degree-7 polynomial (relative error
 //! < 2e-7 over the range a softmax meets; arguments below −87 give e^−87 ≈ 1.6e−38, nothing
 //! next to the row's maximum's 1), so the row loops vectorise — 16 lanes at a time in the
-//! AVX-512 build of the row function picked at run time. No gradient: tracked tensors keep
+//! AVX-512 build of the row function, 8 in the AVX2 one, picked at run time. No gradient: tracked tensors keep
 //! candle's composed softmax.
 
+use crate::ops::simd::Isa;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -36,19 +37,33 @@ pub fn exp(x: f32) -> f32 {
     p * scale
 }
 
-/// Softmax of one row `x` into `y`, in the widest vectors the CPU has.
+/// Softmax of one row `x` into `y`, in the vectors of [`crate::ops::simd::isa`].
 fn softmax_row(x: &[f32], y: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        return unsafe { softmax_row_avx512(x, y) };
+    softmax_row_on(crate::ops::simd::isa(), x, y)
+}
+
+/// One row in the build of `isa` (all sum in one order: the same bits; the portable build is
+/// the NEON one on AArch64, where NEON is the baseline).
+fn softmax_row_on(isa: Isa, x: &[f32], y: &mut [f32]) {
+    match isa {
+        // SAFETY: `isa` is supported (the `simd` module's choice, or the tests' filter).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { softmax_row_avx512(x, y) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { softmax_row_avx2(x, y) },
+        _ => softmax_row_body(x, y),
     }
-    softmax_row_body(x, y)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn softmax_row_avx512(x: &[f32], y: &mut [f32]) {
+    softmax_row_body(x, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax_row_avx2(x: &[f32], y: &mut [f32]) {
     softmax_row_body(x, y)
 }
 
@@ -140,6 +155,20 @@ mod tests {
             let got = softmax_last_dim(&x)?;
             let d = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
             assert!(d < 1e-6, "{shape:?}: {d}");
+        }
+        Ok(())
+    }
+
+    /// Every build this CPU runs gives the portable build's bits (lanes summed in one order).
+    #[test]
+    fn every_build_gives_the_same_bits() -> Result<()> {
+        let x = (Tensor::randn(0f32, 1.0, 2816 + 5, &Device::Cpu)? * 30.0)?.to_vec1::<f32>()?;
+        let mut want = vec![0f32; x.len()];
+        softmax_row_on(Isa::Portable, &x, &mut want);
+        for isa in crate::ops::simd::testable() {
+            let mut got = vec![f32::NAN; x.len()];
+            softmax_row_on(isa, &x, &mut got);
+            assert_eq!(got, want, "{isa:?}");
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 mod kernel;
 pub mod train;
 
-pub use kernel::{available, split_phases, tap_conv, Geometry, Kernel, PackedTaps, PackedUp, Row};
+pub use kernel::{available, split_phases, tap_conv, Geometry, Isa, PackedTaps, PackedUp, Row};
 
 use crate::ops::alloc::output_buffer;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
@@ -115,13 +115,28 @@ pub struct DirectConv {
 }
 
 impl DirectConv {
-    /// `weight` is the PyTorch weight `(cout, cin, k, k)`, flat.
+    /// `weight` is the PyTorch weight `(cout, cin, k, k)`, flat; packed for the tiles of
+    /// [`crate::ops::simd::isa`].
     pub fn new(
+        weight: &[f32],
+        shape: (usize, usize, usize),
+        stride: usize,
+        pad: Padding,
+        bias: Vec<f32>,
+    ) -> Result<Arc<Self>> {
+        let isa = crate::ops::simd::isa();
+        Self::new_on(weight, shape, stride, pad, bias, isa)
+    }
+
+    /// As [`Self::new`], packed for (and run on) the tiles of `isa`: each tile's tests, and
+    /// training's backward on the forward's set.
+    pub fn new_on(
         weight: &[f32],
         (cout, cin, k): (usize, usize, usize),
         stride: usize,
         pad: Padding,
         bias: Vec<f32>,
+        isa: Isa,
     ) -> Result<Arc<Self>> {
         if bias.len() != cout || weight.len() != cout * cin * k * k {
             candle_core::bail!(
@@ -131,8 +146,8 @@ impl DirectConv {
             );
         }
         let packed = match stride {
-            1 => PackedTaps::conv(weight, cout, cin, k),
-            2 => PackedTaps::conv_stride2(weight, cout, cin, k),
+            1 => PackedTaps::conv(weight, cout, cin, k, isa),
+            2 => PackedTaps::conv_stride2(weight, cout, cin, k, isa),
             s => candle_core::bail!("direct-conv: stride {s} (1 or 2)"),
         };
         Ok(Arc::new(Self {
@@ -146,7 +161,7 @@ impl DirectConv {
     }
 
     pub fn forward(self: &Arc<Self>, x: &Tensor) -> Result<Tensor> {
-        x.apply_op1_no_bwd(&ConvOp(self.clone(), self.pad))
+        self.forward_padded(x, self.pad)
     }
 
     /// As [`Self::forward`] with `pad` in place of the layer's own padding (a reflection pad
@@ -230,7 +245,8 @@ fn run_conv(
             split_phases(src, cin, hp, wp, &mut phases);
             src = &phases[..];
         }
-        tap_conv(src, g, &c.packed, &c.bias, o, Kernel::Simd).map_err(candle_core::Error::msg)?;
+        let isa = c.packed.isa();
+        tap_conv(src, g, &c.packed, &c.bias, o, isa).map_err(candle_core::Error::msg)?;
     }
     Ok((CpuStorage::F32(out), Shape::from((b, cout, g.ho, g.wo))))
 }
@@ -245,10 +261,16 @@ pub struct DirectUp {
 }
 
 impl DirectUp {
-    /// `weight` is the PyTorch weight `(cin, cout, 3, 3)`, flat.
+    /// `weight` is the PyTorch weight `(cin, cout, 3, 3)`, flat; packed for the tiles of
+    /// [`crate::ops::simd::isa`].
     pub fn new(cin: usize, cout: usize, weight: &[f32], bias: Vec<f32>) -> Arc<Self> {
+        Self::new_on(cin, cout, weight, bias, crate::ops::simd::isa())
+    }
+
+    /// As [`Self::new`], packed for (and run on) the tiles of `isa`.
+    pub fn new_on(cin: usize, cout: usize, weight: &[f32], bias: Vec<f32>, isa: Isa) -> Arc<Self> {
         Arc::new(Self {
-            packed: PackedUp::new(weight, cin, cout),
+            packed: PackedUp::new(weight, cin, cout, isa),
             bias,
             cin,
             cout,
@@ -291,9 +313,86 @@ impl CustomOp1 for UpOp {
             };
             pad_image(img, (cin, h, w), pad, &mut padded);
             u.packed
-                .forward(&padded, (h, w), &u.bias, o, &mut scratch, Kernel::Simd)
+                .forward(&padded, (h, w), &u.bias, o, &mut scratch)
                 .map_err(candle_core::Error::msg)?;
         }
         Ok((CpuStorage::F32(out), Shape::from((b, u.cout, 2 * h, 2 * w))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conv_matmul::check::max_diff;
+    use candle_core::Device;
+
+    /// Random (2, cin, h, w) input, weights of `wshape` and a bias of `cout`, all flat too.
+    fn random(
+        (cin, h, w): (usize, usize, usize),
+        wshape: (usize, usize, usize, usize),
+        cout: usize,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let dev = Device::Cpu;
+        Ok((
+            Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?,
+            Tensor::randn(0f32, 0.2, wshape, &dev)?,
+            Tensor::randn(0f32, 1.0, cout, &dev)?,
+        ))
+    }
+
+    /// The candle ops on every tile this CPU runs equal candle's `conv2d` (stride 1 and 2,
+    /// kernels 1, 3, 4, 7) and `conv_transpose2d`, with 1 to 4 output channels (the narrow
+    /// tiles), partial and several blocks, and widths that leave every kind of tail.
+    #[test]
+    fn direct_ops_match_candle_on_every_tile() -> Result<()> {
+        let isas = crate::ops::simd::testable();
+        // (cin, cout, k, stride, pad, h, w)
+        for (cin, cout, k, stride, pad, h, w) in [
+            (5, 1, 3, 1, 1, 9, 27),
+            (4, 2, 3, 1, 1, 6, 33),
+            (6, 3, 3, 1, 1, 5, 50),
+            (3, 4, 3, 1, 1, 7, 19),
+            (7, 13, 3, 1, 1, 6, 35),
+            (4, 9, 1, 1, 0, 3, 17),
+            (3, 6, 7, 1, 3, 9, 23),
+            (5, 7, 4, 2, 1, 10, 34),
+            (4, 3, 3, 2, 1, 9, 27),
+            (6, 11, 3, 2, 1, 8, 49),
+        ] {
+            let (x, wt, b) = random((cin, h, w), (cout, cin, k, k), cout)?;
+            let want = x
+                .conv2d(&wt, pad, stride, 1, 1)?
+                .broadcast_add(&b.reshape((1, cout, 1, 1))?)?;
+            let flat = wt.flatten_all()?.to_vec1::<f32>()?;
+            for &isa in &isas {
+                let conv = DirectConv::new_on(
+                    &flat,
+                    (cout, cin, k),
+                    stride,
+                    Padding::zero(pad),
+                    b.to_vec1()?,
+                    isa,
+                )?;
+                let got = conv.forward(&x)?;
+                let case = format!("{isa:?} {cin}→{cout} k{k} s{stride} {h}×{w}");
+                assert_eq!(got.dims(), want.dims(), "{case}");
+                assert!(max_diff(&got, &want) < 1e-4, "{case}");
+            }
+        }
+        for (cin, cout, h, w) in [(5, 3, 4, 13), (3, 2, 5, 9), (6, 7, 3, 21), (4, 14, 6, 5)] {
+            let (x, wt, b) = random((cin, h, w), (cin, cout, 3, 3), cout)?;
+            let want = x
+                .conv_transpose2d(&wt, 1, 1, 2, 1)?
+                .broadcast_add(&b.reshape((1, cout, 1, 1))?)?;
+            let flat = wt.flatten_all()?.to_vec1::<f32>()?;
+            for &isa in &isas {
+                let up = DirectUp::new_on(cin, cout, &flat, b.to_vec1()?, isa);
+                let got = up.forward(&x)?;
+                let case = format!("{isa:?} up {cin}→{cout} {h}×{w}");
+                assert_eq!(got.dims(), want.dims(), "{case}");
+                assert!(max_diff(&got, &want) < 1e-4, "{case}");
+            }
+        }
+        Ok(())
     }
 }
