@@ -278,21 +278,27 @@ fn mirror_twins_pair_the_same_bone_of_both_sides() {
     assert_eq!(paired, 10, "4 arm and 4 leg bones, 2 feet");
 }
 
-/// The standing figure with the right forearm swung `deg` degrees about the elbow.
-fn forearm_swung(deg: f32) -> (Pose, Pose) {
-    let src = standing();
-    let mut tgt = src.clone();
-    let (e, w) = (src.get(R_ELBOW).unwrap(), src.get(R_WRIST).unwrap());
+/// `pose` with joint `j` turned `deg` degrees (clockwise on screen) about joint `about`.
+fn swung(pose: &Pose, about: usize, j: usize, deg: f32) -> Pose {
+    let (o, p) = (pose.get(about).unwrap(), pose.get(j).unwrap());
     let (s, c) = deg.to_radians().sin_cos();
-    let (vx, vy) = (w.x - e.x, w.y - e.y);
-    tgt.set(
-        R_WRIST,
+    let (vx, vy) = (p.x - o.x, p.y - o.y);
+    let mut out = pose.clone();
+    out.set(
+        j,
         Some(Joint::new(
-            e.x + c * vx - s * vy,
-            e.y + s * vx + c * vy,
+            o.x + c * vx - s * vy,
+            o.y + s * vx + c * vy,
             1.0,
         )),
     );
+    out
+}
+
+/// The standing figure with the right forearm swung `deg` degrees about the elbow.
+fn forearm_swung(deg: f32) -> (Pose, Pose) {
+    let src = standing();
+    let tgt = swung(&src, R_ELBOW, R_WRIST, deg);
     (src, tgt)
 }
 
@@ -337,18 +343,8 @@ fn a_foot_seen_from_the_side_points_where_the_face_does() {
     let mut src = standing();
     src.set(NOSE, Some(Joint::new(150.0, 42.0, 1.0)));
     // Lift the right shin 60° about the knee, forwards.
-    let mut tgt = src.clone();
+    let tgt = swung(&src, R_KNEE, R_ANKLE, -60.0);
     let (k, a) = (src.get(R_KNEE).unwrap(), src.get(R_ANKLE).unwrap());
-    let (s, c) = (-60f32).to_radians().sin_cos();
-    let (vx, vy) = (a.x - k.x, a.y - k.y);
-    tgt.set(
-        R_ANKLE,
-        Some(Joint::new(
-            k.x + c * vx - s * vy,
-            k.y + s * vx + c * vy,
-            1.0,
-        )),
-    );
     let cfg = PuppetConfig::default();
     let rig = parts::build(&src, &tgt, H, W, &cfg);
     let foot = rig
