@@ -22,7 +22,7 @@
 
 use super::{sample_map, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
-use crate::imaging::inpaint::fill_diffusion;
+use crate::imaging::inpaint::{fill_diffusion, PatchMatchParams};
 use crate::imaging::FlowField;
 use crate::puppet::PuppetWarp;
 use anyhow::{anyhow, Result};
@@ -216,6 +216,19 @@ fn box_around(w: usize, h: usize, needed: impl Fn(usize) -> bool) -> Option<[usi
     ])
 }
 
+/// The exemplar fill for texture runs per edit and only its detail is kept (the shading is
+/// the membrane's), so it needs far fewer iterations than a background plate.
+const TEXTURE_FILL: PatchMatchParams = PatchMatchParams {
+    patch_size: 7,
+    coarse_patch_size: 5,
+    em_iters_fine: 1,
+    em_iters_coarse: 3,
+    search_passes: 1,
+    fine_search_passes: 1,
+    min_level_side: 24,
+    seed: 0,
+};
+
 /// Flows shorter than this (pixels) count as a part that did not move.
 const STILL: f32 = 0.5;
 
@@ -231,7 +244,7 @@ fn textured_around(
     hole: &GrayImage,
     needed: impl Fn(usize) -> bool,
 ) -> Option<RgbImage> {
-    use crate::imaging::inpaint::{fill_patchmatch, PatchMatchParams};
+    use crate::imaging::inpaint::fill_patchmatch;
     let (w, h) = (image.width() as usize, image.height() as usize);
     let [x0, y0, x1, y1] = box_around(w, h, needed)?;
     let (cw, ch) = ((x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32);
@@ -241,8 +254,7 @@ fn textured_around(
     if known < MIN_TEXTURE_SOURCE {
         return None;
     }
-    let filled =
-        fill_patchmatch(&crop, &crop_hole, &PatchMatchParams::default(), &|| false).ok()?;
+    let filled = fill_patchmatch(&crop, &crop_hole, &TEXTURE_FILL, &|| false).ok()?;
     let mut out = image.clone();
     image::imageops::replace(&mut out, &filled, x0 as i64, y0 as i64);
     Some(out)
