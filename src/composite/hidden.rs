@@ -22,7 +22,7 @@
 
 use super::{sample_map, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
-use crate::imaging::inpaint::{fill_diffusion, PatchMatchParams};
+use crate::imaging::inpaint::{fill_diffusion, fill_patchmatch, PatchMatchParams};
 use crate::imaging::FlowField;
 use crate::puppet::PuppetWarp;
 use anyhow::{anyhow, Result};
@@ -158,7 +158,7 @@ pub(super) fn person_fill(
         .then(|| textured_around(&seeds, &unknown_still, needed))
         .flatten();
     Ok(match texture {
-        Some(texture) => with_detail(&smooth, &texture, |i| hidden[i] > 0.0),
+        Some(texture) => with_detail(&smooth, &texture, needed),
         None => smooth,
     })
 }
@@ -244,7 +244,6 @@ fn textured_around(
     hole: &GrayImage,
     needed: impl Fn(usize) -> bool,
 ) -> Option<RgbImage> {
-    use crate::imaging::inpaint::fill_patchmatch;
     let (w, h) = (image.width() as usize, image.height() as usize);
     let [x0, y0, x1, y1] = box_around(w, h, needed)?;
     let (cw, ch) = ((x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32);

@@ -342,7 +342,7 @@ pub(crate) fn composite_window(
 /// between (the first pixel of flow) the two blend, so no seam appears where motion starts.
 fn warped_person(layers: &PhotoLayers, x: f32, y: f32, moved: f32) -> [f32; 3] {
     use crate::imaging::flow_field::sample_bilinear;
-    let t = ((moved - 0.25) / 0.75).clamp(0.0, 1.0);
+    let t = crate::imaging::smoothstep(0.25, 1.0, moved);
     if t == 0.0 {
         return sample_bilinear(&layers.photo, x, y);
     }
@@ -351,7 +351,6 @@ fn warped_person(layers: &PhotoLayers, x: f32, y: f32, moved: f32) -> [f32; 3] {
         return fg;
     }
     let photo = sample_bilinear(&layers.photo, x, y);
-    let t = t * t * (3.0 - 2.0 * t);
     [0, 1, 2].map(|c| t * fg[c] + (1.0 - t) * photo[c])
 }
 

@@ -151,12 +151,13 @@ impl Acc {
     fn add_parts(&mut self, out: &RgbImage, gt: &RgbImage, scene: &SynthScene) {
         let w = out.width() as usize;
         for (i, (p, q)) in out.pixels().zip(gt.pixels()).enumerate() {
-            if Part::of(scene, i) == Some(Part::Hidden) {
+            let part = Part::of(scene, i);
+            if part == Some(Part::Hidden) {
                 let (x, y) = ((i % w) as u32, (i / w) as u32);
                 self.tex_out += local_std(out, x, y);
                 self.tex_gt += local_std(gt, x, y);
             }
-            if let Some(part) = Part::of(scene, i) {
+            if let Some(part) = part {
                 let k = part as usize;
                 self.part_sse[k] += (0..3)
                     .map(|c| (p[c] as f64 - q[c] as f64).powi(2))

@@ -11,6 +11,7 @@
 //! cheap relative of the closed-form foreground estimate).
 
 use super::guided::box_mean;
+use super::smoothstep;
 use image::RgbImage;
 use rayon::prelude::*;
 
@@ -21,11 +22,6 @@ const TRUST_FROM: f32 = 0.1;
 const TRUST_FULL: f32 = 0.5;
 /// Pixels whose α is at least this seed the nearby person colour.
 const SEED: f32 = 0.7;
-
-fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
-    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
-}
 
 /// The foreground colour of every pixel of `photo` under `alpha` (H·W, 0..1) with `background`
 /// the scene behind the person (same size as the photo). Pixels at α ≥ 0.98 and at α = 0 keep

@@ -24,6 +24,12 @@ use candle_core::{Device, Result, Tensor};
 use image::{GrayImage, RgbImage};
 use std::path::{Path, PathBuf};
 
+/// `0` below `e0`, `1` above `e1`, the cubic `3t² − 2t³` between.
+pub(crate) fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
 /// `(1, 3, H, W)` in [−1, 1] from an RGB image: `ToTensor` then `(x − 0.5) / 0.5`.
 pub fn image_to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
     let (w, h) = img.dimensions();

@@ -75,16 +75,18 @@ impl Affine {
     }
 }
 
+/// The mean of a non-empty point set.
+pub(crate) fn centroid(pts: &[P]) -> P {
+    let n = pts.len() as f64;
+    let s = pts
+        .iter()
+        .fold([0.0, 0.0], |acc, p| [acc[0] + p[0], acc[1] + p[1]]);
+    [s[0] / n, s[1] / n]
+}
+
 /// Centroids and centred point lists of corresponding point sets.
 fn centred(tgt: &[P], src: &[P]) -> (P, P, Vec<P>, Vec<P>) {
-    let n = tgt.len() as f64;
-    let mean = |pts: &[P]| {
-        let s = pts
-            .iter()
-            .fold([0.0, 0.0], |acc, p| [acc[0] + p[0], acc[1] + p[1]]);
-        [s[0] / n, s[1] / n]
-    };
-    let (ct, cs) = (mean(tgt), mean(src));
+    let (ct, cs) = (centroid(tgt), centroid(src));
     let q = tgt.iter().map(|&p| sub(p, ct)).collect();
     let r = src.iter().map(|&p| sub(p, cs)).collect();
     (ct, cs, q, r)

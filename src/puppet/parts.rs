@@ -2,7 +2,9 @@
 //! their radii, depths and target→source transforms.
 
 use super::depth::{depth, orientation, Region};
-use super::geometry::{norm, regularised_affine, similarity_linear, sub, Affine, Shape, P};
+use super::geometry::{
+    centroid, norm, regularised_affine, similarity_linear, sub, Affine, Shape, P,
+};
 use super::PuppetConfig;
 use crate::pose::skeleton::*;
 use crate::pose::{Pose, NUM_JOINTS};
@@ -127,14 +129,6 @@ fn area_limited(xf: Affine, prior: [[f64; 2]; 2], centre: P, max_change: f64) ->
 struct FootTurn {
     amount: f64,
     side: f64,
-}
-
-fn centroid(pts: &[P]) -> P {
-    let n = pts.len().max(1) as f64;
-    let s = pts
-        .iter()
-        .fold([0.0, 0.0], |acc, p| [acc[0] + p[0], acc[1] + p[1]]);
-    [s[0] / n, s[1] / n]
 }
 
 fn foot_turn(pose: &Pose, scale: f64) -> FootTurn {
@@ -319,6 +313,8 @@ pub(crate) fn build(
             },
         ),
     ];
+    // Which way the feet point, from the source's face (once for both feet).
+    let turn = foot_turn(source, scale_s);
     for (a, b, rel, region) in limbs {
         debug_assert!(LIMBS.contains(&(a, b)));
         let (Some(at), Some(bt), Some(as_), Some(bs)) =
@@ -348,7 +344,6 @@ pub(crate) fn build(
         if let Region::Leg { lower: true, .. } = region {
             // The toes' side is chosen in the source (towards where the face looks) and kept
             // relative to the shin in the target: the foot turns with the shin.
-            let turn = foot_turn(source, scale_s);
             let normal = |knee: P, ankle: P| {
                 let d = sub(ankle, knee);
                 let len = norm(d).max(1e-9);

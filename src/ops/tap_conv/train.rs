@@ -134,7 +134,7 @@ mod tests {
 
     /// Values and the gradients of input, weight and bias equal candle's convolution's on
     /// every tile this CPU runs, for kernels 1, 3, 4 (even), paddings 0 to k − 1, channel
-    /// counts off the 8-wide blocks and 4-wide AVX2 tiles, widths past a tile.
+    /// counts off the 8-wide blocks and 6-wide AVX2 tiles, widths past a tile.
     #[test]
     fn matches_candle_values_and_gradients() -> Result<()> {
         for isa in crate::ops::simd::testable() {
