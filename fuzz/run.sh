@@ -48,9 +48,9 @@ ensure_afl() {
 build() {
     ensure_afl
     # cargo-afl instruments every crate (opt-level 3, one codegen unit). Here: opt-level 2 and 16
-    # codegen units, and the GUI-only dependencies, build scripts and proc macros plain and at
-    # opt-level 0 (rustc-wrapper.sh): the same coverage where the readers run, and a build of
-    # about half the time.
+    # codegen units, and build scripts and proc macros plain and at opt-level 0
+    # (rustc-wrapper.sh): the same coverage where the readers run, and a shorter build. The GUI
+    # is not built at all (marionette without its `gui` feature, fuzz/Cargo.toml).
     mkdir -p "$TARGET_DIR"
     python3 uninstrumented.py >"$TARGET_DIR/uninstrumented.txt"
     FUZZ_UNINSTRUMENTED=$TARGET_DIR/uninstrumented.txt RUSTC_WRAPPER=$FUZZ_DIR/rustc-wrapper.sh \

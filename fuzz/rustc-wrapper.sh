@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # RUSTC_WRAPPER for the fuzz build (fuzz/run.sh sets it): build scripts, proc macros and the
-# crates listed in $FUZZ_UNINSTRUMENTED (the GUI-only dependencies, fuzz/uninstrumented.py) are
-# compiled without cargo-afl's coverage instrumentation and at opt-level 0. No target reaches
-# them, so coverage is unchanged; the build takes about half the time.
+# crates listed in $FUZZ_UNINSTRUMENTED (build-time-only dependencies, fuzz/uninstrumented.py)
+# are compiled without cargo-afl's coverage instrumentation and at opt-level 0. No target
+# reaches them, so coverage is unchanged and the build is shorter.
 rustc=$1
 shift
 name='' type='' prev=''

@@ -18,6 +18,7 @@
 //!   and the comparison of every method on held-out scenes.
 //! * [`animate`] — keyframes, motion transfer and frame export through the composite.
 //! * [`app`] — the desktop editor (eframe/egui, wgpu overlays, background workers).
+//! * [`util`] — the bottom layer: the seeded PRNG and atomic file writes.
 //! * [`cli`] — the `marionette` subcommands (`edit`, `render`, `detect`, `fetch-models`,
 //!   `inpaint`, `bench`, `synth`, `train`, `eval`).
 
@@ -34,4 +35,5 @@ pub mod pose;
 pub mod puppet;
 pub mod synth;
 pub mod train;
+pub mod util;
 pub mod weights;

@@ -1,6 +1,7 @@
 //! The editor driven through its real UI with egui_kittest: the eframe app, rendered by wgpu
 //! (lavapipe on CI, no window), with the bundled model on its worker thread. Pointer and key
 //! events go in; the editor state and rendered frames are checked.
+#![cfg(feature = "gui")] // the real window and the wgpu overlays
 
 use eframe::egui::{self, Event, Key, Modifiers, PointerButton, Pos2, Vec2};
 use egui_kittest::kittest::Queryable;
@@ -70,9 +71,9 @@ fn wait_for_current_result(h: &mut Harness<'static, MarionetteApp>) {
 }
 
 fn joint_on_screen(app: &MarionetteApp, which: Which, j: usize) -> Pos2 {
-    let e = &app.editor;
-    e.view
-        .to_screen(e.pane_rects[0], e.skeleton(which).points[j])
+    app.panes
+        .view
+        .to_screen(app.panes.rects[0], app.editor.skeleton(which).points[j])
 }
 
 /// Press at `from`, move in steps to `to`, release — a real drag through egui's input.
@@ -146,7 +147,7 @@ fn open_drag_probe_undo_export() {
     let first = h.state().editor.result.clone().unwrap();
     assert_eq!(h.state().editor.settings.mode, Mode::PoseTarget);
     assert!(
-        h.state().gpu_overlays,
+        h.state().gpu_overlays.is_some(),
         "the wgpu overlay pipeline is installed"
     );
     let before = h.state().editor.doc.clone();
@@ -160,7 +161,7 @@ fn open_drag_probe_undo_export() {
         Modifiers::NONE,
     );
     let e = &h.state().editor;
-    let scale = e.view.scale;
+    let scale = h.state().panes.view.scale;
     let moved = e.doc.target.points[R_ELBOW];
     let expect = [
         before.target.points[R_ELBOW][0] + 40.0 / scale,
@@ -201,9 +202,9 @@ fn open_drag_probe_undo_export() {
     ];
     let at = h
         .state()
-        .editor
+        .panes
         .view
-        .to_screen(h.state().editor.pane_rects[1], mid);
+        .to_screen(h.state().panes.rects[1], mid);
     click(&mut h, at);
     let probe = h.state().editor.probe.clone().expect("a probe");
     assert_eq!(probe.levels.len(), 2);

@@ -147,7 +147,7 @@ fn extractor_attn_matches_reference() {
             let hidden = weights["fully_connect_layer.0.weight"].dim(0).unwrap();
             let channels = source.dim(1).unwrap();
             let vb = VarBuilder::from_tensors(weights, candle_core::DType::F32, &test_device());
-            let block = ExtractorAttn::new(channels, kernel_of(case), hidden, vb).unwrap();
+            let block = ExtractorAttn::new(vb, channels, kernel_of(case), hidden).unwrap();
             let out = block
                 .forward(source, &t[&format!("{p}.target")], &t[&format!("{p}.flow")])
                 .unwrap();

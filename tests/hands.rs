@@ -304,7 +304,9 @@ fn hands_go_with_their_forearms_on_real_photos() {
                      (without the hand's reach {:.2}, {:.2})",
                     c.old_place, c.new_place, without.old_place, without.new_place
                 );
-                left_behind_before += usize::from(without.old_place < 0.4);
+                // The hand's reach is what moves it: without it the old place changes at
+                // least 0.4 of the contrast less (the plate still takes the hand's soft edge).
+                left_behind_before += usize::from(without.old_place < c.old_place - 0.4);
                 synthetic += 1;
                 checked += 1;
                 if c.old_place < 0.4 || c.new_place > 0.5 {
@@ -316,7 +318,7 @@ fn hands_go_with_their_forearms_on_real_photos() {
     assert!(checked >= 4, "only {checked} arms could be checked");
     assert!(
         left_behind_before > 0,
-        "the check cannot tell: no hand stayed behind without the forearm's reach"
+        "the check cannot tell: no hand stayed (more) behind without the forearm's reach"
     );
     assert!(failures.is_empty(), "hands left behind: {failures:?}");
 }

@@ -10,8 +10,8 @@
 use marionette::app::editor::Which;
 use marionette::app::project::{autosave_path, Project};
 use marionette::app::{Editor, EditorOptions};
-use marionette::model::rng::SplitMix64;
 use marionette::pose::skeleton::R_ELBOW;
+use marionette::util::rng::SplitMix64;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

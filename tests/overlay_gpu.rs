@@ -1,6 +1,7 @@
 //! The overlay shader, rendered headless through egui_kittest's wgpu renderer (lavapipe on
 //! machines without a GPU), compared pixel by pixel with the CPU references:
 //! `imaging::flow_to_color` for the flow wheel and `overlay::turbo` for the colormap.
+#![cfg(feature = "gui")] // the real window and the wgpu overlays
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ const BACKGROUND: Color32 = Color32::from_rgb(40, 80, 120);
 
 /// Paints a background, then each overlay over its rect, every frame.
 struct OverlayApp {
+    gpu: overlay::GpuOverlays,
     overlays: Vec<(Rect, OverlayPaint)>,
 }
 
@@ -28,8 +30,8 @@ impl OverlayApp {
             .as_ref()
             .expect("kittest's wgpu renderer provides a render state");
         overlay::install(render_state);
-        overlay::install(render_state); // idempotent
-        Self { overlays }
+        let gpu = overlay::install(render_state); // idempotent
+        Self { gpu, overlays }
     }
 }
 
@@ -38,7 +40,7 @@ impl eframe::App for OverlayApp {
         let painter = ui.painter();
         painter.rect_filled(painter.clip_rect(), 0.0, BACKGROUND);
         for (rect, paint) in &self.overlays {
-            assert!(overlay::paint(painter, *rect, paint.clone()));
+            self.gpu.paint(painter, *rect, paint.clone());
         }
     }
 }

@@ -289,7 +289,7 @@ impl Timeline {
     /// Writes the timeline atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        crate::imaging::write_atomic(path, text.as_bytes())
+        crate::util::fs::write_atomic(path, text.as_bytes())
             .with_context(|| format!("saving the keyframes {}", path.display()))
     }
 }

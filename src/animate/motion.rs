@@ -320,18 +320,33 @@ fn load_json_folder(
     cancel: &dyn Fn() -> bool,
 ) -> Result<MotionClip> {
     let mut tracker = Tracker::default();
-    let (mut frames, mut frame_size) = (Vec::with_capacity(files.len()), None);
-    for (i, path) in files.iter().enumerate() {
-        if cancel() {
-            return Err(Cancelled.into());
-        }
+    load_frames(files, source, progress, cancel, |path, frame_size| {
         let text = read_bounded(path, MAX_FRAME_FILE_BYTES)?;
         let doc = serde_json::from_str(&text)
             .map_err(PoseError::Json)
             .and_then(|v| parse_frame(&v))
             .map_err(|e| e.in_file(path))?;
-        frame_size = frame_size.or(doc.canvas);
-        frames.push(tracker.pick(doc.people));
+        *frame_size = frame_size.or(doc.canvas);
+        Ok(tracker.pick(doc.people))
+    })
+}
+
+/// The clip of a folder's per-frame `files`, in order, each read by `frame` (which may also
+/// set the clip's frame size); the JSON and the image folders share the loop, its
+/// cancelling between files and its progress reports.
+fn load_frames(
+    files: &[PathBuf],
+    source: &str,
+    progress: &dyn Fn(usize, usize),
+    cancel: &dyn Fn() -> bool,
+    mut frame: impl FnMut(&Path, &mut Option<(u32, u32)>) -> Result<Pose>,
+) -> Result<MotionClip> {
+    let (mut frames, mut frame_size) = (Vec::with_capacity(files.len()), None);
+    for (i, path) in files.iter().enumerate() {
+        if cancel() {
+            return Err(Cancelled.into());
+        }
+        frames.push(frame(path, &mut frame_size)?);
         progress(i + 1, files.len());
     }
     Ok(MotionClip {
@@ -416,16 +431,11 @@ fn load_image_folder(
     let detector = crate::detect::PoseDetector::load_default().with_context(|| {
         format!("{source} holds images; finding their poses needs the detector")
     })?;
-    let mut frames = Vec::with_capacity(files.len());
-    let mut frame_size = None;
-    for (i, path) in files.iter().enumerate() {
-        if cancel() {
-            return Err(Cancelled.into());
-        }
+    load_frames(files, source, progress, cancel, |path, frame_size| {
         let img = crate::imaging::open_photo(path)?;
         let size = img.dimensions();
-        match frame_size {
-            None => frame_size = Some(size),
+        match *frame_size {
+            None => *frame_size = Some(size),
             // Poses are in each frame's pixels: a frame of another size would jump.
             Some(first) if first != size => bail!(
                 "{}: {}×{} pixels, but the first frame is {}×{}",
@@ -440,18 +450,10 @@ fn load_image_folder(
         let found = detector
             .detect(&img)
             .with_context(|| format!("finding the person in {}", path.display()))?;
-        let pose = match found {
+        Ok(match found {
             Some(det) => confident(det.pose, 0).map_err(|e| e.in_file(path))?,
             None => Pose::missing(),
-        };
-        frames.push(pose);
-        progress(i + 1, files.len());
-    }
-    Ok(MotionClip {
-        frames,
-        fps: None,
-        frame_size,
-        source: source.to_string(),
+        })
     })
 }
 

@@ -7,7 +7,8 @@
 //! leaves nothing behind.
 
 use super::temporal::{Flicker, FlickerMeter};
-use crate::composite::{build_layers, composite_puppet, Composited, PhotoLayers};
+use crate::composite::pipeline::{Edit, Renderer};
+use crate::composite::{build_layers, Composited, PhotoLayers};
 use crate::detect::PoseDetector;
 use crate::imaging::animation::{AnimFormat, AnimOptions, AnimWriter};
 use crate::pose::rig::Rig;
@@ -157,6 +158,8 @@ pub fn write_frames(
         ..settings.anim.clone()
     };
     let t0 = Instant::now();
+    // Every frame by the default method, as the editor and `render` draw it.
+    let mut renderer = Renderer::default_shipped()?;
     let mut writer = AnimWriter::create(path, format, w, h, &anim)?;
     let source_pose = source.to_pose();
     let mut meter = settings.measure_flicker.then(FlickerMeter::default);
@@ -178,7 +181,15 @@ pub fn write_frames(
             textured_fill: false,
             ..Default::default()
         };
-        let out: Composited = composite_puppet(layers, &source_pose, &target.to_pose(), &cfg)
+        let target_pose = target.to_pose();
+        let edit = Edit {
+            source: &source_pose,
+            target: &target_pose,
+            puppet: &cfg,
+        };
+        let out: Composited = renderer
+            .render(&layers.photo, Some(layers), &edit)
+            .and_then(|e| e.composited.context("no layered result"))
             .with_context(|| format!("rendering frame {}", run.start + 1))?;
         rendered += 1;
         if let Some(m) = meter.as_mut() {

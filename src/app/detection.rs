@@ -3,11 +3,77 @@
 //! worker thread at the first request and kept there, so opening the editor costs nothing
 //! when detection is never needed, and the UI never waits for a load or a detection.
 
-use super::engine::Photo;
+use super::doc::Doc;
+use super::photo::Photo;
+use super::worker::LatestWorker;
 use crate::detect::{models, PoseDetector};
 use crate::pose::{Pose, NUM_JOINTS};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The editor's detection state: the worker, the request in flight, and what detection did for
+/// the current photo. The editor's `detecting` actions drive it (`app/editor/detecting.rs`).
+pub struct Detection {
+    /// Finds the person in a photo; `None` when detection is off for the session.
+    pub(super) worker: Option<LatestWorker<DetectRequest, DetectResponse>>,
+    pub(super) next_id: u64,
+    /// The detection whose answer is awaited; `None` when none is (or it was for a photo that
+    /// has since been replaced).
+    pub(super) sent: Option<SentDetection>,
+    /// What detection did for the current photo (side panel and status bar).
+    pub status: DetectStatus,
+    /// Why the detector cannot load, once known: opening another photo does not try again
+    /// (only the explicit "Detect person" does).
+    pub(super) unavailable: Option<Unavailable>,
+    /// A detection that finished after the user had already moved joints: offered, not applied.
+    pub pending: Option<Detected>,
+    /// The documents and labels on both sides of the applied detection's undo step, so that
+    /// undoing it also returns to fitting the template (and redoing it, to posing).
+    pub(super) step: Option<DetectionStep>,
+}
+
+impl Detection {
+    /// `worker`: `None` turns detection off for the session.
+    pub fn new(worker: Option<LatestWorker<DetectRequest, DetectResponse>>) -> Self {
+        let mut d = Self {
+            worker,
+            next_id: 0,
+            sent: None,
+            status: DetectStatus::Off,
+            unavailable: None,
+            pending: None,
+            step: None,
+        };
+        d.status = d.idle_status();
+        d
+    }
+
+    /// The status with nothing detected yet: idle, or off for the session.
+    pub fn idle_status(&self) -> DetectStatus {
+        match self.worker {
+            Some(_) => DetectStatus::Idle,
+            None => DetectStatus::Off,
+        }
+    }
+}
+
+/// The two sides of an applied detection (see [`crate::app::Editor::undo`]).
+#[derive(Clone, Debug)]
+pub(super) struct DetectionStep {
+    pub(super) before: Doc,
+    pub(super) after: Doc,
+    pub(super) origin_before: String,
+    pub(super) origin_after: String,
+}
+
+/// A detection request in flight, and the document when it was sent: an answer that finds the
+/// document changed does not replace the user's edits.
+#[derive(Clone, Debug)]
+pub(super) struct SentDetection {
+    pub(super) id: u64,
+    pub(super) photo_id: u64,
+    pub(super) doc: Doc,
+}
 
 /// One "find the person in this photo".
 pub struct DetectRequest {

@@ -2,9 +2,12 @@
 //! one crop and the source features per photo, and turns each (source, target) request into a
 //! result plus its explanation (flows, masks, attention) as plain CPU arrays for the UI.
 
-use super::overlay::FloatField;
-use crate::imaging::{self, fit, FitTransform};
-use crate::model::{Generated, Generator, ModelKind, PreparedSource};
+use super::field::FloatField;
+// Re-exported: callers outside the app (the CLI's benchmarks) name it from here.
+pub use super::photo::Photo;
+use crate::composite::pipeline::{CropPolicy, NetworkRunner};
+use crate::imaging::{self, FitTransform};
+use crate::model::{Generated, Generator, ModelKind};
 use crate::pose::Pose;
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
@@ -58,15 +61,6 @@ pub struct ModelInfo {
     /// The network's input (H, W) and the frame its keypoints live in.
     pub input_hw: (usize, usize),
     pub frame_hw: (usize, usize),
-}
-
-/// A photo as loaded, with an id that changes whenever a different photo is opened (the
-/// source-feature cache is keyed by it, not by comparing pixels).
-#[derive(Debug)]
-pub struct Photo {
-    pub id: u64,
-    pub path: Option<PathBuf>,
-    pub image: RgbImage,
 }
 
 #[derive(Clone, Debug)]
@@ -134,35 +128,18 @@ pub struct RenderFailure {
 /// Boxed: the failure is rare and large; results stay cheap to move.
 pub type RenderResponse = std::result::Result<Rendered, Box<RenderFailure>>;
 
-/// Extra room around both skeletons beyond what `render` uses, so small edits stay inside the
-/// crop and the source features can be reused. Small: a looser crop makes the person smaller
-/// in the model's input than in its training pictures, which costs more than recomputing.
-const CROP_SLACK: f64 = 1.05;
-/// A target joint closer than this fraction of the crop to its border forces a new crop.
-const CROP_INNER_MARGIN: f64 = 0.04;
-
+/// A loaded model: what was asked for, what the menu says about it, and the pipeline's runner
+/// (the editor's crop, kept while edits stay inside it, and the cached source features).
 struct LoadedModel {
     spec: ModelSpec,
-    generator: Generator,
     info: ModelInfo,
-    device: Device,
-}
-
-/// Everything computed from the photo and the source skeleton alone.
-struct SceneCache {
-    photo_id: u64,
-    source: Pose,
-    crop: FitTransform,
-    image: Tensor,
-    source_heatmaps: Tensor,
-    prepared: PreparedSource,
+    runner: NetworkRunner,
 }
 
 /// Owns the model on the worker thread.
 #[derive(Default)]
 pub struct Engine {
     model: Option<LoadedModel>,
-    scene: Option<SceneCache>,
 }
 
 impl Engine {
@@ -190,71 +167,31 @@ impl Engine {
         if self.model.as_ref().is_some_and(|m| &m.spec == spec) {
             return Ok(());
         }
-        let loaded = load_model(spec)?;
-        self.model = Some(loaded);
-        self.scene = None;
+        self.model = Some(load_model(spec)?);
         Ok(())
     }
 
     fn render(&mut self, req: &RenderRequest) -> Result<Rendered> {
         let t0 = Instant::now();
-        let model = self.model.as_ref().context("no model loaded")?;
-        if req.source.num_present() == 0 {
-            anyhow::bail!("the source skeleton has no visible joints");
-        }
-        let photo_wh = req.photo.image.dimensions();
-        let frame_hw = model.generator.keypoint_frame_hw();
-        let reusable = self.scene.as_ref().is_some_and(|s| {
-            s.photo_id == req.photo.id
-                && s.source == req.source
-                && crop_contains(&s.crop, &req.target)
-        });
-        if !reusable {
-            let crop = choose_crop(photo_wh, &req.source, &req.target, frame_hw);
-            let fitted = fit::fit_photo_to(&req.photo.image, crop, model.generator.input_hw());
-            let image = imaging::image_to_tensor(&fitted.image, &model.device)?;
-            let source_heatmaps = model
-                .generator
-                .encode_poses(&[crop.pose_to_frame(&req.source)], &model.device)?;
-            let prepared = model.generator.prepare_source(&image)?;
-            self.scene = Some(SceneCache {
-                photo_id: req.photo.id,
-                source: req.source.clone(),
-                crop,
-                image,
-                source_heatmaps,
-                prepared,
-            });
-        }
-        let scene = self.scene.as_ref().context("scene")?;
-        let target_pose = scene.crop.pose_to_frame(&req.target);
-        let target = model
-            .generator
-            .encode_poses(std::slice::from_ref(&target_pose), &model.device)?;
-        let prior = model.generator.encode_prior(
-            &[scene.crop.pose_to_frame(&req.source)],
-            &[target_pose],
-            &model.device,
+        let model = self.model.as_mut().context("no model loaded")?;
+        let run = model.runner.run(
+            Some(req.photo.id),
+            &req.photo.image,
+            &req.source,
+            &req.target,
         )?;
-        let out = model.generator.generate_prepared(
-            &scene.prepared,
-            &scene.image,
-            &scene.source_heatmaps,
-            &target,
-            prior.as_deref(),
-        )?;
-        let image = imaging::tensor_to_image(&out.image)?;
-        let (levels, nonlocal) = explanation(&out)?;
+        let image = imaging::tensor_to_image(&run.output.image)?;
+        let (levels, nonlocal) = explanation(&run.output)?;
         Ok(Rendered {
             request: req.id,
             photo_id: req.photo.id,
             model: model.info.clone(),
-            crop: scene.crop,
+            crop: run.crop,
             image,
             levels,
             nonlocal,
             millis: t0.elapsed().as_secs_f64() * 1e3,
-            source_reused: reusable,
+            source_reused: run.source_reused,
         })
     }
 }
@@ -312,45 +249,8 @@ fn load_model(spec: &ModelSpec) -> Result<LoadedModel> {
     };
     Ok(LoadedModel {
         spec: spec.clone(),
-        generator,
         info,
-        device,
-    })
-}
-
-/// The crop for a new scene: `render`'s crop around both skeletons, enlarged by
-/// [`CROP_SLACK`] about its centre.
-pub fn choose_crop(
-    photo_wh: (u32, u32),
-    source: &Pose,
-    target: &Pose,
-    frame_hw: (usize, usize),
-) -> FitTransform {
-    let (x0, y0, w, h) = fit::crop_box(&[source, target], photo_wh, frame_hw);
-    let (cx, cy) = (x0 + w / 2.0, y0 + h / 2.0);
-    let (w, h) = ((w * CROP_SLACK).round(), (h * CROP_SLACK).round());
-    FitTransform {
-        x0: (cx - w / 2.0).round(),
-        y0: (cy - h / 2.0).round(),
-        crop_w: w,
-        crop_h: h,
-        frame_w: frame_hw.1 as f64,
-        frame_h: frame_hw.0 as f64,
-    }
-}
-
-/// Whether every visible joint of `pose` lies inside the crop, away from its border.
-pub fn crop_contains(crop: &FitTransform, pose: &Pose) -> bool {
-    let (mx, my) = (
-        crop.crop_w * CROP_INNER_MARGIN,
-        crop.crop_h * CROP_INNER_MARGIN,
-    );
-    pose.present().all(|(_, p)| {
-        let (x, y) = (p.x as f64, p.y as f64);
-        x >= crop.x0 + mx
-            && x <= crop.x0 + crop.crop_w - mx
-            && y >= crop.y0 + my
-            && y <= crop.y0 + crop.crop_h - my
+        runner: NetworkRunner::new(generator, device, CropPolicy::Reusable),
     })
 }
 
@@ -452,8 +352,8 @@ mod tests {
         assert_eq!(r.model.fallback, None);
     }
 
-    /// The cached source features give exactly what a full forward pass gives, and a target
-    /// leaving the crop forces a new crop.
+    /// Small edits reuse the cached source features and give what a fresh engine gives; a
+    /// target leaving the crop forces a new crop.
     #[test]
     fn cached_source_equals_a_full_pass() {
         let image = RgbImage::from_fn(160, 200, |x, y| {
@@ -487,28 +387,16 @@ mod tests {
         assert!(second.source_reused);
         assert_eq!(first.crop, second.crop);
 
-        // The same request on a fresh engine (no cache) must match pixel for pixel.
-        let mut fresh = Engine::new();
-        fresh.scene = None;
-        fresh
-            .ensure_model(&request(0, &photo, &source, &target).model)
+        // A fresh engine (no cache) gives the same picture; the runner's own test checks the
+        // maps too (`composite::pipeline`).
+        let cold = Engine::new()
+            .run(&request(0, &photo, &source, &target))
             .unwrap();
-        let m = fresh.model.as_ref().unwrap();
-        let fitted = fit::fit_photo_to(&photo.image, second.crop, m.generator.input_hw());
-        let img = imaging::image_to_tensor(&fitted.image, &Device::Cpu).unwrap();
-        let bp1 = m
-            .generator
-            .encode_poses(&[second.crop.pose_to_frame(&source)], &Device::Cpu)
-            .unwrap();
-        let bp2 = m
-            .generator
-            .encode_poses(&[second.crop.pose_to_frame(&target)], &Device::Cpu)
-            .unwrap();
-        let full = m.generator.generate(&img, &bp1, &bp2, None).unwrap();
-        assert_eq!(imaging::tensor_to_image(&full.image).unwrap(), second.image);
+        assert!(!cold.source_reused);
+        assert_eq!(cold.image, second.image);
         assert_eq!(second.levels.len(), 2);
         let l = &second.levels[1];
-        let (ih, iw) = m.generator.input_hw();
+        let (ih, iw) = second.model.input_hw;
         assert_eq!(
             (l.flow.width as usize, l.flow.height as usize),
             (iw >> l.level, ih >> l.level)

@@ -8,7 +8,7 @@
 //! may be busy with another photo, and the two loaded graphs share nothing mutable. Full
 //! resolution layers for exports are built by [`build_full`] on the export's own thread.
 
-use super::engine::Photo;
+use super::photo::Photo;
 use crate::composite::{build_layers, PhotoLayers};
 use crate::detect::{models, PoseDetector};
 use crate::pose::Pose;

@@ -4,7 +4,8 @@
 //! the whole photo re-posed; before they exist (the first fraction of a second, or without the
 //! detector's models) it is the plain warp.
 
-use super::engine::Photo;
+use super::photo::Photo;
+use crate::composite::pipeline::{default_method, Edit, Renderer, DEFAULT_METHOD};
 use crate::composite::PhotoLayers;
 use crate::pose::Pose;
 use crate::puppet::{LimbOrder, PuppetConfig};
@@ -65,21 +66,34 @@ pub fn run(req: PreviewRequest) -> Preview {
         order: req.order,
         ..Default::default()
     };
-    let composited = req
+    // The default method's instant stage: the whole edit when it needs no network, else the
+    // puppet's composite until the network's result arrives.
+    let method = default_method().unwrap_or(DEFAULT_METHOD).instant();
+    let edit = Edit {
+        source: &req.source,
+        target: &req.target,
+        puppet: &cfg,
+    };
+    let mut renderer = Renderer::new(method, None).expect("an instant method needs no network");
+    let layers = req
         .layers
-        .as_ref()
-        .filter(|l| l.photo.dimensions() == (w, h))
-        .and_then(|l| {
-            crate::composite::composite_puppet(l, &req.source, &req.target, &cfg)
-                .map_err(|e| tracing::warn!("preview composite failed: {e:#}"))
-                .ok()
-        });
+        .as_deref()
+        .filter(|l| l.photo.dimensions() == (w, h));
+    let composited = layers.and_then(|l| {
+        renderer
+            .render(&req.photo.image, Some(l), &edit)
+            .map_err(|e| tracing::warn!("preview composite failed: {e:#}"))
+            .ok()
+    });
     let (image, composited) = match composited {
         Some(c) => (c.image, true),
         None => {
-            let warp =
-                crate::puppet::puppet_warp(&req.source, &req.target, h as usize, w as usize, &cfg);
-            (crate::puppet::puppet_render(&req.photo.image, &warp), false)
+            let plain = renderer.render(&req.photo.image, None, &edit);
+            let image = plain.map(|p| p.image).unwrap_or_else(|e| {
+                tracing::warn!("preview failed: {e:#}");
+                req.photo.image.clone()
+            });
+            (image, false)
         }
     };
     Preview {

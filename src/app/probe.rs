@@ -9,7 +9,7 @@
 //! channel `i·k + j` weights offset row `i`, column `j`.
 
 use super::engine::Rendered;
-use super::overlay::FloatField;
+use super::field::FloatField;
 use crate::imaging::FitTransform;
 use crate::pose::rig::Point;
 use std::sync::Arc;

@@ -110,7 +110,7 @@ impl Project {
             }
         }
         let text = serde_json::to_string_pretty(&stored)?;
-        crate::imaging::write_atomic(path, text.as_bytes())
+        crate::util::fs::write_atomic(path, text.as_bytes())
             .with_context(|| format!("saving the project {}", path.display()))
     }
 
@@ -171,7 +171,7 @@ pub fn autosave_path(state_dir: &Path) -> PathBuf {
 
 /// Removes the temporary files of autosaves whose process died mid-write (a crash or a kill
 /// between writing `.autosave.json.<pid>.tmp` and renaming it; see
-/// [`crate::imaging::temp_path_for`]), so they do not pile up in the state folder. A file of
+/// [`crate::util::fs::temp_path_for`]), so they do not pile up in the state folder. A file of
 /// a process that is still running (another editor) is left alone. Returns how many went.
 pub fn remove_stale_autosave_temporaries(state_dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(state_dir) else {

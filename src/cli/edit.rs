@@ -58,7 +58,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
     super::parse_device(&args.device)?;
     let options = EditorOptions {
         photo: match (&args.photo, &args.project) {
-            (None, None) => crate::app::editor::first_sample(),
+            (None, None) => crate::app::samples::first_sample(),
             _ => args.photo.clone(),
         },
         project: args.project.clone(),
@@ -78,5 +78,16 @@ pub fn run(args: &EditArgs) -> Result<()> {
         detect: !args.no_detect,
         composite: !args.no_composite,
     };
+    open_editor(options)
+}
+
+#[cfg(feature = "gui")]
+fn open_editor(options: EditorOptions) -> Result<()> {
     crate::app::run(options)
+}
+
+/// A build without the `gui` feature (the fuzz targets' build) has no window to open.
+#[cfg(not(feature = "gui"))]
+fn open_editor(_options: EditorOptions) -> Result<()> {
+    anyhow::bail!("this build of marionette has no editor (built without the `gui` feature)")
 }

@@ -72,7 +72,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let (report, sheet) = evaluate(&model, &plan, &device, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     print!("{}", table(&report));
-    crate::imaging::write_atomic(
+    crate::util::fs::write_atomic(
         &args.out.join("report.json"),
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;

@@ -2,11 +2,6 @@
 
 pub mod animate;
 pub mod bench;
-pub mod bench_composite;
-mod bench_detect;
-pub mod bench_edit;
-pub mod bench_inpaint;
-mod bench_ops;
 pub mod detect;
 pub mod edit;
 pub mod eval;

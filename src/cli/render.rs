@@ -1,15 +1,17 @@
 //! `marionette render`: photo + source pose + target pose → the person in the target pose,
 //! plus (GFLA) the flow fields in the reference colour wheel and the occlusion masks.
 
-use crate::composite::{composite_network, Mover, NetworkOutputs, PhotoLayers};
-use crate::imaging::{self, fit::fit_photo, flow_to_color, mask_to_image, save_image_atomic};
-use crate::model::{Generated, Generator, ModelKind};
+use crate::composite::pipeline::maps::{self, LevelArrays, LevelMap};
+use crate::composite::pipeline::{
+    default_method, CropPolicy, Edit, Method, NetworkRun, NetworkRunner, Renderer,
+};
+use crate::composite::PhotoLayers;
+use crate::imaging::{self, save_image_atomic};
+use crate::model::{Generator, ModelKind};
 use crate::pose::{self, Pose};
 use crate::puppet::{Layer, Limb, PuppetConfig};
 use anyhow::{Context, Result};
-use candle_core::{Device, Tensor};
 use clap::Args;
-use image::imageops::FilterType;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -108,11 +110,13 @@ fn finished(args: &RenderArgs, out: &crate::composite::Composited) -> image::Rgb
 pub fn run(args: &RenderArgs) -> Result<()> {
     // Weights or a preset name a network: GFLA unless told otherwise.
     let network_args = args.weights.is_some() || args.random_weights || args.config.is_some();
-    let model = match (&args.model, crate::composite::DEFAULT_METHOD) {
-        (Some(m), _) => m.as_str(),
-        (None, _) if network_args => "gfla",
-        (None, Mover::Puppet) => "puppet",
-        (None, Mover::Network) => "gfla",
+    let model = match &args.model {
+        Some(m) => m.as_str(),
+        None if network_args => "gfla",
+        None => match default_method()? {
+            Method::Puppet => "puppet",
+            Method::Network => "gfla",
+        },
     };
     if model == "puppet" {
         return run_puppet(args);
@@ -146,13 +150,32 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         }
         (None, true, _) => None,
     };
-    let model = Generator::load(kind, weights.as_deref(), args.config.as_deref(), &device)
+    let generator = Generator::load(kind, weights.as_deref(), args.config.as_deref(), &device)
         .with_context(|| format!("loading the {} model", kind.name()))?;
-    let rendered = render(&model, &photo, &source, &target, &device)?;
-    if kind == ModelKind::Gfla && !args.raw {
-        if let Some(layers) = layers_or_note(&photo, &source) {
-            let out = composite_rendered(&layers, &source, &target, &rendered)?;
-            save_image_atomic(&finished(args, &out), &args.out)?;
+    let runner = NetworkRunner::new(generator, device, CropPolicy::Tight);
+    let mut renderer = Renderer::new(Method::Network, Some(runner))?;
+    let cfg = PuppetConfig::default();
+    let edit = Edit {
+        source: &source,
+        target: &target,
+        puppet: &cfg,
+    };
+    // PoNA has nothing to composite with: its own frame, as --raw.
+    let layers = match kind {
+        ModelKind::Gfla if !args.raw => layers_or_note(&photo, &source),
+        ModelKind::Pona if !args.raw => {
+            eprintln!(
+                "note: PoNA has no flow or occlusion output to composite with; writing its own \
+                 frame (as --raw)"
+            );
+            None
+        }
+        _ => None,
+    };
+    let edited = renderer.render(&photo, layers.as_ref(), &edit)?;
+    match (&layers, &edited.composited) {
+        (Some(layers), Some(out)) => {
+            save_image_atomic(&finished(args, out), &args.out)?;
             println!(
                 "wrote {} ({}×{}, composited)",
                 args.out.display(),
@@ -160,39 +183,40 @@ pub fn run(args: &RenderArgs) -> Result<()> {
                 photo.height()
             );
             if let Some(dir) = &args.layers {
-                save_layers(dir, &layers, &out)?;
+                save_layers(dir, layers, out)?;
             }
-            return save_network_maps(args, &rendered, &model);
         }
-    } else if kind == ModelKind::Pona && !args.raw {
-        eprintln!(
-            "note: PoNA has no flow or occlusion output to composite with; writing its own \
-             frame (as --raw)"
-        );
+        _ => {
+            save_image_atomic(&edited.image, &args.out)?;
+            println!(
+                "wrote {} ({}×{})",
+                args.out.display(),
+                edited.image.width(),
+                edited.image.height()
+            );
+        }
     }
-    let (fh, fw) = model.keypoint_frame_hw();
-    let result = imaging::tensor_to_image(&rendered.output.image)?;
-    // Back to the keypoint frame's aspect (GFLA's input is a stretched view of it).
-    let result = image::imageops::resize(&result, fw as u32, fh as u32, FilterType::CatmullRom);
-    save_image_atomic(&result, &args.out)?;
-    println!("wrote {} ({}×{})", args.out.display(), fw, fh);
-    save_network_maps(args, &rendered, &model)
+    let run = edited.network.context("the network did not run")?;
+    save_network_maps(args, &run)
 }
 
 /// `--flow`, `--mask` of a network: each level's map at the keypoint frame's size.
-fn save_network_maps(args: &RenderArgs, rendered: &Rendered, model: &Generator) -> Result<()> {
-    let (fh, fw) = model.keypoint_frame_hw();
-    let out = &rendered.output;
-    let frame_wh = (fw as u32, fh as u32);
-    if let Some(path) = &args.flow {
-        save_levels(path, "flow", &out.flows, &out.levels, frame_wh, |f| {
-            Ok(imaging::flow_tensor_to_color(&f.get(0)?)?.into())
-        })?;
+fn save_network_maps(args: &RenderArgs, run: &NetworkRun) -> Result<()> {
+    if args.flow.is_none() && args.mask.is_none() {
+        return Ok(());
     }
-    if let Some(path) = &args.mask {
-        save_levels(path, "mask", &out.masks, &out.levels, frame_wh, |m| {
-            Ok(mask_to_image(&m.get(0)?)?.into())
-        })?;
+    let (fh, fw) = run.frame_hw;
+    let out = &run.output;
+    let levels = LevelArrays::from_tensors(&out.flows, &out.masks, &out.levels)?;
+    let views: Vec<_> = levels.iter().map(LevelArrays::view).collect();
+    let files = maps::save_maps(
+        args.flow.as_deref(),
+        args.mask.as_deref(),
+        &views,
+        (fw as u32, fh as u32),
+    )?;
+    for f in files {
+        println!("wrote {}", f.display());
     }
     Ok(())
 }
@@ -217,42 +241,47 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
     let cfg = puppet_config(args)?;
     let (photo, source, target) = read_inputs(args)?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
-    // The full-resolution warp, only when it is written (the plain warp, --flow, --mask): the
-    // composite computes its own on a coarser grid.
-    let full_warp = std::cell::OnceCell::new();
-    let warp =
-        || full_warp.get_or_init(|| crate::puppet::puppet_warp(&source, &target, h, w, &cfg));
     // The person re-posed inside the photo (matte, plate, composite) unless --raw, or unless no
     // matte can be had (no detector models): then the plain warp, and why.
-    let composited = if args.raw {
+    let layers = if args.raw {
         None
     } else {
         layers_or_note(&photo, &source)
     };
-    match composited {
-        Some(layers) => {
-            let out = crate::composite::composite_puppet(&layers, &source, &target, &cfg)?;
-            save_image_atomic(&finished(args, &out), &args.out)?;
+    let edit = Edit {
+        source: &source,
+        target: &target,
+        puppet: &cfg,
+    };
+    let edited = Renderer::new(Method::Puppet, None)?.render(&photo, layers.as_ref(), &edit)?;
+    match (&layers, &edited.composited) {
+        (Some(layers), Some(out)) => {
+            save_image_atomic(&finished(args, out), &args.out)?;
             if let Some(dir) = &args.layers {
-                save_layers(dir, &layers, &out)?;
+                save_layers(dir, layers, out)?;
             }
         }
-        None => save_image_atomic(&crate::puppet::puppet_render(&photo, warp()), &args.out)?,
+        _ => save_image_atomic(&edited.image, &args.out)?,
     }
     println!("wrote {} ({w}×{h})", args.out.display());
-    if let Some(path) = &args.flow {
-        let plane = h * w;
-        let (dx, dy) = warp().flow.data.split_at(plane);
-        save_image_atomic(&flow_to_color(dx, dy, h, w), path)?;
+    if args.flow.is_none() && args.mask.is_none() {
+        return Ok(());
     }
-    if let Some(path) = &args.mask {
-        let m = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
-            image::Luma([
-                (warp().mask[y as usize * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8,
-            ])
-        });
-        save_image_atomic(&image::DynamicImage::ImageLuma8(m).to_rgb8(), path)?;
-    }
+    // The full-resolution warp's maps (the composite works on a coarser grid of its own).
+    let warp = crate::puppet::puppet_warp(&source, &target, h, w, &cfg);
+    let views = [LevelMap {
+        level: 0,
+        height: h,
+        width: w,
+        flow: &warp.flow.data,
+        mask: &warp.mask,
+    }];
+    maps::save_maps(
+        args.flow.as_deref(),
+        args.mask.as_deref(),
+        &views,
+        (w as u32, h as u32),
+    )?;
     Ok(())
 }
 
@@ -263,27 +292,9 @@ fn layers_or_note(photo: &image::RgbImage, source: &Pose) -> Option<PhotoLayers>
         .ok()
 }
 
-/// A GFLA edit composited into the photo: its finest level's flow and mask, and its image,
-/// placed by the crop the model saw.
-pub fn composite_rendered(
-    layers: &PhotoLayers,
-    source: &Pose,
-    target: &Pose,
-    rendered: &Rendered,
-) -> Result<crate::composite::Composited> {
-    let out = &rendered.output;
-    let net = NetworkOutputs::finest(&out.image, &out.flows, &out.masks, out.prior.as_deref(), 0)?;
-    let crop = &rendered.fit;
-    let edit = net.placed(crop.x0, crop.y0, crop.crop_w, crop.crop_h);
-    composite_network(layers, source, target, &edit, &Default::default())
-}
-
 /// The photo's layers: the matte of the person whose skeleton is `source` (pose detector) and
 /// the plate, with a spinner while they are built.
-fn composite_layers(
-    photo: &image::RgbImage,
-    source: &Pose,
-) -> Result<crate::composite::PhotoLayers> {
+fn composite_layers(photo: &image::RgbImage, source: &Pose) -> Result<PhotoLayers> {
     let detector = crate::detect::PoseDetector::load_default()?;
     let bar = indicatif::ProgressBar::new_spinner().with_message("matte and background plate");
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -311,75 +322,6 @@ fn save_layers(dir: &Path, layers: &PhotoLayers, out: &crate::composite::Composi
     save_image_atomic(&grey(&out.invented), &dir.join("invented.png"))?;
     println!("wrote the layers to {}", dir.display());
     Ok(())
-}
-
-/// A rendered photo: the model output and the fit that produced its inputs.
-pub struct Rendered {
-    pub output: Generated,
-    pub fit: imaging::FitTransform,
-}
-
-/// Fits the photo around both skeletons (photo pixels), encodes the poses the model's way and
-/// runs it.
-pub fn render(
-    model: &Generator,
-    photo: &image::RgbImage,
-    source: &Pose,
-    target: &Pose,
-    device: &Device,
-) -> Result<Rendered> {
-    let fitted = fit_photo(
-        photo,
-        &[source, target],
-        model.keypoint_frame_hw(),
-        model.input_hw(),
-    );
-    let t = fitted.transform;
-    let image = imaging::image_to_tensor(&fitted.image, device)?;
-    let (sp, tp) = (t.pose_to_frame(source), t.pose_to_frame(target));
-    let prior = model.encode_prior(std::slice::from_ref(&sp), std::slice::from_ref(&tp), device)?;
-    let bp1 = model.encode_poses(&[sp], device)?;
-    let bp2 = model.encode_poses(&[tp], device)?;
-    Ok(Rendered {
-        output: model.generate(&image, &bp1, &bp2, prior.as_deref())?,
-        fit: t,
-    })
-}
-
-/// Writes one image per attention level (`to_image` of each map, upscaled with nearest
-/// neighbours to the result size): the finest level at `path`, the others with a
-/// `_level<N>` suffix.
-fn save_levels(
-    path: &Path,
-    what: &str,
-    maps: &[Tensor],
-    levels: &[usize],
-    (w, h): (u32, u32),
-    to_image: impl Fn(&Tensor) -> Result<image::DynamicImage>,
-) -> Result<()> {
-    for (i, (map, &level)) in maps.iter().zip(levels).enumerate() {
-        let img = to_image(map)?.resize_exact(w, h, FilterType::Nearest);
-        let file = level_path(path, level, i + 1 == levels.len());
-        save_image_atomic(&img, &file)?;
-        println!("wrote {} ({what}, level {level})", file.display());
-    }
-    Ok(())
-}
-
-/// `flow.png` for the finest level, `flow_level3.png` for the others.
-fn level_path(path: &Path, level: usize, finest: bool) -> PathBuf {
-    if finest {
-        return path.to_path_buf();
-    }
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    path.with_file_name(format!("{stem}_level{level}{ext}"))
 }
 
 #[cfg(test)]

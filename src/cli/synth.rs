@@ -68,7 +68,7 @@ pub fn run(args: &SynthArgs) -> Result<()> {
             let colour = flow_to_color(&p.flow.data[..plane], &p.flow.data[plane..], height, width);
             save_image_atomic(&colour, &name("flow.png"))?;
             let bytes: Vec<u8> = p.flow.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            crate::imaging::write_atomic(&name("flow.bin"), &bytes)?;
+            crate::util::fs::write_atomic(&name("flow.bin"), &bytes)?;
             let vis = image::GrayImage::from_fn(width as u32, height as u32, |x, y| {
                 image::Luma([(p.visibility[y as usize * width + x as usize] * 255.0).round() as u8])
             });

@@ -18,48 +18,32 @@
 //!
 //! Everything here is photo-sized arrays and per-pixel loops over rows (rayon).
 
+mod colour;
 mod hidden;
 mod layers;
 pub mod network;
+pub mod pipeline;
 mod puppet;
 pub mod upsample;
 
 pub use layers::{build_layers, plate_layers};
-pub use network::{composite_network, NetworkEdit, NetworkOutputs, Placement};
+pub use network::{composite_network, NetworkEdit, NetworkOutputs};
+pub use pipeline::{default_method, Method, DEFAULT_METHOD};
 pub use puppet::composite_puppet;
+pub use upsample::Placement;
 
 use crate::imaging::FlowField;
 use anyhow::{ensure, Result};
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
 
-/// What moves the person in a composited edit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mover {
-    /// The training-free puppet warp ([`composite_puppet`]).
-    Puppet,
-    /// A network's finest flow, mask and image ([`composite_network`]).
-    Network,
-}
-
-impl Mover {
-    /// The method's name in `marionette eval`'s report.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mover::Puppet => "puppet+composite",
-            Mover::Network => "model+composite",
-        }
-    }
-}
-
-/// What `render` does without options, and what the editor shows: the best method measured by
-/// `marionette eval --count 300 --size 256x192` (README, *Evaluation*).
-pub const DEFAULT_METHOD: Mover = Mover::Puppet;
-
 /// What is computed once per photo. Read the fields freely but build new layers rather than
 /// change these: the puppet keeps a block-averaged copy of them for its edits.
 #[derive(Clone, Debug)]
 pub struct PhotoLayers {
+    /// Names the photo these layers belong to (a copy keeps it): the network's cache of source
+    /// features is keyed by it ([`pipeline::NetworkRunner`]).
+    id: u64,
     pub photo: RgbImage,
     /// H·W alpha of the person in the photo, 0..1, row-major.
     pub matte: Vec<f32>,
@@ -90,13 +74,20 @@ impl PhotoLayers {
         matte
             .iter_mut()
             .for_each(|a| *a = if a.is_nan() { 0.0 } else { a.clamp(0.0, 1.0) });
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             photo,
             matte,
             plate,
             coarse: std::sync::OnceLock::new(),
             foreground: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Unique per [`PhotoLayers::new`]; kept by copies.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     fn size(&self) -> (usize, usize) {

@@ -166,7 +166,7 @@ pub(super) fn composite_on_grid(
         // The network paints what the source hid, in the photo's colours.
         let mut image = Upsampler::new(&placement_on_grid(&g.image_at, f), gh, gw).image(g.image);
         let visible: Vec<f32> = hidden.iter().map(|v| 1.0 - v).collect();
-        super::network::match_colours(&mut image, grid, &warp.flow, &visible, &owned);
+        super::colour::match_colours(&mut image, grid, &warp.flow, &visible, &owned);
         Some(image)
     } else {
         Some(person_fill(
@@ -199,6 +199,11 @@ pub(super) fn composite_on_grid(
         Some(u) => u.map(m, 0.0),
         None => m.to_vec(),
     };
+    // Where the target figure itself has body (not a hand's or foot's reach).
+    let core = match &up_grid {
+        Some(_) => up(&warp.core),
+        None => Vec::new(),
+    };
     let flow = match &up_grid {
         Some(u) => u.flow(&warp.flow),
         None => warp.flow,
@@ -207,10 +212,11 @@ pub(super) fn composite_on_grid(
     if up_grid.is_some() {
         // Between two cells of very different flow the bilinear flow sweeps across what lies
         // between their sources: not the person's surface (see `unsquashed`). What such a
-        // streak covered is the person where the photo has the person there (an arm squeezed
-        // across the chest: chest), else background (an arc beside a raised arm).
+        // streak covered is person where the target figure has body (an arm squeezed across
+        // the chest: chest), else background (an arc beside a raised arm; between legs spread
+        // apart, where the photo's old legs were: asking the photo's matte there filled the
+        // gap with blocks of trouser).
         let w = flow.width;
-        let pw = layers.photo.width() as usize;
         let can_fill = fill.is_some();
         owned
             .par_iter_mut()
@@ -220,7 +226,7 @@ pub(super) fn composite_on_grid(
                 if *o > 0.0 {
                     let k = unsquashed(&flow, i % w, i / w);
                     if k < 1.0 && can_fill {
-                        let here = layers.matte[(win.y0 + i / w) * pw + win.x0 + i % w];
+                        let here = ((core[i] - 0.9) * 10.0).clamp(0.0, 1.0);
                         *hid = (*hid + *o * (1.0 - k) * here).min(1.0);
                     }
                     *o *= k;
@@ -328,6 +334,7 @@ fn coarse_layers(layers: &PhotoLayers, f: usize) -> PhotoLayers {
         })
         .collect();
     PhotoLayers {
+        id: layers.id,
         photo: mean_rgb(&layers.photo),
         matte,
         plate: mean_rgb(&layers.plate),

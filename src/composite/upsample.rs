@@ -4,10 +4,61 @@
 //! megapixel photo the per-pixel division and clamping of a point sampler cost more than the
 //! composite itself.
 
-use super::Placement;
 use crate::imaging::FlowField;
 use image::RgbImage;
 use rayon::prelude::*;
+
+/// Where a grid of network cells lies in the photo: cell (0, 0) covers the photo box whose
+/// top-left corner is (`x0`, `y0`), each cell `cell_w × cell_h` photo pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placement {
+    pub x0: f64,
+    pub y0: f64,
+    pub cell_w: f64,
+    pub cell_h: f64,
+    pub grid_w: usize,
+    pub grid_h: usize,
+}
+
+impl Placement {
+    /// A `grid_w × grid_h` grid spanning the photo box `(x0, y0, box_w, box_h)`.
+    pub fn new(x0: f64, y0: f64, box_w: f64, box_h: f64, grid_w: usize, grid_h: usize) -> Self {
+        Self {
+            x0,
+            y0,
+            cell_w: box_w / grid_w.max(1) as f64,
+            cell_h: box_h / grid_h.max(1) as f64,
+            grid_w,
+            grid_h,
+        }
+    }
+
+    /// Grid coordinate (cell centres at integers) of photo column `x`.
+    pub(super) fn grid_x(&self, x: usize) -> f64 {
+        (x as f64 + 0.5 - self.x0) / self.cell_w - 0.5
+    }
+
+    /// Grid coordinate of photo row `y`.
+    pub(super) fn grid_y(&self, y: usize) -> f64 {
+        (y as f64 + 0.5 - self.y0) / self.cell_h - 0.5
+    }
+
+    /// Whether grid coordinate `g` lies in a grid of `n` cells (its box: half a cell beyond
+    /// the outer centres).
+    pub(super) fn inside(g: f64, n: usize) -> bool {
+        n > 0 && g >= -0.5 && g <= n as f64 - 0.5
+    }
+
+    /// Grid coordinates of photo pixel (x, y).
+    pub fn to_grid(&self, x: usize, y: usize) -> (f32, f32) {
+        (self.grid_x(x) as f32, self.grid_y(y) as f32)
+    }
+
+    /// Whether photo pixel (x, y) lies in the grid's box.
+    pub fn covers(&self, x: usize, y: usize) -> bool {
+        Self::inside(self.grid_x(x), self.grid_w) && Self::inside(self.grid_y(y), self.grid_h)
+    }
+}
 
 /// One output coordinate's taps along an axis: the two grid indices and the second's weight.
 type Tap = Option<(usize, usize, f32)>;
@@ -138,4 +189,35 @@ pub fn upsample_map(map: &[f32], at: &Placement, h: usize, w: usize, outside: f3
 /// An image placed by `at`, at photo resolution (bilinear, edge-clamped; black outside).
 pub fn upsample_image(img: &RgbImage, at: &Placement, h: usize, w: usize) -> RgbImage {
     Upsampler::new(at, h, w).image(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cell centres land on the photo pixels they cover; a uniform level flow of one cell is
+    /// `cell` photo pixels; outside the box the flow is zero.
+    #[test]
+    fn placement_and_flow_upsampling_are_exact_for_a_uniform_flow() {
+        let at = Placement::new(10.0, 20.0, 40.0, 80.0, 4, 8); // 10×10-pixel cells
+        assert_eq!(at.to_grid(14, 24), (-0.05, -0.05));
+        assert_eq!(at.to_grid(15, 25), (0.05, 0.05));
+        assert!(at.covers(10, 20) && at.covers(49, 99));
+        assert!(!at.covers(9, 20) && !at.covers(50, 50) && !at.covers(30, 100));
+        let mut f = FlowField::zeros(8, 4);
+        for y in 0..8 {
+            for x in 0..4 {
+                f.set(x, y, 1.0, -0.5);
+            }
+        }
+        let up = upsample_flow(&f, &at, 120, 70);
+        assert_eq!(up.get(30, 60), (10.0, -5.0));
+        assert_eq!(up.get(10, 20), (10.0, -5.0));
+        assert_eq!(up.get(5, 60), (0.0, 0.0));
+        // A linear ramp is reproduced between cell centres.
+        let ramp: Vec<f32> = (0..32).map(|i| (i % 4) as f32).collect();
+        let m = upsample_map(&ramp, &at, 120, 70, -1.0);
+        assert!((m[60 * 70 + 20] - 0.55).abs() < 1e-6);
+        assert_eq!(m[0], -1.0);
+    }
 }

@@ -4,10 +4,9 @@
 //! person ∪ where the source person was: what a re-posing changes).
 
 use super::metrics;
+use crate::composite::pipeline::{composite_edit, default_method, Edit, Method};
 use crate::composite::upsample::upsample_image;
-use crate::composite::{
-    composite_network, composite_puppet, plate_layers, NetworkOutputs, Placement, DEFAULT_METHOD,
-};
+use crate::composite::{plate_layers, NetworkOutputs, Placement};
 use crate::imaging::flow_field::downsample_map;
 use crate::imaging::FlowField;
 use crate::model::gfla::Gfla;
@@ -26,7 +25,8 @@ use serde::Serialize;
 /// does, but for the matte, which `render` takes from the pose detector); `puppet+composite`
 /// moves the person by the puppet, `model+composite` by the network's finest flow, with its
 /// invented pixels where its mask says the source does not show them. The report adds a
-/// `default` row: a copy of the method `render` uses without options ([`DEFAULT_METHOD`]).
+/// `default` row: a copy of the method `render` uses without options
+/// ([`crate::composite::DEFAULT_METHOD`]).
 pub const METHODS: [&str; 5] = [
     "copy-source",
     "puppet",
@@ -399,11 +399,14 @@ pub fn evaluate(
             let model_small = &net.image;
             let model_img = upsample_image(model_small, &image_at, h, w);
             let layers = plate_layers(&p.source, scene.source_person.clone(), &|| false)?;
-            let puppet_comp =
-                composite_puppet(&layers, &p.source_pose, &p.target_pose, &pcfg)?.image;
-            let edit = net.placed(0.0, 0.0, w as f64, h as f64);
-            let model_comp =
-                composite_network(&layers, &p.source_pose, &p.target_pose, &edit, &pcfg)?.image;
+            let edit = Edit {
+                source: &p.source_pose,
+                target: &p.target_pose,
+                puppet: &pcfg,
+            };
+            let puppet_comp = composite_edit(&layers, Method::Puppet, &edit, None)?.image;
+            let placed = net.placed(0.0, 0.0, w as f64, h as f64);
+            let model_comp = composite_edit(&layers, Method::Network, &edit, Some(&placed))?.image;
             let region = person_region(scene);
             let images = [
                 &p.source,
@@ -455,7 +458,7 @@ pub fn evaluate(
     }
     let mut methods: Vec<MethodScores> =
         METHODS.iter().zip(&acc).map(|(m, a)| a.finish(m)).collect();
-    let default = DEFAULT_METHOD.name();
+    let default = default_method()?.name();
     if let Some(m) = methods.iter().find(|m| m.method == default) {
         let mut d = m.clone();
         d.method = "default".into();

@@ -5,9 +5,9 @@ use image::{GrayImage, RgbImage};
 
 use super::metrics::{psnr_masked, ssim, MetricError};
 use crate::imaging::inpaint::dilate_mask;
-use crate::model::rng::SplitMix64;
 use crate::synth::texture::Background;
 use crate::synth::{render_picture, Articulation, Person, SynthConfig};
+use crate::util::rng::SplitMix64;
 
 /// A person-on-background picture with the hole a matte would give and the true plate.
 #[derive(Clone, Debug)]

@@ -95,16 +95,24 @@ pub fn fit_photo(
     frame_hw: (usize, usize),
     input_hw: (usize, usize),
 ) -> FittedPhoto {
-    let (x0, y0, cw, ch) = crop_box(poses, photo.dimensions(), frame_hw);
-    let transform = FitTransform {
+    fit_photo_to(
+        photo,
+        tight_crop(poses, photo.dimensions(), frame_hw),
+        input_hw,
+    )
+}
+
+/// [`crop_box`] as the transform to the `frame_hw` annotation frame.
+pub fn tight_crop(poses: &[&Pose], photo_wh: (u32, u32), frame_hw: (usize, usize)) -> FitTransform {
+    let (x0, y0, crop_w, crop_h) = crop_box(poses, photo_wh, frame_hw);
+    FitTransform {
         x0,
         y0,
-        crop_w: cw,
-        crop_h: ch,
+        crop_w,
+        crop_h,
         frame_w: frame_hw.1 as f64,
         frame_h: frame_hw.0 as f64,
-    };
-    fit_photo_to(photo, transform, input_hw)
+    }
 }
 
 /// Resamples the crop of `transform` to `input_hw` (the editor keeps one crop per photo so the

@@ -1,8 +1,8 @@
 //! Images in and out of the model: fitting a photo around the person ([`fit`]), tensor ↔ image
 //! conversion, the reference flow colouring ([`flow_color`]), background plates (filling the
 //! person's hole, [`inpaint`]), the person matte ([`matte`]), its edge refinement
-//! ([`guided`]) and the person's own colour at its soft edge ([`foreground`]), and atomic file
-//! writes.
+//! ([`guided`]) and the person's own colour at its soft edge ([`foreground`]), and atomic image
+//! saves (on [`crate::util::fs`]).
 
 pub mod animation;
 pub mod draw;
@@ -22,7 +22,7 @@ pub use matte::Matte;
 
 use candle_core::{Device, Result, Tensor};
 use image::{GrayImage, RgbImage};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `0` below `e0`, `1` above `e1`, the cubic `3t² − 2t³` between.
 pub(crate) fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
@@ -71,15 +71,6 @@ pub fn mask_to_image(t: &Tensor) -> Result<GrayImage> {
     }))
 }
 
-/// A temporary path next to `path` (same folder, so the final rename is atomic).
-pub fn temp_path_for(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
 /// Saves an image atomically (temporary file, then rename); the format follows the extension.
 pub fn save_image_atomic<I>(img: &I, path: &Path) -> anyhow::Result<()>
 where
@@ -92,7 +83,7 @@ where
             path.display()
         )
     })?;
-    let tmp = temp_path_for(path);
+    let tmp = crate::util::fs::temp_path_for(path);
     let result = img
         .save_as(&tmp, format)
         .with_context(|| format!("writing {}", path.display()))
@@ -200,12 +191,4 @@ fn bad_png_palette(bytes: &[u8]) -> Option<usize> {
         rest = rest.get(len.checked_add(12)?..)?;
     }
     None
-}
-
-/// Writes bytes to a temporary file beside `path`, then renames it over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let tmp = temp_path_for(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }

@@ -63,7 +63,7 @@ pub struct Generated {
     pub grid_hw: Option<(usize, usize)>,
 }
 
-/// Source-only work cached across target poses (see [`Generator::prepare_source`]).
+/// Source-only work cached across target poses (see [`Generator::encode_source`]).
 #[derive(Clone, Debug)]
 pub struct PreparedSource(Option<gfla::SourceFeatures>);
 
@@ -200,14 +200,14 @@ impl Generator {
         target_pose: &Tensor,
         prior: Option<&[Tensor]>,
     ) -> Result<Generated> {
-        let prepared = self.prepare_source(image)?;
-        self.generate_prepared(&prepared, image, source_pose, target_pose, prior)
+        let prepared = self.encode_source(image)?;
+        self.forward_with_source(&prepared, image, source_pose, target_pose, prior)
     }
 
     /// What can be computed from the source image alone, once per photo: GFLA's source feature
     /// pyramid (about a third of a forward pass). PoNA mixes the poses in from its first layer,
     /// so it has nothing to cache.
-    pub fn prepare_source(&self, image: &Tensor) -> Result<PreparedSource> {
+    pub fn encode_source(&self, image: &Tensor) -> Result<PreparedSource> {
         crate::ops::cpu_mode::flush_denormals();
         Ok(match self {
             Self::Gfla(m) => PreparedSource(Some(m.encode_source(image)?)),
@@ -215,9 +215,9 @@ impl Generator {
         })
     }
 
-    /// [`Self::generate`] with the source work of [`Self::prepare_source`] done already (for
+    /// [`Self::generate`] with the source work of [`Self::encode_source`] done already (for
     /// the same `image`).
-    pub fn generate_prepared(
+    pub fn forward_with_source(
         &self,
         prepared: &PreparedSource,
         image: &Tensor,

@@ -8,7 +8,6 @@ pub mod gfla;
 pub mod keys;
 pub mod layers;
 pub mod pona;
-pub mod rng;
 pub mod shipped;
 pub mod trace;
 

@@ -269,7 +269,7 @@ mod gpu {
 /// The attention-weighted pool of the local attention block:
 /// `avg_pool_k(local_attn_reshape(attn, k) * patches)`, fused so the (B, C, h·k, w·k) product is
 /// never materialised. `attn` is (B, k², h, w), `patches` (B, C, h·k, w·k) from
-/// [`super::block_extractor`]; the result (B, C, h, w) is the softmax-weighted mean **scaled by
+/// [`super::block_extractor()`]; the result (B, C, h, w) is the softmax-weighted mean **scaled by
 /// 1/k²** exactly as the reference's average pool computes it.
 pub fn local_attention(attn: &Tensor, patches: &Tensor, k: usize) -> Result<Tensor> {
     let _p = super::profile::scope("sampling");

@@ -5,11 +5,13 @@
 //! Each op that carries gradients implements `bwd` with device kernels of its own (backward
 //! ops with a `cpu_fwd` and a `cuda_fwd`), so training runs through the same code as inference
 //! on either device. The CUDA kernels sit next to their CPU kernels (`<op>.cu`), compiled to
-//! PTX by `build.rs` under the `cuda` feature ([`cuda`] loads them).
+//! PTX by `build.rs` under the `cuda` feature (`cuda.rs` loads them).
 
 pub mod affine_reg;
 pub mod alloc;
 pub mod block_extractor;
+#[cfg(test)]
+pub(crate) mod conv_check;
 pub mod conv_matmul;
 pub mod conv_taps;
 pub mod cpu_mode;

@@ -1,6 +1,6 @@
 //! The local attention block's patches in column form, for inference on the CPU.
 //!
-//! [`super::block_extractor`] lays the k×k patches out as an image (B, C, h·k, w·k), which the
+//! [`super::block_extractor()`] lays the k×k patches out as an image (B, C, h·k, w·k), which the
 //! kernel predictor then has to permute into one row per cell: at GFLA's 64×64 level with k = 5
 //! that permute alone moved 2 × 100 MB per pass (~90 ms of ~500). Here the same bilinear samples
 //! (the same taps, the same arithmetic, so the same values) are written once as

@@ -73,8 +73,8 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
 /// surface: where the flow changes from a moved limb's map to the identity over a few pixels
 /// (the edge band of the puppet, or one cell of its coarse grid brought up to the photo), the
 /// samples sweep across the whole old limb and draw it as a thin arc. Per pixel of `flow`:
-/// 1 where the backward map's area ratio ([`FlowField::area_ratio`]) is below [`SQUASH_FROM`],
-/// falling to 0 at [`SQUASH_TO`]; 0 where the map folds over (ratio ≤ 0). A rigid or scaled
+/// 1 where the backward map's area ratio ([`FlowField::area_ratio`]) is below `SQUASH_FROM`,
+/// falling to 0 at `SQUASH_TO`; 0 where the map folds over (ratio ≤ 0). A rigid or scaled
 /// limb has a ratio near 1, the identity exactly 1.
 pub fn unsquashed(flow: &FlowField, x: usize, y: usize) -> f32 {
     let det = flow.area_ratio(x, y);

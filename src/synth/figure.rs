@@ -10,7 +10,7 @@
 use super::texture::{Background, Print, Texture};
 use super::util::{coin, fbm, mix, pick, rf, scale, weighted, Rgb};
 use super::SynthConfig;
-use crate::model::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// Part ids (fixed, so the same id names the same surface in both poses). Index pairs are
 /// `[right, left]` (the person's own sides).

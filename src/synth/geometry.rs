@@ -252,6 +252,32 @@ fn sgnf(v: f32, fallback: f32) -> f32 {
     }
 }
 
+/// The keypoints of the right (`[0]`) and left (`[1]`) arm and leg, from the root outwards.
+const ARM_JOINTS: [[usize; 3]; 2] = [
+    [R_SHOULDER, R_ELBOW, R_WRIST],
+    [L_SHOULDER, L_ELBOW, L_WRIST],
+];
+const LEG_JOINTS: [[usize; 3]; 2] = [[R_HIP, R_KNEE, R_ANKLE], [L_HIP, L_KNEE, L_ANKLE]];
+
+/// Places a limb (an arm or a leg: `parts` and `joints` from its root outwards): its three
+/// parts at depths `base`, `base + 0.001`, `base + 0.002`, so where two of them overlap at a
+/// joint the order is fixed whatever the limb's base depth; then its three keypoints at `at`.
+fn place_limb(
+    depth: &mut [f32],
+    put: &mut impl FnMut(usize, V2, bool),
+    parts: [usize; 3],
+    base: f32,
+    joints: [usize; 3],
+    at: [V2; 3],
+) {
+    depth[parts[0]] = base;
+    depth[parts[1]] = base + 0.001;
+    depth[parts[2]] = base + 0.002;
+    for (j, p) in joints.into_iter().zip(at) {
+        put(j, p, true);
+    }
+}
+
 /// Lays out `person`'s parts in pose `art` on a `cfg` image.
 pub fn build(person: &Person, art: &Articulation, cfg: &SynthConfig) -> Figure {
     let bd = &person.body;
@@ -356,17 +382,14 @@ pub fn build(person: &Person, art: &Articulation, cfg: &SynthConfig) -> Figure {
         } else {
             -0.2
         } + 0.01 * z;
-        depth[part::UPPER_ARM[k]] = base;
-        depth[part::LOWER_ARM[k]] = base + 0.001;
-        depth[part::HAND[k]] = base + 0.002;
-        let (js, je, jw) = if k == 0 {
-            (R_SHOULDER, R_ELBOW, R_WRIST)
-        } else {
-            (L_SHOULDER, L_ELBOW, L_WRIST)
-        };
-        put(js, sh, true);
-        put(je, el, true);
-        put(jw, wr, true);
+        place_limb(
+            &mut depth,
+            &mut put,
+            [part::UPPER_ARM[k], part::LOWER_ARM[k], part::HAND[k]],
+            base,
+            ARM_JOINTS[k],
+            [sh, el, wr],
+        );
     }
 
     // Legs.
@@ -398,17 +421,14 @@ pub fn build(person: &Person, art: &Articulation, cfg: &SynthConfig) -> Figure {
         parts[part::FOOT[k]] = Geom::capsule(ankle, toe, bd.foot_r * un, bd.foot_r * un);
         let front = (k == 1) == art.left_leg_front;
         let base = -0.3 + 0.05 * sg * sn + if front { 0.01 } else { -0.01 };
-        depth[part::UPPER_LEG[k]] = base;
-        depth[part::LOWER_LEG[k]] = base + 0.001;
-        depth[part::FOOT[k]] = base + 0.002;
-        let (jh, jk, ja) = if k == 0 {
-            (R_HIP, R_KNEE, R_ANKLE)
-        } else {
-            (L_HIP, L_KNEE, L_ANKLE)
-        };
-        put(jh, hip, true);
-        put(jk, knee, true);
-        put(ja, ankle, true);
+        place_limb(
+            &mut depth,
+            &mut put,
+            [part::UPPER_LEG[k], part::LOWER_LEG[k], part::FOOT[k]],
+            base,
+            LEG_JOINTS[k],
+            [hip, knee, ankle],
+        );
     }
 
     for (i, z) in depth.iter_mut().enumerate() {

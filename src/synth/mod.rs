@@ -30,8 +30,8 @@ pub use pose_sampler::{Articulation, Limb, Orientation};
 pub use sheet::contact_sheet;
 
 use crate::imaging::FlowField;
-use crate::model::rng::SplitMix64;
 use crate::pose::Pose;
+use crate::util::rng::SplitMix64;
 
 /// Image size of the synthetic pictures (any size ≥ 32×32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 use super::figure::Person;
 use super::pose_sampler::Articulation;
 use super::{render_single, SynthConfig};
-use crate::model::rng::SplitMix64;
 use crate::pose::Pose;
+use crate::util::rng::SplitMix64;
 use image::RgbImage;
 use std::f32::consts::{PI, TAU};
 

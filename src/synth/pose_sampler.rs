@@ -5,7 +5,7 @@ use std::f32::consts::PI;
 
 use super::util::{coin, rf, sign, weighted};
 use super::SynthConfig;
-use crate::model::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 const DEG: f32 = PI / 180.0;
 

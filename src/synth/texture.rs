@@ -5,7 +5,7 @@
 //! supersampling anti-aliases them.
 
 use super::util::{fbm, mix, random_color, rf, scale, value_noise, weighted, Rgb};
-use crate::model::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// The pattern of a [`Texture`].
 #[derive(Clone, Debug, PartialEq)]

@@ -1,6 +1,6 @@
 //! Small helpers shared by the renderer: 2-D vectors, random draws, hashing and value noise.
 
-use crate::model::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// An RGB colour with channels in 0..=255 (as floats, so averaging and shading stay exact).
 pub type Rgb = [f32; 3];

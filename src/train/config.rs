@@ -93,20 +93,8 @@ impl TrainConfig {
 
     /// A few-second configuration for tests: 32×32 images, narrow nets.
     pub fn tiny() -> Self {
-        let mut model = GflaConfig::synth();
-        model.ngf = 8;
-        model.img_f = 16;
-        model.layers = 2;
-        model.attn_layer = vec![2];
-        model.kernel_size = [(2, 3)].into_iter().collect();
-        model.flow_ngf = 8;
-        model.flow_img_f = 16;
-        model.flow_layers = 3;
-        model.attn_hidden = 8;
-        model.input_hw = (32, 32);
-        model.annotation_hw = (32, 32);
         Self {
-            model,
+            model: GflaConfig::tiny(),
             disc: DiscConfig { width: 8, depth: 2 },
             batch_size: 2,
             flow_steps: 4,

@@ -70,7 +70,7 @@ pub struct Discriminator {
 impl Discriminator {
     /// Fresh weights (N(0, 0.02²)-ish He-scaled convs, zero biases) from `seed`.
     pub fn new(cfg: &DiscConfig, in_channels: usize, seed: u64, dev: &Device) -> Result<Self> {
-        let mut rng = crate::model::rng::SplitMix64::new(seed);
+        let mut rng = crate::util::rng::SplitMix64::new(seed);
         let mut convs = Vec::new();
         let mut names = Vec::new();
         let mut cin = in_channels;

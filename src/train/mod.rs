@@ -82,7 +82,7 @@ impl GenParams {
     /// variance of PyTorch's default init family), biases 0, norm scales 1.
     pub fn init(cfg: &crate::model::gfla::GflaConfig, seed: u64, dev: &Device) -> Result<Self> {
         let keys = crate::model::keys::record_keys(|vb| Gfla::new(vb, cfg).map(|_| ()))?;
-        let mut rng = crate::model::rng::SplitMix64::new(seed);
+        let mut rng = crate::util::rng::SplitMix64::new(seed);
         let mut vars = BTreeMap::new();
         for (key, shape) in keys {
             let n: usize = shape.iter().product();
@@ -381,7 +381,7 @@ impl Trainer {
             }
         }
         wio::save_safetensors(&opt, &dir.join("optimizer.safetensors"))?;
-        crate::imaging::write_atomic(
+        crate::util::fs::write_atomic(
             &dir.join("state.json"),
             serde_json::to_string_pretty(&RunState { step: self.step })?.as_bytes(),
         )
@@ -503,7 +503,7 @@ pub fn run(
         progress.message(&format!("resumed at step {}", trainer.step));
         truncate_log(&run_dir.join("log.csv"), trainer.step)?;
     }
-    crate::imaging::write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg)?.as_bytes())?;
+    crate::util::fs::write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg)?.as_bytes())?;
     let log_path = run_dir.join("log.csv");
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -554,7 +554,7 @@ fn truncate_log(path: &Path, step: usize) -> Result<()> {
                 .is_none_or(|s| s <= step)
         })
         .collect();
-    crate::imaging::write_atomic(path, (kept.join("\n") + "\n").as_bytes())
+    crate::util::fs::write_atomic(path, (kept.join("\n") + "\n").as_bytes())
 }
 
 /// The run folder's trained generator weights.

@@ -206,6 +206,31 @@ pub fn build_checked<M>(
     })
 }
 
+/// The model a checkpoint describes, with the config it is built with: `cfg`, or else the one
+/// `infer` reads from the state dict's shapes; the state dict is then checked against the keys
+/// that config expects ([`build_checked`]). GFLA and PoNA load through this.
+pub fn build_with_config<C: Clone, M, E: fmt::Display>(
+    state: StateDict,
+    cfg: Option<&C>,
+    device: &Device,
+    origin: &Path,
+    infer: impl FnOnce(&BTreeMap<String, Vec<usize>>) -> Result<C, E>,
+    expected_keys: impl FnOnce(&C) -> candle_core::Result<Vec<(String, Vec<usize>)>>,
+    build: impl FnOnce(candle_nn::VarBuilder, &C) -> candle_core::Result<M>,
+) -> Result<(M, C), WeightsError> {
+    let model_err = |message: String| WeightsError::Model {
+        path: origin.into(),
+        message,
+    };
+    let cfg = match cfg {
+        Some(c) => c.clone(),
+        None => infer(&shapes(&state)).map_err(|e| model_err(e.to_string()))?,
+    };
+    let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
+    let model = build_checked(state, &expected, device, origin, |vb| build(vb, &cfg))?;
+    Ok((model, cfg))
+}
+
 /// Shapes of every tensor of a state dict.
 pub fn shapes(state: &StateDict) -> BTreeMap<String, Vec<usize>> {
     state
@@ -277,7 +302,7 @@ pub fn save_safetensors_with_metadata(
     metadata: std::collections::HashMap<String, String>,
     path: &Path,
 ) -> Result<(), WeightsError> {
-    let tmp = crate::imaging::temp_path_for(path);
+    let tmp = crate::util::fs::temp_path_for(path);
     let tensors: Vec<(&str, Tensor)> = state
         .iter()
         .map(|(k, t)| Ok((k.as_str(), t.contiguous()?)))

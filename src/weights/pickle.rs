@@ -12,6 +12,11 @@
 //! fetched again), makes cyclic pickles harmless, and avoids deep recursive drops of nested
 //! data. Every opcode creates at most one object and reads its payload from the input, so
 //! memory stays proportional to the input size whatever the pickle claims.
+//!
+//! Why one file past 600 lines: the reader is one state machine. `Machine::step` hands each
+//! opcode to a handler by group (scalars, containers, memo, calls), all of them methods on the
+//! one machine's stack, memo and arena and bound by the same limits; in separate files each
+//! group would reach into the same private state. The opcode table (`op`) is its own module.
 
 use std::collections::HashMap;
 

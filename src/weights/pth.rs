@@ -13,6 +13,11 @@
 //! `('storage', <storage type>, key, location, numel[, view])`. The pickle reader records those
 //! calls instead of making them (see [`super::pickle`]); this module turns each record into a
 //! CPU tensor by gathering the described strided view out of the storage bytes.
+//!
+//! Why one file past 600 lines: the two containers (zip, legacy), the storage references and the
+//! strided tensor gather are sections of one reader that share its error type, its limits
+//! against hostile files and the borrowed storage map; most of the length is those limits and
+//! their reasons. The pickle interpreter, the part that could stand alone, is `pickle.rs`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};

@@ -68,10 +68,10 @@ fn bench(c: &mut Criterion) {
         .map(|(n, t)| (n.to_string(), t))
         .collect();
         let block = ExtractorAttn::new(
+            VarBuilder::from_tensors(weights, DType::F32, &dev),
             ch,
             k,
             128,
-            VarBuilder::from_tensors(weights, DType::F32, &dev),
         )
         .unwrap();
 

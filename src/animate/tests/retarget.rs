@@ -16,6 +16,17 @@ fn wrap(a: f64) -> f64 {
     }
 }
 
+/// Options that take the driver's track as it is (no smoothing, no gap filling), so that each
+/// frame can be checked against the driver's pose at that frame.
+fn unsmoothed(root_motion: bool, transfer: Transfer) -> RetargetOptions {
+    RetargetOptions {
+        smooth_sigma: 0.0,
+        max_gap: 0,
+        root_motion,
+        transfer,
+    }
+}
+
 /// A constant-confidence pose from rig points.
 fn pose_of(points: &[Point; NUM_JOINTS]) -> Pose {
     let mut pose = Pose::missing();
@@ -63,12 +74,7 @@ fn direction(a: Point, b: Point) -> f64 {
 fn retargeting_maps_a_driver_of_another_size_onto_the_person() {
     let person = Rig::template(400.0, 600.0);
     let driver = waving_driver(&person, 24);
-    let opts = RetargetOptions {
-        smooth_sigma: 0.0,
-        max_gap: 0,
-        root_motion: true,
-        transfer: Transfer::Pose,
-    };
+    let opts = unsmoothed(true, Transfer::Pose);
     let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
     assert_eq!(rigs.len(), driver.len());
     let d_neck = |t: usize| driver[t].get(NECK).map(|n| [n.x, n.y]).unwrap();
@@ -126,12 +132,7 @@ fn motion_transfer_keeps_the_persons_posture_and_adds_the_drivers_turns() {
     person.rotate_limb(crate::pose::skeleton::NOSE, [400.0, 0.0]);
     person.rotate_limb(crate::pose::skeleton::R_WRIST, [400.0, 300.0]);
     let driver = waving_driver(&upright, 12);
-    let opts = RetargetOptions {
-        smooth_sigma: 0.0,
-        max_gap: 0,
-        root_motion: false,
-        transfer: Transfer::Motion,
-    };
+    let opts = unsmoothed(false, Transfer::Motion);
     let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
     for (t, rig) in rigs.iter().enumerate() {
         for (j, &parent) in PARENT.iter().enumerate() {
@@ -168,12 +169,7 @@ fn joints_the_driver_lacks_follow_the_persons_placement() {
         }
     }
     driver[2].set(L_WRIST, None);
-    let opts = RetargetOptions {
-        smooth_sigma: 0.0,
-        max_gap: 0,
-        root_motion: true,
-        transfer: Transfer::Pose,
-    };
+    let opts = unsmoothed(true, Transfer::Pose);
     let rigs = retarget(&clip_of(driver.clone()), &person, &opts);
     let rel = |r: &Rig, j: usize| {
         let p = PARENT[j].unwrap();

@@ -1,37 +1,41 @@
 //! The eframe application: the panels and panes around an [`Editor`].
 
 pub mod anim_export;
-pub mod panels;
+pub mod menus;
 pub mod panes;
+pub mod shortcuts;
+pub mod side_panel;
 pub mod stats;
+pub mod status;
 pub mod textures;
 pub mod timeline;
 
 use super::editor::{Editor, EditorOptions};
+use super::overlay::{self, GpuOverlays, OverlayPaint};
 use eframe::egui;
 use std::time::Instant;
 
 pub struct MarionetteApp {
     pub editor: Editor,
+    /// The panes' zoom and pan, and where they were drawn (view-only, not the session's).
+    pub panes: panes::Panes,
+    /// Milliseconds of the last frames' UI work (status bar).
+    pub frame_ms: f32,
     textures: textures::Textures,
-    /// Whether the wgpu overlay pipeline is installed (false on other backends).
-    pub gpu_overlays: bool,
+    /// The wgpu overlay pipeline, when installed (`None` on other backends: no overlays).
+    pub gpu_overlays: Option<GpuOverlays>,
     stats: Option<stats::FrameStats>,
 }
 
 impl MarionetteApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: EditorOptions) -> Self {
-        let gpu_overlays = match &cc.wgpu_render_state {
-            Some(rs) => {
-                super::overlay::install(rs);
-                true
-            }
-            None => false,
-        };
+        let gpu_overlays = cc.wgpu_render_state.as_ref().map(overlay::install);
         let stats = options.frame_stats.then(stats::FrameStats::default);
-        let editor = Editor::new(options, Editor::repaint_fn(&cc.egui_ctx));
+        let editor = Editor::new(options, repaint_fn(&cc.egui_ctx));
         Self {
             editor,
+            panes: Default::default(),
+            frame_ms: 0.0,
             textures: Default::default(),
             gpu_overlays,
             stats,
@@ -43,21 +47,33 @@ impl eframe::App for MarionetteApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let t0 = Instant::now();
         let ctx = ui.ctx().clone();
-        panels::dropped_files(&ctx, &mut self.editor);
-        panels::shortcuts(&ctx, &mut self.editor);
+        shortcuts::dropped_files(&ctx, &mut self.editor);
+        shortcuts::shortcuts(&ctx, &mut self.editor, &mut self.panes);
         timeline::shortcuts(&ctx, &mut self.editor);
         self.editor.tick();
         self.textures.update(&ctx, &self.editor);
 
-        egui::Panel::top("menu").show(ui, |ui| panels::menu_bar(ui, &mut self.editor));
-        egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(ui, &self.editor));
+        egui::Panel::top("menu").show(ui, |ui| {
+            menus::menu_bar(ui, &mut self.editor, &mut self.panes)
+        });
+        egui::Panel::bottom("status")
+            .show(ui, |ui| status::status_bar(ui, &self.editor, self.frame_ms));
         egui::Panel::bottom("timeline").show(ui, |ui| timeline::panel(ui, &mut self.editor));
         egui::Panel::left("tools")
             .default_size(270.0)
-            .show(ui, |ui| panels::side_panel(ui, &mut self.editor));
-        egui::CentralPanel::default_margins()
-            .show(ui, |ui| panes::panes(ui, &mut self.editor, &self.textures));
-        panels::dialogs(&ctx, &mut self.editor);
+            .show(ui, |ui| {
+                side_panel::side_panel(ui, &mut self.editor, self.gpu_overlays)
+            });
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            panes::panes(
+                ui,
+                &mut self.editor,
+                &mut self.panes,
+                &self.textures,
+                self.gpu_overlays,
+            )
+        });
+        status::dialogs(&ctx, &mut self.editor);
         anim_export::dialog(&ctx, &mut self.editor);
         // Edits made this frame go out now rather than next frame.
         self.editor.tick();
@@ -70,7 +86,7 @@ impl eframe::App for MarionetteApp {
             ctx.request_repaint_after(next);
         }
         let ms = t0.elapsed().as_secs_f32() * 1e3;
-        self.editor.frame_ms = 0.9 * self.editor.frame_ms + 0.1 * ms;
+        self.frame_ms = 0.9 * self.frame_ms + 0.1 * ms;
         if let Some(stats) = &mut self.stats {
             stats.record(ms, self.editor.busy());
             // Measuring: draw frames back to back, so intervals show what the UI can do rather
@@ -84,5 +100,23 @@ impl eframe::App for MarionetteApp {
         if let Some(stats) = &self.stats {
             eprint!("{}", stats.summary());
         }
+    }
+}
+
+/// The egui context's repaint as a `Send` closure: the workers wake the UI with it.
+fn repaint_fn(ctx: &egui::Context) -> impl Fn() + Send + Sync + Clone + 'static {
+    let ctx = ctx.clone();
+    move || ctx.request_repaint()
+}
+
+/// Draws `overlay` with the wgpu pipeline when it is installed; other backends draw none.
+fn paint_overlay(
+    gpu: Option<GpuOverlays>,
+    painter: &egui::Painter,
+    rect: egui::Rect,
+    overlay: OverlayPaint,
+) {
+    if let Some(gpu) = gpu {
+        gpu.paint(painter, rect, overlay);
     }
 }

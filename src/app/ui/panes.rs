@@ -2,9 +2,10 @@
 //! result (with flow/mask overlays). Both share one [`View`], so a joint is at the same place
 //! in each and can be dragged in either.
 
+use super::paint_overlay;
 use super::textures::Textures;
 use crate::app::editor::{Editor, Which};
-use crate::app::overlay::{self, OverlayPaint, OverlayStyle};
+use crate::app::overlay::{GpuOverlays, OverlayPaint, OverlayStyle};
 use crate::app::project::{Mode, ResultOverlay, ResultView};
 use crate::app::view::{hit_joint, View};
 use crate::imaging::FitTransform;
@@ -24,6 +25,29 @@ const LEVEL_COLORS: [Color32; 4] = [
     Color32::from_rgb(120, 255, 120),
 ];
 
+/// How the panes show the photo: view-only state, not part of the session (neither saved nor
+/// undone), so it lives in the UI rather than in the [`Editor`].
+pub struct Panes {
+    pub view: View,
+    /// Where the photo and result panes were drawn last frame (screen points).
+    pub rects: [Rect; 2],
+    /// The view is re-fitted to the pane on the next frame (F, View > Fit to window).
+    pub refit: bool,
+    /// The editor's `photo_version` the view was last fitted for: another photo re-fits it.
+    fitted_photo: u64,
+}
+
+impl Default for Panes {
+    fn default() -> Self {
+        Self {
+            view: View::default(),
+            rects: [Rect::NOTHING; 2],
+            refit: true,
+            fitted_photo: 0,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaneKind {
     Photo,
@@ -31,7 +55,13 @@ pub enum PaneKind {
 }
 
 /// Lays out the photo and result panes side by side in `ui` and handles their input.
-pub fn panes(ui: &mut egui::Ui, editor: &mut Editor, tex: &Textures) {
+pub fn panes(
+    ui: &mut egui::Ui,
+    editor: &mut Editor,
+    state: &mut Panes,
+    tex: &Textures,
+    gpu: Option<GpuOverlays>,
+) {
     let full = ui.available_rect_before_wrap();
     let gap = 8.0;
     let w = (full.width() - gap) / 2.0;
@@ -40,10 +70,14 @@ pub fn panes(ui: &mut egui::Ui, editor: &mut Editor, tex: &Textures) {
         Pos2::new(full.min.x + w + gap, full.min.y),
         Vec2::new(w, full.height()),
     );
-    editor.pane_rects = [photo_rect, result_rect];
-    if let (Some((pw, ph)), true) = (editor.photo_wh(), editor.refit) {
-        editor.view = View::fit(photo_rect.size(), pw, ph);
-        editor.refit = false;
+    state.rects = [photo_rect, result_rect];
+    if state.fitted_photo != editor.photo_version {
+        state.fitted_photo = editor.photo_version;
+        state.refit = true;
+    }
+    if let (Some((pw, ph)), true) = (editor.photo_wh(), state.refit) {
+        state.view = View::fit(photo_rect.size(), pw, ph);
+        state.refit = false;
     }
     let photo_resp = ui.interact(
         photo_rect,
@@ -55,11 +89,35 @@ pub fn panes(ui: &mut egui::Ui, editor: &mut Editor, tex: &Textures) {
         egui::Id::unique("marionette.result_pane"),
         Sense::click_and_drag(),
     );
-    let hover_photo = interact(ui, editor, photo_rect, PaneKind::Photo, &photo_resp);
-    let hover_result = interact(ui, editor, result_rect, PaneKind::Result, &result_resp);
+    let view = &mut state.view;
+    let hover_photo = interact(ui, editor, view, photo_rect, PaneKind::Photo, &photo_resp);
+    let hover_result = interact(
+        ui,
+        editor,
+        view,
+        result_rect,
+        PaneKind::Result,
+        &result_resp,
+    );
 
-    paint_photo_pane(ui, editor, tex, photo_rect, hover_photo);
-    paint_result_pane(ui, editor, tex, result_rect, hover_result);
+    let cx = PaintCx {
+        ui,
+        editor,
+        view,
+        tex,
+        gpu,
+    };
+    paint_photo_pane(&cx, photo_rect, hover_photo);
+    paint_result_pane(&cx, result_rect, hover_result);
+}
+
+/// What both panes are painted from: the editor's state, the shared view and the textures.
+struct PaintCx<'a> {
+    ui: &'a egui::Ui,
+    editor: &'a Editor,
+    view: &'a View,
+    tex: &'a Textures,
+    gpu: Option<GpuOverlays>,
 }
 
 /// Input of one pane: joint drags (Shift = swing the limb), right-click to hide/show a joint,
@@ -68,13 +126,14 @@ pub fn panes(ui: &mut egui::Ui, editor: &mut Editor, tex: &Textures) {
 fn interact(
     ui: &egui::Ui,
     editor: &mut Editor,
+    view_state: &mut View,
     pane: Rect,
     kind: PaneKind,
     resp: &Response,
 ) -> Option<usize> {
     editor.photo.as_ref()?;
     let which = editor.editable();
-    let view = editor.view;
+    let view = *view_state;
     let (pointer, press_origin, shift, space, scroll) = ui.input(|i| {
         (
             i.pointer.interact_pos(),
@@ -101,13 +160,13 @@ fn interact(
 
     if resp.hovered() && scroll != 0.0 {
         if let Some(p) = pointer {
-            editor.view.zoom_at(pane, p, (scroll * 0.002).exp());
+            view_state.zoom_at(pane, p, (scroll * 0.002).exp());
         }
     }
     let panning = resp.dragged_by(egui::PointerButton::Middle)
         || (resp.dragged_by(egui::PointerButton::Primary) && space && editor.drag.is_none());
     if panning {
-        editor.view.pan(resp.drag_delta());
+        view_state.pan(resp.drag_delta());
     } else if resp.drag_started_by(egui::PointerButton::Primary) {
         if let Some(j) = press_origin.and_then(|p| hit(editor, p)) {
             editor.begin_drag(which, j, shift);
@@ -115,7 +174,7 @@ fn interact(
     }
     if editor.drag.is_some() && resp.dragged_by(egui::PointerButton::Primary) {
         if let Some(p) = pointer {
-            editor.drag_to(editor.view.to_photo(pane, p));
+            editor.drag_to(view_state.to_photo(pane, p));
         }
     }
     if resp.drag_stopped() {
@@ -130,7 +189,7 @@ fn interact(
         editor.select_joint(j);
     } else if kind == PaneKind::Result && resp.clicked() && hover.is_none() {
         if let Some(p) = pointer {
-            editor.probe_at(editor.view.to_photo(pane, p));
+            editor.probe_at(view_state.to_photo(pane, p));
         }
     }
     if hover.is_some() || editor.drag.is_some() {
@@ -139,9 +198,9 @@ fn interact(
     hover
 }
 
-fn photo_rect_on_screen(editor: &Editor, pane: Rect) -> Option<Rect> {
+fn photo_rect_on_screen(editor: &Editor, view: &View, pane: Rect) -> Option<Rect> {
     let (w, h) = editor.photo_wh()?;
-    Some(editor.view.rect_to_screen(pane, [0.0, 0.0, w, h]))
+    Some(view.rect_to_screen(pane, [0.0, 0.0, w, h]))
 }
 
 fn crop_rect_on_screen(view: &View, pane: Rect, crop: &FitTransform) -> Rect {
@@ -177,16 +236,13 @@ fn pane_title(painter: &egui::Painter, pane: Rect, title: &str) {
     painter.galley(pos, galley, Color32::from_gray(220));
 }
 
-fn paint_photo_pane(
-    ui: &egui::Ui,
-    editor: &Editor,
-    tex: &Textures,
-    pane: Rect,
-    hover: Option<usize>,
-) {
-    let painter = ui.painter_at(pane);
+fn paint_photo_pane(cx: &PaintCx, pane: Rect, hover: Option<usize>) {
+    let painter = cx.ui.painter_at(pane);
     pane_background(&painter, pane);
-    let (Some(img_rect), Some(photo)) = (photo_rect_on_screen(editor, pane), &tex.photo) else {
+    let (Some(img_rect), Some(photo)) = (
+        photo_rect_on_screen(cx.editor, cx.view, pane),
+        &cx.tex.photo,
+    ) else {
         painter.text(
             pane.center(),
             Align2::CENTER_CENTER,
@@ -198,18 +254,17 @@ fn paint_photo_pane(
         return;
     };
     painter.image(photo.id(), img_rect, full_uv(), Color32::WHITE);
-    let view = &editor.view;
-    let editable = editor.editable();
-    let (src_alpha, tgt_alpha) = match editor.settings.mode {
+    let editable = cx.editor.editable();
+    let (src_alpha, tgt_alpha) = match cx.editor.settings.mode {
         Mode::FitSource => (1.0, 0.0),
         Mode::PoseTarget => (0.35, 1.0),
     };
-    let hidden = editor.settings.show_hidden;
+    let hidden = cx.editor.settings.show_hidden;
     draw_skeleton(
         &painter,
-        view,
+        cx.view,
         pane,
-        &editor.doc.source,
+        &cx.editor.doc.source,
         src_alpha,
         hidden && editable == Which::Source,
         hover.filter(|_| editable == Which::Source),
@@ -217,37 +272,38 @@ fn paint_photo_pane(
     if tgt_alpha > 0.0 {
         draw_skeleton(
             &painter,
-            view,
+            cx.view,
             pane,
-            &editor.doc.target,
+            &cx.editor.doc.target,
             tgt_alpha,
             hidden,
             hover.filter(|_| editable == Which::Target),
         );
     }
-    selected_ring(&painter, view, pane, editor);
-    if let Some(probe) = &editor.probe {
+    selected_ring(&painter, cx.view, pane, cx.editor);
+    if let Some(probe) = &cx.editor.probe {
         for (i, level) in probe.levels.iter().enumerate() {
-            let rect = view.rect_to_screen(pane, level.window);
+            let rect = cx.view.rect_to_screen(pane, level.window);
             let color = LEVEL_COLORS[i % LEVEL_COLORS.len()];
-            overlay::paint(
+            paint_overlay(
+                cx.gpu,
                 &painter,
                 rect,
                 OverlayPaint {
-                    key: probe_key(editor.probe_version, i),
+                    key: probe_key(cx.editor.probe_version, i),
                     field: level.weights.clone(),
                     style: OverlayStyle::Colormap {
                         min: 0.0,
                         max: level.peak.max(1e-6),
                         alpha_from_value: true,
                     },
-                    opacity: editor.settings.attention_opacity,
+                    opacity: cx.editor.settings.attention_opacity,
                     smooth: false,
                 },
             );
             painter.rect_stroke(rect, 0.0, Stroke::new(1.5, color), StrokeKind::Outside);
-            let from = view.to_screen(pane, level.target);
-            let to = view.to_screen(pane, level.source);
+            let from = cx.view.to_screen(pane, level.target);
+            let to = cx.view.to_screen(pane, level.source);
             painter.arrow(from, to - from, Stroke::new(2.0, color));
             painter.text(
                 rect.right_top() + Vec2::new(3.0, 0.0),
@@ -257,46 +313,40 @@ fn paint_photo_pane(
                 color,
             );
         }
-        crosshair(&painter, view.to_screen(pane, probe.point));
+        crosshair(&painter, cx.view.to_screen(pane, probe.point));
     }
     pane_title(&painter, pane, "Photo");
 }
 
-fn paint_result_pane(
-    ui: &egui::Ui,
-    editor: &Editor,
-    tex: &Textures,
-    pane: Rect,
-    hover: Option<usize>,
-) {
-    let painter = ui.painter_at(pane);
-    let title = if editor.busy() {
+fn paint_result_pane(cx: &PaintCx, pane: Rect, hover: Option<usize>) {
+    let painter = cx.ui.painter_at(pane);
+    let title = if cx.editor.busy() {
         "Result — rendering…"
     } else {
         "Result"
     };
     pane_background(&painter, pane);
-    let Some(img_rect) = photo_rect_on_screen(editor, pane) else {
+    let Some(img_rect) = photo_rect_on_screen(cx.editor, cx.view, pane) else {
         pane_title(&painter, pane, title);
         return;
     };
-    let view = &editor.view;
-    let crop = editor.result.as_ref().map(|r| r.crop);
-    // Held B shows the photo as it was, whatever the view.
-    let before = ui.input(|i| i.key_down(egui::Key::B)) && !ui.ctx().egui_wants_keyboard_input();
+    let crop = cx.editor.result.as_ref().map(|r| r.crop);
+    // Held B shows the photo as it was, whatever the cx.view.
+    let before =
+        cx.ui.input(|i| i.key_down(egui::Key::B)) && !cx.ui.ctx().egui_wants_keyboard_input();
     let shown = if before {
         ResultView::Original
     } else {
-        editor.settings.result_view
+        cx.editor.settings.result_view
     };
     match shown {
         ResultView::Photo => {
             // The re-posed photo (composited preview; the photo until the first one comes).
-            if let Some(t) = tex.preview.as_ref().or(tex.photo.as_ref()) {
+            if let Some(t) = cx.tex.preview.as_ref().or(cx.tex.photo.as_ref()) {
                 painter.image(t.id(), img_rect, full_uv(), Color32::WHITE);
             }
             // Said only while compositing is on (off, the side panel says so).
-            let note = match (&editor.preview, editor.layers.is_some()) {
+            let note = match (&cx.editor.preview, cx.editor.layers.is_some()) {
                 (Some(p), true) if !p.composited => {
                     Some("plain warp — the matte and background plate are not ready")
                 }
@@ -313,30 +363,30 @@ fn paint_result_pane(
             }
         }
         ResultView::Original => {
-            if let Some(t) = &tex.photo {
+            if let Some(t) = &cx.tex.photo {
                 painter.image(t.id(), img_rect, full_uv(), Color32::WHITE);
             }
         }
         ResultView::Network => {
             // The network's output in its crop, over the dimmed re-posed photo for context.
-            if let Some(t) = tex.preview.as_ref().or(tex.photo.as_ref()) {
+            if let Some(t) = cx.tex.preview.as_ref().or(cx.tex.photo.as_ref()) {
                 painter.image(t.id(), img_rect, full_uv(), Color32::from_gray(110));
             }
-            if let (Some(crop), Some(result)) = (crop, &tex.result) {
-                let r = crop_rect_on_screen(view, pane, &crop);
+            if let (Some(crop), Some(result)) = (crop, &cx.tex.result) {
+                let r = crop_rect_on_screen(cx.view, pane, &crop);
                 painter.image(result.id(), r, full_uv(), Color32::WHITE);
             }
         }
     }
-    if let (Some(result), Some(crop)) = (&editor.result, crop) {
-        let r = crop_rect_on_screen(view, pane, &crop);
-        paint_result_overlay(&painter, editor, result, r);
+    if let (Some(result), Some(crop)) = (&cx.editor.result, crop) {
+        let r = crop_rect_on_screen(cx.view, pane, &crop);
+        paint_result_overlay(&painter, cx.editor, cx.gpu, result, r);
     }
     // The network's crop, outlined where its output or maps are shown.
     let network_shown =
-        shown == ResultView::Network || editor.settings.overlay != ResultOverlay::None;
+        shown == ResultView::Network || cx.editor.settings.overlay != ResultOverlay::None;
     if let (Some(crop), true) = (crop, network_shown) {
-        let r = crop_rect_on_screen(view, pane, &crop);
+        let r = crop_rect_on_screen(cx.view, pane, &crop);
         painter.rect_stroke(
             r,
             0.0,
@@ -344,19 +394,19 @@ fn paint_result_pane(
             StrokeKind::Outside,
         );
     }
-    let which = editor.editable();
+    let which = cx.editor.editable();
     draw_skeleton(
         &painter,
-        view,
+        cx.view,
         pane,
-        editor.skeleton(which),
+        cx.editor.skeleton(which),
         0.9,
-        editor.settings.show_hidden,
+        cx.editor.settings.show_hidden,
         hover,
     );
-    selected_ring(&painter, view, pane, editor);
-    if let Some(probe) = &editor.probe {
-        crosshair(&painter, view.to_screen(pane, probe.point));
+    selected_ring(&painter, cx.view, pane, cx.editor);
+    if let Some(probe) = &cx.editor.probe {
+        crosshair(&painter, cx.view.to_screen(pane, probe.point));
     }
     pane_title(&painter, pane, title);
 }
@@ -365,6 +415,7 @@ fn paint_result_pane(
 fn paint_result_overlay(
     painter: &egui::Painter,
     editor: &Editor,
+    gpu: Option<GpuOverlays>,
     result: &crate::app::engine::Rendered,
     r: Rect,
 ) {
@@ -379,7 +430,8 @@ fn paint_result_overlay(
     match s.overlay {
         ResultOverlay::None => {}
         ResultOverlay::Flow => {
-            overlay::paint(
+            paint_overlay(
+                gpu,
                 painter,
                 r,
                 OverlayPaint {
@@ -394,7 +446,8 @@ fn paint_result_overlay(
             );
         }
         ResultOverlay::Mask => {
-            overlay::paint(
+            paint_overlay(
+                gpu,
                 painter,
                 r,
                 OverlayPaint {

@@ -1,4 +1,10 @@
 //! The interpreter: loads a model, folds its constant ops, checks every shape, then runs.
+//!
+//! Why one file past 600 lines: loading is one pass (`Builder`) over the model's operators in
+//! order, each operator checked against the shapes the ones before it produced and lowered to a
+//! kernel step, and the run walks those steps; the per-operator arms share the builder's shape
+//! table and constant folding, so they stay in one `match`. The kernels themselves live in
+//! `kernels/`, the FlatBuffers tables in `schema.rs`.
 
 use std::path::Path;
 use std::sync::Arc;

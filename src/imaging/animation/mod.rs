@@ -7,7 +7,7 @@
 //! * A held pose is pushed once with a repeat count: one GIF/APNG frame with a longer delay, one
 //!   PNG written and hard-linked under the following names.
 //! * GIF and APNG need the whole clip before writing (one palette for all frames; the frame count
-//!   in `acTL`), so their frames are buffered raw in a temporary file ([`FrameStore`]), not in
+//!   in `acTL`), so their frames are buffered raw in a temporary file (`FrameStore`), not in
 //!   memory: a 1-megapixel clip of 200 frames is 600 MB.
 //!
 //! The encoders are `gif.rs` (palette, dithering, frame diffing), `apng.rs` and `sequence.rs`.
@@ -270,13 +270,13 @@ impl Drop for TempPath {
 }
 
 /// A counter making temporary names unique per writer: two exports may run at once in one
-/// process, where the pid alone (as in [`super::temp_path_for`]) would collide.
+/// process, where the pid alone (as in [`crate::util::fs::temp_path_for`]) would collide.
 static NEXT_TEMP: AtomicU32 = AtomicU32::new(0);
 
 /// `.<name>.<pid>.<n>.<ext>` beside `path` (same folder, so the final rename is atomic).
 fn unique_temp_file(path: &Path, ext: &str) -> PathBuf {
     let n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-    super::temp_path_for(path).with_extension(format!("{n}.{ext}"))
+    crate::util::fs::temp_path_for(path).with_extension(format!("{n}.{ext}"))
 }
 
 /// `.<name>.partial-<pid>-<n>` beside the folder `dir`.

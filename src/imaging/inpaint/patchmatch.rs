@@ -7,8 +7,12 @@
 //! (candidates around the current match at halving radii). The hole is then re-estimated by
 //! voting: each hole pixel is the weighted mean of what the source patches of all target
 //! patches covering it say it should be, weights falling with the patch distance. Search and
-//! vote alternate (an EM iteration). The coarse result and its NNF (offsets doubled) start the
-//! next finer level, so large structures are settled where the hole is small.
+//! vote alternate (an EM iteration). The coarse NNF (offsets doubled) starts the next finer
+//! level — voted with at once, so the hole starts from this level's own source pixels and not
+//! from the coarse image's blur, which would pull every match towards flat sources — so large
+//! structures are settled where the hole is small. The coarsest level's first search compares
+//! only the known pixels of each patch: its hole starts as a smooth membrane, and matching that
+//! drew flat patches into every hole (a pavement filled with a grey blob, a bus cut off).
 //!
 //! Parallel and still deterministic: the search runs on fixed bands of rows, each band in scan
 //! order with its own random stream (seeded from the seed, level, pass and band, never from the
@@ -20,7 +24,7 @@ use rayon::prelude::*;
 use super::diffusion;
 use super::pyramid::Level;
 use super::{InpaintError, PatchMatchParams};
-use crate::model::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// Rows per search band: the unit of parallel work and of random streams.
 const BAND: usize = 16;
@@ -127,6 +131,52 @@ fn patch_ssd(px: &[f32], w: usize, r: usize, t: usize, s: usize, bound: f32) -> 
     acc
 }
 
+/// [`patch_ssd`] over the target patch's known pixels only, scaled to a whole patch (the
+/// plain SSD when the patch has none): what matches a boundary patch to its surroundings
+/// before the hole's first guess (a membrane, smooth) can pull every match towards flat
+/// sources.
+fn patch_ssd_known(px: &[f32], hole: &[bool], w: usize, r: usize, t: usize, s: usize) -> f32 {
+    let side = 2 * r + 1;
+    let (t0, s0) = (t - r * w - r, s - r * w - r);
+    let (mut acc, mut n) = (0f32, 0usize);
+    for row in 0..side {
+        for col in 0..side {
+            let (a, b) = (t0 + row * w + col, s0 + row * w + col);
+            if hole[a] {
+                continue;
+            }
+            for c in 0..3 {
+                let d = px[3 * a + c] - px[3 * b + c];
+                acc += d * d;
+            }
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return patch_ssd(px, w, r, t, s, f32::INFINITY);
+    }
+    acc * (side * side) as f32 / n as f32
+}
+
+/// How target patches are compared with source patches in a search.
+#[derive(Clone, Copy)]
+enum Compare<'a> {
+    /// Every pixel, the hole's current estimate included (EM iterations).
+    Whole,
+    /// The target's known pixels only ([`patch_ssd_known`]); `hole` is the level's.
+    Known(&'a [bool]),
+}
+
+impl Compare<'_> {
+    #[inline]
+    fn ssd(self, px: &[f32], w: usize, r: usize, t: usize, s: usize, bound: f32) -> f32 {
+        match self {
+            Compare::Whole => patch_ssd(px, w, r, t, s, bound),
+            Compare::Known(hole) => patch_ssd_known(px, hole, w, r, t, s),
+        }
+    }
+}
+
 fn stream_seed(seed: u64, parts: &[u64]) -> SplitMix64 {
     let mut rng = SplitMix64::new(seed);
     for &p in parts {
@@ -193,6 +243,10 @@ fn upsample_field(geo: &Geometry, cgeo: &Geometry, coarse: &Field, px: &[f32], s
 
 /// Recomputes every target's distance (after the image changed under the field).
 fn refresh_distances(geo: &Geometry, px: &[f32], field: &mut Field) {
+    refresh_distances_by(geo, px, field, Compare::Whole)
+}
+
+fn refresh_distances_by(geo: &Geometry, px: &[f32], field: &mut Field, cmp: Compare<'_>) {
     let w = geo.w;
     field
         .dist
@@ -202,7 +256,7 @@ fn refresh_distances(geo: &Geometry, px: &[f32], field: &mut Field) {
         .for_each(|(y, (dist, src))| {
             for x in 0..w {
                 if src[x] != NONE {
-                    dist[x] = patch_ssd(px, w, geo.r, y * w + x, src[x] as usize, f32::INFINITY);
+                    dist[x] = cmp.ssd(px, w, geo.r, y * w + x, src[x] as usize, f32::INFINITY);
                 }
             }
         });
@@ -210,7 +264,14 @@ fn refresh_distances(geo: &Geometry, px: &[f32], field: &mut Field) {
 
 /// One PatchMatch pass: propagation from the previous neighbours in scan order (left and up,
 /// or right and down when `reverse`) and a random search around each match.
-fn search_pass(geo: &Geometry, px: &[f32], field: &mut Field, seed: u64, reverse: bool) {
+fn search_pass(
+    geo: &Geometry,
+    px: &[f32],
+    field: &mut Field,
+    seed: u64,
+    reverse: bool,
+    cmp: Compare<'_>,
+) {
     let (w, h, r) = (geo.w, geo.h, geo.r);
     let before = field.src.clone();
     let step: isize = if reverse { 1 } else { -1 };
@@ -237,7 +298,7 @@ fn search_pass(geo: &Geometry, px: &[f32], field: &mut Field, seed: u64, reverse
                     let (mut best, mut best_d) = (src[li], dist[li]);
                     let consider = |cand: u32, best: &mut u32, best_d: &mut f32| {
                         if cand != *best {
-                            let d = patch_ssd(px, w, r, t, cand as usize, *best_d);
+                            let d = cmp.ssd(px, w, r, t, cand as usize, *best_d);
                             if d < *best_d {
                                 (*best, *best_d) = (cand, d);
                             }
@@ -425,19 +486,33 @@ pub(super) fn complete(
             }
             None => random_field(&geo, &level.px, seed(&[l as u64])),
         };
+        // The hole's first estimate here is the coarse level's, upsampled: blurred, and
+        // searching against it would pull every match towards flat sources (texture never
+        // comes back). Voting with the carried matches first puts this level's own source
+        // pixels in the hole, the texture the coarse level chose.
+        if previous.is_some() {
+            vote(&geo, level, &field);
+            refresh_distances(&geo, &level.px, &mut field);
+        }
         let passes = if l == 0 && n > 1 {
             params.fine_search_passes
         } else {
             params.search_passes
         };
         for em in 0..em_iters(l, n, params) {
-            if em > 0 {
-                refresh_distances(&geo, &level.px, &mut field);
+            // The coarsest level's first search sees only what is known around the hole.
+            let cmp = if l == last && em == 0 {
+                Compare::Known(&level.hole)
+            } else {
+                Compare::Whole
+            };
+            if em > 0 || matches!(cmp, Compare::Known(_)) {
+                refresh_distances_by(&geo, &level.px, &mut field, cmp);
             }
             for pass in 0..passes.max(1) {
                 check()?;
                 let s = seed(&[l as u64, em as u64, pass as u64, 1]);
-                search_pass(&geo, &level.px, &mut field, s, pass % 2 == 1);
+                search_pass(&geo, &level.px, &mut field, s, pass % 2 == 1, cmp);
             }
             check()?;
             vote(&geo, level, &field);

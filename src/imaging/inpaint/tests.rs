@@ -3,7 +3,23 @@ use std::cell::Cell;
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
 use super::*;
-use crate::eval::metrics::psnr_masked;
+
+/// PSNR (dB) of `a` against `b` over the pixels where `hole` is set (the rest is copied by
+/// construction and would only dilute the error). Here rather than `eval::metrics`, a higher
+/// layer that imaging must not import.
+fn psnr_in_hole(a: &RgbImage, b: &RgbImage, hole: &GrayImage) -> f64 {
+    let (mut sse, mut n) = (0f64, 0usize);
+    for ((p, q), m) in a.pixels().zip(b.pixels()).zip(hole.pixels()) {
+        if m[0] > 127 {
+            sse += (0..3)
+                .map(|c| (p[c] as f64 - q[c] as f64).powi(2))
+                .sum::<f64>();
+            n += 3;
+        }
+    }
+    assert!(n > 0, "an empty hole");
+    10.0 * (255.0f64 * 255.0 / (sse / n as f64)).log10()
+}
 
 /// A deterministic colourful image with structure (gradients plus a hashed speckle).
 fn busy_image(w: u32, h: u32) -> RgbImage {
@@ -169,8 +185,8 @@ fn stripes_are_refilled_with_stripes_and_diffusion_smears_them() {
         Luma([if d < 1.0 { 255 } else { 0 }])
     });
     let [pm, diff] = both(&img, &hole);
-    let pm_db = psnr_masked(&pm, &img, &hole).unwrap();
-    let diff_db = psnr_masked(&diff, &img, &hole).unwrap();
+    let pm_db = psnr_in_hole(&pm, &img, &hole);
+    let diff_db = psnr_in_hole(&diff, &img, &hole);
     assert!(pm_db >= 30.0, "patchmatch {pm_db:.1} dB inside the hole");
     assert!(
         diff_db < 15.0,
@@ -188,12 +204,12 @@ fn a_hole_on_the_border_and_in_a_corner_is_filled_from_inside() {
         Luma([if on { 255 } else { 0 }])
     });
     let [pm, diff] = both(&img, &hole);
-    let pm_db = psnr_masked(&pm, &img, &hole).unwrap();
+    let pm_db = psnr_in_hole(&pm, &img, &hole);
     assert!(
         pm_db >= 30.0,
         "patchmatch {pm_db:.1} dB on the border holes"
     );
-    assert!(psnr_masked(&diff, &img, &hole).unwrap().is_finite());
+    assert!(psnr_in_hole(&diff, &img, &hole).is_finite());
 }
 
 #[test]

@@ -5,7 +5,7 @@ use crate::model::layers::direct_ok;
 use crate::model::layers::{leaky_relu, Activation, InstanceNorm, ShiftConv, StrideConv, UpConv};
 use crate::ops::{self, profile, tap_conv};
 use candle_core::{Result, Tensor, D};
-use candle_nn::VarBuilder;
+use candle_nn::{Module, VarBuilder};
 
 /// LeakyReLU slope used everywhere in GFLA.
 pub const SLOPE: f64 = 0.1;
@@ -18,13 +18,13 @@ fn act(x: &Tensor) -> Result<Tensor> {
 const ACT: Activation = Activation::LeakyRelu(SLOPE);
 
 /// The strided 4×4 down-sampling conv of the encoder blocks.
-fn conv_down(cin: usize, cout: usize, vb: VarBuilder) -> Result<StrideConv> {
-    StrideConv::new(cin, cout, 4, 1, vb)
+fn conv_down(vb: VarBuilder, cin: usize, cout: usize) -> Result<StrideConv> {
+    StrideConv::new(vb, cin, cout, 4, 1)
 }
 
 /// A 3×3, stride 1, padding 1 convolution.
-pub(crate) fn conv3(cin: usize, cout: usize, vb: VarBuilder) -> Result<ShiftConv> {
-    ShiftConv::new(cin, cout, 3, 1, vb)
+pub(crate) fn conv3(vb: VarBuilder, cin: usize, cout: usize) -> Result<ShiftConv> {
+    ShiftConv::new(vb, cin, cout, 3, 1)
 }
 
 /// `IN → act → conv4/s2/p1 → IN → act → conv3/s1/p1`; halves the size.
@@ -37,17 +37,19 @@ pub struct EncoderBlock {
 }
 
 impl EncoderBlock {
-    pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, cin: usize, cout: usize) -> Result<Self> {
         let vb = vb.pp("model");
         Ok(Self {
-            norm0: InstanceNorm::new(cin, vb.pp("0"))?,
-            conv2: conv_down(cin, cout, vb.pp("2"))?,
-            norm3: InstanceNorm::new(cout, vb.pp("3"))?,
-            conv5: conv3(cout, cout, vb.pp("5"))?,
+            norm0: InstanceNorm::new(vb.pp("0"), cin)?,
+            conv2: conv_down(vb.pp("2"), cin, cout)?,
+            norm3: InstanceNorm::new(vb.pp("3"), cout)?,
+            conv5: conv3(vb.pp("5"), cout, cout)?,
         })
     }
+}
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Module for EncoderBlock {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = self.norm0.forward_act(x, ACT)?;
         let x = self.conv2.forward(&x)?;
         self.conv5.forward(&self.norm3.forward_act(&x, ACT)?)
@@ -64,17 +66,19 @@ pub struct ResBlock {
 }
 
 impl ResBlock {
-    pub fn new(c: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, c: usize) -> Result<Self> {
         let vb = vb.pp("model");
         Ok(Self {
-            norm0: InstanceNorm::new(c, vb.pp("0"))?,
-            conv2: conv3(c, c, vb.pp("2"))?,
-            norm3: InstanceNorm::new(c, vb.pp("3"))?,
-            conv5: conv3(c, c, vb.pp("5"))?,
+            norm0: InstanceNorm::new(vb.pp("0"), c)?,
+            conv2: conv3(vb.pp("2"), c, c)?,
+            norm3: InstanceNorm::new(vb.pp("3"), c)?,
+            conv5: conv3(vb.pp("5"), c, c)?,
         })
     }
+}
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Module for ResBlock {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self.conv2.forward(&self.norm0.forward_act(x, ACT)?)?;
         let y = self.conv5.forward(&self.norm3.forward_act(&y, ACT)?)?;
         y + x
@@ -93,18 +97,20 @@ pub struct ResBlockDecoder {
 }
 
 impl ResBlockDecoder {
-    pub fn new(cin: usize, cout: usize, hidden: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, cin: usize, cout: usize, hidden: usize) -> Result<Self> {
         let m = vb.pp("model");
         Ok(Self {
-            norm0: InstanceNorm::new(cin, m.pp("0"))?,
-            conv2: conv3(cin, hidden, m.pp("2"))?,
-            norm3: InstanceNorm::new(hidden, m.pp("3"))?,
-            conv5: UpConv::new(hidden, cout, m.pp("5"))?,
-            shortcut: UpConv::new(cin, cout, vb.pp("shortcut").pp("0"))?,
+            norm0: InstanceNorm::new(m.pp("0"), cin)?,
+            conv2: conv3(m.pp("2"), cin, hidden)?,
+            norm3: InstanceNorm::new(m.pp("3"), hidden)?,
+            conv5: UpConv::new(m.pp("5"), hidden, cout)?,
+            shortcut: UpConv::new(vb.pp("shortcut").pp("0"), cin, cout)?,
         })
     }
+}
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Module for ResBlockDecoder {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self.conv2.forward(&self.norm0.forward_act(x, ACT)?)?;
         let y = self.conv5.forward(&self.norm3.forward_act(&y, ACT)?)?;
         y + self.shortcut.forward(x)?
@@ -120,13 +126,15 @@ pub struct PadConv {
 }
 
 impl PadConv {
-    pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, cin: usize, cout: usize) -> Result<Self> {
         Ok(Self {
-            conv: ShiftConv::new(cin, cout, 3, 0, vb.pp("model").pp("2"))?,
+            conv: ShiftConv::new(vb.pp("model").pp("2"), cin, cout, 3, 0)?,
         })
     }
+}
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Module for PadConv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.conv.forward_reflect(&act(x)?, 1)
     }
 }
@@ -173,7 +181,7 @@ pub struct AttnOutput {
 }
 
 impl ExtractorAttn {
-    pub fn new(channels: usize, k: usize, hidden: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, channels: usize, k: usize, hidden: usize) -> Result<Self> {
         let vb = vb.pp("fully_connect_layer");
         let w0 = vb.pp("0").get((hidden, 2 * channels, k, k), "weight")?;
         let w2 = vb.pp("2").get((k * k, hidden, 1, 1), "weight")?;

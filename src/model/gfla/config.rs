@@ -113,6 +113,24 @@ impl GflaConfig {
         }
     }
 
+    /// The `synth` preset at test size (32×32 input, narrow nets): a model that builds and runs
+    /// in milliseconds, for tests and [`crate::train::TrainConfig::tiny`].
+    pub fn tiny() -> Self {
+        let mut model = Self::synth();
+        model.ngf = 8;
+        model.img_f = 16;
+        model.layers = 2;
+        model.attn_layer = vec![2];
+        model.kernel_size = [(2, 3)].into_iter().collect();
+        model.flow_ngf = 8;
+        model.flow_img_f = 16;
+        model.flow_layers = 3;
+        model.attn_hidden = 8;
+        model.input_hw = (32, 32);
+        model.annotation_hw = (32, 32);
+        model
+    }
+
     /// A preset by name (`fashion`, `market` or `synth`).
     pub fn preset(name: &str) -> Option<Self> {
         match name {

@@ -45,9 +45,9 @@ impl Gfla {
         cfg.validate().map_err(candle_core::Error::wrap)?;
         Ok(Self {
             cfg: cfg.clone(),
-            source: SourceNet::new(cfg, vb.pp("source"))?,
-            flow_net: FlowNet::new(cfg, vb.pp("flow_net"))?,
-            target: TargetNet::new(cfg, vb.pp("target"))?,
+            source: SourceNet::new(vb.pp("source"), cfg)?,
+            flow_net: FlowNet::new(vb.pp("flow_net"), cfg)?,
+            target: TargetNet::new(vb.pp("target"), cfg)?,
         })
     }
 

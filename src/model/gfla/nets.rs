@@ -6,7 +6,7 @@ use super::config::GflaConfig;
 use crate::model::layers::ShiftConv;
 use crate::model::Tracer;
 use candle_core::{Result, Tensor};
-use candle_nn::VarBuilder;
+use candle_nn::{Module, VarBuilder};
 
 /// `block0` then `encoder{0..}`: the pyramid shared by the source and target nets.
 #[derive(Clone, Debug)]
@@ -15,11 +15,11 @@ struct Pyramid {
 }
 
 impl Pyramid {
-    fn new(input_nc: usize, cfg: &GflaConfig, vb: &VarBuilder) -> Result<Self> {
-        let mut blocks = vec![EncoderBlock::new(input_nc, cfg.ngf, vb.pp("block0"))?];
+    fn new(vb: &VarBuilder, input_nc: usize, cfg: &GflaConfig) -> Result<Self> {
+        let mut blocks = vec![EncoderBlock::new(vb.pp("block0"), input_nc, cfg.ngf)?];
         for i in 0..cfg.layers - 1 {
             let (cin, cout) = (cfg.ngf * cfg.mult(i), cfg.ngf * cfg.mult(i + 1));
-            blocks.push(EncoderBlock::new(cin, cout, vb.pp(format!("encoder{i}")))?);
+            blocks.push(EncoderBlock::new(vb.pp(format!("encoder{i}")), cin, cout)?);
         }
         Ok(Self { blocks })
     }
@@ -56,9 +56,9 @@ pub struct SourceNet {
 pub struct SourceFeatures(pub Vec<Tensor>);
 
 impl SourceNet {
-    pub fn new(cfg: &GflaConfig, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, cfg: &GflaConfig) -> Result<Self> {
         Ok(Self {
-            pyramid: Pyramid::new(cfg.image_nc, cfg, &vb)?,
+            pyramid: Pyramid::new(&vb, cfg.image_nc, cfg)?,
         })
     }
 
@@ -87,21 +87,21 @@ pub struct FlowNet {
 }
 
 impl FlowNet {
-    pub fn new(cfg: &GflaConfig, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, cfg: &GflaConfig) -> Result<Self> {
         let e = cfg.flow_layers;
         let w = |j: usize| cfg.flow_width(j);
         // The puppet prior's input-resolution flow joins the input (see `super::prior`).
         let prior_nc = if cfg.puppet_prior { 2 } else { 0 };
         let mut encoders = vec![EncoderBlock::new(
+            vb.pp("block0"),
             cfg.image_nc + 2 * cfg.structure_nc + prior_nc,
             w(0),
-            vb.pp("block0"),
         )?];
         for j in 1..e {
             encoders.push(EncoderBlock::new(
+                vb.pp(format!("encoder{}", j - 1)),
                 w(j - 1),
                 w(j),
-                vb.pp(format!("encoder{}", j - 1)),
             )?);
         }
         let min_level = cfg.attn_layer.iter().copied().min().unwrap_or(e);
@@ -110,15 +110,15 @@ impl FlowNet {
             let (cin, cout) = (w(e - 1 - i), w(e - 2 - i));
             let heads = if cfg.attn_layer.contains(&(e - 1 - i)) {
                 Some((
-                    conv3(cout, 2, vb.pp(format!("output{i}")))?,
-                    conv3(cout, 1, vb.pp(format!("mask{i}")).pp("0"))?,
+                    conv3(vb.pp(format!("output{i}")), cout, 2)?,
+                    conv3(vb.pp(format!("mask{i}")).pp("0"), cout, 1)?,
                 ))
             } else {
                 None
             };
             steps.push(FlowStep {
-                decoder: ResBlockDecoder::new(cin, cout, cout, vb.pp(format!("decoder{i}")))?,
-                jump: PadConv::new(cout, cout, vb.pp(format!("jump{i}")))?,
+                decoder: ResBlockDecoder::new(vb.pp(format!("decoder{i}")), cin, cout, cout)?,
+                jump: PadConv::new(vb.pp(format!("jump{i}")), cout, cout)?,
                 heads,
             });
         }
@@ -204,7 +204,7 @@ pub struct TargetNet {
 }
 
 impl TargetNet {
-    pub fn new(cfg: &GflaConfig, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, cfg: &GflaConfig) -> Result<Self> {
         let l = cfg.layers;
         let cap = cfg.img_f / cfg.ngf;
         let a = |i: usize| (1usize << (l - 1 - i)).min(cap);
@@ -221,19 +221,19 @@ impl TargetNet {
             let attn = if cfg.attn_layer.contains(&(l - i)) {
                 let k = cfg.kernel(l - i);
                 Some(ExtractorAttn::new(
+                    vb.pp(format!("attn{i}")),
                     c,
                     k,
                     cfg.attn_hidden,
-                    vb.pp(format!("attn{i}")),
                 )?)
             } else {
                 None
             };
             let dec = vb.pp(format!("decoder{i}"));
             let res_blocks = (0..cfg.num_blocks - 1)
-                .map(|j| ResBlock::new(c, dec.pp("0").pp("model").pp(j.to_string())))
+                .map(|j| ResBlock::new(dec.pp("0").pp("model").pp(j.to_string()), c))
                 .collect::<Result<Vec<_>>>()?;
-            let up = ResBlockDecoder::new(c, cfg.ngf * b(i), c, dec.pp("1"))?;
+            let up = ResBlockDecoder::new(dec.pp("1"), c, cfg.ngf * b(i), c)?;
             steps.push(TargetStep {
                 attn,
                 res_blocks,
@@ -241,9 +241,9 @@ impl TargetNet {
             });
         }
         Ok(Self {
-            pyramid: Pyramid::new(cfg.structure_nc, cfg, &vb)?,
+            pyramid: Pyramid::new(&vb, cfg.structure_nc, cfg)?,
             steps,
-            outconv: PadConv::new(cfg.ngf, cfg.output_nc, vb.pp("outconv"))?,
+            outconv: PadConv::new(vb.pp("outconv"), cfg.ngf, cfg.output_nc)?,
             layers: l,
         })
     }

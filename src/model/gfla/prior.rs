@@ -186,7 +186,7 @@ mod model_tests {
     #[test]
     fn zero_heads_give_the_prior_and_the_prior_is_checked() -> Result<()> {
         let dev = Device::Cpu;
-        let mut cfg = crate::train::TrainConfig::tiny().model;
+        let mut cfg = GflaConfig::tiny();
         cfg.puppet_prior = true;
         let mut state = weights::random_state_dict(&cfg, 3).map_err(candle_core::Error::wrap)?;
         for (k, v) in state.iter_mut() {

@@ -70,18 +70,15 @@ pub fn from_state_dict(
     origin: &Path,
 ) -> std::result::Result<(Gfla, GflaConfig), WeightsError> {
     fill_aliases(&mut state);
-    let shapes = weights::shapes(&state);
-    let model_err = |message: String| WeightsError::Model {
-        path: origin.into(),
-        message,
-    };
-    let cfg = match cfg {
-        Some(c) => c.clone(),
-        None => GflaConfig::infer(&shapes, sizes).map_err(|e| model_err(e.to_string()))?,
-    };
-    let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
-    let model = weights::build_checked(state, &expected, device, origin, |vb| Gfla::new(vb, &cfg))?;
-    Ok((model, cfg))
+    weights::build_with_config(
+        state,
+        cfg,
+        device,
+        origin,
+        |shapes| GflaConfig::infer(shapes, sizes),
+        expected_keys,
+        Gfla::new,
+    )
 }
 
 /// Loads a GFLA checkpoint (safetensors, zip or legacy `.pth`). Without `cfg`, the
@@ -140,7 +137,7 @@ pub fn save_with_config(
 /// Deterministic random weights of the right shapes (He-normal convs, zero biases, identity
 /// norms): what `bench` and `render` use when no checkpoint is given.
 pub fn random_state_dict(cfg: &GflaConfig, seed: u64) -> Result<StateDict> {
-    let mut rng = crate::model::rng::SplitMix64::new(seed);
+    let mut rng = crate::util::rng::SplitMix64::new(seed);
     let mut state = BTreeMap::new();
     for (key, shape) in expected_keys(cfg)? {
         let n: usize = shape.iter().product();

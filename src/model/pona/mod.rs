@@ -14,7 +14,7 @@ use crate::model::layers::{
 };
 use crate::model::Tracer;
 use candle_core::{Result, Tensor, D};
-use candle_nn::VarBuilder;
+use candle_nn::{Module, VarBuilder};
 
 /// The encoder/decoder norm chosen by `--norm`.
 #[derive(Clone, Debug)]
@@ -24,9 +24,9 @@ enum Norm {
 }
 
 impl Norm {
-    fn new(cfg: &PonaConfig, channels: usize, vb: VarBuilder) -> Result<Self> {
+    fn new(vb: VarBuilder, cfg: &PonaConfig, channels: usize) -> Result<Self> {
         Ok(match cfg.norm {
-            PonaNorm::Batch => Norm::Batch(BatchNormEval::new(channels, vb)?),
+            PonaNorm::Batch => Norm::Batch(BatchNormEval::new(vb, channels)?),
             PonaNorm::Instance => Norm::Instance(InstanceNorm::plain()),
         })
     }
@@ -51,23 +51,25 @@ struct Encoder {
     norm8: Norm,
 }
 
-fn conv_down(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<StrideConv> {
-    StrideConv::with_bias(cin, cout, 3, 1, bias, vb)
+fn conv_down(vb: VarBuilder, cin: usize, cout: usize, bias: bool) -> Result<StrideConv> {
+    StrideConv::with_bias(vb, cin, cout, 3, 1, bias)
 }
 
 impl Encoder {
-    fn new(cin: usize, cfg: &PonaConfig, vb: VarBuilder) -> Result<Self> {
+    fn new(vb: VarBuilder, cin: usize, cfg: &PonaConfig) -> Result<Self> {
         let (f, bias) = (cfg.ngf, cfg.conv_bias());
         Ok(Self {
-            conv1: ShiftConv::with_bias(cin, f, 7, 0, bias, vb.pp("1"))?,
-            norm2: Norm::new(cfg, f, vb.pp("2"))?,
-            conv4: conv_down(f, 2 * f, bias, vb.pp("4"))?,
-            norm5: Norm::new(cfg, 2 * f, vb.pp("5"))?,
-            conv7: conv_down(2 * f, 4 * f, bias, vb.pp("7"))?,
-            norm8: Norm::new(cfg, 4 * f, vb.pp("8"))?,
+            conv1: ShiftConv::with_bias(vb.pp("1"), cin, f, 7, 0, bias)?,
+            norm2: Norm::new(vb.pp("2"), cfg, f)?,
+            conv4: conv_down(vb.pp("4"), f, 2 * f, bias)?,
+            norm5: Norm::new(vb.pp("5"), cfg, 2 * f)?,
+            conv7: conv_down(vb.pp("7"), 2 * f, 4 * f, bias)?,
+            norm8: Norm::new(vb.pp("8"), cfg, 4 * f)?,
         })
     }
+}
 
+impl Module for Encoder {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = self
             .norm2
@@ -86,14 +88,16 @@ struct DoubleConv {
 }
 
 impl DoubleConv {
-    fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+    fn new(vb: VarBuilder, cin: usize, cout: usize) -> Result<Self> {
         let vb = vb.pp("conv");
         Ok(Self {
-            conv0: ShiftConv::new(cin, cin, 3, 1, vb.pp("0"))?,
-            conv4: ShiftConv::new(cin, cout, 3, 1, vb.pp("4"))?,
+            conv0: ShiftConv::new(vb.pp("0"), cin, cin, 3, 1)?,
+            conv4: ShiftConv::new(vb.pp("4"), cin, cout, 3, 1)?,
         })
     }
+}
 
+impl Module for DoubleConv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let norm = InstanceNorm::plain();
         let y = norm.forward_act(&self.conv0.forward(x)?, Activation::Relu)?;
@@ -109,13 +113,15 @@ struct Conv1x1 {
 }
 
 impl Conv1x1 {
-    fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+    fn new(vb: VarBuilder, cin: usize, cout: usize) -> Result<Self> {
         Ok(Self {
             weight: vb.get((cout, cin, 1, 1), "weight")?.reshape((cout, cin))?,
             bias: vb.get(cout, "bias")?.reshape((cout, 1))?,
         })
     }
+}
 
+impl Module for Conv1x1 {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _p = crate::ops::profile::scope("conv");
         self.weight.broadcast_matmul(x)?.broadcast_add(&self.bias)
@@ -169,24 +175,24 @@ struct PonaBlock {
 }
 
 impl PonaBlock {
-    fn new(cfg: &PonaConfig, vb: VarBuilder) -> Result<Self> {
+    fn new(vb: VarBuilder, cfg: &PonaConfig) -> Result<Self> {
         let c = cfg.code_channels();
         let a2 = vb.pp("att2");
         Ok(Self {
             gamma: vb.get(1, "gamma")?,
-            query: Conv1x1::new(c, cfg.qk_channels, vb.pp("query_conv"))?,
-            key: Conv1x1::new(c, cfg.qk_channels, vb.pp("key_conv"))?,
-            value: Conv1x1::new(c, c, vb.pp("value_conv"))?,
-            conv: DoubleConv::new(c, c, vb.pp("conv"))?,
-            dconv: DoubleConv::new(2 * c, 2 * c, vb.pp("dconv"))?,
-            conv2: DoubleConv::new(c, c, vb.pp("conv2"))?,
-            dconv2: DoubleConv::new(2 * c, c, vb.pp("dconv2"))?,
+            query: Conv1x1::new(vb.pp("query_conv"), c, cfg.qk_channels)?,
+            key: Conv1x1::new(vb.pp("key_conv"), c, cfg.qk_channels)?,
+            value: Conv1x1::new(vb.pp("value_conv"), c, c)?,
+            conv: DoubleConv::new(vb.pp("conv"), c, c)?,
+            dconv: DoubleConv::new(vb.pp("dconv"), 2 * c, 2 * c)?,
+            conv2: DoubleConv::new(vb.pp("conv2"), c, c)?,
+            dconv2: DoubleConv::new(vb.pp("dconv2"), 2 * c, c)?,
             att2: FusionAttn {
                 gamma: a2.get(1, "gamma")?,
                 beta: a2.get(1, "beta")?,
-                query: Conv1x1::new(2 * c, cfg.fusion_qk_channels, a2.pp("query_conv"))?,
-                key: Conv1x1::new(2 * c, cfg.fusion_qk_channels, a2.pp("key_conv"))?,
-                value: Conv1x1::new(2 * c, 2 * c, a2.pp("value_conv"))?,
+                query: Conv1x1::new(a2.pp("query_conv"), 2 * c, cfg.fusion_qk_channels)?,
+                key: Conv1x1::new(a2.pp("key_conv"), 2 * c, cfg.fusion_qk_channels)?,
+                value: Conv1x1::new(a2.pp("value_conv"), 2 * c, 2 * c)?,
             },
         })
     }
@@ -263,14 +269,14 @@ struct Decoder {
 }
 
 impl Decoder {
-    fn new(cfg: &PonaConfig, vb: VarBuilder) -> Result<Self> {
+    fn new(vb: VarBuilder, cfg: &PonaConfig) -> Result<Self> {
         let (f, bias) = (cfg.ngf, cfg.conv_bias());
         Ok(Self {
-            up0: UpConv::with_bias(4 * f, 2 * f, bias, vb.pp("0"))?,
-            norm1: Norm::new(cfg, 2 * f, vb.pp("1"))?,
-            up3: UpConv::with_bias(2 * f, f, bias, vb.pp("3"))?,
-            norm4: Norm::new(cfg, f, vb.pp("4"))?,
-            conv7: ShiftConv::new(f, 3, 7, 0, vb.pp("7"))?,
+            up0: UpConv::with_bias(vb.pp("0"), 4 * f, 2 * f, bias)?,
+            norm1: Norm::new(vb.pp("1"), cfg, 2 * f)?,
+            up3: UpConv::with_bias(vb.pp("3"), 2 * f, f, bias)?,
+            norm4: Norm::new(vb.pp("4"), cfg, f)?,
+            conv7: ShiftConv::new(vb.pp("7"), f, 3, 7, 0)?,
         })
     }
 
@@ -327,12 +333,12 @@ impl Pona {
         let vb = vb.pp("model");
         Ok(Self {
             cfg: cfg.clone(),
-            image_encoder: Encoder::new(cfg.image_nc, cfg, vb.pp("stream1_down"))?,
-            pose_encoder: Encoder::new(2 * cfg.pose_nc, cfg, vb.pp("stream2_down"))?,
+            image_encoder: Encoder::new(vb.pp("stream1_down"), cfg.image_nc, cfg)?,
+            pose_encoder: Encoder::new(vb.pp("stream2_down"), 2 * cfg.pose_nc, cfg)?,
             blocks: (0..cfg.n_blocks)
-                .map(|b| PonaBlock::new(cfg, vb.pp("att").pp(b.to_string())))
+                .map(|b| PonaBlock::new(vb.pp("att").pp(b.to_string()), cfg))
                 .collect::<Result<_>>()?,
-            decoder: Decoder::new(cfg, vb.pp("stream1_up"))?,
+            decoder: Decoder::new(vb.pp("stream1_up"), cfg)?,
         })
     }
 

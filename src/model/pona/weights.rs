@@ -20,18 +20,15 @@ pub fn from_state_dict(
     device: &Device,
     origin: &Path,
 ) -> std::result::Result<(Pona, PonaConfig), WeightsError> {
-    let shapes = weights::shapes(&state);
-    let model_err = |message: String| WeightsError::Model {
-        path: origin.into(),
-        message,
-    };
-    let cfg = match cfg {
-        Some(c) => c.clone(),
-        None => PonaConfig::infer(&shapes, sizes).map_err(model_err)?,
-    };
-    let expected = expected_keys(&cfg).map_err(|e| model_err(e.to_string()))?;
-    let model = weights::build_checked(state, &expected, device, origin, |vb| Pona::new(vb, &cfg))?;
-    Ok((model, cfg))
+    weights::build_with_config(
+        state,
+        cfg,
+        device,
+        origin,
+        |shapes| PonaConfig::infer(shapes, sizes),
+        expected_keys,
+        Pona::new,
+    )
 }
 
 /// Loads a PoNA checkpoint (safetensors, zip or legacy `.pth`).
@@ -48,7 +45,7 @@ pub fn load(
 /// Deterministic random weights of the right shapes (He-normal convs, zero biases, identity
 /// batch norms, small attention gains).
 pub fn random_state_dict(cfg: &PonaConfig, seed: u64) -> Result<StateDict> {
-    let mut rng = crate::model::rng::SplitMix64::new(seed);
+    let mut rng = crate::util::rng::SplitMix64::new(seed);
     let mut state = StateDict::new();
     for (key, shape) in expected_keys(cfg)? {
         let n: usize = shape.iter().product();

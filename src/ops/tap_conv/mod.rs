@@ -1,4 +1,4 @@
-//! Direct CPU convolutions as candle ops (inference only): see [`kernel`] for the method.
+//! Direct CPU convolutions as candle ops (inference only): see `kernel/mod.rs` for the method.
 //!
 //! [`DirectConv`] is a stride-1 k×k `Conv2d` with zero padding, [`DirectUp`] the stride-2
 //! `ConvTranspose2d(3, 2, 1, output_padding 1)`. Both hold their weights packed once, at
@@ -323,7 +323,7 @@ impl CustomOp1 for UpOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::conv_matmul::check::max_diff;
+    use crate::ops::conv_check::max_diff;
     use candle_core::Device;
 
     /// Random (2, cin, h, w) input, weights of `wshape` and a bias of `cout`, all flat too.

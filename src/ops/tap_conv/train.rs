@@ -130,7 +130,7 @@ impl CustomOp3 for TrainConv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::conv_matmul::check::against_candle;
+    use crate::ops::conv_check::against_candle;
 
     /// Values and the gradients of input, weight and bias equal candle's convolution's on
     /// every tile this CPU runs, for kernels 1, 3, 4 (even), paddings 0 to k − 1, channel

@@ -126,22 +126,36 @@ impl Conv2d {
         (b, oy, ox): (usize, usize, usize),
         row: &mut [f32],
     ) {
+        self.for_each_tap((h, w), (pt, pl), (b, oy, ox), |tap, pixel| {
+            let (src, dst) = (pixel * c, tap * c);
+            row[dst..dst + c].copy_from_slice(&x[src..src + c]);
+        });
+    }
+
+    /// Calls `f(tap, pixel)` for each tap of output pixel (`oy`, `ox`) of image `b` that falls
+    /// inside the (`h`, `w`) picture padded by (`pt`, `pl`), in (ky, kx) order: `tap` is
+    /// `ky * kw + kx`, `pixel` the input pixel's index `(b * h + iy) * w + ix`. The im2col
+    /// patch and the direct kernel walk the window alike.
+    #[inline(always)]
+    fn for_each_tap(
+        &self,
+        (h, w): (usize, usize),
+        (pt, pl): (usize, usize),
+        (b, oy, ox): (usize, usize, usize),
+        mut f: impl FnMut(usize, usize),
+    ) {
         let (kh, kw) = self.kernel;
         let (sh, sw) = self.window.stride;
         let (dh, dw) = self.window.dilation;
-        {
-            for ky in 0..kh {
-                let Some(iy) = (oy * sh + ky * dh).checked_sub(pt).filter(|&y| y < h) else {
+        for ky in 0..kh {
+            let Some(iy) = (oy * sh + ky * dh).checked_sub(pt).filter(|&y| y < h) else {
+                continue;
+            };
+            for kx in 0..kw {
+                let Some(ix) = (ox * sw + kx * dw).checked_sub(pl).filter(|&x| x < w) else {
                     continue;
                 };
-                for kx in 0..kw {
-                    let Some(ix) = (ox * sw + kx * dw).checked_sub(pl).filter(|&x| x < w) else {
-                        continue;
-                    };
-                    let src = ((b * h + iy) * w + ix) * c;
-                    let dst = (ky * kw + kx) * c;
-                    row[dst..dst + c].copy_from_slice(&x[src..src + c]);
-                }
+                f(ky * kw + kx, (b * h + iy) * w + ix);
             }
         }
     }
@@ -207,23 +221,13 @@ impl Conv2d {
         out_row: &mut [f32],
     ) {
         let (kh, kw) = self.kernel;
-        let (sh, sw) = self.window.stride;
-        let (dh, dw) = self.window.dilation;
         // (input offset, first weight row) of each tap inside the picture.
         let mut taps = Vec::with_capacity(kh * kw);
         for (ox, px) in out_row.chunks_exact_mut(self.out_channels).enumerate() {
             taps.clear();
-            for ky in 0..kh {
-                let Some(iy) = (oy * sh + ky * dh).checked_sub(pt).filter(|&y| y < h) else {
-                    continue;
-                };
-                for kx in 0..kw {
-                    let Some(ix) = (ox * sw + kx * dw).checked_sub(pl).filter(|&x| x < w) else {
-                        continue;
-                    };
-                    taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
-                }
-            }
+            self.for_each_tap((h, w), (pt, pl), (b, oy, ox), |tap, pixel| {
+                taps.push((pixel * c, tap * c))
+            });
             self.pixel_direct_body::<FMA>(x, &taps, c, px);
         }
     }

@@ -3,7 +3,7 @@
 //! BlazePose's detector was pruned: 38 of its 1x1 convolutions keep a quarter of their
 //! weights (stored sparse, expanded by DENSIFY). A dense GEMM would multiply by the zeros;
 //! here each output channel keeps its list of non-zero `(input, weight)` pairs. NHWC pixels
-//! are taken in blocks of [`BLOCK`]: the block is transposed to channel-major, so that one
+//! are taken in blocks of `BLOCK`: the block is transposed to channel-major, so that one
 //! non-zero weight is a multiply-add over `BLOCK` contiguous pixels (four AVX registers), and
 //! the result is transposed back.
 

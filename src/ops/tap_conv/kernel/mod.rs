@@ -73,7 +73,7 @@ pub struct Row {
 }
 
 /// Weights packed for the kernel of one instruction set: for each block of `mr` output
-/// channels ([`block_rows`]), for each row, the `mr` weights of that row (zero past `cout`).
+/// channels (`block_rows`), for each row, the `mr` weights of that row (zero past `cout`).
 #[derive(Clone, Debug)]
 pub struct PackedTaps {
     /// The instruction set whose tiles the blocks are sized for.

@@ -3,7 +3,8 @@
 //! little each time, the result and its explanation maps read back to the CPU. The final line
 //! is `edit_ms <median>`.
 
-use super::bench::{median, BenchArgs};
+use super::args::BenchArgs;
+use super::timing::median;
 use crate::app::engine::{Engine, ModelChoice, ModelSpec, Photo, RenderRequest};
 use crate::pose::{self, Joint};
 use anyhow::{Context, Result};
@@ -81,7 +82,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("GPU unavailable: {why}");
     }
     if first.model.device == "CPU" {
-        println!("{}", super::bench::cpu_path());
+        println!("{}", super::timing::cpu_path());
     }
     let (mut wall, mut reused) = (Vec::new(), 0);
     for i in 1..=args.warmup + args.runs.max(1) {

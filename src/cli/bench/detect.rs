@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 
-use super::bench::{median, BenchArgs};
+use super::args::BenchArgs;
+use super::timing::median;
 use crate::detect::crop::{detector_input, landmark_input, Roi, LANDMARK_INPUT};
 use crate::detect::decode::DETECTOR_INPUT;
 use crate::detect::models;

@@ -6,7 +6,7 @@ use crate::ops::profile;
 use crate::ops::tap_conv::{self, DirectConv, DirectUp};
 pub use crate::ops::Activation;
 use candle_core::{Result, Tensor, D};
-use candle_nn::VarBuilder;
+use candle_nn::{Module, VarBuilder};
 use std::sync::Arc;
 
 /// `InstanceNorm2d(track_running_stats=False)`: per sample and channel, mean and biased
@@ -22,7 +22,7 @@ impl InstanceNorm {
     pub const EPS: f64 = 1e-5;
 
     /// Affine instance norm (`weight`, `bias`).
-    pub fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, channels: usize) -> Result<Self> {
         Ok(Self {
             affine: Some((vb.get(channels, "weight")?, vb.get(channels, "bias")?)),
             eps: Self::EPS,
@@ -35,23 +35,6 @@ impl InstanceNorm {
             affine: None,
             eps: Self::EPS,
         }
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let _p = profile::scope("norm+act");
-        let (b, c, h, w) = x.dims4()?;
-        let x3 = x.reshape((b, c, h * w))?;
-        let mean = x3.mean_keepdim(D::Minus1)?;
-        let centred = x3.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        let normed = match &self.affine {
-            Some((weight, bias)) => normed
-                .broadcast_mul(&weight.reshape((1, c, 1))?)?
-                .broadcast_add(&bias.reshape((1, c, 1))?)?,
-            None => normed,
-        };
-        normed.reshape((b, c, h, w))
     }
 
     /// `act(self.forward(x))`; on CUDA one fused kernel ([`crate::ops::instance_norm`]).
@@ -72,6 +55,25 @@ impl InstanceNorm {
     }
 }
 
+impl Module for InstanceNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let _p = profile::scope("norm+act");
+        let (b, c, h, w) = x.dims4()?;
+        let x3 = x.reshape((b, c, h * w))?;
+        let mean = x3.mean_keepdim(D::Minus1)?;
+        let centred = x3.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        let normed = match &self.affine {
+            Some((weight, bias)) => normed
+                .broadcast_mul(&weight.reshape((1, c, 1))?)?
+                .broadcast_add(&bias.reshape((1, c, 1))?)?,
+            None => normed,
+        };
+        normed.reshape((b, c, h, w))
+    }
+}
+
 /// `BatchNorm2d` in evaluation mode: `(x − running_mean) / sqrt(running_var + eps) · weight +
 /// bias`, folded into one per-channel scale and shift. `num_batches_tracked` is part of the
 /// checkpoint (so it is expected and consumed) but unused.
@@ -84,7 +86,7 @@ pub struct BatchNormEval {
 impl BatchNormEval {
     pub const EPS: f64 = 1e-5;
 
-    pub fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder, channels: usize) -> Result<Self> {
         let weight = vb.get(channels, "weight")?;
         let bias = vb.get(channels, "bias")?;
         let mean = vb.get(channels, "running_mean")?;
@@ -97,8 +99,10 @@ impl BatchNormEval {
             shift: shift.reshape((1, channels, 1, 1))?,
         })
     }
+}
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Module for BatchNormEval {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _p = profile::scope("norm+act");
         x.broadcast_mul(&self.scale)?.broadcast_add(&self.shift)
     }
@@ -166,21 +170,20 @@ pub struct ShiftConv {
 
 impl ShiftConv {
     /// Loads a PyTorch `Conv2d(cin, cout, k, stride=1, padding=pad)` (`weight`, `bias`).
-    pub fn new(cin: usize, cout: usize, k: usize, pad: usize, vb: VarBuilder) -> Result<Self> {
-        Self::with_bias(cin, cout, k, pad, true, vb)
+    pub fn new(vb: VarBuilder, cin: usize, cout: usize, k: usize, pad: usize) -> Result<Self> {
+        Self::with_bias(vb, cin, cout, k, pad, true)
     }
 
     /// As [`ShiftConv::new`]; without a `bias` key when `bias` is false (`bias=False` convs).
     pub fn with_bias(
+        vb: VarBuilder,
         cin: usize,
         cout: usize,
         k: usize,
         pad: usize,
         bias: bool,
-        vb: VarBuilder,
     ) -> Result<Self> {
-        let w = vb.get((cout, cin, k, k), "weight")?;
-        let bias = optional_bias(cout, bias, &w, &vb)?;
+        let (w, bias) = conv_params(&vb, cin, cout, k, bias)?;
         let direct = direct_conv(&w, &bias, 1, pad)?;
         Ok(Self {
             weight: crate::ops::conv_matmul::weight_rows(&w)?,
@@ -190,20 +193,6 @@ impl ShiftConv {
             pad,
             direct,
         })
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let _p = profile::scope("conv");
-        if self.torch_weight.device().is_cuda() && gpu_im2col() {
-            let cout = self.bias.dim(0)?;
-            return x
-                .conv2d(&self.torch_weight, self.pad, 1, 1, 1)?
-                .broadcast_add(&self.bias.reshape((1, cout, 1, 1))?);
-        }
-        if let Some(direct) = self.direct.as_ref().filter(|_| !x.track_op()) {
-            return direct.forward(&x.contiguous()?);
-        }
-        self.forward_matmul(x)
     }
 
     /// `forward(ReflectionPad2d(p)(x))`: on the direct path the reflection is folded into the
@@ -228,6 +217,22 @@ impl ShiftConv {
             return tap_conv::train::conv2d(x, &self.torch_weight, &self.bias, self.pad);
         }
         crate::ops::conv_matmul::conv_rows(x, &self.weight, &self.bias, self.k, self.pad)
+    }
+}
+
+impl Module for ShiftConv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let _p = profile::scope("conv");
+        if self.torch_weight.device().is_cuda() && gpu_im2col() {
+            let cout = self.bias.dim(0)?;
+            return x
+                .conv2d(&self.torch_weight, self.pad, 1, 1, 1)?
+                .broadcast_add(&self.bias.reshape((1, cout, 1, 1))?);
+        }
+        if let Some(direct) = self.direct.as_ref().filter(|_| !x.track_op()) {
+            return direct.forward(&x.contiguous()?);
+        }
+        self.forward_matmul(x)
     }
 }
 
@@ -268,21 +273,20 @@ pub struct StrideConv {
 
 impl StrideConv {
     /// Loads `Conv2d(cin, cout, k, stride=2, padding=pad)` (`weight`, `bias`).
-    pub fn new(cin: usize, cout: usize, k: usize, pad: usize, vb: VarBuilder) -> Result<Self> {
-        Self::with_bias(cin, cout, k, pad, true, vb)
+    pub fn new(vb: VarBuilder, cin: usize, cout: usize, k: usize, pad: usize) -> Result<Self> {
+        Self::with_bias(vb, cin, cout, k, pad, true)
     }
 
     /// As [`StrideConv::new`]; without a `bias` key when `bias` is false.
     pub fn with_bias(
+        vb: VarBuilder,
         cin: usize,
         cout: usize,
         k: usize,
         pad: usize,
         bias: bool,
-        vb: VarBuilder,
     ) -> Result<Self> {
-        let w = vb.get((cout, cin, k, k), "weight")?;
-        let b = optional_bias(cout, bias, &w, &vb)?;
+        let (w, b) = conv_params(&vb, cin, cout, k, bias)?;
         let cfg = candle_nn::Conv2dConfig {
             padding: pad,
             stride: 2,
@@ -294,8 +298,10 @@ impl StrideConv {
             bias: b,
         })
     }
+}
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Module for StrideConv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _p = profile::scope("conv");
         if let Some(direct) = self.direct.as_ref().filter(|_| !x.track_op()) {
             return direct.forward(&x.contiguous()?);
@@ -319,8 +325,22 @@ pub(crate) fn direct_ok(w: &Tensor, bias: &Tensor) -> bool {
         && tap_conv::available()
 }
 
+/// A PyTorch `Conv2d(cin, cout, k)`'s (cout, cin, k, k) `weight` and its bias
+/// ([`optional_bias`]): what [`ShiftConv`] and [`StrideConv`] load.
+fn conv_params(
+    vb: &VarBuilder,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    bias: bool,
+) -> Result<(Tensor, Tensor)> {
+    let w = vb.get((cout, cin, k, k), "weight")?;
+    let bias = optional_bias(vb, cout, bias, &w)?;
+    Ok((w, bias))
+}
+
 /// The `bias` parameter, or zeros (not a checkpoint key) for convs built with `bias=False`.
-fn optional_bias(cout: usize, bias: bool, like: &Tensor, vb: &VarBuilder) -> Result<Tensor> {
+fn optional_bias(vb: &VarBuilder, cout: usize, bias: bool, like: &Tensor) -> Result<Tensor> {
     if bias {
         vb.get(cout, "bias")
     } else {
@@ -345,14 +365,14 @@ pub struct UpConv {
 
 impl UpConv {
     /// Loads the PyTorch weight, stored (cin, cout, 3, 3), and bias.
-    pub fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
-        Self::with_bias(cin, cout, true, vb)
+    pub fn new(vb: VarBuilder, cin: usize, cout: usize) -> Result<Self> {
+        Self::with_bias(vb, cin, cout, true)
     }
 
     /// As [`UpConv::new`]; without a `bias` key when `bias` is false.
-    pub fn with_bias(cin: usize, cout: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
+    pub fn with_bias(vb: VarBuilder, cin: usize, cout: usize, bias: bool) -> Result<Self> {
         let w = vb.get((cin, cout, 3, 3), "weight")?;
-        let bias = optional_bias(cout, bias, &w, &vb)?;
+        let bias = optional_bias(&vb, cout, bias, &w)?;
         let direct = if direct_ok(&w, &bias) {
             let flat = w.flatten_all()?.to_vec1::<f32>()?;
             Some(DirectUp::new(cin, cout, &flat, bias.to_vec1()?))
@@ -365,8 +385,10 @@ impl UpConv {
             direct,
         })
     }
+}
 
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Module for UpConv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _p = profile::scope("conv");
         if let Some(direct) = self.direct.as_ref().filter(|_| !x.track_op()) {
             return direct.forward(&x.contiguous()?);
@@ -383,188 +405,4 @@ impl UpConv {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ops::conv_matmul::check::max_diff;
-    use candle_core::Device;
-
-    #[test]
-    fn reflection_pad_matches_definition() -> Result<()> {
-        let x = Tensor::arange(0f32, 12.0, &Device::Cpu)?.reshape((1, 1, 3, 4))?;
-        let y = reflection_pad2d(&x, 1)?;
-        assert_eq!(y.dims(), &[1, 1, 5, 6]);
-        let rows = y.squeeze(0)?.squeeze(0)?.to_vec2::<f32>()?;
-        // Row 0 reflects row 1 (values 4..8), column 0 reflects column 1.
-        assert_eq!(rows[0], vec![5.0, 4.0, 5.0, 6.0, 7.0, 6.0]);
-        assert_eq!(rows[1], vec![1.0, 0.0, 1.0, 2.0, 3.0, 2.0]);
-        assert_eq!(rows[4], vec![5.0, 4.0, 5.0, 6.0, 7.0, 6.0]);
-        Ok(())
-    }
-
-    fn vb_of(tensors: Vec<(&str, Tensor)>) -> VarBuilder<'static> {
-        let map = tensors
-            .into_iter()
-            .map(|(k, t)| (k.to_string(), t))
-            .collect();
-        VarBuilder::from_tensors(map, candle_core::DType::F32, &Device::Cpu)
-    }
-
-    /// Same values as candle's own convolutions (the reference semantics of PyTorch's).
-    #[test]
-    fn shift_conv_and_up_conv_equal_candle_convolutions() -> Result<()> {
-        let dev = Device::Cpu;
-        for (cin, cout, h, w, k, pad) in
-            [(5, 4, 7, 6, 3, 1), (3, 2, 5, 9, 3, 0), (4, 3, 6, 6, 1, 0)]
-        {
-            let x = Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
-            let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
-            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
-            let conv = ShiftConv::new(
-                cin,
-                cout,
-                k,
-                pad,
-                vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]),
-            )?;
-            let want = x
-                .conv2d(&wt, pad, 1, 1, 1)?
-                .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
-            assert!(max_diff(&conv.forward(&x)?, &want) < 1e-4);
-        }
-        for (cin, cout, h, w) in [(5, 4, 3, 4), (2, 3, 1, 1), (3, 3, 6, 5)] {
-            let x = Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
-            let wt = Tensor::randn(0f32, 1.0, (cin, cout, 3, 3), &dev)?;
-            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
-            let up = UpConv::new(
-                cin,
-                cout,
-                vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]),
-            )?;
-            let want = x
-                .conv_transpose2d(&wt, 1, 1, 2, 1)?
-                .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
-            let got = up.forward(&x)?;
-            assert_eq!(got.dims(), &[2, cout, 2 * h, 2 * w]);
-            assert!(max_diff(&got, &want) < 1e-4);
-        }
-        Ok(())
-    }
-
-    /// The reflection pad folded into the direct kernel's input equals padding first.
-    #[test]
-    fn reflect_padded_conv_equals_pad_then_conv() -> Result<()> {
-        let dev = Device::Cpu;
-        for (cin, cout, h, w, k, p) in [(3, 5, 6, 7, 3, 1), (4, 2, 9, 8, 7, 3), (2, 9, 4, 4, 7, 3)]
-        {
-            let x = Tensor::randn(0f32, 1.0, (1, cin, h, w), &dev)?;
-            let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
-            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
-            let conv =
-                ShiftConv::new(cin, cout, k, 0, vb_of(vec![("weight", wt), ("bias", bias)]))?;
-            let want = conv.forward(&reflection_pad2d(&x, p)?)?;
-            let got = conv.forward_reflect(&x, p)?;
-            assert_eq!(got.dims(), want.dims());
-            assert!(
-                max_diff(&got, &want) < 1e-4,
-                "{cin}→{cout} {h}×{w} k{k} p{p}"
-            );
-        }
-        Ok(())
-    }
-
-    /// The stride-2 convolutions (direct kernel over the input's phases where the CPU runs
-    /// it) equal candle's, for even and odd sizes and channel counts off the 8-wide tiles.
-    #[test]
-    fn stride_conv_equals_candle_convolution() -> Result<()> {
-        let dev = Device::Cpu;
-        for (cin, cout, h, w, k) in [(5, 4, 9, 6, 3), (3, 9, 8, 8, 4), (2, 17, 7, 11, 4)] {
-            let x = Tensor::randn(0f32, 1.0, (2, cin, h, w), &dev)?;
-            let wt = Tensor::randn(0f32, 1.0, (cout, cin, k, k), &dev)?;
-            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
-            let conv = StrideConv::new(
-                cin,
-                cout,
-                k,
-                1,
-                vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]),
-            )?;
-            let want = x
-                .conv2d(&wt, 1, 2, 1, 1)?
-                .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
-            let got = conv.forward(&x)?;
-            assert_eq!(got.dims(), want.dims());
-            assert!(max_diff(&got, &want) < 1e-4, "{cin}→{cout} {h}×{w} k{k}");
-        }
-        Ok(())
-    }
-
-    /// A tracked input takes the differentiable path (the direct kernels have no backward):
-    /// the gradient reaches the input and equals the one through candle's convolution.
-    #[test]
-    fn tracked_inputs_keep_their_gradients() -> Result<()> {
-        let dev = Device::Cpu;
-        // Even sizes: candle's own stride-2 backward mis-sizes odd ones.
-        let x = candle_core::Var::randn(0f32, 1.0, (1, 3, 6, 8), &dev)?;
-        let wt = Tensor::randn(0f32, 1.0, (4, 3, 3, 3), &dev)?;
-        let bias = Tensor::zeros(4, candle_core::DType::F32, &dev)?;
-        let vb = || vb_of(vec![("weight", wt.clone()), ("bias", bias.clone())]);
-        type Layer = Box<dyn Fn(&Tensor) -> Result<Tensor>>;
-        let layers: [Layer; 2] = [
-            {
-                let c = ShiftConv::new(3, 4, 3, 1, vb())?;
-                Box::new(move |t| c.forward(t))
-            },
-            {
-                let c = StrideConv::new(3, 4, 3, 1, vb())?;
-                Box::new(move |t| c.forward(t))
-            },
-        ];
-        for (i, layer) in layers.iter().enumerate() {
-            let stride = i + 1;
-            let g = layer(x.as_tensor())?.sqr()?.sum_all()?.backward()?;
-            let got = g.get(x.as_tensor()).expect("gradient reaches the input");
-            let want = x
-                .as_tensor()
-                .conv2d(&wt, 1, stride, 1, 1)?
-                .sqr()?
-                .sum_all()?
-                .backward()?;
-            let want = want.get(x.as_tensor()).expect("candle's gradient");
-            assert!(max_diff(got, want) < 1e-4, "stride {stride}");
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn instance_norm_normalises_each_channel() -> Result<()> {
-        let dev = Device::Cpu;
-        let x = Tensor::arange(0f32, 2.0 * 3.0 * 16.0, &dev)?
-            .reshape((2, 3, 4, 4))?
-            .sqr()?;
-        let vb = VarBuilder::from_tensors(
-            [
-                ("weight".to_string(), Tensor::new(&[1f32, 2.0, 0.5], &dev)?),
-                ("bias".to_string(), Tensor::new(&[0f32, 1.0, -1.0], &dev)?),
-            ]
-            .into_iter()
-            .collect(),
-            candle_core::DType::F32,
-            &dev,
-        );
-        let y = InstanceNorm::new(3, vb)?.forward(&x)?.reshape((2, 3, 16))?;
-        let mean = y.mean(2)?.to_vec2::<f32>()?;
-        let std = y
-            .broadcast_sub(&y.mean_keepdim(2)?)?
-            .sqr()?
-            .mean(2)?
-            .sqrt()?
-            .to_vec2::<f32>()?;
-        for b in 0..2 {
-            for (c, (m, s)) in [(0f32, 1f32), (1.0, 2.0), (-1.0, 0.5)].iter().enumerate() {
-                assert!((mean[b][c] - m).abs() < 1e-4, "mean {b},{c}");
-                assert!((std[b][c] - s).abs() < 1e-3, "std {b},{c}: {}", std[b][c]);
-            }
-        }
-        Ok(())
-    }
-}
+mod tests;

@@ -9,8 +9,10 @@
 
 use anyhow::{Context, Result};
 
-use super::bench::{time, BenchArgs};
-use crate::composite::{composite_puppet, plate_layers};
+use super::args::BenchArgs;
+use super::timing::time;
+use crate::composite::pipeline::{composite_edit, CropPolicy, Edit, Method, NetworkRunner};
+use crate::composite::plate_layers;
 use crate::detect::PoseDetector;
 use crate::pose::skeleton::{R_ELBOW, R_WRIST};
 use crate::pose::Joint;
@@ -73,8 +75,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     );
 
     let cfg = Default::default();
+    let edit = Edit {
+        source: &source,
+        target: &target,
+        puppet: &cfg,
+    };
     let (puppet_ms, _) = time(args.warmup, args.runs, || {
-        composite_puppet(&layers, &source, &target, &cfg)
+        composite_edit(&layers, Method::Puppet, &edit, None)
     })?;
 
     // A network edit of the shipped model's shape (its finest level is 1/4 of 128×96 on the
@@ -86,10 +93,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         None,
         &candle_core::Device::Cpu,
     )?;
-    let rendered =
-        super::render::render(&model, &photo, &source, &target, &candle_core::Device::Cpu)?;
+    let mut runner = NetworkRunner::new(model, candle_core::Device::Cpu, CropPolicy::Tight);
+    let run = runner.run(None, &photo, &source, &target)?;
+    let outputs = run.outputs()?;
+    let placed = run.placed(&outputs);
     let (network_ms, _) = time(args.warmup, args.runs, || {
-        super::render::composite_rendered(&layers, &source, &target, &rendered)
+        composite_edit(&layers, Method::Network, &edit, Some(&placed))
     })?;
     println!("per edit: puppet+composite {puppet_ms:.1} ms, model+composite {network_ms:.1} ms (network run excluded)");
     println!("composite_ms {puppet_ms:.2}");

@@ -6,7 +6,8 @@
 use anyhow::{Context, Result};
 use image::{GrayImage, Luma, RgbImage};
 
-use super::bench::{time, BenchArgs};
+use super::args::BenchArgs;
+use super::timing::time;
 use crate::eval::plate::{plate_scene, score_fill};
 use crate::imaging::inpaint::{fill_diffusion, fill_patchmatch, PatchMatchParams};
 use crate::imaging::open_photo;

@@ -4,6 +4,7 @@
 
 use crate::ops::profile;
 use anyhow::{bail, Context, Result};
+use candle_nn::Module;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,7 +165,7 @@ pub fn run_conv_shapes(runs: usize) -> Result<()> {
         ("conv7", 36, 64, 262, 182),
         ("conv1", 512, 640, 64, 44),
     ];
-    println!("{}", super::bench::cpu_path());
+    println!("{}", super::timing::cpu_path());
     println!(
         "  {:<6} {:>5} {:>5} {:>5} {:>8} {:>9} {:>9}",
         "shape", "cin", "cout", "in", "GFLOP", "ours", "candle"
@@ -194,25 +195,25 @@ pub fn run_conv_shapes(runs: usize) -> Result<()> {
         let gflop = 2.0 * (cin * cout * k * k * px) as f64 / 1e9;
         let (ours, theirs) = match kind {
             "up3" => {
-                let l = UpConv::new(cin, cout, vb)?;
+                let l = UpConv::new(vb, cin, cout)?;
                 (
-                    super::bench::time(1, runs, || Ok(l.forward(&x)?))?.0,
-                    super::bench::time(1, runs, || Ok(x.conv_transpose2d(&w, 1, 1, 2, 1)?))?.0,
+                    super::timing::time(1, runs, || Ok(l.forward(&x)?))?.0,
+                    super::timing::time(1, runs, || Ok(x.conv_transpose2d(&w, 1, 1, 2, 1)?))?.0,
                 )
             }
             "down4" => {
-                let l = crate::model::layers::StrideConv::new(cin, cout, 4, 1, vb)?;
+                let l = crate::model::layers::StrideConv::new(vb, cin, cout, 4, 1)?;
                 (
-                    super::bench::time(1, runs, || Ok(l.forward(&x)?))?.0,
-                    super::bench::time(1, runs, || Ok(x.conv2d(&w, 1, 2, 1, 1)?))?.0,
+                    super::timing::time(1, runs, || Ok(l.forward(&x)?))?.0,
+                    super::timing::time(1, runs, || Ok(x.conv2d(&w, 1, 2, 1, 1)?))?.0,
                 )
             }
             _ => {
                 let pad = if k == 3 { 1 } else { 0 };
-                let l = ShiftConv::new(cin, cout, k, pad, vb)?;
+                let l = ShiftConv::new(vb, cin, cout, k, pad)?;
                 (
-                    super::bench::time(1, runs, || Ok(l.forward(&x)?))?.0,
-                    super::bench::time(1, runs, || Ok(x.conv2d(&w, pad, 1, 1, 1)?))?.0,
+                    super::timing::time(1, runs, || Ok(l.forward(&x)?))?.0,
+                    super::timing::time(1, runs, || Ok(x.conv2d(&w, pad, 1, 1, 1)?))?.0,
                 )
             }
         };

@@ -1,11 +1,14 @@
 //! Tests of the editor's timeline ([`super`]).
 use super::*;
+use crate::app::project::Mode;
 use crate::app::EditorOptions;
 use crate::pose::rig::dist;
+use crate::pose::rig::Rig;
 use crate::pose::skeleton::{L_ELBOW, L_SHOULDER, R_ELBOW, R_SHOULDER, R_WRIST};
 use crate::pose::Pose;
 use crate::puppet::{Layer, Limb, LimbOrder};
 use image::RgbImage;
+use std::time::Duration;
 
 /// An editor posing the template on a blank 200×300 photo; no detector, no composite.
 fn editor(dir: &std::path::Path) -> Editor {

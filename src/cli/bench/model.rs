@@ -1,109 +1,15 @@
-//! `marionette bench`: times batch-1 forward passes of a generator and prints the median as the
-//! final line `<model>_ms <median>` (e.g. `gfla_ms 982.3`). For GFLA a per-sub-network
-//! breakdown shows where the time goes.
+//! `marionette bench --model gfla|pona`: times batch-1 forward passes of a generator and
+//! prints the median as the final line `<model>_ms <median>` (e.g. `gfla_ms 982.3`). For GFLA a
+//! per-sub-network breakdown shows where the time goes.
 
+use super::args::BenchArgs;
+use super::timing::{cpu_path, median};
 use crate::model::{Generator, ModelKind, Tracer};
 use crate::pose::{self, Joint, Pose};
 use anyhow::{Context, Result};
 use candle_core::{DType, Tensor};
-use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
 use std::time::Instant;
-
-#[derive(Args, Debug)]
-pub struct BenchArgs {
-    /// Which network: gfla, pona, blazepose (the pose detector: both of its networks), or
-    /// inpaint (the background plate fills, PatchMatch and diffusion, on a 1-megapixel scene),
-    /// composite (the layered renderer per photo and per edit, on a 1-megapixel photo), conv
-    /// (each convolution shape of GFLA alone, ours against candle's, in GFLOP/s).
-    #[arg(long, default_value = "gfla", value_parser = ["gfla", "pona", "blazepose", "inpaint", "composite", "conv"])]
-    pub model: String,
-    /// Architecture preset for random weights (a checkpoint brings its own architecture).
-    #[arg(long, default_value = "fashion", value_parser = ["fashion", "market"])]
-    pub config: String,
-    /// Checkpoint to time; random weights of the preset's shapes when omitted.
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Input size HxW (default: the model's; inpaint: 1152x896, composite: 1024x1024, about a
-    /// megapixel).
-    #[arg(long, value_parser = super::parse_hw)]
-    pub size: Option<(usize, usize)>,
-    /// Timed runs.
-    #[arg(long, default_value_t = 5)]
-    pub runs: usize,
-    /// Untimed warm-up runs.
-    #[arg(long, default_value_t = 1)]
-    pub warmup: usize,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// blazepose: the photo to detect in (default: the astronaut sample). inpaint: a photo to
-    /// fill a person-sized ellipse in (default: a synthetic scene, whose true plate is known).
-    #[arg(long)]
-    pub image: Option<PathBuf>,
-    /// blazepose: a Python with `ai-edge-litert`, to time MediaPipe's own runtime in the
-    /// same run (`tests/reference/litert_bench.py`). gfla/pona: a Python with torch, to time
-    /// our PyTorch peer (`tests/reference/torch_peer.py`) on the CPU with the same weights
-    /// and thread count; skipped with a message when torch is absent.
-    #[arg(long)]
-    pub reference_python: Option<PathBuf>,
-    /// gfla/pona: after the timed runs, profile as many more and print the time per op type
-    /// (next to PyTorch's with `--reference-python`).
-    #[arg(long)]
-    pub ops: bool,
-    /// Time the editor's per-edit path instead (model with cached source features, result and
-    /// explanation maps read back): the bundled model or `--weights`, on `--image` (with its
-    /// pose file, found as the editor finds it) or the astronaut sample; last line
-    /// `edit_ms <median>`.
-    #[arg(long, conflicts_with_all = ["size"])]
-    pub edit: bool,
-}
-
-/// Which CPU path the kernels take, for the benchmarks' header: the instruction set (see
-/// `MARIONETTE_SIMD`) and whether the convolutions run the direct kernels or the
-/// matrix-product path (`MARIONETTE_TAP_CONV=0`, or no SIMD tile).
-pub(crate) fn cpu_path() -> String {
-    let isa = crate::ops::simd::isa();
-    let convs = if crate::ops::tap_conv::available() {
-        format!("direct {} kernels", isa.label())
-    } else {
-        "matrix products (no direct kernels)".to_string()
-    };
-    format!(
-        "CPU path: {} (norm, softmax), convolutions: {convs}",
-        isa.label()
-    )
-}
-
-/// Median ms of `f` over `runs` after `warmup`, and its last result.
-pub(crate) fn time<T>(
-    warmup: usize,
-    runs: usize,
-    mut f: impl FnMut() -> Result<T>,
-) -> Result<(f64, T)> {
-    let mut ms = Vec::new();
-    let mut last = None;
-    for i in 0..warmup + runs.max(1) {
-        let start = Instant::now();
-        let out = f()?;
-        if i >= warmup {
-            ms.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        last = Some(out);
-    }
-    Ok((median(&mut ms), last.context("no run")?))
-}
-
-/// The median of `v` (sorted in place); NaN when empty.
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
 
 /// A standing person in a frame of `frame_hw`, so flows and attention see realistic inputs.
 fn template_pose(frame_hw: (usize, usize)) -> Pose {
@@ -142,27 +48,13 @@ fn template_pose(frame_hw: (usize, usize)) -> Pose {
     p
 }
 
+/// Times batch-1 forward passes of `args.model` (GFLA or PoNA).
 pub fn run(args: &BenchArgs) -> Result<()> {
-    if args.model == "blazepose" {
-        return super::bench_detect::run(args);
-    }
-    if args.model == "inpaint" {
-        return super::bench_inpaint::run(args);
-    }
-    if args.model == "composite" {
-        return super::bench_composite::run(args);
-    }
-    if args.model == "conv" {
-        return super::bench_ops::run_conv_shapes(args.runs);
-    }
-    if args.edit {
-        return super::bench_edit::run(args);
-    }
-    let device = super::parse_device(&args.device)?;
+    let device = crate::cli::parse_device(&args.device)?;
     let kind = ModelKind::parse(&args.model)?;
     // A checkpoint brings its own architecture; the preset only shapes random weights.
     let peer = match &args.reference_python {
-        Some(python) if args.weights.is_none() => super::bench_ops::run_peer(
+        Some(python) if args.weights.is_none() => super::ops::run_peer(
             python,
             &args.model,
             &args.config,
@@ -194,7 +86,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!(
         "{}, on {}, {} CPU threads",
         model.describe(),
-        super::device_name(&device),
+        crate::cli::device_name(&device),
         rayon::current_num_threads()
     );
     println!("GFLOP per forward: {:.2}", flops / 1e9);
@@ -304,7 +196,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         let ops = crate::ops::profile::totals();
         crate::ops::profile::enable(false);
-        super::bench_ops::print_table(&ops, args.runs.max(1), med, peer.as_ref());
+        super::ops::print_table(&ops, args.runs.max(1), med, peer.as_ref());
     }
     // Two decimals: GPU passes take milliseconds.
     println!("{}_ms {med:.2}", kind.name());
