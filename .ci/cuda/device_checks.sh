@@ -103,5 +103,29 @@ PY
 )"
     cp /tmp/train-cuda/log.csv "$OUT/train_log.csv" 2>/dev/null
 fi
+# 5. The CPU paths against PyTorch's CPU build on this machine's processor, two pinned cores
+#    (issue 27: ours on AVX2+FMA and AVX-512 vs PyTorch at its defaults, same weights, same run).
+#    The bench finds torch_peer.py in the tree it was built from (/work/main).
+if [ "${CPU_CHECKS:-1}" = 1 ]; then
+    mkdir -p /work
+    [ -e /work/main ] || ln -s "$root" /work/main
+    say "cpu: $(lscpu | grep -m1 'Model name' | sed 's/.*: *//') | flags: $(grep -o -w -m1 'avx512f\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+    for simd in avx2 avx512; do
+        for model in gfla pona; do
+            [ $model = gfla ] && r=7 || r=3
+            MARIONETTE_SIMD=$simd RAYON_NUM_THREADS=2 CANDLE_NUM_THREADS=2 timeout 150 taskset -c 0,1 \
+                "$m" bench --model $model --config fashion --device cpu --runs $r \
+                --reference-python "$PYTHON" > "$OUT/cpu_${simd}_$model.log" 2>&1
+            say "cpu $simd $model: rc $? | $(grep -i -E 'ratio|median|CPU path' "$OUT/cpu_${simd}_$model.log" | tr '\n' ' ' | cut -c1-400)"
+        done
+        MARIONETTE_SIMD=$simd RAYON_NUM_THREADS=2 CANDLE_NUM_THREADS=2 timeout 100 taskset -c 0,1 \
+            "$m" bench --edit --device cpu --runs 9 --warmup 2 > "$OUT/cpu_${simd}_edit.log" 2>&1
+        say "cpu $simd edit bundled: $(tail -1 "$OUT/cpu_${simd}_edit.log")"
+        MARIONETTE_SIMD=$simd RAYON_NUM_THREADS=2 CANDLE_NUM_THREADS=2 timeout 100 taskset -c 0,1 \
+            "$m" bench --edit --device cpu --weights /tmp/peer_gfla.safetensors --runs 9 --warmup 2 \
+            > "$OUT/cpu_${simd}_edit_fashion.log" 2>&1
+        say "cpu $simd edit official-shape gfla: $(tail -1 "$OUT/cpu_${simd}_edit_fashion.log")"
+    done
+fi
 echo "---- summary"
 cat "$summary"

@@ -9,6 +9,7 @@ pub mod inpaint;
 pub mod render;
 pub mod synth;
 pub mod train;
+pub mod train_refiner;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Train GFLA on synthetic people (resumable).
     Train(train::TrainArgs),
+    /// Train the refiner on the compositor's own output (resumable).
+    TrainRefiner(train_refiner::TrainRefinerArgs),
     /// Compare copy-source, the puppet warp and a trained GFLA on held-out synthetic pairs.
     Eval(eval::EvalArgs),
 }
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::TrainRefiner(args) => train_refiner::run(&args),
         Command::Eval(args) => eval::run(&args),
     };
     match result {

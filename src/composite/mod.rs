@@ -23,6 +23,7 @@ mod hidden;
 mod layers;
 pub mod network;
 pub mod pipeline;
+pub mod refine;
 mod puppet;
 pub mod upsample;
 
@@ -352,7 +353,7 @@ fn edge_radius(h: usize, w: usize) -> usize {
 }
 
 /// Bilinear sample of an H·W map at (x, y), border-clamped.
-fn sample_map(map: &[f32], h: usize, w: usize, x: f32, y: f32) -> f32 {
+pub(crate) fn sample_map(map: &[f32], h: usize, w: usize, x: f32, y: f32) -> f32 {
     let x = if x.is_nan() {
         0.0
     } else {

@@ -8,6 +8,7 @@ pub mod gfla;
 pub mod keys;
 pub mod layers;
 pub mod pona;
+pub mod refiner;
 pub mod shipped;
 pub mod trace;
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod discriminator;
 pub mod losses;
+pub mod refiner;
 
 pub use config::{LossWeights, TrainConfig};
 

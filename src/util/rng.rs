@@ -7,6 +7,12 @@ impl SplitMix64 {
         Self(seed)
     }
 
+    /// The generator's state: `SplitMix64::new(r.state())` continues where `r` is (for
+    /// checkpoints that resume a run's random draws exactly).
+    pub fn state(&self) -> u64 {
+        self.0
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
