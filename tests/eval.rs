@@ -22,7 +22,7 @@ fn copy_source_scores_equal_hand_computed_metrics() -> anyhow::Result<()> {
         sheet_rows: 3,
         size_hw: None,
     };
-    let (report, sheet) = evaluate(&model, &plan, &dev, |_| {})?;
+    let (report, sheet) = evaluate(&model, &plan, None, &dev, |_| {})?;
     assert_eq!(report.pairs, n);
     assert_eq!(report.methods.len(), 6);
     // 3 rows of 7 tiles with 2-px gutters.
@@ -105,7 +105,7 @@ fn larger_frames_score_the_scenes_at_their_size() -> anyhow::Result<()> {
         sheet_rows: 1,
         size_hw: Some((2 * h, 2 * w)),
     };
-    let (report, sheet) = evaluate(&model, &plan, &dev, |_| {})?;
+    let (report, sheet) = evaluate(&model, &plan, None, &dev, |_| {})?;
     assert_eq!(report.size_hw, (2 * h, 2 * w));
     assert_eq!(sheet.height(), 2 * h as u32 + 4);
     let sc = marionette::synth::SynthConfig {
@@ -134,7 +134,7 @@ fn larger_frames_score_the_scenes_at_their_size() -> anyhow::Result<()> {
         size_hw: Some((2 * h + 1, 2 * w)),
         ..plan
     };
-    let err = evaluate(&model, &bad, &dev, |_| {})
+    let err = evaluate(&model, &bad, None, &dev, |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("whole number"), "{err}");

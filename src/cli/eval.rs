@@ -38,6 +38,9 @@ pub struct EvalArgs {
     /// outputs are brought up. Default: the model's input size.
     #[arg(long, value_parser = super::parse_hw)]
     pub size: Option<(usize, usize)>,
+    /// Refiner weights for the `refined` row (default: the shipped refiner, when there is one).
+    #[arg(long)]
+    pub refiner: Option<PathBuf>,
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -69,7 +72,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         sheet_rows: args.sheet_rows,
         size_hw: args.size,
     };
-    let (report, sheet) = evaluate(&model, &plan, &device, |done| bar.set_position(done as u64))?;
+    let refiner_path = args
+        .refiner
+        .clone()
+        .or_else(crate::model::shipped::default_refiner_weights);
+    let refiner = match &refiner_path {
+        Some(p) => Some(
+            crate::model::refiner::load(p, &device)
+                .with_context(|| format!("loading the refiner {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let (report, sheet) = evaluate(&model, &plan, refiner.as_ref(), &device, |done| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish_and_clear();
     print!("{}", table(&report));
     crate::util::fs::write_atomic(

@@ -19,7 +19,7 @@ pub struct RenderArgs {
     /// What moves the person: `puppet` (the training-free warp), `gfla` or `pona` (networks).
     /// Default: the best method measured by `marionette eval` (the puppet, composited); GFLA
     /// when `--weights`, `--random-weights` or `--config` name a network.
-    #[arg(long, value_parser = ["gfla", "pona", "puppet"])]
+    #[arg(long, value_parser = ["gfla", "pona", "puppet", "refined"])]
     pub model: Option<String>,
     /// Generator checkpoint (.safetensors, .pth, legacy .pth). GFLA default: the shipped
     /// model trained on synthetic people (assets/models/gfla_synth.safetensors).
@@ -116,10 +116,11 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         None => match default_method()? {
             Method::Puppet => "puppet",
             Method::Network => "gfla",
+            Method::Refined => "refined",
         },
     };
-    if model == "puppet" {
-        return run_puppet(args);
+    if model == "puppet" || model == "refined" {
+        return run_puppet(args, model == "refined");
     }
     let kind = ModelKind::parse(model)?;
     anyhow::ensure!(
@@ -232,12 +233,18 @@ fn read_inputs(args: &RenderArgs) -> Result<(image::RgbImage, Pose, Pose)> {
 }
 
 /// `--model puppet`: the whole photo warped by the skeletons (no network, no crop).
-fn run_puppet(args: &RenderArgs) -> Result<()> {
+/// The puppet's edit, composited; with `refined`, corrected by the shipped refiner.
+fn run_puppet(args: &RenderArgs, refined: bool) -> Result<()> {
     if args.weights.is_some() || args.random_weights || args.config.is_some() {
         anyhow::bail!(
             "the puppet warp has no weights or config; drop --weights/--random-weights/--config"
         );
     }
+    let mut renderer = if refined {
+        Renderer::load(Method::Refined, None, &super::parse_device(&args.device)?)?
+    } else {
+        Renderer::new(Method::Puppet, None)?
+    };
     let cfg = puppet_config(args)?;
     let (photo, source, target) = read_inputs(args)?;
     let (w, h) = (photo.width() as usize, photo.height() as usize);
@@ -253,7 +260,7 @@ fn run_puppet(args: &RenderArgs) -> Result<()> {
         target: &target,
         puppet: &cfg,
     };
-    let edited = Renderer::new(Method::Puppet, None)?.render(&photo, layers.as_ref(), &edit)?;
+    let edited = renderer.render(&photo, layers.as_ref(), &edit)?;
     match (&layers, &edited.composited) {
         (Some(layers), Some(out)) => {
             save_image_atomic(&finished(args, out), &args.out)?;

@@ -5,11 +5,13 @@
 
 use super::metrics;
 use crate::composite::pipeline::{composite_edit, default_method, Edit, Method};
+use crate::composite::refine::refine;
 use crate::composite::upsample::upsample_image;
 use crate::composite::{plate_layers, NetworkOutputs, Placement};
 use crate::imaging::flow_field::downsample_map;
 use crate::imaging::FlowField;
 use crate::model::gfla::Gfla;
+use crate::model::refiner::{Refiner, RefinerConfig};
 use crate::puppet::{puppet_render, puppet_warp, PuppetConfig};
 use crate::synth::{render_scene, SynthConfig, SynthPair, SynthScene};
 use crate::train::data::Batch;
@@ -34,6 +36,10 @@ pub const METHODS: [&str; 5] = [
     "puppet+composite",
     "model+composite",
 ];
+
+/// The extra method evaluated when a refiner is given: `puppet+composite` corrected by the
+/// refiner ([`crate::composite::refine`]).
+pub const REFINED: &str = "refined";
 
 /// End-point error at one attention level, in that level's pixels.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -359,10 +365,11 @@ fn frame_ratio(input_hw: (usize, usize), size_hw: (usize, usize)) -> Result<usiz
 
 /// Evaluates the plan's held-out scenes; `tick` is called with the number of scenes done.
 /// Returns the report and an example sheet: source | target skeleton | puppet |
-/// puppet+composite | model | model+composite | ground truth.
+/// puppet+composite | model | model+composite | (refined, with a refiner) | ground truth.
 pub fn evaluate(
     model: &Gfla,
     plan: &EvalPlan,
+    refiner: Option<&(Refiner, RefinerConfig)>,
     dev: &Device,
     mut tick: impl FnMut(usize),
 ) -> Result<(EvalReport, RgbImage)> {
@@ -372,7 +379,11 @@ pub fn evaluate(
     let r = frame_ratio(cfg.input_hw, (h, w))?;
     let levels = cfg.levels_deepest_first();
     let pcfg = PuppetConfig::default();
-    let mut acc = vec![Acc::default(); METHODS.len()];
+    let mut names: Vec<&str> = METHODS.to_vec();
+    if refiner.is_some() {
+        names.push(REFINED);
+    }
+    let mut acc = vec![Acc::default(); names.len()];
     let mut rows = Vec::new();
     let mut done = 0;
     while done < plan.count {
@@ -404,17 +415,31 @@ pub fn evaluate(
                 target: &p.target_pose,
                 puppet: &pcfg,
             };
-            let puppet_comp = composite_edit(&layers, Method::Puppet, &edit, None)?.image;
+            let puppet_layered = composite_edit(&layers, Method::Puppet, &edit, None)?;
+            let refined = match refiner {
+                Some((r, rc)) => Some(refine(
+                    r,
+                    &p.source,
+                    &puppet_layered,
+                    &p.source_pose,
+                    &p.target_pose,
+                    rc.working_hw,
+                    dev,
+                )?),
+                None => None,
+            };
+            let puppet_comp = puppet_layered.image;
             let placed = net.placed(0.0, 0.0, w as f64, h as f64);
             let model_comp = composite_edit(&layers, Method::Network, &edit, Some(&placed))?.image;
             let region = person_region(scene);
-            let images = [
+            let mut images = vec![
                 &p.source,
                 &puppet_img,
                 &model_img,
                 &puppet_comp,
                 &model_comp,
             ];
+            images.extend(refined.as_ref());
             for (a, img) in acc.iter_mut().zip(images) {
                 a.add_image(img, &p.target, &region)?;
                 a.add_parts(img, &p.target, scene);
@@ -431,7 +456,7 @@ pub fn evaluate(
                 let mm = out.masks[li].get(i)?.flatten_all()?.to_vec1::<f32>()?;
                 acc[0].add_level(li, level, &zero, &vec![1.0; lh * lw], &gt)?;
                 // The composites move pixels by their warp's flow.
-                for k in [1, 3] {
+                for k in [1, 3].into_iter().chain(refined.as_ref().map(|_| 5)) {
                     acc[k].add_level(li, level, &pflow, &pm, &gt)?;
                 }
                 for k in [2, 4] {
@@ -442,22 +467,24 @@ pub fn evaluate(
                 let mut skel =
                     RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
                 crate::imaging::draw::draw_skeleton(&mut skel, &p.target_pose, 2.0);
-                rows.push(vec![
+                let mut row = vec![
                     p.source.clone(),
                     skel,
                     puppet_img,
                     puppet_comp,
                     model_img,
                     model_comp,
-                    p.target.clone(),
-                ]);
+                ];
+                row.extend(refined);
+                row.push(p.target.clone());
+                rows.push(row);
             }
         }
         done += n;
         tick(done);
     }
     let mut methods: Vec<MethodScores> =
-        METHODS.iter().zip(&acc).map(|(m, a)| a.finish(m)).collect();
+        names.iter().zip(&acc).map(|(m, a)| a.finish(m)).collect();
     let default = default_method()?.name();
     if let Some(m) = methods.iter().find(|m| m.method == default) {
         let mut d = m.clone();

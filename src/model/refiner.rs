@@ -124,8 +124,7 @@ impl Refiner {
         }
         for up in self.up.iter().rev() {
             let skip = skips.pop().expect("one skip per level");
-            let (_, _, sh, sw) = skip.dims4()?;
-            let y_up = y.upsample_nearest2d(sh, sw)?;
+            let y_up = upsample2x(&y)?;
             y = leaky_relu(&up.forward(&Tensor::cat(&[&y_up, &skip], 1)?)?, 0.2)?;
         }
         self.out.forward(&y)
@@ -145,6 +144,41 @@ impl Refiner {
         let raw = self.forward(x)?;
         Self::apply(&raw, &x.narrow(1, 0, 3)?, gate)
     }
+}
+
+/// Metadata entry of a refiner checkpoint holding its [`RefinerConfig`] as JSON.
+pub const CONFIG_KEY: &str = "refiner_config";
+
+/// Loads a refiner checkpoint (safetensors with its config in the metadata) onto `device`;
+/// an error names every missing, unexpected or mis-shaped key.
+pub fn load(
+    path: &std::path::Path,
+    device: &candle_core::Device,
+) -> anyhow::Result<(Refiner, RefinerConfig)> {
+    use anyhow::Context;
+    let meta = crate::weights::safetensors_metadata(path)?;
+    let cfg: RefinerConfig = match meta.get(CONFIG_KEY) {
+        Some(text) => serde_json::from_str(text)
+            .with_context(|| format!("{}: unreadable {CONFIG_KEY}", path.display()))?,
+        None => anyhow::bail!(
+            "{}: no `{CONFIG_KEY}` in its metadata: not a refiner checkpoint",
+            path.display()
+        ),
+    };
+    let (state, _) = crate::weights::load_state_dict(path)?;
+    let expected = crate::model::keys::record_keys(|vb| Refiner::new(vb, &cfg).map(|_| ()))?;
+    let model =
+        crate::weights::build_checked(state, &expected, device, path, |vb| Refiner::new(vb, &cfg))?;
+    Ok((model, cfg))
+}
+
+/// Nearest-neighbour 2× upsampling as a broadcast (its gradient is a plain sum on every
+/// device; candle's `upsample_nearest2d` backward is a grouped convolution).
+fn upsample2x(x: &Tensor) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    x.reshape((b, c, h, 1, w, 1))?
+        .broadcast_as((b, c, h, 2, w, 2))?
+        .reshape((b, c, 2 * h, 2 * w))
 }
 
 /// The gate: where the compositor is unsure, `max(invented, vacated, band)`, from the layer
@@ -190,6 +224,20 @@ mod tests {
         let z = Refiner::apply(&raw, &comp, &ones).unwrap();
         let moved = (z - &comp).unwrap().abs().unwrap().max_all().unwrap();
         assert!(moved.to_scalar::<f32>().unwrap() > 1e-3);
+    }
+
+    #[test]
+    fn upsample2x_repeats_each_pixel_in_a_two_by_two_block() {
+        let x = Tensor::arange(0f32, 6.0, &Device::Cpu)
+            .unwrap()
+            .reshape((1, 1, 2, 3))
+            .unwrap();
+        let y = upsample2x(&x).unwrap();
+        let rows = y.squeeze(0).unwrap().squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(rows[0], vec![0., 0., 1., 1., 2., 2.]);
+        assert_eq!(rows[1], rows[0]);
+        assert_eq!(rows[2], vec![3., 3., 4., 4., 5., 5.]);
+        assert_eq!(rows[3], rows[2]);
     }
 
     #[test]

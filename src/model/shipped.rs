@@ -42,3 +42,14 @@ pub fn default_gfla_weights() -> anyhow::Result<PathBuf> {
             )
         })
 }
+
+/// File name of the shipped refiner inside the models folder.
+pub const DEFAULT_REFINER: &str = "refiner.safetensors";
+
+/// The shipped refiner's weights, where one is found.
+pub fn default_refiner_weights() -> Option<PathBuf> {
+    model_dirs()
+        .into_iter()
+        .map(|d| d.join(DEFAULT_REFINER))
+        .find(|p| p.is_file())
+}

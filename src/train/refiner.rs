@@ -269,13 +269,11 @@ impl RefinerTrainer {
     }
 
     /// One optimiser step on a batch drawn from `pool`.
-    pub fn train_step(&mut self, pool: &[Sample]) -> Result<Scores> {
-        let batch: Vec<&Sample> = (0..self.cfg.batch_size)
-            .map(|_| &pool[(self.rng.next_u64() % pool.len() as u64) as usize])
+    pub fn train_step(&mut self, pool: &Pool) -> Result<Scores> {
+        let picks: Vec<u32> = (0..self.cfg.batch_size)
+            .map(|_| (self.rng.next_u64() % pool.len() as u64) as u32)
             .collect();
-        let views: Vec<&WorkingView> = batch.iter().map(|s| &s.view).collect();
-        let (x, gate) = batch_input(&views, &self.dev)?;
-        let truth = truth_tensor(&batch, &self.dev)?;
+        let (x, gate, truth) = pool.batch(&picks, &self.dev)?;
         let model = self.params.model(&self.cfg.model, &self.dev)?;
         let pred = model.refine(&x, &gate)?;
         let loss = gated_l1(&pred, &truth, &gate)?;
@@ -328,6 +326,71 @@ impl RefinerTrainer {
         self.step = state.step;
         self.rng = SplitMix64::new(state.rng);
         Ok(())
+    }
+}
+
+/// The training scenes: on a GPU their input tensors are built once and kept there (a batch
+/// is then one gather), on a CPU each batch is built from the samples (the tensors of a
+/// thousand scenes would not fit a laptop's memory).
+pub enum Pool {
+    Samples(Vec<Sample>),
+    Tensors {
+        x: Tensor,
+        gate: Tensor,
+        truth: Tensor,
+    },
+}
+
+impl Pool {
+    pub fn new(samples: Vec<Sample>, dev: &Device) -> Result<Self> {
+        if dev.is_cpu() {
+            return Ok(Pool::Samples(samples));
+        }
+        let mut parts = (Vec::new(), Vec::new(), Vec::new());
+        for chunk in samples.chunks(64) {
+            let views: Vec<&WorkingView> = chunk.iter().map(|s| &s.view).collect();
+            let (x, gate) = batch_input(&views, dev)?;
+            let refs: Vec<&Sample> = chunk.iter().collect();
+            parts.0.push(x);
+            parts.1.push(gate);
+            parts.2.push(truth_tensor(&refs, dev)?);
+        }
+        Ok(Pool::Tensors {
+            x: Tensor::cat(&parts.0, 0)?,
+            gate: Tensor::cat(&parts.1, 0)?,
+            truth: Tensor::cat(&parts.2, 0)?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Pool::Samples(s) => s.len(),
+            Pool::Tensors { x, .. } => x.dim(0).unwrap_or(0),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Input, gate and truth of the scenes `picks`.
+    fn batch(&self, picks: &[u32], dev: &Device) -> Result<(Tensor, Tensor, Tensor)> {
+        match self {
+            Pool::Samples(s) => {
+                let batch: Vec<&Sample> = picks.iter().map(|&i| &s[i as usize]).collect();
+                let views: Vec<&WorkingView> = batch.iter().map(|s| &s.view).collect();
+                let (x, gate) = batch_input(&views, dev)?;
+                Ok((x, gate, truth_tensor(&batch, dev)?))
+            }
+            Pool::Tensors { x, gate, truth } => {
+                let idx = Tensor::new(picks, x.device())?;
+                Ok((
+                    x.index_select(&idx, 0)?,
+                    gate.index_select(&idx, 0)?,
+                    truth.index_select(&idx, 0)?,
+                ))
+            }
+        }
     }
 }
 
@@ -404,7 +467,7 @@ pub fn run(
         })?
     };
     let val = samples.split_off(pool_s.len());
-    let pool = samples;
+    let pool = Pool::new(samples, dev)?;
     progress.message(&format!(
         "pool of {} scenes and {} validation scenes in {:.0} s",
         pool.len(),
@@ -506,8 +569,9 @@ mod tests {
         let s0 = t.score(&refs).unwrap();
         assert_eq!(s0.refined, s0.composite, "a fresh refiner changes nothing");
         assert!(s0.composite > 0.0, "the compositor is not perfect here");
+        let pool = Pool::new(samples.clone(), &Device::Cpu).unwrap();
         for _ in 0..cfg.steps {
-            t.train_step(&samples).unwrap();
+            t.train_step(&pool).unwrap();
         }
         let s1 = t.score(&refs).unwrap();
         assert!(

@@ -19,6 +19,7 @@ mod runner;
 pub use runner::{choose_crop, crop_contains, CropPolicy, NetworkRun, NetworkRunner};
 
 use super::{composite_network, composite_puppet, Composited, NetworkEdit, PhotoLayers};
+use crate::model::refiner::{Refiner, RefinerConfig};
 use crate::model::{Generator, ModelKind};
 use crate::pose::Pose;
 use crate::puppet::{puppet_render, puppet_warp, PuppetConfig};
@@ -35,6 +36,9 @@ pub enum Method {
     Puppet,
     /// A GFLA's finest flow, mask and image ([`composite_network`]).
     Network,
+    /// The puppet's composite corrected by the refiner where the compositor is unsure
+    /// ([`super::refine`]).
+    Refined,
 }
 
 /// What `render` does without options, what the editor shows and exports and what `animate`
@@ -53,15 +57,17 @@ impl Method {
         match self {
             Method::Puppet => "puppet+composite",
             Method::Network => "model+composite",
+            Method::Refined => "refined",
         }
     }
 
-    /// `puppet` or `network` (also the report names).
+    /// `puppet`, `network` or `refined` (also the report names).
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim() {
             "puppet" | "puppet+composite" => Ok(Method::Puppet),
             "network" | "model" | "gfla" | "model+composite" => Ok(Method::Network),
-            other => anyhow::bail!("unknown method {other:?}: puppet or network"),
+            "refined" | "refiner" => Ok(Method::Refined),
+            other => anyhow::bail!("unknown method {other:?}: puppet, network or refined"),
         }
     }
 
@@ -69,11 +75,15 @@ impl Method {
         self == Method::Network
     }
 
+    pub fn needs_refiner(self) -> bool {
+        self == Method::Refined
+    }
+
     /// What can be shown at once while this method's result is computed (the editor's instant
     /// preview): the method itself when it needs no network, else the puppet's composite.
     pub fn instant(self) -> Method {
         match self {
-            Method::Network => Method::Puppet,
+            Method::Network | Method::Refined => Method::Puppet,
             m => m,
         }
     }
@@ -99,7 +109,8 @@ pub struct Edit<'a> {
 }
 
 /// The edit by `method` composited over `layers`; `network` is the network's edit placed in the
-/// photo, required by [`Method::Network`].
+/// photo, required by [`Method::Network`]. [`Method::Refined`] needs its refiner: it runs
+/// through a [`Renderer`].
 pub fn composite_edit(
     layers: &PhotoLayers,
     method: Method,
@@ -112,6 +123,60 @@ pub fn composite_edit(
             let net = network.context("the network method needs the network's edit")?;
             composite_network(layers, edit.source, edit.target, net, edit.puppet)
         }
+        Method::Refined => anyhow::bail!("the refined method runs through a Renderer"),
+    }
+}
+
+/// A loaded refiner and the device it runs on.
+pub struct RefinerRunner {
+    pub model: Refiner,
+    pub config: RefinerConfig,
+    pub device: Device,
+}
+
+impl RefinerRunner {
+    /// `weights`, or the shipped refiner.
+    pub fn load(weights: Option<&Path>, device: &Device) -> Result<Self> {
+        let path = match weights {
+            Some(p) => p.to_path_buf(),
+            None => crate::model::shipped::default_refiner_weights().with_context(|| {
+                format!(
+                    "no shipped refiner `{}` found (looked in {})",
+                    crate::model::shipped::DEFAULT_REFINER,
+                    crate::model::shipped::model_dirs()
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?,
+        };
+        let (model, config) = crate::model::refiner::load(&path, device)
+            .with_context(|| format!("loading the refiner {}", path.display()))?;
+        Ok(Self {
+            model,
+            config,
+            device: device.clone(),
+        })
+    }
+
+    /// The puppet's composite of `edit`, refined.
+    pub fn composite(
+        &self,
+        layers: &PhotoLayers,
+        edit: &Edit<'_>,
+    ) -> Result<Composited> {
+        let mut out = composite_puppet(layers, edit.source, edit.target, edit.puppet)?;
+        out.image = super::refine::refine(
+            &self.model,
+            &layers.photo,
+            &out,
+            edit.source,
+            edit.target,
+            self.config.working_hw,
+            &self.device,
+        )?;
+        Ok(out)
     }
 }
 
@@ -131,6 +196,7 @@ pub struct Edited {
 pub struct Renderer {
     method: Method,
     network: Option<NetworkRunner>,
+    refiner: Option<RefinerRunner>,
 }
 
 impl Renderer {
@@ -141,12 +207,32 @@ impl Renderer {
             "the {} method needs a network",
             method.name()
         );
-        Ok(Self { method, network })
+        anyhow::ensure!(
+            !method.needs_refiner(),
+            "the refined method needs its refiner: Renderer::refined"
+        );
+        Ok(Self {
+            method,
+            network,
+            refiner: None,
+        })
+    }
+
+    /// The refined method with its refiner.
+    pub fn refined(refiner: RefinerRunner) -> Self {
+        Self {
+            method: Method::Refined,
+            network: None,
+            refiner: Some(refiner),
+        }
     }
 
     /// `method` with the weights it needs: `weights` (GFLA checkpoint) or the shipped model, on
     /// `device`, cropping as `render` does.
     pub fn load(method: Method, weights: Option<&Path>, device: &Device) -> Result<Self> {
+        if method.needs_refiner() {
+            return Ok(Self::refined(RefinerRunner::load(None, device)?));
+        }
         let network = if method.needs_network() {
             let path = match weights {
                 Some(p) => p.to_path_buf(),
@@ -212,7 +298,10 @@ impl Renderer {
                     (Some(o), Some(run)) => Some(run.placed(o)),
                     _ => None,
                 };
-                let out = composite_edit(layers, self.method, edit, placed.as_ref())?;
+                let out = match &self.refiner {
+                    Some(r) if self.method.needs_refiner() => r.composite(layers, edit)?,
+                    _ => composite_edit(layers, self.method, edit, placed.as_ref())?,
+                };
                 Ok(Edited {
                     image: out.image.clone(),
                     composited: Some(out),
