@@ -20,7 +20,8 @@ PYTHON=${PYTHON:-python3}
 OUT=${OUT:-/tmp/marionette-device}
 mkdir -p "$OUT"
 summary="$OUT/summary.txt"
-: > "$summary"
+# CPU_ONLY=1 runs only section 5 (the CPU ratios) and appends to an existing summary.
+[ "${CPU_ONLY:-0}" = 1 ] || : > "$summary"
 say() { echo "$*" | tee -a "$summary"; }
 
 bins=/tmp/marionette-bins
@@ -46,13 +47,14 @@ export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export MARIONETTE_MODELS="$root/assets/models"
 m="$bins/marionette"
 
+if [ "${CPU_ONLY:-0}" != 1 ]; then
 say "== $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
 ldd "$m" | grep -E 'not found|cublas|curand|nvrtc|libcuda' | tee -a "$OUT/ldd.txt"
 
 # 1. Parity: every GFLA/PoNA fixture and each custom op, forward and backward, on CUDA.
 export MARIONETTE_TEST_DEVICE=$DEVICE
 for t in gfla_ops gfla_model pona_model; do
-    "$bins/$t" --test-threads 1 > "$OUT/test_$t.log" 2>&1
+    timeout ${TEST_S:-150} "$bins/$t" --test-threads 1 > "$OUT/test_$t.log" 2>&1
     say "test $t: rc $? | $(grep '^test result' "$OUT/test_$t.log")"
     grep -E 'FAILED|panicked' "$OUT/test_$t.log" | head -5 | tee -a "$summary"
 done
@@ -103,6 +105,8 @@ PY
 )"
     cp /tmp/train-cuda/log.csv "$OUT/train_log.csv" 2>/dev/null
 fi
+fi # CPU_ONLY
+
 # 5. The CPU paths against PyTorch's CPU build on this machine's processor, two pinned cores
 #    (issue 27: ours on AVX2+FMA and AVX-512 vs PyTorch at its defaults, same weights, same run).
 #    The bench finds torch_peer.py in the tree it was built from (/work/main).

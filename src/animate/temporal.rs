@@ -147,6 +147,7 @@ mod tests {
             person,
             vacated: vec![0.0; n],
             invented: vec![0.0; n],
+            moved: vec![0.0; n],
         }
     }
 

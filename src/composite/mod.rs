@@ -146,6 +146,9 @@ pub struct Composited {
     /// H·W share of each pixel that is invented person (the hidden-person fill or a network's
     /// pixels): what the source photo never showed.
     pub invented: Vec<f32>,
+    /// H·W: how far each target person pixel was carried (0 where it stays, 1 from about a
+    /// pixel of motion on; 0 off the person): the moved outline is where a rim can show.
+    pub moved: Vec<f32>,
 }
 
 /// Pixels the source does not show, invented by a network: its image at photo size and, per
@@ -246,6 +249,15 @@ pub(crate) fn composite_window(
             *a = (m * sampled + (1.0 - m)) * owned[i];
         }
     });
+    let moved: Vec<f32> = (0..h * w)
+        .map(|i| {
+            if person[i] == 0.0 {
+                return 0.0;
+            }
+            let (dx, dy) = flow.get(i % w, i / w);
+            crate::imaging::smoothstep(0.25, 1.0, dx.hypot(dy))
+        })
+        .collect();
     // Where the source person was and the target person is not; grown over the soft edge.
     let left: Vec<f32> = (0..h * w)
         .map(|i| (layers.matte[at(i % w, i / w)] - person[i]).max(0.0))
@@ -306,25 +318,28 @@ pub(crate) fn composite_window(
         None => vec![0.0; h * w],
     };
     // Outside the window the person is the source's and nothing is vacated or invented.
-    let (person, vacated, invented) = if win == Window::whole(ph, pw) {
-        (person, vacated, invented)
+    let (person, vacated, invented, moved) = if win == Window::whole(ph, pw) {
+        (person, vacated, invented, moved)
     } else {
         let mut full_person = layers.matte.clone();
         let mut full_vacated = vec![0f32; ph * pw];
         let mut full_invented = vec![0f32; ph * pw];
+        let mut full_moved = vec![0f32; ph * pw];
         for y in 0..h {
             let (r, row) = (at(0, y), y * w..(y + 1) * w);
             full_person[r..r + w].copy_from_slice(&person[row.clone()]);
             full_vacated[r..r + w].copy_from_slice(&vacated[row.clone()]);
-            full_invented[r..r + w].copy_from_slice(&invented[row]);
+            full_invented[r..r + w].copy_from_slice(&invented[row.clone()]);
+            full_moved[r..r + w].copy_from_slice(&moved[row]);
         }
-        (full_person, full_vacated, full_invented)
+        (full_person, full_vacated, full_invented, full_moved)
     };
     Ok(Composited {
         image,
         person,
         vacated,
         invented,
+        moved,
     })
 }
 

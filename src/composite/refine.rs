@@ -23,7 +23,7 @@ pub struct WorkingView {
     pub hw: (usize, usize),
     pub composite: RgbImage,
     pub source: RgbImage,
-    /// 4·H·W: person alpha, vacated share, invented share, edge band (all in [0, 1]).
+    /// 4·H·W: person alpha, vacated share, invented share, moved edge band (all in [0, 1]).
     pub layers: Vec<f32>,
     /// The target skeleton in working pixels.
     pub target: Pose,
@@ -34,9 +34,11 @@ pub fn edge_band(a: f32) -> f32 {
     (4.0 * a * (1.0 - a)).clamp(0.0, 1.0)
 }
 
-/// The gate at one pixel: the largest of the vacated, invented and edge shares.
-pub fn gate(vacated: f32, invented: f32, alpha: f32) -> f32 {
-    vacated.max(invented).max(edge_band(alpha)).clamp(0.0, 1.0)
+/// The gate at one pixel: the largest of the vacated and invented shares and the moved
+/// soft edge (`band`: [`edge_band`] of the alpha times how far the pixel moved — the outline
+/// of a person who stays is the photo's own and stays exact).
+pub fn gate(vacated: f32, invented: f32, band: f32) -> f32 {
+    vacated.max(invented).max(band).clamp(0.0, 1.0)
 }
 
 /// The compositor's result `comp` (of `source`, re-posed from `source_pose` to `target`) in the
@@ -57,7 +59,9 @@ pub fn working_view(
     );
     let n = (pw * ph) as usize;
     anyhow::ensure!(
-        comp.person.len() == n && comp.vacated.len() == n && comp.invented.len() == n,
+        [&comp.person, &comp.vacated, &comp.invented, &comp.moved]
+            .iter()
+            .all(|m| m.len() == n),
         "composite layers do not match the photo's {pw}×{ph} pixels"
     );
     let crop = fit::tight_crop(&[source_pose, target], (pw, ph), hw);
@@ -75,7 +79,7 @@ pub fn working_view(
             layers[i] = a;
             layers[h * w + i] = at(&comp.vacated);
             layers[2 * h * w + i] = at(&comp.invented);
-            layers[3 * h * w + i] = edge_band(a);
+            layers[3 * h * w + i] = edge_band(a) * at(&comp.moved);
         }
     }
     Ok(WorkingView {
@@ -114,7 +118,7 @@ pub fn batch_input(views: &[&WorkingView], dev: &Device) -> Result<(Tensor, Tens
             gate(
                 v.layers[plane + i],
                 v.layers[2 * plane + i],
-                v.layers[i],
+                v.layers[3 * plane + i],
             )
         }));
     }
@@ -161,7 +165,8 @@ fn apply_correction(comp: &Composited, corr: &[f32], view: &WorkingView) -> RgbI
     let mut out = comp.image.clone();
     for (x, y, p) in out.enumerate_pixels_mut() {
         let i = (y * pw + x) as usize;
-        let g = gate(comp.vacated[i], comp.invented[i], comp.person[i]);
+        let band = edge_band(comp.person[i]) * comp.moved[i];
+        let g = gate(comp.vacated[i], comp.invented[i], band);
         if g <= 0.0 {
             continue;
         }
@@ -185,10 +190,10 @@ mod tests {
     #[test]
     fn gate_is_open_only_where_the_compositor_is_unsure() {
         assert_eq!(gate(0.0, 0.0, 0.0), 0.0);
-        assert_eq!(gate(0.0, 0.0, 1.0), 0.0);
-        assert_eq!(gate(0.0, 0.0, 0.5), 1.0);
-        assert_eq!(gate(0.3, 0.0, 1.0), 0.3);
-        assert_eq!(gate(0.0, 0.7, 1.0), 0.7);
+        assert_eq!(gate(0.0, 0.0, edge_band(1.0)), 0.0);
+        assert_eq!(gate(0.0, 0.0, edge_band(0.5)), 1.0);
+        assert_eq!(gate(0.3, 0.0, 0.0), 0.3);
+        assert_eq!(gate(0.0, 0.7, 0.2), 0.7);
         assert!((edge_band(0.25) - 0.75).abs() < 1e-6);
     }
 }
