@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One GPU-machine session in one call (the device tool's 10-minute command limit): every CUDA
-# check (.ci/cuda/device_checks.sh, CPU ratios left out), then, at once, the CPU ratios on two
-# pinned cores and the refiner's training on the GPU with its scenes rendered on the other
-# cores; everything packed into $OUT (at most 8 files come back) before the limit.
+# One GPU-machine session in one call (the device tool's 10-minute command limit). At once:
+# the refiner's training scenes are rendered on cores 2.. while every CUDA check runs
+# (.ci/cuda/device_checks.sh, pinned to cores 0-1); when the checks are done the refiner trains
+# on the GPU while the CPU ratios run on cores 0-1. Everything is packed into $OUT (at most
+# 8 files come back) before the budget ends.
 #
 #   bash .ci/cuda/device_session.sh   # with .dev/ staged by .ci/cuda/build.sh --tests
+#   DEVICE=cpu BUDGET=300 POOL=40 ...  # dry run of the script on a machine without a GPU
 set -uo pipefail
 root=$(pwd)
 out=${OUT:?}
@@ -12,7 +14,8 @@ start=$(date +%s)
 budget=${BUDGET:-540}         # seconds until everything must be packed
 logs=/tmp/marionette-device
 run=/tmp/refiner-run
-rm -rf "$logs" "$run"; mkdir -p "$logs"
+gpu_free=/tmp/marionette-gpu-free
+rm -rf "$logs" "$run" "$gpu_free"; mkdir -p "$logs"
 left() { echo $(( budget - ($(date +%s) - start) )); }
 pack() {
     cp "$logs/summary.txt" "$out/" 2>/dev/null
@@ -22,21 +25,29 @@ pack() {
 }
 trap pack EXIT
 
-RUNS=${RUNS:-50} WARMUP=${WARMUP:-10} TRAIN_STEPS=${TRAIN_STEPS:-20} CPU_CHECKS=0 OUT=$logs \
-    timeout ${CHECKS_S:-240} bash .ci/cuda/device_checks.sh > "$logs/checks.out" 2>&1
-echo "checks done at $(( $(date +%s) - start )) s (rc $?)" | tee -a "$logs/summary.txt"
-
-m=/tmp/marionette-bins/marionette
-export MARIONETTE_MODELS="$root/assets/models"
-# The refiner: scenes on cores 2.., the steps on the GPU, until the budget's end minus packing.
-minutes=$(python3 -c "print(max(0.5, ($(left) - 25) / 60))")
-RAYON_NUM_THREADS=$(( $(nproc) - 2 )) taskset -c 2-$(( $(nproc) - 1 )) \
-    "$m" train-refiner --run "$run" --device ${DEVICE:-cuda} --pool ${POOL:-4000} --batch-size ${BATCH:-16} \
-    --steps ${STEPS:-100000} --minutes "$minutes" > "$logs/refiner.log" 2>&1 &
+bins=/tmp/marionette-bins
+mkdir -p "$bins" && xz -dc .dev/bins.tar.xz | tar xf - -C "$bins"
+m=$bins/marionette
+cores=$(nproc)
+minutes=$(python3 -c "print(($budget - 30) / 60)")
+# The refiner: its scenes on cores 2.. now, its steps on the GPU once the checks are done.
+( export MARIONETTE_MODELS="$root/assets/models" RAYON_NUM_THREADS=$(( cores - 2 ))
+  libs=$(python3 -c 'import glob,sys; print(":".join(sorted({d for p in sys.path for g in ("/nvidia/*/lib", "/nvidia/*/*/lib") for d in glob.glob(p+g)})))')
+  [ -d /usr/local/nvidia/lib64 ] && libs="$libs:/usr/local/nvidia/lib64"
+  export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  exec taskset -c 2-$(( cores - 1 )) "$m" train-refiner --run "$run" --device "${DEVICE:-cuda}" \
+    --pool "${POOL:-4000}" --batch-size "${BATCH:-16}" --steps "${STEPS:-100000}" \
+    --minutes "$minutes" --start-after "$gpu_free" ) > "$logs/refiner.log" 2>&1 &
 trainer=$!
-# The CPU ratios on cores 0-1 meanwhile (issue 27).
-( cd "$root" && CPU_ONLY=1 OUT=$logs timeout $(( $(left) - 30 )) bash .ci/cuda/device_checks.sh \
-    > "$logs/cpu_checks.out" 2>&1 )
+
+RUNS=${RUNS:-50} WARMUP=${WARMUP:-10} TRAIN_STEPS=${TRAIN_STEPS:-20} CPU_CHECKS=0 OUT=$logs \
+    timeout "${CHECKS_S:-230}" taskset -c 0,1 bash .ci/cuda/device_checks.sh > "$logs/checks.out" 2>&1
+echo "checks rc $? done at $(( $(date +%s) - start )) s" | tee -a "$logs/summary.txt"
+touch "$gpu_free"
+# The CPU ratios on cores 0-1 meanwhile (issue 27), stopped in time for the packing.
+CPU_ONLY=1 OUT=$logs timeout $(( $(left) - 40 )) bash .ci/cuda/device_checks.sh \
+    > "$logs/cpu_checks.out" 2>&1
+echo "cpu checks rc $? done at $(( $(date +%s) - start )) s" | tee -a "$logs/summary.txt"
 wait $trainer
-echo "refiner rc $? at $(( $(date +%s) - start )) s: $(grep -E 'validation|trained|pool of' "$logs/refiner.log" | tail -4 | tr '\n' ' ')" \
+echo "refiner rc $? at $(( $(date +%s) - start )) s: $(grep -E 'validation|trained|pool of|error' "$logs/refiner.log" | tail -5 | tr '\n' ' ')" \
     | tee -a "$logs/summary.txt"

@@ -27,6 +27,9 @@ pub struct TrainRefinerArgs {
     /// Stop (with a checkpoint) after this many minutes of training, pool rendering included.
     #[arg(long)]
     pub minutes: Option<f64>,
+    /// Render the pool at once but take the first step only once this file exists.
+    #[arg(long)]
+    pub start_after: Option<PathBuf>,
     /// Print the configuration as JSON and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -99,7 +102,11 @@ pub fn run(args: &TrainRefinerArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     let mut progress = Bar(bar);
-    let trainer = refiner::run(cfg, &args.run, &device, deadline, &mut progress)?;
+    let schedule = refiner::Schedule {
+        deadline,
+        start_after: args.start_after.clone(),
+    };
+    let trainer = refiner::run(cfg, &args.run, &device, &schedule, &mut progress)?;
     progress.0.finish();
     println!(
         "trained {} steps; weights: {}",

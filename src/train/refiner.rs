@@ -426,15 +426,28 @@ pub trait Progress {
     fn step(&mut self, step: usize, total: usize, scores: &Scores);
 }
 
-/// Trains in `run_dir` until `cfg.steps` or `deadline`, resuming from its checkpoint; writes
-/// `log.csv` (step, refined, composite, seconds) and `val.csv` (step, refined, composite).
+/// When a run may train.
+#[derive(Clone, Debug, Default)]
+pub struct Schedule {
+    /// Stop (with a checkpoint) at this instant.
+    pub deadline: Option<std::time::Instant>,
+    /// Render the pool at once, but take the first step only once this file exists (so a GPU
+    /// machine can render scenes on its CPUs while the GPU still runs other measurements).
+    pub start_after: Option<PathBuf>,
+}
+
+/// Trains in `run_dir` until `cfg.steps` or the schedule's deadline, resuming from its
+/// checkpoint; writes `log.csv` (step, refined, composite, seconds) and `val.csv` (step,
+/// refined, composite).
 pub fn run(
     cfg: RefinerTrainConfig,
     run_dir: &Path,
     dev: &Device,
-    deadline: Option<std::time::Instant>,
+    schedule: &Schedule,
     progress: &mut (dyn Progress + Send),
 ) -> Result<RefinerTrainer> {
+    let deadline = schedule.deadline;
+    let past_deadline = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let cfg_path = run_dir.join("config.json");
     let mut trainer = RefinerTrainer::new(cfg.clone(), dev)?;
@@ -488,6 +501,12 @@ pub fn run(
     };
     let mut log = open_log("log.csv", "step,refined,composite,seconds")?;
     let mut vlog = open_log("val.csv", "step,refined,composite")?;
+    if let Some(flag) = &schedule.start_after {
+        progress.message(&format!("waiting for {}", flag.display()));
+        while !flag.exists() && !past_deadline() {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
     let val_refs: Vec<&Sample> = val.iter().collect();
     let validate = |trainer: &RefinerTrainer, vlog: &mut std::fs::File| -> Result<Scores> {
         let s = trainer.score(&val_refs)?;
@@ -499,7 +518,7 @@ pub fn run(
         validate(&trainer, &mut vlog)?;
     }
     while trainer.step < cfg.steps {
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        if past_deadline() {
             progress.message("time is up: stopping at a checkpoint");
             break;
         }
@@ -592,10 +611,11 @@ mod tests {
             fn step(&mut self, _: usize, _: usize, _: &Scores) {}
         }
         let cfg = tiny();
-        let a = run(cfg.clone(), dir.path(), &Device::Cpu, None, &mut Quiet).unwrap();
+        let now = Schedule::default();
+        let a = run(cfg.clone(), dir.path(), &Device::Cpu, &now, &mut Quiet).unwrap();
         assert_eq!(a.step, 4);
         let more = RefinerTrainConfig { steps: 6, ..cfg };
-        let b = run(more, dir.path(), &Device::Cpu, None, &mut Quiet).unwrap();
+        let b = run(more, dir.path(), &Device::Cpu, &now, &mut Quiet).unwrap();
         assert_eq!(b.step, 6);
         let log = std::fs::read_to_string(dir.path().join("log.csv")).unwrap();
         assert_eq!(log.lines().count(), 7, "header + one row per step:\n{log}");
@@ -604,7 +624,7 @@ mod tests {
             seed: 9,
             ..tiny()
         };
-        let err = run(other, dir.path(), &Device::Cpu, None, &mut Quiet)
+        let err = run(other, dir.path(), &Device::Cpu, &now, &mut Quiet)
             .err()
             .unwrap()
             .to_string();
