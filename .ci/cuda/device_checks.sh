@@ -120,7 +120,7 @@ if [ "${CPU_CHECKS:-1}" = 1 ]; then
             MARIONETTE_SIMD=$simd RAYON_NUM_THREADS=2 CANDLE_NUM_THREADS=2 timeout 150 taskset -c 0,1 \
                 "$m" bench --model $model --config fashion --device cpu --runs $r \
                 --reference-python "$PYTHON" > "$OUT/cpu_${simd}_$model.log" 2>&1
-            say "cpu $simd $model: rc $? | $(grep -i -E 'ratio|median|CPU path' "$OUT/cpu_${simd}_$model.log" | tr '\n' ' ' | cut -c1-400)"
+            say "cpu $simd $model: rc $? | $(grep -i -E 'ratio|^(gfla|pona)_ms|torch|CPU path' "$OUT/cpu_${simd}_$model.log" | tr '\n' ' ' | cut -c1-400)"
         done
         MARIONETTE_SIMD=$simd RAYON_NUM_THREADS=2 CANDLE_NUM_THREADS=2 timeout 100 taskset -c 0,1 \
             "$m" bench --edit --device cpu --runs 9 --warmup 2 > "$OUT/cpu_${simd}_edit.log" 2>&1
