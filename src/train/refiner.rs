@@ -36,6 +36,9 @@ pub struct RefinerTrainConfig {
     pub batch_size: usize,
     pub steps: usize,
     pub adam: AdamParams,
+    /// Start from these weights (a fresh optimiser) instead of a random initialisation.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
     /// Scenes (from the preview range) scored every `validate_every` steps.
     pub validation: usize,
     pub validate_every: usize,
@@ -56,6 +59,7 @@ impl Default for RefinerTrainConfig {
                 beta2: 0.999,
                 eps: 1e-8,
             },
+            init: None,
             validation: 48,
             validate_every: 250,
             checkpoint_every: 100,
@@ -236,6 +240,13 @@ impl RefinerTrainer {
             "working size {h}x{w} must be positive multiples of 8"
         );
         let params = RefinerParams::init(&cfg.model, cfg.seed, dev)?;
+        if let Some(path) = &cfg.init {
+            let (state, _) = crate::weights::load_state_dict(path)
+                .with_context(|| format!("reading the initial weights {}", path.display()))?;
+            params
+                .load_state_dict(&state)
+                .with_context(|| format!("starting from {}", path.display()))?;
+        }
         let opt = Adam::new(params.named(), cfg.adam)?;
         Ok(Self {
             rng: SplitMix64::new(cfg.seed ^ 0x5EED),
@@ -330,42 +341,50 @@ impl RefinerTrainer {
 }
 
 /// The training scenes: on a GPU their input tensors are built once and kept there (a batch
-/// is then one gather), on a CPU each batch is built from the samples (the tensors of a
+/// is then a few gathers), on a CPU each batch is built from the samples (the tensors of a
 /// thousand scenes would not fit a laptop's memory).
 pub enum Pool {
     Samples(Vec<Sample>),
-    Tensors {
-        x: Tensor,
-        gate: Tensor,
-        truth: Tensor,
-    },
+    /// Chunks of [`POOL_CHUNK`] scenes: (input, gate, truth) each. One tensor of six thousand
+    /// scenes' inputs holds over 2³² values, past what candle's CUDA gather indexes correctly
+    /// (it paired scenes' inputs with other scenes' truths in our first GPU run).
+    Tensors(Vec<(Tensor, Tensor, Tensor)>),
 }
+
+/// Scenes per chunk of a GPU pool: 512 · 28 · 256 · 192 ≈ 7·10⁸ values, well under 2³¹.
+pub const POOL_CHUNK: usize = 512;
 
 impl Pool {
     pub fn new(samples: Vec<Sample>, dev: &Device) -> Result<Self> {
         if dev.is_cpu() {
             return Ok(Pool::Samples(samples));
         }
-        let mut parts = (Vec::new(), Vec::new(), Vec::new());
-        for chunk in samples.chunks(64) {
-            let views: Vec<&WorkingView> = chunk.iter().map(|s| &s.view).collect();
-            let (x, gate) = batch_input(&views, dev)?;
-            let refs: Vec<&Sample> = chunk.iter().collect();
-            parts.0.push(x);
-            parts.1.push(gate);
-            parts.2.push(truth_tensor(&refs, dev)?);
-        }
-        Ok(Pool::Tensors {
-            x: Tensor::cat(&parts.0, 0)?,
-            gate: Tensor::cat(&parts.1, 0)?,
-            truth: Tensor::cat(&parts.2, 0)?,
-        })
+        Self::tensors(&samples, dev, POOL_CHUNK)
+    }
+
+    /// The GPU form: the inputs built once, in chunks of `chunk` scenes, moved to `dev`.
+    pub fn tensors(samples: &[Sample], dev: &Device, chunk: usize) -> Result<Self> {
+        let chunks = samples
+            .par_chunks(chunk.max(1))
+            .map(|chunk| {
+                let views: Vec<&WorkingView> = chunk.iter().map(|s| &s.view).collect();
+                let refs: Vec<&Sample> = chunk.iter().collect();
+                let (x, gate) = batch_input(&views, &Device::Cpu)?;
+                let truth = truth_tensor(&refs, &Device::Cpu)?;
+                Ok((x, gate, truth))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let on_dev = chunks
+            .into_iter()
+            .map(|(x, g, t)| Ok((x.to_device(dev)?, g.to_device(dev)?, t.to_device(dev)?)))
+            .collect::<Result<_>>()?;
+        Ok(Pool::Tensors(on_dev))
     }
 
     pub fn len(&self) -> usize {
         match self {
             Pool::Samples(s) => s.len(),
-            Pool::Tensors { x, .. } => x.dim(0).unwrap_or(0),
+            Pool::Tensors(chunks) => chunks.iter().map(|c| c.0.dim(0).unwrap_or(0)).sum(),
         }
     }
 
@@ -382,12 +401,20 @@ impl Pool {
                 let (x, gate) = batch_input(&views, dev)?;
                 Ok((x, gate, truth_tensor(&batch, dev)?))
             }
-            Pool::Tensors { x, gate, truth } => {
-                let idx = Tensor::new(picks, x.device())?;
+            Pool::Tensors(chunks) => {
+                let mut parts = (Vec::new(), Vec::new(), Vec::new());
+                let per = chunks.first().map_or(1, |c| c.0.dim(0).unwrap_or(1));
+                for &i in picks {
+                    let (c, j) = (i as usize / per, i as usize % per);
+                    let (x, g, t) = &chunks[c];
+                    parts.0.push(x.narrow(0, j, 1)?);
+                    parts.1.push(g.narrow(0, j, 1)?);
+                    parts.2.push(t.narrow(0, j, 1)?);
+                }
                 Ok((
-                    x.index_select(&idx, 0)?,
-                    gate.index_select(&idx, 0)?,
-                    truth.index_select(&idx, 0)?,
+                    Tensor::cat(&parts.0, 0)?,
+                    Tensor::cat(&parts.1, 0)?,
+                    Tensor::cat(&parts.2, 0)?,
                 ))
             }
         }
@@ -599,6 +626,45 @@ mod tests {
             s0.refined,
             s1.refined
         );
+    }
+
+    #[test]
+    fn the_gpu_pools_chunks_gather_the_same_batches_as_the_samples() {
+        let samples = make_samples(&[31, 32, 33, 34, 35], (64, 48), &|_| {}).unwrap();
+        let chunked = Pool::tensors(&samples, &Device::Cpu, 2).unwrap();
+        assert_eq!(chunked.len(), 5);
+        let plain = Pool::Samples(samples);
+        let picks = [4u32, 0, 3, 3, 1];
+        let a = chunked.batch(&picks, &Device::Cpu).unwrap();
+        let b = plain.batch(&picks, &Device::Cpu).unwrap();
+        for (x, y) in [(a.0, b.0), (a.1, b.1), (a.2, b.2)] {
+            let d = (x - y).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
+        }
+    }
+
+    #[test]
+    fn init_starts_from_saved_weights() {
+        let cfg = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let a = RefinerTrainer::new(RefinerTrainConfig { seed: 5, ..cfg.clone() }, &Device::Cpu)
+            .unwrap();
+        let path = dir.path().join("w.safetensors");
+        save_weights(&a.params.state_dict().unwrap(), &cfg.model, &path).unwrap();
+        let b = RefinerTrainer::new(
+            RefinerTrainConfig {
+                seed: 6,
+                init: Some(path),
+                ..cfg
+            },
+            &Device::Cpu,
+        )
+        .unwrap();
+        let (sa, sb) = (a.params.state_dict().unwrap(), b.params.state_dict().unwrap());
+        for (k, t) in &sa {
+            let d = (t - &sb[k]).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0, "{k}");
+        }
     }
 
     #[test]
