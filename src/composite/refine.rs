@@ -154,7 +154,29 @@ pub fn refine(
     let view = working_view(source, comp, source_pose, target, hw)?;
     let (x, _) = batch_input(&[&view], dev)?;
     let raw = refiner.forward(&x).context("running the refiner")?;
-    Ok(apply_correction(comp, &correction(&raw)?, &view))
+    let mut corr = correction(&raw)?;
+    if is_grey(&view.source) {
+        grey_out(&mut corr);
+    }
+    Ok(apply_correction(comp, &corr, &view))
+}
+
+/// Whether no pixel's channels are more than 2 apart: a grey photo, which must stay grey (the
+/// refiner learned colours from synthetic people and would tint it).
+fn is_grey(img: &RgbImage) -> bool {
+    img.pixels()
+        .all(|p| p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2]) <= 2)
+}
+
+/// Replaces each pixel's correction (3 planes) by its mean over the channels.
+fn grey_out(corr: &mut [f32]) {
+    let plane = corr.len() / 3;
+    for i in 0..plane {
+        let m = (corr[i] + corr[plane + i] + corr[2 * plane + i]) / 3.0;
+        for c in 0..3 {
+            corr[c * plane + i] = m;
+        }
+    }
 }
 
 /// The composite with `corr` (3·H·W at the view's working size) added where the gate is open.
@@ -195,5 +217,19 @@ mod tests {
         assert_eq!(gate(0.3, 0.0, 0.0), 0.3);
         assert_eq!(gate(0.0, 0.7, 0.2), 0.7);
         assert!((edge_band(0.25) - 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn grey_photos_get_grey_corrections() {
+        let grey = RgbImage::from_fn(4, 3, |x, y| image::Rgb([(x * 40 + y) as u8; 3]));
+        assert!(is_grey(&grey));
+        let mut tinted = grey.clone();
+        tinted.put_pixel(2, 1, image::Rgb([10, 14, 10]));
+        assert!(!is_grey(&tinted));
+        // Two pixels, planes R, G, B: means 0.1 and 0.2.
+        let mut corr = vec![0.3, 0.0, 0.0, 0.6, 0.0, 0.0];
+        grey_out(&mut corr);
+        let want = [0.1, 0.2, 0.1, 0.2, 0.1, 0.2];
+        assert!(corr.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{corr:?}");
     }
 }

@@ -4,8 +4,9 @@
 //! skeleton's crop, edge refinement) and the PatchMatch plate. Per edit: the puppet's warp,
 //! ownership, hidden-person fill and composite (`puppet+composite`, the default), and the
 //! network's edit brought up to the photo and composited (`model+composite`: upsampling, the
-//! skeletons' ownership, colour matching; the network's own run excluded). Median of N each;
-//! last line `composite_ms <median per-edit puppet composite>`.
+//! skeletons' ownership, colour matching; the network's own run excluded), and the refined
+//! method (the puppet's composite corrected by the shipped refiner, its run included). Median
+//! of N each; last line `composite_ms <median per-edit puppet composite>`.
 
 use anyhow::{Context, Result};
 
@@ -101,6 +102,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         composite_edit(&layers, Method::Network, &edit, Some(&placed))
     })?;
     println!("per edit: puppet+composite {puppet_ms:.1} ms, model+composite {network_ms:.1} ms (network run excluded)");
+    // The refined method: the puppet's composite, then the refiner on its working crop.
+    match crate::composite::pipeline::RefinerRunner::load(None, &candle_core::Device::Cpu) {
+        Ok(refiner) => {
+            let (refined_ms, _) =
+                time(args.warmup, args.runs, || refiner.composite(&layers, &edit))?;
+            let (h, w) = refiner.config.working_hw;
+            println!(
+                "per edit: refined {refined_ms:.1} ms (refiner on its {w}×{h} crop and the \
+                 correction brought up: {:.1} ms, {:.2} GFLOP)",
+                refined_ms - puppet_ms,
+                refiner.config.flops((h, w)) / 1e9
+            );
+        }
+        Err(e) => println!("refined: skipped ({e:#})"),
+    }
     println!("composite_ms {puppet_ms:.2}");
     Ok(())
 }
