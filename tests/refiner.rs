@@ -58,7 +58,10 @@ fn a_checkpoint_with_a_missing_or_misshaped_key_is_refused_by_name() {
             Tensor::zeros((5, 8, 3, 3), candle_core::DType::F32, &Device::Cpu).unwrap(),
         );
     });
-    let e = format!("{:#}", refiner::load(&misshaped, &Device::Cpu).err().unwrap());
+    let e = format!(
+        "{:#}",
+        refiner::load(&misshaped, &Device::Cpu).err().unwrap()
+    );
     assert!(e.contains("out.weight") && e.contains("mis-shaped"), "{e}");
     // A GFLA checkpoint (or any file without the refiner's config) is not a refiner.
     let plain = tempfile::Builder::new()
@@ -121,7 +124,10 @@ fn refined_edits_change_only_gated_pixels_and_identity_stays_exact() {
         }
     }
     assert!(gated > 0, "the edit vacates or invents something");
-    assert!(changed > gated / 10, "{changed} of {gated} gated pixels changed");
+    assert!(
+        changed > gated / 10,
+        "{changed} of {gated} gated pixels changed"
+    );
 
     // The identity edit: the photo back, bit for bit, refiner or not.
     let same = Edit {
@@ -146,5 +152,8 @@ fn the_refined_method_names_what_it_lacks() {
     )
     .err()
     .unwrap();
-    assert!(format!("{e:#}").contains("/nonexistent/refiner.safetensors"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("/nonexistent/refiner.safetensors"),
+        "{e:#}"
+    );
 }

@@ -48,7 +48,8 @@ impl refiner::Progress for Bar {
     fn pool(&mut self, done: usize, total: usize) {
         self.0.set_length(total as u64);
         self.0.set_position(done as u64);
-        self.0.set_message("rendering scenes through the compositor");
+        self.0
+            .set_message("rendering scenes through the compositor");
     }
 
     fn step(&mut self, step: usize, total: usize, s: &Scores) {

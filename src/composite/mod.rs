@@ -23,8 +23,8 @@ mod hidden;
 mod layers;
 pub mod network;
 pub mod pipeline;
-pub mod refine;
 mod puppet;
+pub mod refine;
 pub mod upsample;
 
 pub use layers::{build_layers, plate_layers};

@@ -230,6 +230,9 @@ mod tests {
         let mut corr = vec![0.3, 0.0, 0.0, 0.6, 0.0, 0.0];
         grey_out(&mut corr);
         let want = [0.1, 0.2, 0.1, 0.2, 0.1, 0.2];
-        assert!(corr.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{corr:?}");
+        assert!(
+            corr.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{corr:?}"
+        );
     }
 }

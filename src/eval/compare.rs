@@ -483,8 +483,7 @@ pub fn evaluate(
         done += n;
         tick(done);
     }
-    let mut methods: Vec<MethodScores> =
-        names.iter().zip(&acc).map(|(m, a)| a.finish(m)).collect();
+    let mut methods: Vec<MethodScores> = names.iter().zip(&acc).map(|(m, a)| a.finish(m)).collect();
     let default = default_method()?.name();
     if let Some(m) = methods.iter().find(|m| m.method == default) {
         let mut d = m.clone();

@@ -194,8 +194,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn random_refiner(cfg: &RefinerConfig) -> Refiner {
-        let keys = crate::model::keys::record_keys(|vb| Refiner::new(vb, cfg).map(|_| ()))
-            .expect("keys");
+        let keys =
+            crate::model::keys::record_keys(|vb| Refiner::new(vb, cfg).map(|_| ())).expect("keys");
         let mut rng = crate::util::rng::SplitMix64::new(3);
         let map: HashMap<String, Tensor> = keys
             .into_iter()
@@ -233,7 +233,13 @@ mod tests {
             .reshape((1, 1, 2, 3))
             .unwrap();
         let y = upsample2x(&x).unwrap();
-        let rows = y.squeeze(0).unwrap().squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+        let rows = y
+            .squeeze(0)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(rows[0], vec![0., 0., 1., 1., 2., 2.]);
         assert_eq!(rows[1], rows[0]);
         assert_eq!(rows[2], vec![3., 3., 4., 4., 5., 5.]);

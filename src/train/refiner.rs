@@ -201,7 +201,9 @@ impl RefinerParams {
 /// composite's and add a constant).
 fn gated_l1(pred: &Tensor, truth: &Tensor, gate: &Tensor) -> Result<Tensor> {
     let open = gate.gt(0f32)?.to_dtype(DType::F32)?.sum_all()?;
-    let err = (pred - truth)?.abs()?.broadcast_mul(&gate.gt(0f32)?.to_dtype(DType::F32)?)?;
+    let err = (pred - truth)?
+        .abs()?
+        .broadcast_mul(&gate.gt(0f32)?.to_dtype(DType::F32)?)?;
     Ok(err.sum_all()?.broadcast_div(&((open * 3.0)? + 1.0)?)?)
 }
 
@@ -303,7 +305,11 @@ impl RefinerTrainer {
     pub fn save_checkpoint(&self, run_dir: &Path) -> Result<()> {
         let dir = run_dir.join("checkpoint");
         std::fs::create_dir_all(&dir)?;
-        save_weights(&self.params.state_dict()?, &self.cfg.model, &dir.join(WEIGHTS))?;
+        save_weights(
+            &self.params.state_dict()?,
+            &self.cfg.model,
+            &dir.join(WEIGHTS),
+        )?;
         let opt: StateDict = self
             .opt
             .state_dict()?
@@ -479,9 +485,8 @@ pub fn run(
     let cfg_path = run_dir.join("config.json");
     let mut trainer = RefinerTrainer::new(cfg.clone(), dev)?;
     if run_dir.join("checkpoint/state.json").exists() {
-        let saved: RefinerTrainConfig =
-            serde_json::from_str(&std::fs::read_to_string(&cfg_path)?)
-                .with_context(|| format!("reading {}", cfg_path.display()))?;
+        let saved: RefinerTrainConfig = serde_json::from_str(&std::fs::read_to_string(&cfg_path)?)
+            .with_context(|| format!("reading {}", cfg_path.display()))?;
         anyhow::ensure!(
             saved.model == cfg.model && saved.seed == cfg.seed && saved.pool == cfg.pool,
             "{} holds a different run (model, seed or pool differ); use another --run folder",
@@ -647,8 +652,14 @@ mod tests {
     fn init_starts_from_saved_weights() {
         let cfg = tiny();
         let dir = tempfile::tempdir().unwrap();
-        let a = RefinerTrainer::new(RefinerTrainConfig { seed: 5, ..cfg.clone() }, &Device::Cpu)
-            .unwrap();
+        let a = RefinerTrainer::new(
+            RefinerTrainConfig {
+                seed: 5,
+                ..cfg.clone()
+            },
+            &Device::Cpu,
+        )
+        .unwrap();
         let path = dir.path().join("w.safetensors");
         save_weights(&a.params.state_dict().unwrap(), &cfg.model, &path).unwrap();
         let b = RefinerTrainer::new(
@@ -660,7 +671,10 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
-        let (sa, sb) = (a.params.state_dict().unwrap(), b.params.state_dict().unwrap());
+        let (sa, sb) = (
+            a.params.state_dict().unwrap(),
+            b.params.state_dict().unwrap(),
+        );
         for (k, t) in &sa {
             let d = (t - &sb[k]).unwrap().abs().unwrap().max_all().unwrap();
             assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0, "{k}");
@@ -686,10 +700,7 @@ mod tests {
         let log = std::fs::read_to_string(dir.path().join("log.csv")).unwrap();
         assert_eq!(log.lines().count(), 7, "header + one row per step:\n{log}");
         // A different recipe in the same folder is refused.
-        let other = RefinerTrainConfig {
-            seed: 9,
-            ..tiny()
-        };
+        let other = RefinerTrainConfig { seed: 9, ..tiny() };
         let err = run(other, dir.path(), &Device::Cpu, &now, &mut Quiet)
             .err()
             .unwrap()

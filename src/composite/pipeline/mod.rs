@@ -161,11 +161,7 @@ impl RefinerRunner {
     }
 
     /// The puppet's composite of `edit`, refined.
-    pub fn composite(
-        &self,
-        layers: &PhotoLayers,
-        edit: &Edit<'_>,
-    ) -> Result<Composited> {
+    pub fn composite(&self, layers: &PhotoLayers, edit: &Edit<'_>) -> Result<Composited> {
         let mut out = composite_puppet(layers, edit.source, edit.target, edit.puppet)?;
         out.image = super::refine::refine(
             &self.model,

@@ -43,7 +43,9 @@ fn methods_parse_by_name_and_instant_previews_need_no_network() {
         Method::parse(Method::Network.name()).unwrap(),
         Method::Network
     );
-    assert!(format!("{:#}", Method::parse("magic").unwrap_err()).contains("puppet, network or refined"));
+    assert!(
+        format!("{:#}", Method::parse("magic").unwrap_err()).contains("puppet, network or refined")
+    );
     for m in [Method::Puppet, Method::Network] {
         assert!(!m.instant().needs_network());
     }
