@@ -97,9 +97,16 @@ fn render_and_animate_follow_the_default_method() {
     let named_network = render(None, &["--model", "gfla"], "b.png");
     let puppet_default = render(Some("puppet"), &[], "c.png");
     let named_puppet = render(None, &["--model", "puppet"], "d.png");
+    let refined_default = render(Some("refined"), &[], "r.png");
+    let named_refined = render(None, &["--model", "refined"], "s.png");
     assert_eq!(network_default, named_network, "render follows the default");
     assert_eq!(puppet_default, named_puppet);
-    assert_ne!(network_default, puppet_default, "the two methods differ");
+    assert_eq!(refined_default, named_refined);
+    assert_ne!(network_default, puppet_default, "the methods differ");
+    assert_ne!(
+        refined_default, puppet_default,
+        "the refiner changes the composite"
+    );
 
     let animate = |method: Option<&str>, out: &str| {
         let out = dir.path().join(out);
@@ -117,17 +124,19 @@ fn render_and_animate_follow_the_default_method() {
         ok(marionette(method, &args));
         std::fs::read(out).unwrap()
     };
-    let (net, pup, plain) = (
+    let (net, pup, refined, plain) = (
         animate(Some("network"), "n.gif"),
         animate(Some("puppet"), "p.gif"),
+        animate(Some("refined"), "r.gif"),
         animate(None, "u.gif"),
     );
     assert_ne!(net, pup, "animate follows the default");
-    let default = marionette::composite::DEFAULT_METHOD;
-    let expected = if default == marionette::composite::Method::Puppet {
-        &pup
-    } else {
-        &net
+    assert_ne!(refined, pup);
+    use marionette::composite::Method;
+    let expected = match marionette::composite::DEFAULT_METHOD {
+        Method::Puppet => &pup,
+        Method::Network => &net,
+        Method::Refined => &refined,
     };
     assert_eq!(&plain, expected);
 

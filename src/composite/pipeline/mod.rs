@@ -42,11 +42,12 @@ pub enum Method {
 }
 
 /// What `render` does without options, what the editor shows and exports and what `animate`
-/// draws: the best method measured by `marionette eval --count 300 --size 256x192` (README,
-/// *Evaluation*). Read it through [`default_method`], which honours [`METHOD_ENV`].
+/// draws: the best method measured by `marionette eval --count 300 --size 256x192` that also
+/// holds up by eye on real photos (the refined method wins the first and not the second; README,
+/// *The refiner*). Read it through [`default_method`], which honours [`METHOD_ENV`].
 pub const DEFAULT_METHOD: Method = Method::Puppet;
 
-/// Overrides [`DEFAULT_METHOD`] for one process (`puppet` or `network`): to try a candidate
+/// Overrides [`DEFAULT_METHOD`] for one process (`puppet`, `network` or `refined`): to try a candidate
 /// default in every front end at once before it ships, and for the test that proves they all
 /// follow it.
 pub const METHOD_ENV: &str = "MARIONETTE_METHOD";
