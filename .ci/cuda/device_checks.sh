@@ -31,19 +31,7 @@ xz -dc .dev/bins.tar.xz | tar xf - -C "$bins"
 mkdir -p /work
 [ -e /work/shared ] || ln -s "$root/.dev/shared" /work/shared
 # The CUDA libraries of the machine's PyTorch (same CUDA 13 major as the build).
-libdirs=$("$PYTHON" - <<'PY'
-import glob, os, sys
-dirs = set()
-for p in sys.path:
-    for pat in ("nvidia/*/lib", "nvidia/*/*/lib"):
-        for d in glob.glob(os.path.join(p, pat)):
-            if glob.glob(d + "/lib*.so*"):
-                dirs.add(d)
-print(":".join(sorted(dirs)))
-PY
-)
-[ -d /usr/local/nvidia/lib64 ] && libdirs="$libdirs:/usr/local/nvidia/lib64"
-export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+source "$root/.ci/cuda/cuda_libs.sh"
 export MARIONETTE_MODELS="$root/assets/models"
 m="$bins/marionette"
 

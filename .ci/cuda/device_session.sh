@@ -32,9 +32,7 @@ cores=$(nproc)
 minutes=$(python3 -c "print(($budget - 30) / 60)")
 # The refiner: its scenes on cores 2.. now, its steps on the GPU once the checks are done.
 ( export MARIONETTE_MODELS="$root/assets/models" RAYON_NUM_THREADS=$(( cores - 2 ))
-  libs=$(python3 -c 'import glob,sys; print(":".join(sorted({d for p in sys.path for g in ("/nvidia/*/lib", "/nvidia/*/*/lib") for d in glob.glob(p+g)})))')
-  [ -d /usr/local/nvidia/lib64 ] && libs="$libs:/usr/local/nvidia/lib64"
-  export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  source "$root/.ci/cuda/cuda_libs.sh"
   pin=(); [ "$cores" -ge 4 ] && pin=(taskset -c 2-$(( cores - 1 )))
   exec "${pin[@]}" "$m" train-refiner --run "$run" --device "${DEVICE:-cuda}" \
     --pool "${POOL:-4000}" --batch-size "${BATCH:-16}" --steps "${STEPS:-100000}" \

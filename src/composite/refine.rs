@@ -131,10 +131,7 @@ pub fn batch_input(views: &[&WorkingView], dev: &Device) -> Result<(Tensor, Tens
 
 /// The correction `σ(alpha) · 2·tanh(residual)` per working pixel: 3·H·W, in [-1, 1] units.
 fn correction(raw: &Tensor) -> Result<Vec<f32>> {
-    let residual = (raw.narrow(1, 0, 3)?.tanh()? * 2.0)?;
-    let alpha = candle_nn::ops::sigmoid(&raw.narrow(1, 3, 1)?)?;
-    Ok(residual
-        .broadcast_mul(&alpha)?
+    Ok(Refiner::correction(raw)?
         .to_device(&Device::Cpu)?
         .flatten_all()?
         .to_vec1::<f32>()?)

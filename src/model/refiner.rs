@@ -130,12 +130,18 @@ impl Refiner {
         self.out.forward(&y)
     }
 
-    /// The refined composite (B, 3, H, W): `composite + gate · σ(alpha) · 2·tanh(residual)`,
-    /// clamped to [-1, 1]; `gate` (B, 1, H, W) in [0, 1].
-    pub fn apply(raw: &Tensor, composite: &Tensor, gate: &Tensor) -> Result<Tensor> {
+    /// The correction a raw output asks for, (B, 3, H, W) in [-1, 1] units:
+    /// `σ(alpha) · 2·tanh(residual)`.
+    pub fn correction(raw: &Tensor) -> Result<Tensor> {
         let residual = (raw.narrow(1, 0, 3)?.tanh()? * 2.0)?;
         let alpha = candle_nn::ops::sigmoid(&raw.narrow(1, 3, 1)?)?;
-        let delta = residual.broadcast_mul(&(alpha * gate)?)?;
+        residual.broadcast_mul(&alpha)
+    }
+
+    /// The refined composite (B, 3, H, W): `composite + gate · correction`, clamped to
+    /// [-1, 1]; `gate` (B, 1, H, W) in [0, 1].
+    pub fn apply(raw: &Tensor, composite: &Tensor, gate: &Tensor) -> Result<Tensor> {
+        let delta = Self::correction(raw)?.broadcast_mul(gate)?;
         (composite + delta)?.clamp(-1f32, 1f32)
     }
 
@@ -179,12 +185,6 @@ fn upsample2x(x: &Tensor) -> Result<Tensor> {
     x.reshape((b, c, h, 1, w, 1))?
         .broadcast_as((b, c, h, 2, w, 2))?
         .reshape((b, c, 2 * h, 2 * w))
-}
-
-/// The gate: where the compositor is unsure, `max(invented, vacated, band)`, from the layer
-/// channels of an input (B, IN_CHANNELS, H, W).
-pub fn gate_of(x: &Tensor) -> Result<Tensor> {
-    x.narrow(1, 7, 3)?.max_keepdim(1)
 }
 
 #[cfg(test)]

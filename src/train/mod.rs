@@ -12,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod discriminator;
 pub mod losses;
+pub mod params;
 pub mod refiner;
 
 pub use config::{LossWeights, TrainConfig};
@@ -21,11 +22,10 @@ use crate::model::Tracer;
 use crate::weights::{self as wio, StateDict};
 use adam::Adam;
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::VarBuilder;
+use candle_core::{Device, Tensor, Var};
 use data::Batch;
 use discriminator::Discriminator;
-use std::collections::{BTreeMap, HashMap};
+use params::Params;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -75,67 +75,32 @@ impl StepLosses {
 
 /// The generator's trainable parameters, by PyTorch key name.
 pub struct GenParams {
-    vars: BTreeMap<String, Var>,
+    vars: Params,
 }
 
 impl GenParams {
-    /// Fresh weights for `cfg`: convolutions N(0, 1/fan_in) (He-normal scaled by 1/√2, the
-    /// variance of PyTorch's default init family), biases 0, norm scales 1.
+    /// Fresh weights for `cfg` ([`Params::init`]: convolutions He-normal / √2, biases 0, norm
+    /// scales 1).
     pub fn init(cfg: &crate::model::gfla::GflaConfig, seed: u64, dev: &Device) -> Result<Self> {
         let keys = crate::model::keys::record_keys(|vb| Gfla::new(vb, cfg).map(|_| ()))?;
-        let mut rng = crate::util::rng::SplitMix64::new(seed);
-        let mut vars = BTreeMap::new();
-        for (key, shape) in keys {
-            let n: usize = shape.iter().product();
-            let data: Vec<f32> = if shape.len() == 4 {
-                rng.he_normal(&shape)
-                    .into_iter()
-                    .map(|v| v * std::f32::consts::FRAC_1_SQRT_2)
-                    .collect()
-            } else if key.ends_with(".weight") {
-                vec![1.0; n]
-            } else {
-                vec![0.0; n]
-            };
-            let t = Tensor::from_vec(data, shape, dev)?;
-            vars.insert(key, Var::from_tensor(&t)?);
-        }
-        Ok(Self { vars })
+        Ok(Self {
+            vars: Params::init(keys, seed, dev, |_| false)?,
+        })
     }
 
     /// The model on the current values; built afresh per step because layers pre-arrange
     /// their weights at construction (copies that would not see later updates).
     pub fn model(&self, cfg: &crate::model::gfla::GflaConfig) -> Result<Gfla> {
-        let map: HashMap<String, Tensor> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
-        let dev = self
-            .vars
-            .values()
-            .next()
-            .map(|v| v.device().clone())
-            .unwrap_or(Device::Cpu);
-        Ok(Gfla::new(
-            VarBuilder::from_tensors(map, DType::F32, &dev),
-            cfg,
-        )?)
+        Ok(Gfla::new(self.vars.var_builder(), cfg)?)
     }
 
     pub fn named(&self) -> Vec<(String, Var)> {
-        self.vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.vars.named()
     }
 
     /// A complete GFLA state dict (duplicated `conv1`/`model.2` keys included), on the CPU.
     pub fn state_dict(&self) -> Result<StateDict> {
-        let mut state = StateDict::new();
-        for (k, v) in &self.vars {
-            state.insert(k.clone(), v.as_tensor().to_device(&Device::Cpu)?);
-        }
+        let mut state = self.vars.cpu_state()?;
         gfla_weights::fill_aliases(&mut state);
         Ok(state)
     }
@@ -176,7 +141,7 @@ impl GenParams {
         self.load_state_dict(&state)
             .with_context(|| format!("initial weights {}", path.display()))?;
         if cfg.puppet_prior {
-            for (k, v) in &self.vars {
+            for (k, v) in self.vars.iter() {
                 if k.starts_with("flow_net.output") {
                     v.set(&v.zeros_like()?)?;
                 }
@@ -186,19 +151,7 @@ impl GenParams {
     }
 
     pub fn load_state_dict(&self, state: &StateDict) -> Result<()> {
-        for (k, v) in &self.vars {
-            let t = state
-                .get(k)
-                .with_context(|| format!("generator checkpoint lacks `{k}`"))?;
-            anyhow::ensure!(
-                t.dims() == v.dims(),
-                "generator checkpoint `{k}` has shape {:?}, expected {:?}",
-                t.dims(),
-                v.dims()
-            );
-            v.set(&t.to_dtype(DType::F32)?.to_device(v.device())?)?;
-        }
-        Ok(())
+        self.vars.load_state_dict(state, "generator checkpoint")
     }
 }
 

@@ -9,6 +9,7 @@
 //! `eval` the held-out range, so no evaluated scene is trained on.
 
 use super::adam::{Adam, AdamParams};
+use super::params::Params;
 use crate::composite::pipeline::{composite_edit, Edit, Method};
 use crate::composite::plate_layers;
 use crate::composite::refine::{batch_input, working_view, WorkingView};
@@ -19,10 +20,9 @@ use crate::util::rng::SplitMix64;
 use crate::weights::StateDict;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::VarBuilder;
 use image::RgbImage;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -129,74 +129,35 @@ fn truth_tensor(samples: &[&Sample], dev: &Device) -> Result<Tensor> {
 
 /// The refiner's parameters as trainable variables.
 pub struct RefinerParams {
-    vars: BTreeMap<String, Var>,
+    vars: Params,
 }
 
 impl RefinerParams {
-    /// Fresh weights: convolutions He-normal / √2, biases 0, and the output conv zero, so that
-    /// step 0 returns the composite unchanged (σ(0) · tanh(0) = 0).
+    /// Fresh weights ([`Params::init`]) with the output conv zero, so that step 0 returns the
+    /// composite unchanged (σ(0) · tanh(0) = 0).
     pub fn init(cfg: &RefinerConfig, seed: u64, dev: &Device) -> Result<Self> {
         let keys = crate::model::keys::record_keys(|vb| Refiner::new(vb, cfg).map(|_| ()))?;
-        let mut rng = SplitMix64::new(seed);
-        let mut vars = BTreeMap::new();
-        for (key, shape) in keys {
-            let n: usize = shape.iter().product();
-            let data: Vec<f32> = if shape.len() == 4 && !key.starts_with("out.") {
-                rng.he_normal(&shape)
-                    .into_iter()
-                    .map(|v| v * std::f32::consts::FRAC_1_SQRT_2)
-                    .collect()
-            } else {
-                vec![0.0; n]
-            };
-            let t = Tensor::from_vec(data, shape, dev)?;
-            vars.insert(key, Var::from_tensor(&t)?);
-        }
-        Ok(Self { vars })
+        Ok(Self {
+            vars: Params::init(keys, seed, dev, |k| k.starts_with("out."))?,
+        })
     }
 
     /// The network on the current values (rebuilt per step: layers pre-arrange weights).
-    pub fn model(&self, cfg: &RefinerConfig, dev: &Device) -> Result<Refiner> {
-        let map: HashMap<String, Tensor> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
-        Ok(Refiner::new(
-            VarBuilder::from_tensors(map, DType::F32, dev),
-            cfg,
-        )?)
+    pub fn model(&self, cfg: &RefinerConfig) -> Result<Refiner> {
+        Ok(Refiner::new(self.vars.var_builder(), cfg)?)
     }
 
     pub fn named(&self) -> Vec<(String, Var)> {
-        self.vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.vars.named()
     }
 
     /// Detached CPU copies of the weights.
     pub fn state_dict(&self) -> Result<StateDict> {
-        self.vars
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), v.as_tensor().detach().to_device(&Device::Cpu)?)))
-            .collect()
+        self.vars.cpu_state()
     }
 
     pub fn load_state_dict(&self, state: &StateDict) -> Result<()> {
-        for (k, v) in &self.vars {
-            let t = state
-                .get(k)
-                .with_context(|| format!("checkpoint lacks `{k}`"))?;
-            anyhow::ensure!(
-                t.dims() == v.dims(),
-                "`{k}`: checkpoint {:?}, model {:?}",
-                t.dims(),
-                v.dims()
-            );
-            v.set(&t.to_dtype(DType::F32)?.to_device(v.device())?)?;
-        }
-        Ok(())
+        self.vars.load_state_dict(state, "refiner checkpoint")
     }
 }
 
@@ -265,7 +226,7 @@ impl RefinerTrainer {
 
     /// Losses of the refined and plain composite on `samples`, without a gradient step.
     pub fn score(&self, samples: &[&Sample]) -> Result<Scores> {
-        let model = self.params.model(&self.cfg.model, &self.dev)?;
+        let model = self.params.model(&self.cfg.model)?;
         let mut sums = (0.0, 0.0);
         for chunk in samples.chunks(self.cfg.batch_size) {
             let views: Vec<&WorkingView> = chunk.iter().map(|s| &s.view).collect();
@@ -290,7 +251,7 @@ impl RefinerTrainer {
             .map(|_| (self.rng.next_u64() % pool.len() as u64) as u32)
             .collect();
         let (x, gate, truth) = pool.batch(&picks, &self.dev)?;
-        let model = self.params.model(&self.cfg.model, &self.dev)?;
+        let model = self.params.model(&self.cfg.model)?;
         let pred = model.refine(&x, &gate)?;
         let loss = gated_l1(&pred, &truth, &gate)?;
         let grads = loss.backward()?;
