@@ -21,6 +21,7 @@ fn copy_source_scores_equal_hand_computed_metrics() -> anyhow::Result<()> {
         batch: 2,
         sheet_rows: 3,
         size_hw: None,
+        look: Default::default(),
     };
     let (report, sheet) = evaluate(&model, &plan, None, &dev, |_| {})?;
     assert_eq!(report.pairs, n);
@@ -104,6 +105,7 @@ fn larger_frames_score_the_scenes_at_their_size() -> anyhow::Result<()> {
         batch: 2,
         sheet_rows: 1,
         size_hw: Some((2 * h, 2 * w)),
+        look: Default::default(),
     };
     let (report, sheet) = evaluate(&model, &plan, None, &dev, |_| {})?;
     assert_eq!(report.size_hw, (2 * h, 2 * w));

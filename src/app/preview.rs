@@ -3,9 +3,14 @@
 //! layers ([`super::layers`]) it is composited: the moved person over the background plate,
 //! the whole photo re-posed; before they exist (the first fraction of a second, or without the
 //! detector's models) it is the plain warp.
+//!
+//! When the default method needs a refiner ([`Method::Refined`]), a second stage
+//! ([`Refining`]) runs the whole method on its own worker once the edit is still (the instant
+//! preview has caught up): the composite shows at once and the refined picture replaces it when
+//! it arrives, unless a newer edit came first (latest wins).
 
 use super::photo::Photo;
-use crate::composite::pipeline::{default_method, Edit, Renderer, DEFAULT_METHOD};
+use crate::composite::pipeline::{Edit, Method, Renderer};
 use crate::composite::PhotoLayers;
 use crate::pose::Pose;
 use crate::puppet::{LimbOrder, PuppetConfig};
@@ -24,6 +29,9 @@ pub struct PreviewRequest {
     pub order: LimbOrder,
     /// The shrunk photo's layers for this source skeleton, when built.
     pub layers: Option<Arc<PhotoLayers>>,
+    /// The method the editor shows ([`default_method`] unless its options say otherwise); the
+    /// instant preview runs its instant stage.
+    pub method: Method,
 }
 
 /// What a preview shows: (preview photo id, source, target, composited over the layers, depth
@@ -43,6 +51,8 @@ pub struct Preview {
     pub image: RgbImage,
     /// Whether `image` is composited over the plate (else the plain warp).
     pub composited: bool,
+    /// Whether `image` is the second stage (the refined method), not the instant composite.
+    pub refined: bool,
     pub millis: f64,
 }
 
@@ -66,9 +76,9 @@ pub fn run(req: PreviewRequest) -> Preview {
         order: req.order,
         ..Default::default()
     };
-    // The default method's instant stage: the whole edit when it needs no network, else the
-    // puppet's composite until the network's result arrives.
-    let method = default_method().unwrap_or(DEFAULT_METHOD).instant();
+    // The method's instant stage: the whole edit when it needs no network or refiner, else
+    // the puppet's composite until the second stage arrives.
+    let method = req.method.instant();
     let edit = Edit {
         source: &req.source,
         target: &req.target,
@@ -104,6 +114,72 @@ pub fn run(req: PreviewRequest) -> Preview {
         order: req.order,
         image,
         composited,
+        refined: false,
         millis: t0.elapsed().as_secs_f64() * 1e3,
+    }
+}
+
+/// The preview's second stage: the default method when its instant stage is not all of it
+/// (the refined method: the composite, then the refiner). Owns the refiner, loaded on first use
+/// on its worker thread.
+pub struct Refining {
+    method: Method,
+    renderer: Option<Renderer>,
+    /// Why the refiner could not be loaded (said once; later requests are skipped).
+    failed: bool,
+}
+
+impl Refining {
+    /// The second stage of `method`, or `None` when its instant preview is already the result.
+    pub fn for_method(method: Method) -> Option<Self> {
+        method.needs_refiner().then_some(Self {
+            method,
+            renderer: None,
+            failed: false,
+        })
+    }
+
+    /// The refined preview of a composited request (`None` without layers, or when the
+    /// refiner cannot be had: the instant composite stays on screen).
+    pub fn run(&mut self, req: PreviewRequest) -> Option<Preview> {
+        let t0 = Instant::now();
+        let layers = req
+            .layers
+            .as_deref()
+            .filter(|l| l.photo.dimensions() == req.photo.image.dimensions())?;
+        if self.renderer.is_none() && !self.failed {
+            match Renderer::load(self.method, None, &candle_core::Device::Cpu) {
+                Ok(r) => self.renderer = Some(r),
+                Err(e) => {
+                    tracing::warn!("the preview stays unrefined: {e:#}");
+                    self.failed = true;
+                }
+            }
+        }
+        let renderer = self.renderer.as_mut()?;
+        let cfg = PuppetConfig {
+            order: req.order,
+            ..Default::default()
+        };
+        let edit = Edit {
+            source: &req.source,
+            target: &req.target,
+            puppet: &cfg,
+        };
+        let out = renderer
+            .render(&req.photo.image, Some(layers), &edit)
+            .map_err(|e| tracing::warn!("refining the preview failed: {e:#}"))
+            .ok()?;
+        Some(Preview {
+            request: req.id,
+            photo_id: req.photo.id,
+            source: req.source,
+            target: req.target,
+            order: req.order,
+            image: out.image,
+            composited: true,
+            refined: true,
+            millis: t0.elapsed().as_secs_f64() * 1e3,
+        })
     }
 }

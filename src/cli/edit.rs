@@ -77,6 +77,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
         frame_stats: args.frame_stats,
         detect: !args.no_detect,
         composite: !args.no_composite,
+        method: None,
     };
     open_editor(options)
 }

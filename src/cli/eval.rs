@@ -41,6 +41,10 @@ pub struct EvalArgs {
     /// Refiner weights for the `refined` row (default: the shipped refiner, when there is one).
     #[arg(long)]
     pub refiner: Option<PathBuf>,
+    /// How the scenes are dressed: drawn (procedural patterns, the tables in the README) or
+    /// photo (garments and backdrops textured from photographs, as the refiner trains on).
+    #[arg(long, default_value = "drawn")]
+    pub look: crate::synth::Look,
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -71,6 +75,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         batch: args.batch,
         sheet_rows: args.sheet_rows,
         size_hw: args.size,
+        look: args.look,
     };
     let refiner_path = args
         .refiner

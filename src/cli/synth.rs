@@ -1,7 +1,7 @@
 //! `marionette synth`: writes synthetic training pairs with their ground truth, and a sheet.
 
 use crate::imaging::{flow_to_color, save_image_atomic};
-use crate::synth::{contact_sheet, render_pair, SynthConfig};
+use crate::synth::{contact_sheet, render_scene_look, Look, SynthConfig};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,6 +26,10 @@ pub struct SynthArgs {
     /// a video's frames: `clip_<12 digits>.png` and `clip_<12 digits>_keypoints.json`.
     #[arg(long, value_enum)]
     pub motion: Option<crate::synth::motion::Motion>,
+    /// drawn (procedural patterns, as `eval` and GFLA's training) or photo (garments and
+    /// backdrops textured from photographs, as the refiner's training).
+    #[arg(long, default_value = "drawn")]
+    pub look: Look,
 }
 
 /// Per pair `NNNNNN_`: source.png, target.png, source.json / target.json (OpenPose), flow.png
@@ -50,7 +54,7 @@ pub fn run(args: &SynthArgs) -> Result<()> {
         let n = 64.min(args.count - chunk_start);
         let pairs: Vec<_> = (0..n)
             .into_par_iter()
-            .map(|i| render_pair(args.seed + (chunk_start + i) as u64, &cfg))
+            .map(|i| render_scene_look(args.seed + (chunk_start + i) as u64, &cfg, args.look).pair)
             .collect();
         for (i, p) in pairs.iter().enumerate() {
             let stem = args.out.join(format!("{:06}", chunk_start + i));

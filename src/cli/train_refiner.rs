@@ -24,6 +24,16 @@ pub struct TrainRefinerArgs {
     /// Override: scenes per batch.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Override: how the scenes are dressed: photo (garments and backdrops textured from
+    /// photographs, the default) or drawn (procedural patterns only, as `eval`'s scenes).
+    #[arg(long)]
+    pub look: Option<crate::synth::Look>,
+    /// Override: start from these refiner weights (a fresh optimiser).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Override: Adam's learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Stop (with a checkpoint) after this many minutes of training, pool rendering included.
     #[arg(long)]
     pub minutes: Option<f64>,
@@ -83,6 +93,19 @@ pub fn run(args: &TrainRefinerArgs) -> Result<()> {
     }
     if let Some(v) = args.batch_size {
         cfg.batch_size = v;
+    }
+    if let Some(v) = args.look {
+        cfg.look = v;
+    }
+    if let Some(v) = &args.init {
+        cfg.init = Some(v.clone());
+    }
+    if let Some(v) = args.lr {
+        anyhow::ensure!(
+            v.is_finite() && v > 0.0,
+            "--lr {v}: must be a positive number"
+        );
+        cfg.adam.lr = v;
     }
     if args.print_config {
         println!("{}", serde_json::to_string_pretty(&cfg)?);

@@ -13,7 +13,7 @@ use crate::imaging::FlowField;
 use crate::model::gfla::Gfla;
 use crate::model::refiner::{Refiner, RefinerConfig};
 use crate::puppet::{puppet_render, puppet_warp, PuppetConfig};
-use crate::synth::{render_scene, SynthConfig, SynthPair, SynthScene};
+use crate::synth::{render_scene_look, Look, SynthConfig, SynthPair, SynthScene};
 use crate::train::data::Batch;
 use anyhow::Result;
 use candle_core::Device;
@@ -317,6 +317,8 @@ pub struct EvalPlan {
     pub batch: usize,
     pub sheet_rows: usize,
     pub size_hw: Option<(usize, usize)>,
+    /// How the scenes are dressed: drawn (the reported tables) or photo-textured.
+    pub look: Look,
 }
 
 /// The model's view of a scene `r`× larger than its input: the pictures box-filtered down, the
@@ -396,7 +398,10 @@ pub fn evaluate(
             width: w,
         };
         // The same pictures as the training pairs of these seeds, with matte and background.
-        let scenes: Vec<SynthScene> = seeds.par_iter().map(|&s| render_scene(s, &sc)).collect();
+        let scenes: Vec<SynthScene> = seeds
+            .par_iter()
+            .map(|&s| render_scene_look(s, &sc, plan.look))
+            .collect();
         let small: Vec<SynthPair> = scenes.iter().map(|s| shrink_pair(&s.pair, r)).collect();
         let b = Batch::from_pairs(&small, &cfg, dev)?;
         let out = b.generate(model)?;

@@ -164,6 +164,9 @@ pub struct Person {
     pub trouser_len: f32,
     pub shoes: Rgb,
     pub background: Background,
+    /// Side light across every part, −0.3..0.3 (0 = lit from the front): one flank brighter,
+    /// the other darker. Baked on the surface, so the flow stays exact.
+    pub light: f32,
 }
 
 /// Skin tones from light to dark.
@@ -231,6 +234,7 @@ impl Person {
             trouser_len,
             shoes: scale(super::util::random_color(rng), 0.6),
             background: Background::sample(rng),
+            light: 0.0,
             body,
         }
     }
@@ -240,7 +244,8 @@ impl Person {
     pub fn shade(&self, id: usize, a: f32, b: f32) -> Rgb {
         let bd = &self.body;
         // Capsules are darker towards their silhouette (a pose-independent fake shading).
-        let limb_shade = |c: Rgb| scale(c, 1.0 - 0.22 * (b * b).min(1.3));
+        let side = 1.0 + self.light * b.sin();
+        let limb_shade = |c: Rgb| scale(c, (1.0 - 0.22 * (b * b).min(1.3)) * side);
         match id {
             part::HEAD => {
                 let c = b.cos();
@@ -265,7 +270,7 @@ impl Person {
                 let r = 0.5 * (bd.shoulder_w + bd.hip_w);
                 let (tx, ty) = (b * r, a * bd.torso_len);
                 let front = b.cos();
-                let side_dark = 0.82 + 0.18 * front.abs();
+                let side_dark = (0.82 + 0.18 * front.abs()) * side;
                 if front > 0.0 && a < self.neckline * (1.0 - b.abs() / 0.5) {
                     return scale(self.skin, side_dark);
                 }

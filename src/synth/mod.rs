@@ -14,6 +14,7 @@
 pub mod figure;
 mod geometry;
 pub mod motion;
+pub mod photo;
 pub mod pose_sampler;
 mod render;
 mod sheet;
@@ -26,6 +27,7 @@ mod tests;
 use image::RgbImage;
 
 pub use figure::{Body, Person};
+pub use photo::Look;
 pub use pose_sampler::{Articulation, Limb, Orientation};
 pub use sheet::contact_sheet;
 
@@ -94,8 +96,23 @@ pub struct SynthScene {
 
 /// The scene of pair `seed` (the same pictures as [`render_pair`]).
 pub fn render_scene(seed: u64, cfg: &SynthConfig) -> SynthScene {
+    render_scene_look(seed, cfg, Look::Drawn)
+}
+
+/// The scene of pair `seed` dressed in `look`: the same person, poses and framing as
+/// [`render_scene`], with [`Look::Photo`] re-dressing garments, backdrop and light from a
+/// random stream of its own (so the drawn look of every seed stays as it was).
+pub fn render_scene_look(seed: u64, cfg: &SynthConfig, look: Look) -> SynthScene {
     let mut rng = SplitMix64::new(seed ^ 0x005E_ED5A_170F_u64.rotate_left(17));
-    let person = Person::sample(&mut rng, cfg);
+    let mut person = Person::sample(&mut rng, cfg);
+    if look == Look::Photo {
+        let mut photo_rng = SplitMix64::new(seed ^ 0x0F07_0A5E_u64.rotate_left(29));
+        photo::apply(
+            &mut person,
+            &mut photo_rng,
+            cfg.width as f32 / cfg.height as f32,
+        );
+    }
     let source = Articulation::sample(&mut rng, cfg);
     let target = if util::coin(&mut rng, 0.3) {
         source.perturbed(&mut rng)

@@ -385,3 +385,77 @@ fn rendering_speed() {
         );
     }
 }
+
+#[test]
+fn the_photo_bank_decodes_with_the_sizes_its_licence_file_names() {
+    let bank = photo::bank();
+    let names: Vec<_> = bank
+        .iter()
+        .map(|p| (p.name, p.width, p.height, p.grey))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("coffee", 400, 267, false),
+            ("chelsea", 451, 300, false),
+            ("rocket", 480, 320, false),
+            ("brick", 256, 256, true),
+            ("grass", 256, 256, true),
+            ("gravel", 256, 256, true),
+        ]
+    );
+    // Mirrored past the borders: −t and +t sample the same colour, so tiles meet seamlessly.
+    let p = &bank[0];
+    for v in [3.0, 100.25] {
+        assert_eq!(p.sample(-0.75, v), p.sample(0.75, v));
+        let last = (p.width - 1) as f32;
+        assert_eq!(p.sample(last + 0.5, v), p.sample(last - 0.5, v));
+    }
+}
+
+#[test]
+fn the_photo_look_redresses_a_scene_and_keeps_its_poses_and_flow() {
+    let mut backdrops_changed = 0;
+    for seed in 0..8u64 {
+        let drawn = render_scene(seed, &SMALL);
+        let photo = render_scene_look(seed, &SMALL, Look::Photo);
+        let (d, p) = (&drawn.pair, &photo.pair);
+        assert_eq!(d.source_pose, p.source_pose, "seed {seed}");
+        assert_eq!(d.target_pose, p.target_pose, "seed {seed}");
+        assert_eq!(d.flow, p.flow, "seed {seed}");
+        assert_eq!(d.visibility, p.visibility, "seed {seed}");
+        assert_eq!(d.person, p.person, "seed {seed}");
+        assert_ne!(
+            d.source, p.source,
+            "seed {seed}: the photo look changed nothing"
+        );
+        backdrops_changed += usize::from(drawn.background != photo.background);
+        // The drawn look of a seed is what it always was.
+        assert_eq!(
+            render_scene_look(seed, &SMALL, Look::Drawn).pair.source,
+            d.source
+        );
+    }
+    assert!(
+        backdrops_changed >= 5,
+        "only {backdrops_changed} of 8 backdrops are photos"
+    );
+}
+
+#[test]
+fn photo_textured_people_keep_the_flow_exact() {
+    let (mut total, mut n) = (0f64, 0usize);
+    for seed in 0..8u64 {
+        let (mut person, a, b) = person_and_poses(seed, &LARGE);
+        let mut rng = SplitMix64::new(seed + 100);
+        person.shirt = photo::sample_texture(&mut rng, person.shirt.c1);
+        person.trousers = photo::sample_texture(&mut rng, person.trousers.c1);
+        person.light = 0.25;
+        let (e, k) = warp_error(&person, &a, &b, &LARGE);
+        total += e * k as f64;
+        n += k;
+    }
+    let mean = total / n.max(1) as f64;
+    println!("photo-textured warp consistency: {mean:.2}/255 over {n} px");
+    assert!(n > 500 && mean < 8.0, "mean warp error {mean} over {n} px");
+}

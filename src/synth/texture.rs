@@ -36,6 +36,17 @@ pub enum Pattern {
         scale: f32,
         seed: u32,
     },
+    /// A photograph of the bank ([`super::photo`]): `span` figure units per photo width,
+    /// turned by `angle`, shifted by `offset` photo pixels; `colour` > 0 keeps that share of
+    /// the photo's own colours, otherwise its luminance (contrast × `gain`) shades `c1`.
+    Photo {
+        index: u8,
+        span: f32,
+        angle: f32,
+        offset: (f32, f32),
+        gain: f32,
+        colour: f32,
+    },
 }
 
 /// A two-colour pattern.
@@ -149,6 +160,9 @@ impl Texture {
                 self.c2,
                 fbm(seed, x / scale, y / scale).clamp(0.0, 1.0),
             ),
+            Pattern::Photo { .. } => {
+                super::photo::eval_texture(&self.pattern, self.c1, self.c2, x, y).unwrap_or(self.c1)
+            }
         }
     }
 }
@@ -211,6 +225,15 @@ pub enum Background {
         /// (x0, y0, x1, y1, colour), painted in order.
         rects: Vec<(f32, f32, f32, f32, Rgb)>,
     },
+    /// A window of a photograph of the bank ([`super::photo`]): `origin` and `size` in photo
+    /// pixels, mirrored left-right or not, a grey photo tinted by `tint`.
+    Photo {
+        index: u8,
+        origin: (f32, f32),
+        size: (f32, f32),
+        mirror: bool,
+        tint: Option<Rgb>,
+    },
 }
 
 impl Background {
@@ -271,6 +294,9 @@ impl Background {
                 }
                 let n = value_noise(*noise_seed, x / noise_scale, y / noise_scale) - 0.5;
                 c.map(|v| (v + n * noise_amp).clamp(0.0, 255.0))
+            }
+            Background::Photo { .. } => {
+                super::photo::eval_background(self, x, y).unwrap_or([128.0; 3])
             }
         }
     }

@@ -36,6 +36,7 @@ use super::project::{self, Project, Settings};
 use super::timeline::TimelineState;
 use super::worker::LatestWorker;
 use crate::animate::keyframes::Timeline;
+use crate::composite::pipeline::{default_method, Method, DEFAULT_METHOD};
 use crate::pose::rig::Rig;
 use crate::pose::Pose;
 use crate::puppet::{Layer, LimbOrder};
@@ -62,6 +63,9 @@ pub struct EditorOptions {
     /// detector's models). Off: the plain puppet warp (tests whose frames must not depend on
     /// the detector).
     pub composite: bool,
+    /// The method the preview shows (its instant stage at once, a refined second stage when
+    /// the edit is still); `None`: [`default_method`].
+    pub method: Option<Method>,
 }
 
 impl Default for EditorOptions {
@@ -74,6 +78,7 @@ impl Default for EditorOptions {
             frame_stats: false,
             detect: true,
             composite: true,
+            method: None,
         }
     }
 }
@@ -106,6 +111,12 @@ pub struct Editor {
     pub model_info: Option<ModelInfo>,
     worker: LatestWorker<RenderRequest, RenderResponse>,
     preview_worker: LatestWorker<PreviewRequest, Preview>,
+    /// The method the preview shows.
+    method: Method,
+    /// The preview's second stage (the refiner), when the method has one.
+    refine_worker: Option<LatestWorker<PreviewRequest, Option<Preview>>>,
+    /// The last instant request, refined once its preview is shown and no newer edit waits.
+    to_refine: Option<PreviewRequest>,
     /// The preview photo's matte and plate; `None` when compositing is off.
     pub layers: Option<LayerCache>,
     /// What the preview was last asked (or shown from the timeline's frames).
@@ -177,6 +188,24 @@ impl Editor {
         let layers = options
             .composite
             .then(|| LayerCache::spawn(Arc::clone(&pool), repaint.clone()));
+        let method = options.method.unwrap_or_else(|| {
+            default_method().unwrap_or_else(|e| {
+                tracing::warn!("{e:#}; the preview shows {}", DEFAULT_METHOD.name());
+                DEFAULT_METHOD
+            })
+        });
+        let refine_worker = options
+            .composite
+            .then(|| preview::Refining::for_method(method))
+            .flatten()
+            .map(|mut stage| {
+                let pool = Arc::clone(&pool);
+                LatestWorker::spawn(
+                    "marionette-refine",
+                    move |req| pool.install(|| stage.run(req)),
+                    repaint.clone(),
+                )
+            });
         let preview_worker = LatestWorker::spawn(
             "marionette-preview",
             move |req| pool.install(|| preview::run(req)),
@@ -203,6 +232,9 @@ impl Editor {
             model_info: None,
             worker,
             preview_worker,
+            method,
+            refine_worker,
+            to_refine: None,
             layers,
             preview_sent: None,
             timeline: TimelineState::default(),

@@ -40,14 +40,19 @@ impl Editor {
             let layers = self.layers.as_mut().and_then(|l| l.get(&small, &src));
             let key = (small.id, src, tgt, layers.is_some(), self.doc.order);
             if self.preview_sent.as_ref() != Some(&key) && !self.show_cached_frame(&key) {
-                self.preview_worker.submit(PreviewRequest {
+                let req = PreviewRequest {
                     id: self.latest_request,
                     photo: small,
                     source: key.1.clone(),
                     target: key.2.clone(),
                     order: key.4,
                     layers,
-                });
+                    method: self.method,
+                };
+                if self.refine_worker.is_some() && req.layers.is_some() {
+                    self.to_refine = Some(req.clone());
+                }
+                self.preview_worker.submit(req);
                 self.preview_asked(&key);
             }
             self.preview_sent = Some(key);
@@ -113,6 +118,41 @@ impl Editor {
                 }
             }
         }
+        self.refine_when_still();
+    }
+
+    /// The preview's second stage: once the instant preview of the newest edit is on screen
+    /// and no newer one is being composited, that edit goes to the refiner; its picture
+    /// replaces the composite only while no newer edit has come (latest wins).
+    fn refine_when_still(&mut self) {
+        let Some(worker) = &self.refine_worker else {
+            return;
+        };
+        let shown = self.preview.as_ref().map(|p| (p.request, p.refined));
+        let still = !self.preview_worker.is_busy();
+        if let Some(req) = self.to_refine.take() {
+            let ready = req.id == self.latest_request && shown == Some((req.id, false));
+            if ready && still {
+                worker.submit(req);
+            } else if req.id == self.latest_request {
+                self.to_refine = Some(req); // its composite is not on screen yet
+            }
+        }
+        while let Some(p) = worker.try_recv() {
+            let Some(p) = p else { continue };
+            let current = p.request == self.latest_request
+                && self.photo.as_ref().is_some_and(|ph| ph.id == p.photo_id)
+                && shown.is_some_and(|(id, _)| id == p.request);
+            if current {
+                self.preview = Some(p);
+                self.preview_version += 1;
+            }
+        }
+    }
+
+    /// Whether the preview's second stage (the refiner) is at work on the newest edit.
+    pub fn refining(&self) -> bool {
+        self.to_refine.is_some() || self.refine_worker.as_ref().is_some_and(|w| w.is_busy())
     }
 
     /// Whether the model is working on (or has queued) a request.

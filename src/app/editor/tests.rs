@@ -290,21 +290,22 @@ fn the_workers_answer_is_collected() {
     assert!(e.source_origin.starts_with("detected (15 of 18 joints"));
 }
 
-/// With compositing on and the shipped detector: the cameraman opens with his skeleton from
-/// a pose file, the layers are built off the UI thread, and the preview becomes the whole
-/// photo re-posed over the plate — the photo itself while nothing moved, changed around
-/// the arm (and only there) once the right wrist is raised.
-#[test]
-fn the_preview_is_composited_over_the_photos_layers() {
+/// The cameraman opened with compositing on, his skeleton from a pose file the shipped
+/// detector wrote, in an editor showing `method`: (editor, its folder, the photo's path and
+/// pixels). `None` (the test is skipped) without the samples or the detector's models.
+fn cameraman_editor(
+    test: &str,
+    method: Option<Method>,
+) -> Option<(Editor, tempfile::TempDir, PathBuf, image::RgbImage)> {
     let Some(sample) = first_sample() else {
-        eprintln!("SKIPPED the_preview_is_composited_over_the_photos_layers: no samples");
-        return;
+        eprintln!("SKIPPED {test}: no samples");
+        return None;
     };
     let detector = match crate::detect::PoseDetector::load_default() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("SKIPPED the_preview_is_composited_over_the_photos_layers: {e:#}");
-            return;
+            eprintln!("SKIPPED {test}: {e:#}");
+            return None;
         }
     };
     let dir = tempfile::tempdir().unwrap();
@@ -317,34 +318,46 @@ fn the_preview_is_composited_over_the_photos_layers() {
         .expect("the cameraman is found")
         .pose;
     pose::write_openpose(dir.path().join("cameraman_source.json"), &pose, None).unwrap();
-
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap();
     let options = EditorOptions {
         detect: false,
+        method,
         ..Default::default()
     };
     let mut e = Editor::with_detect_job(options, || {}, Arc::new(pool), |_| unreachable!());
     e.open_photo(&photo).unwrap();
     assert_eq!(e.settings.mode, Mode::PoseTarget);
-    let wait_composited = |e: &mut Editor, after: u64| {
-        let t0 = Instant::now();
-        loop {
-            e.tick();
-            if e.preview
-                .as_ref()
-                .is_some_and(|p| p.composited && p.request >= after)
-            {
-                break;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(120),
-                "no composited preview"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+    Some((e, dir, photo, img))
+}
+
+/// Ticks `e` until its preview satisfies `done` (two minutes at most).
+fn wait_preview(e: &mut Editor, what: &str, done: impl Fn(&Preview) -> bool) {
+    let t0 = Instant::now();
+    loop {
+        e.tick();
+        if e.preview.as_ref().is_some_and(&done) {
+            return;
         }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no {what} preview");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// With compositing on and the shipped detector: the cameraman opens with his skeleton from
+/// a pose file, the layers are built off the UI thread, and the preview becomes the whole
+/// photo re-posed over the plate — the photo itself while nothing moved, changed around
+/// the arm (and only there) once the right wrist is raised.
+#[test]
+fn the_preview_is_composited_over_the_photos_layers() {
+    let test = "the_preview_is_composited_over_the_photos_layers";
+    let Some((mut e, dir, _, img)) = cameraman_editor(test, Some(Method::Puppet)) else {
+        return;
+    };
+    let wait_composited = |e: &mut Editor, after: u64| {
+        wait_preview(e, "composited", |p| p.composited && p.request >= after)
     };
     wait_composited(&mut e, 0);
     assert!(matches!(
@@ -435,6 +448,73 @@ fn the_preview_is_composited_over_the_photos_layers() {
     assert_eq!(written.dimensions(), img.dimensions());
     let far = written.get_pixel(img.width() - 5, img.height() - 5);
     assert_eq!(far, img.get_pixel(img.width() - 5, img.height() - 5));
+}
+
+/// The refined method's two stages (issue 26): an edit shows the puppet's composite at once,
+/// then, the edit being still, the refined picture of that same edit replaces it — equal to the
+/// composite outside the refiner's gate, different inside it; the next edit starts over from its
+/// own composite, and a refined picture of the old edit is never shown over it.
+#[test]
+fn the_refined_preview_replaces_the_composite_once_the_edit_is_still() {
+    let test = "the_refined_preview_replaces_the_composite_once_the_edit_is_still";
+    let Some((mut e, _dir, _, _)) = cameraman_editor(test, Some(Method::Refined)) else {
+        return;
+    };
+    if crate::model::shipped::default_refiner_weights().is_none() {
+        eprintln!("SKIPPED {test}: no shipped refiner");
+        return;
+    }
+    wait_preview(&mut e, "composited", |p| p.composited);
+    // Turn the right forearm up about the elbow.
+    let elbow = e.doc.target.points[pose::skeleton::R_ELBOW];
+    let wrist = e.doc.target.points[pose::skeleton::R_WRIST];
+    let len = ((wrist[0] - elbow[0]).powi(2) + (wrist[1] - elbow[1]).powi(2)).sqrt();
+    e.doc.target.points[pose::skeleton::R_WRIST] = [elbow[0] + 0.3 * len, elbow[1] - 0.95 * len];
+    e.tick();
+    let first = e.latest_request;
+    wait_preview(&mut e, "instant", |p| p.request == first && p.composited);
+    let instant = e.preview.clone().unwrap();
+    wait_preview(&mut e, "refined", |p| p.request == first && p.refined);
+    let refined = e.preview.clone().unwrap();
+    assert!(!instant.refined && refined.composited);
+    let changed = instant
+        .image
+        .pixels()
+        .zip(refined.image.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    let n = (instant.image.width() * instant.image.height()) as usize;
+    assert!(changed > 0, "the refiner changed nothing");
+    assert!(
+        changed < n / 4,
+        "the refiner changed {changed} of {n} pixels"
+    );
+    assert!(!e.refining());
+
+    // A new edit: its own composite first; no picture of the old edit comes back.
+    e.doc.target.points[pose::skeleton::R_WRIST] = [elbow[0] + 0.6 * len, elbow[1] - 0.8 * len];
+    e.tick();
+    let second = e.latest_request;
+    assert!(second > first);
+    let t0 = Instant::now();
+    let mut second_shown = false;
+    loop {
+        e.tick();
+        let p = e.preview.as_ref().unwrap();
+        second_shown |= p.request == second;
+        assert!(
+            !(second_shown && p.request != second),
+            "a preview of the old edit came back over the new one"
+        );
+        if p.request == second && p.refined {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the second edit was not refined"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The depth toggle of issue 28 end to end: the right forearm brought across the chest is

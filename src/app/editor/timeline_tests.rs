@@ -257,6 +257,7 @@ fn preview(frame_pose: &Pose, request: u64) -> Preview {
         target: frame_pose.clone(),
         image: RgbImage::new(4, 4),
         composited: false,
+        refined: false,
         order: LimbOrder::default(),
         millis: 30.0,
     }

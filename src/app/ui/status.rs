@@ -39,7 +39,12 @@ pub fn status_bar(ui: &mut egui::Ui, editor: &Editor, frame_ms: f32) {
                 ));
             }
             if let Some(p) = &editor.preview {
-                ui.label(format!("preview {:.0} ms", p.millis));
+                let stage = if p.refined { "refined" } else { "preview" };
+                ui.label(format!("{stage} {:.0} ms", p.millis));
+            }
+            if editor.refining() {
+                ui.spinner();
+                ui.label("refining");
             }
             ui.label(format!("dropped {}", editor.dropped_requests()));
         });

@@ -15,7 +15,7 @@ use crate::composite::plate_layers;
 use crate::composite::refine::{batch_input, working_view, WorkingView};
 use crate::model::refiner::{Refiner, RefinerConfig};
 use crate::puppet::PuppetConfig;
-use crate::synth::{render_scene, SynthConfig};
+use crate::synth::{render_scene_look, Look, SynthConfig};
 use crate::util::rng::SplitMix64;
 use crate::weights::StateDict;
 use anyhow::{Context, Result};
@@ -46,6 +46,9 @@ pub struct RefinerTrainConfig {
     pub validation: usize,
     pub validate_every: usize,
     pub checkpoint_every: usize,
+    /// How the pool's and validation's scenes are dressed (photo textures or drawn only).
+    #[serde(default)]
+    pub look: Look,
 }
 
 impl Default for RefinerTrainConfig {
@@ -66,6 +69,7 @@ impl Default for RefinerTrainConfig {
             validation: 48,
             validate_every: 250,
             checkpoint_every: 100,
+            look: Look::Photo,
         }
     }
 }
@@ -77,15 +81,16 @@ pub struct Sample {
     pub truth: RgbImage,
 }
 
-/// The default compositor's edit of synthetic scene `seed` (rendered at the working size),
-/// as the refiner sees it.
-pub fn make_sample(seed: u64, hw: (usize, usize)) -> Result<Sample> {
-    let scene = render_scene(
+/// The default compositor's edit of synthetic scene `seed` dressed in `look` (rendered at the
+/// working size), as the refiner sees it.
+pub fn make_sample(seed: u64, hw: (usize, usize), look: Look) -> Result<Sample> {
+    let scene = render_scene_look(
         seed,
         &SynthConfig {
             height: hw.0,
             width: hw.1,
         },
+        look,
     );
     let p = &scene.pair;
     let layers = plate_layers(&p.source, scene.source_person.clone(), &|| false)?;
@@ -105,13 +110,14 @@ pub fn make_sample(seed: u64, hw: (usize, usize)) -> Result<Sample> {
 pub fn make_samples(
     seeds: &[u64],
     hw: (usize, usize),
+    look: Look,
     tick: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Sample>> {
     let done = std::sync::atomic::AtomicUsize::new(0);
     seeds
         .par_iter()
         .map(|&s| {
-            let r = make_sample(s, hw);
+            let r = make_sample(s, hw, look);
             tick(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
             r
         })
@@ -371,8 +377,11 @@ pub fn run(
         let saved: RefinerTrainConfig = serde_json::from_str(&std::fs::read_to_string(&cfg_path)?)
             .with_context(|| format!("reading {}", cfg_path.display()))?;
         anyhow::ensure!(
-            saved.model == cfg.model && saved.seed == cfg.seed && saved.pool == cfg.pool,
-            "{} holds a different run (model, seed or pool differ); use another --run folder",
+            saved.model == cfg.model
+                && saved.seed == cfg.seed
+                && saved.pool == cfg.pool
+                && saved.look == cfg.look,
+            "{} holds a different run (model, seed, pool or look differ); use another --run folder",
             run_dir.display()
         );
         trainer.load_checkpoint(run_dir)?;
@@ -386,7 +395,7 @@ pub fn run(
     let all: Vec<u64> = pool_s.iter().chain(&val_s).copied().collect();
     let mut samples = {
         let bar = std::sync::Mutex::new(&mut *progress);
-        make_samples(&all, hw, &|d| {
+        make_samples(&all, hw, cfg.look, &|d| {
             if d % 16 == 0 || d == total {
                 if let Ok(mut p) = bar.lock() {
                     p.pool(d, total);

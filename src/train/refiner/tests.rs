@@ -30,7 +30,7 @@ fn step_zero_is_the_composite_and_training_lowers_the_loss() {
         ..tiny()
     };
     let mut t = RefinerTrainer::new(cfg.clone(), &Device::Cpu).unwrap();
-    let samples = make_samples(&[11, 12, 13], cfg.model.working_hw, &|_| {}).unwrap();
+    let samples = make_samples(&[11, 12, 13], cfg.model.working_hw, cfg.look, &|_| {}).unwrap();
     let refs: Vec<&Sample> = samples.iter().collect();
     let s0 = t.score(&refs).unwrap();
     assert_eq!(s0.refined, s0.composite, "a fresh refiner changes nothing");
@@ -50,7 +50,7 @@ fn step_zero_is_the_composite_and_training_lowers_the_loss() {
 
 #[test]
 fn the_gpu_pools_chunks_gather_the_same_batches_as_the_samples() {
-    let samples = make_samples(&[31, 32, 33, 34, 35], (64, 48), &|_| {}).unwrap();
+    let samples = make_samples(&[31, 32, 33, 34, 35], (64, 48), Look::Drawn, &|_| {}).unwrap();
     let chunked = Pool::tensors(&samples, &Device::Cpu, 2).unwrap();
     assert_eq!(chunked.len(), 5);
     let plain = Pool::Samples(samples);
