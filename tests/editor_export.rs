@@ -53,7 +53,7 @@ fn the_photo_export_follows_the_default_method() {
     let (source, target) = (e.doc.source.to_pose(), e.doc.target.to_pose());
     let layers =
         marionette::composite::build_layers(&detector, &photo, &source, &|| false).unwrap();
-    let cfg = PuppetConfig::default();
+    let cfg = PuppetConfig::still();
     let edit = Edit {
         source: &source,
         target: &target,

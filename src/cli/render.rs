@@ -83,7 +83,7 @@ fn parse_limb(s: &str) -> Result<Limb, String> {
 
 /// The puppet's settings with the depth order of `--front` / `--behind`.
 fn puppet_config(args: &RenderArgs) -> Result<PuppetConfig> {
-    let mut cfg = PuppetConfig::default();
+    let mut cfg = PuppetConfig::still();
     for (limbs, layer) in [(&args.front, Layer::Front), (&args.behind, Layer::Behind)] {
         for &limb in limbs {
             anyhow::ensure!(

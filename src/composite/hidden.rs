@@ -122,49 +122,171 @@ pub(super) fn person_fill(
     textured: bool,
 ) -> Result<RgbImage> {
     let (h, w) = layers.size();
-    let mut seeds = RgbImage::new(w as u32, h as u32);
-    let mut unknown = GrayImage::new(w as u32, h as u32);
-    // What a moved limb uncovers belongs to the body that stayed (the hip a hand left, the
-    // coat behind a lifted forearm): texture comes only from the person that did not move,
-    // never from the moved limb itself (whose patches would paint a second hand).
-    let mut unknown_still = GrayImage::new(w as u32, h as u32);
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            let (dx, dy) = flow.get(x, y);
-            let (sx, sy) = (x as f32 + dx, y as f32 + dy);
-            let sure =
-                hidden[i] == 0.0 && owned[i] > 0.5 && sample_map(&layers.matte, h, w, sx, sy) > 0.5;
-            if sure {
-                let c = sample_bilinear(layers.foreground(), sx, sy);
-                seeds.put_pixel(
-                    x as u32,
-                    y as u32,
-                    Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8)),
-                );
-                if dx.hypot(dy) >= STILL {
-                    unknown_still.put_pixel(x as u32, y as u32, Luma([255]));
-                }
-            } else {
-                unknown.put_pixel(x as u32, y as u32, Luma([255]));
-                unknown_still.put_pixel(x as u32, y as u32, Luma([255]));
-            }
-        }
-    }
+    let known = Known::of(layers, (0, 0), flow, owned, hidden);
     let needed = |i: usize| hidden[i] > 0.0;
-    let smooth = fill_around(&seeds, &unknown, needed)
+    let smooth = fill_around(&known.seeds, &known.unknown, needed)
         .map_err(|e| anyhow!("filling the hidden person: {e}"))?;
     let texture = textured
-        .then(|| textured_around(&seeds, &unknown_still, needed))
+        .then(|| {
+            let sources = same_cloth(&known.seeds, &known.unknown_still, needed);
+            textured_around(&known.seeds, &sources, needed)
+        })
         .flatten();
     Ok(match texture {
-        Some(texture) => with_detail(&smooth, &texture, needed),
+        Some(texture) => with_detail(&smooth, &texture, needed, detail_radius(h, w)),
         None => smooth,
     })
 }
 
-/// Radius of the box blur that splits the exemplar fill into shading and detail.
-const DETAIL_RADIUS: usize = 2;
+/// The hidden person's detail at the photo's resolution, over a window (at `origin`, the size
+/// of `fill`) whose fill was made on the puppet's coarse grid and brought up bilinearly: there
+/// a grid cell is several pixels, and a fill from cells is smooth where the cloth is not (a
+/// fleece's curls). The exemplar fill runs again on the window's own pixels and its detail is
+/// laid on `fill`; where it finds too few still pixels, `fill` stays.
+pub(super) fn full_resolution_detail(
+    layers: &PhotoLayers,
+    origin: (usize, usize),
+    flow: &FlowField,
+    owned: &[f32],
+    hidden: &[f32],
+    fill: &RgbImage,
+) -> RgbImage {
+    let (h, w) = layers.size();
+    let known = Known::of(layers, origin, flow, owned, hidden);
+    let needed = |i: usize| hidden[i] > 0.0;
+    let sources = same_cloth(&known.seeds, &known.unknown_still, needed);
+    match textured_around(&known.seeds, &sources, needed) {
+        Some(texture) => with_detail(fill, &texture, needed, detail_radius(h, w)),
+        None => fill.clone(),
+    }
+}
+
+/// Chromaticity distance (of r, g, b over their sum) past which a still pixel is not the same
+/// cloth as the hidden person's fill: skin beside a beige fleece is ~0.08 away, the fleece's
+/// own light and shade within ~0.02; shading changes brightness, not chromaticity.
+const SAME_CLOTH_CHROMA: f32 = 0.05;
+/// Brightness ratios to the fill's outside which a still pixel is not the same cloth either
+/// (a dark beard or strap on a light coat), however close in chromaticity.
+const SAME_CLOTH_BRIGHTNESS: (f32, f32) = (0.55, 1.8);
+
+/// How far around the hidden pixels (pixels) the cloth that was hidden is sampled.
+const CLOTH_RING: usize = 4;
+
+/// `hole` (255 = not a source) with the still pixels of another cloth than the one around the
+/// hidden person closed too: the reference is the median colour of the source pixels within
+/// [`CLOTH_RING`] of a hidden pixel (what bordered the limb that left), so the exemplar fill
+/// takes that cloth's texture, not the face's or a strap's patches. Without such a ring (the
+/// hole borders no still person) `hole` is returned as it is.
+fn same_cloth(image: &RgbImage, hole: &GrayImage, needed: impl Fn(usize) -> bool) -> GrayImage {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let mut near = vec![false; w * h];
+    let r = CLOTH_RING as isize;
+    for i in (0..w * h).filter(|&i| needed(i)) {
+        let (x, y) = ((i % w) as isize, (i / w) as isize);
+        for yy in (y - r).max(0)..=(y + r).min(h as isize - 1) {
+            for xx in (x - r).max(0)..=(x + r).min(w as isize - 1) {
+                near[yy as usize * w + xx as usize] = true;
+            }
+        }
+    }
+    let chroma = |p: &Rgb<u8>| {
+        let c = p.0.map(f32::from);
+        let total = c.iter().sum::<f32>().max(1.0);
+        (c.map(|v| v / total), total)
+    };
+    let ring: Vec<([f32; 3], f32)> = (0..w * h)
+        .filter(|&i| near[i] && hole.as_raw()[i] <= 127)
+        .map(|i| chroma(image.get_pixel((i % w) as u32, (i / w) as u32)))
+        .collect();
+    let mut out = hole.clone();
+    if ring.is_empty() {
+        return out;
+    }
+    let median = |mut v: Vec<f32>| {
+        let k = v.len() / 2;
+        *v.select_nth_unstable_by(k, f32::total_cmp).1
+    };
+    let reference: [f32; 3] =
+        std::array::from_fn(|k| median(ring.iter().map(|(c, _)| c[k]).collect()));
+    let brightness = median(ring.iter().map(|&(_, t)| t).collect());
+    for (p, q) in image.pixels().zip(out.pixels_mut()) {
+        let (c, total) = chroma(p);
+        let d2: f32 = (0..3).map(|k| (c[k] - reference[k]).powi(2)).sum();
+        let ratio = total / brightness;
+        let (lo, hi) = SAME_CLOTH_BRIGHTNESS;
+        if d2 > SAME_CLOTH_CHROMA * SAME_CLOTH_CHROMA || ratio < lo || ratio > hi {
+            q.0[0] = 255;
+        }
+    }
+    out
+}
+
+/// What the moved figure surely shows, over a frame of `flow`'s size placed at `origin` in the
+/// photo: its colours (`seeds`), the rest (`unknown`), and the rest plus what moved
+/// (`unknown_still`: texture comes only from the person that did not move).
+struct Known {
+    seeds: RgbImage,
+    unknown: GrayImage,
+    unknown_still: GrayImage,
+}
+
+impl Known {
+    fn of(
+        layers: &PhotoLayers,
+        origin: (usize, usize),
+        flow: &FlowField,
+        owned: &[f32],
+        hidden: &[f32],
+    ) -> Self {
+        let (ph, pw) = layers.size();
+        let (w, h) = (flow.width, flow.height);
+        let mut seeds = RgbImage::new(w as u32, h as u32);
+        let mut unknown = GrayImage::new(w as u32, h as u32);
+        // What a moved limb uncovers belongs to the body that stayed (the hip a hand left, the
+        // coat behind a lifted forearm): texture comes only from the person that did not move,
+        // never from the moved limb itself (whose patches would paint a second hand).
+        let mut unknown_still = GrayImage::new(w as u32, h as u32);
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                let (dx, dy) = flow.get(x, y);
+                let sx = (origin.0 + x) as f32 + dx;
+                let sy = (origin.1 + y) as f32 + dy;
+                let sure = hidden[i] == 0.0
+                    && owned[i] > 0.5
+                    && sample_map(&layers.matte, ph, pw, sx, sy) > 0.5;
+                if sure {
+                    let c = sample_bilinear(layers.foreground(), sx, sy);
+                    seeds.put_pixel(
+                        x as u32,
+                        y as u32,
+                        Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8)),
+                    );
+                    if dx.hypot(dy) >= STILL {
+                        unknown_still.put_pixel(x as u32, y as u32, Luma([255]));
+                    }
+                } else {
+                    unknown.put_pixel(x as u32, y as u32, Luma([255]));
+                    unknown_still.put_pixel(x as u32, y as u32, Luma([255]));
+                }
+            }
+        }
+        Self {
+            seeds,
+            unknown,
+            unknown_still,
+        }
+    }
+}
+
+/// Radius of the box blur that splits the exemplar fill into shading and detail, for a photo
+/// of `h × w`: 2 pixels at the working size of synthetic scenes, growing with the photo (a
+/// fleece's curls on a 1080-pixel photo are ten pixels across; a 2-pixel high-pass of them is
+/// flat).
+fn detail_radius(h: usize, w: usize) -> usize {
+    (w.max(h) / 200).max(2)
+}
+
 /// The detail's largest step per channel (grey levels).
 const DETAIL_CLAMP: f32 = 24.0;
 
@@ -173,13 +295,18 @@ const DETAIL_CLAMP: f32 = 24.0;
 /// selects. The exemplar fill alone copies whole patches, which may be of another garment's
 /// colour (a strap across a suit); its detail on the membrane's shading gives the folds and
 /// weave of the cloth without copying blocks of the wrong colour.
-fn with_detail(smooth: &RgbImage, texture: &RgbImage, at: impl Fn(usize) -> bool) -> RgbImage {
+fn with_detail(
+    smooth: &RgbImage,
+    texture: &RgbImage,
+    at: impl Fn(usize) -> bool,
+    radius: usize,
+) -> RgbImage {
     let (w, h) = (texture.width() as usize, texture.height() as usize);
     let raw = texture.as_raw();
     let blurred: Vec<Vec<f32>> = (0..3)
         .map(|c| {
             let plane: Vec<f32> = (0..w * h).map(|i| raw[3 * i + c] as f32).collect();
-            crate::imaging::guided::box_mean(&plane, w, h, DETAIL_RADIUS)
+            crate::imaging::guided::box_mean(&plane, w, h, radius)
         })
         .collect();
     let mut out = smooth.clone();
@@ -227,6 +354,7 @@ const TEXTURE_FILL: PatchMatchParams = PatchMatchParams {
     fine_search_passes: 1,
     min_level_side: 24,
     seed: 0,
+    sharp_finish: true,
 };
 
 /// Flows shorter than this (pixels) count as a part that did not move.

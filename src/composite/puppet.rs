@@ -9,7 +9,7 @@
 //! composite`); photos under twice `GRID_SIDE` a side (the evaluation's) are done at full
 //! resolution.
 
-use super::hidden::{hidden_person, person_fill};
+use super::hidden::{full_resolution_detail, hidden_person, person_fill};
 use super::upsample::Upsampler;
 use super::{composite, composite_window, Composited, Invented, PhotoLayers, Placement, Window};
 use crate::imaging::FlowField;
@@ -234,6 +234,12 @@ pub(super) fn composite_on_grid(
             });
     }
     let fill = fill.map(|fill| match &up_grid {
+        // The grid's fill is smooth at the photo's scale: its detail again from the photo's
+        // own pixels (the network's invented pixels, with a guide, keep the network's).
+        Some(u) if cfg.textured_fill && cfg.photo_detail && guide.is_none() => {
+            let origin = (win.x0, win.y0);
+            full_resolution_detail(layers, origin, &flow, &owned, &hidden, &u.image(&fill))
+        }
         Some(u) => u.image(&fill),
         None => fill,
     });

@@ -180,12 +180,15 @@ fn plate_hole_grows_the_matte() {
 /// A forearm lying across a coat is lifted off it: where it was, the coat is shown (the
 /// person's colour spread from around it), not the blue background plate and not the green
 /// forearm — whether or not the skeleton has the hips that make a torso part there.
-#[test]
-fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
+/// The photo of a forearm lying across a coat, `k` times 200×240: blue background, a coat
+/// (colour `coat(x, y)` in unscaled coordinates) from the shoulders to the hips, a green forearm
+/// from the elbow to the wrist, a skin-coloured head; the matte is coat ∪ forearm ∪ head. The
+/// source skeleton and a target with the wrist out to the side.
+fn lifted_forearm(k: f32, coat_colour: impl Fn(f32, f32) -> [u8; 3]) -> (PhotoLayers, Pose, Pose) {
     use crate::pose::skeleton::*;
     use crate::pose::Joint;
-    let (w, h) = (200usize, 240usize);
-    let set = |p: &mut Pose, j: usize, x: f32, y: f32| p.set(j, Some(Joint::new(x, y, 1.0)));
+    let (w, h) = ((200.0 * k) as usize, (240.0 * k) as usize);
+    let set = |p: &mut Pose, j: usize, x: f32, y: f32| p.set(j, Some(Joint::new(k * x, k * y, 1.0)));
     let mut source = Pose::missing();
     for (j, x, y) in [
         (NOSE, 100.0, 30.0),
@@ -203,8 +206,6 @@ fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
     }
     let mut target = source.clone();
     set(&mut target, R_WRIST, 20.0, 80.0); // out to the side
-                                           // The picture: blue background, a red coat from the shoulders to the hips, a green
-                                           // forearm from the elbow to the wrist; the matte is coat ∪ forearm ∪ head.
     let forearm = |x: f32, y: f32| {
         let (ax, ay, bx, by) = (70.0f32, 110.0f32, 112.0f32, 122.0f32);
         let t = (((x - ax) * (bx - ax) + (y - ay) * (by - ay))
@@ -215,18 +216,20 @@ fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
     let coat = |x: f32, y: f32| (68.0..=132.0).contains(&x) && (52.0..=185.0).contains(&y);
     let head = |x: f32, y: f32| (x - 100.0).hypot(y - 30.0) < 16.0;
     let photo = RgbImage::from_fn(w as u32, h as u32, |x, y| {
-        let (x, y) = (x as f32, y as f32);
+        let (x, y) = (x as f32 / k, y as f32 / k);
         image::Rgb(if forearm(x, y) {
             [40, 200, 40]
-        } else if coat(x, y) || head(x, y) {
-            [200, 30, 30]
+        } else if head(x, y) {
+            [225, 170, 140]
+        } else if coat(x, y) {
+            coat_colour(x, y)
         } else {
             [30, 30, 200]
         })
     });
     let matte: Vec<f32> = (0..w * h)
         .map(|i| {
-            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            let (x, y) = ((i % w) as f32 / k, (i / w) as f32 / k);
             if forearm(x, y) || coat(x, y) || head(x, y) {
                 1.0
             } else {
@@ -235,7 +238,14 @@ fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
         })
         .collect();
     let plate = RgbImage::from_pixel(w as u32, h as u32, image::Rgb([30, 30, 200]));
-    let l = PhotoLayers::new(photo, matte, plate).unwrap();
+    (PhotoLayers::new(photo, matte, plate).unwrap(), source, target)
+}
+
+#[test]
+fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
+    let (l, source, target) = lifted_forearm(1.0, |_, _| [200, 30, 30]);
+    use crate::pose::skeleton::*;
+    use crate::pose::Joint;
     for hips in [true, false] {
         let (mut s, mut t) = (source.clone(), target.clone());
         if !hips {
@@ -261,6 +271,62 @@ fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
             "the forearm did not arrive: {arm:?}"
         );
     }
+}
+
+/// A grainy coat behind a forearm lifted off it, on a photo large enough for the coarse grid:
+/// the invented coat is smooth from the grid alone; with `photo_detail` (stills) it gets the
+/// coat's own grain back at the photo's resolution, and no patch of the face beside it.
+#[test]
+fn a_still_gets_the_hidden_cloths_grain_at_the_photos_resolution() {
+    let grain = |x: f32, y: f32| {
+        let (i, j) = ((x * 3.0) as u32 / 2, (y * 3.0) as u32 / 2);
+        let v = 120 + ((i.wrapping_mul(2_654_435_761) ^ j.wrapping_mul(40_503)) % 97 % 50) as u8;
+        [v + 60, v / 3, v / 3]
+    };
+    let (l, source, target) = lifted_forearm(3.0, grain);
+    let fine = |img: &RgbImage, keep: &dyn Fn(usize) -> bool| {
+        let w = img.width() as usize;
+        let (mut sum, mut n) = (0f64, 0usize);
+        for (i, p) in img.pixels().enumerate().skip(1) {
+            if i % w > 0 && keep(i) && keep(i - 1) {
+                let q = img.as_raw()[3 * (i - 1)];
+                sum += p[0].abs_diff(q) as f64;
+                n += 1;
+            }
+        }
+        (sum / n.max(1) as f64, n)
+    };
+    let by = |photo_detail| {
+        let cfg = PuppetConfig {
+            photo_detail,
+            ..Default::default()
+        };
+        composite_puppet(&l, &source, &target, &cfg).unwrap()
+    };
+    let (smooth, still) = (by(false), by(true));
+    let invented = |i: usize| still.invented[i] > 0.9 && smooth.invented[i] > 0.9;
+    let w = l.photo.width() as usize;
+    // The coat the photo shows, away from the forearm and the edit.
+    let shown = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        (330..390).contains(&x) && (420..540).contains(&y)
+    };
+    let (coat, _) = fine(&l.photo, &shown);
+    let (without, n) = fine(&smooth.image, &invented);
+    let (with, _) = fine(&still.image, &invented);
+    println!("grain (mean step): coat {coat:.1}, invented without {without:.1}, with {with:.1} over {n} px");
+    assert!(n > 1000, "too little invented: {n} px");
+    assert!(with > 0.4 * coat, "the still's invented coat is flat: {with:.1} vs {coat:.1}");
+    assert!(with > 2.0 * without, "no grain gained: {with:.1} vs {without:.1}");
+    // No face in the coat: skin (225, 170, 140) is far from the coat's red and the forearm's
+    // green in green and blue together.
+    let skin = still
+        .image
+        .pixels()
+        .enumerate()
+        .filter(|&(i, p)| invented(i) && p[1] > 120 && p[2] > 100)
+        .count();
+    assert_eq!(skin, 0, "face pixels in the invented coat");
 }
 
 /// Past `GRID_SIDE` the puppet runs on a coarse grid: nothing moved is still the photo exactly,

@@ -85,6 +85,12 @@ pub struct PuppetConfig {
     /// patches as the uncovered region changes shape from frame to frame and the cloth
     /// boils, so animations fill smoothly.
     pub textured_fill: bool,
+    /// With `textured_fill`, on photos large enough for the coarse grid (400 px a side and
+    /// more): the texture again at the photo's own resolution, where a grid cell's fill is
+    /// smooth (a fleece, a weave). Costs an exemplar fill over the edit's window (~0.7 s on a
+    /// megapixel photo, one core), so stills turn it on (`render`, the editor's export) and the
+    /// per-edit previews leave it off.
+    pub photo_detail: bool,
     /// The user's depth order of the target's limbs (in front of / behind the body); all
     /// automatic by default. Only target depths change: the source's layering is the photo's.
     pub order: LimbOrder,
@@ -107,7 +113,19 @@ impl Default for PuppetConfig {
             foot_length: 0.35,
             max_area_change: 0.1,
             textured_fill: true,
+            photo_detail: false,
             order: LimbOrder::default(),
+        }
+    }
+}
+
+impl PuppetConfig {
+    /// The settings for a still at the photo's resolution (`render`, the editor's export):
+    /// the defaults with [`PuppetConfig::photo_detail`] on.
+    pub fn still() -> Self {
+        Self {
+            photo_detail: true,
+            ..Default::default()
         }
     }
 }

@@ -37,7 +37,7 @@ impl Editor {
         let (source, target) = (self.doc.source.to_pose(), self.doc.target.to_pose());
         let cfg = PuppetConfig {
             order: self.doc.order,
-            ..Default::default()
+            ..PuppetConfig::still()
         };
         let weights = match &self.model_spec.choice {
             ModelChoice::File(p) => Some(p.clone()),

@@ -43,6 +43,11 @@ pub struct PatchMatchParams {
     pub min_level_side: usize,
     /// Seeds every random draw: the same inputs and seed give the same plate.
     pub seed: u64,
+    /// Finish with each hole pixel copied from the centre of its own patch's match instead of
+    /// the vote's weighted mean (false): sharp fine texture (a fleece's curls, a weave) that
+    /// the vote averages flat where matches do not line up, at the price of seams between
+    /// matches. For texture detail laid on a smooth fill, not for plates.
+    pub sharp_finish: bool,
 }
 
 impl Default for PatchMatchParams {
@@ -56,6 +61,7 @@ impl Default for PatchMatchParams {
             fine_search_passes: 1,
             min_level_side: 24,
             seed: 0,
+            sharp_finish: false,
         }
     }
 }

@@ -517,7 +517,22 @@ pub(super) fn complete(
             check()?;
             vote(&geo, level, &field);
         }
+        if l == 0 && params.sharp_finish {
+            copy_centres(level, &field);
+        }
         previous = Some((geo, field));
     }
     Ok(())
+}
+
+/// Each hole pixel whose own patch has a match becomes that match's centre pixel: no
+/// averaging, so fine texture stays as sharp as its source ([`PatchMatchParams::sharp_finish`]).
+fn copy_centres(level: &mut Level, field: &Field) {
+    let old = level.px.clone();
+    for (t, &s) in field.src.iter().enumerate() {
+        if s != NONE && level.hole[t] {
+            let s = s as usize;
+            level.px[3 * t..3 * t + 3].copy_from_slice(&old[3 * s..3 * s + 3]);
+        }
+    }
 }
