@@ -177,18 +177,16 @@ fn plate_hole_grows_the_matte() {
         .all(|&(x, y)| (3..=7).contains(&x) && (3..=7).contains(&y)));
 }
 
-/// A forearm lying across a coat is lifted off it: where it was, the coat is shown (the
-/// person's colour spread from around it), not the blue background plate and not the green
-/// forearm — whether or not the skeleton has the hips that make a torso part there.
 /// The photo of a forearm lying across a coat, `k` times 200×240: blue background, a coat
-/// (colour `coat(x, y)` in unscaled coordinates) from the shoulders to the hips, a green forearm
+/// (colour `coat_colour(x, y)` in unscaled coordinates) from the shoulders to the hips, a green forearm
 /// from the elbow to the wrist, a skin-coloured head; the matte is coat ∪ forearm ∪ head. The
 /// source skeleton and a target with the wrist out to the side.
 fn lifted_forearm(k: f32, coat_colour: impl Fn(f32, f32) -> [u8; 3]) -> (PhotoLayers, Pose, Pose) {
     use crate::pose::skeleton::*;
     use crate::pose::Joint;
     let (w, h) = ((200.0 * k) as usize, (240.0 * k) as usize);
-    let set = |p: &mut Pose, j: usize, x: f32, y: f32| p.set(j, Some(Joint::new(k * x, k * y, 1.0)));
+    let set =
+        |p: &mut Pose, j: usize, x: f32, y: f32| p.set(j, Some(Joint::new(k * x, k * y, 1.0)));
     let mut source = Pose::missing();
     for (j, x, y) in [
         (NOSE, 100.0, 30.0),
@@ -238,14 +236,20 @@ fn lifted_forearm(k: f32, coat_colour: impl Fn(f32, f32) -> [u8; 3]) -> (PhotoLa
         })
         .collect();
     let plate = RgbImage::from_pixel(w as u32, h as u32, image::Rgb([30, 30, 200]));
-    (PhotoLayers::new(photo, matte, plate).unwrap(), source, target)
+    (
+        PhotoLayers::new(photo, matte, plate).unwrap(),
+        source,
+        target,
+    )
 }
 
+/// A forearm lying across a coat is lifted off it: where it was, the coat is shown (the
+/// person's colour spread from around it), not the blue background plate and not the green
+/// forearm — whether or not the skeleton has the hips that make a torso part there.
 #[test]
 fn a_limb_lifted_off_the_body_uncovers_body_not_background() {
-    let (l, source, target) = lifted_forearm(1.0, |_, _| [200, 30, 30]);
     use crate::pose::skeleton::*;
-    use crate::pose::Joint;
+    let (l, source, target) = lifted_forearm(1.0, |_, _| [200, 30, 30]);
     for hips in [true, false] {
         let (mut s, mut t) = (source.clone(), target.clone());
         if !hips {
@@ -316,8 +320,14 @@ fn a_still_gets_the_hidden_cloths_grain_at_the_photos_resolution() {
     let (with, _) = fine(&still.image, &invented);
     println!("grain (mean step): coat {coat:.1}, invented without {without:.1}, with {with:.1} over {n} px");
     assert!(n > 1000, "too little invented: {n} px");
-    assert!(with > 0.4 * coat, "the still's invented coat is flat: {with:.1} vs {coat:.1}");
-    assert!(with > 2.0 * without, "no grain gained: {with:.1} vs {without:.1}");
+    assert!(
+        with > 0.4 * coat,
+        "the still's invented coat is flat: {with:.1} vs {coat:.1}"
+    );
+    assert!(
+        with > 2.0 * without,
+        "no grain gained: {with:.1} vs {without:.1}"
+    );
     // No face in the coat: skin (225, 170, 140) is far from the coat's red and the forearm's
     // green in green and blue together.
     let skin = still
