@@ -28,7 +28,12 @@ pub fn build_layers(
     let matte = detector
         .matte_for_pose(photo, pose)
         .context("finding the person's matte")?;
-    plate_layers(photo, matte.alpha().to_vec(), cancel)
+    // Only what is attached to the person moves with them or leaves the plate showing; the
+    // plate is still filled under everything the segmentation marked, so that it takes no
+    // patches from a held helmet or camera the person might uncover.
+    let seeds: Vec<(f32, f32)> = pose.present().map(|(_, j)| (j.x, j.y)).collect();
+    let person = matte.attached(&seeds);
+    layers_with_hole(photo, person.alpha().to_vec(), matte.alpha(), cancel)
 }
 
 /// The layers of `photo` given its person's matte (H·W alpha): the plate is PatchMatch's fill
@@ -44,7 +49,19 @@ pub fn plate_layers(
         "matte of {} values for a {w}×{h} photo",
         alpha.len()
     );
-    let hole = plate_hole(&alpha, h, w, HOLE_THRESHOLD, hole_radius(h, w));
+    layers_with_hole(photo, alpha.clone(), &alpha, cancel)
+}
+
+/// The layers of `photo` with the person's matte `alpha` and a plate filled under the region
+/// of `hole_alpha` (grown by its soft edge), which may reach further than the person's.
+fn layers_with_hole(
+    photo: &RgbImage,
+    alpha: Vec<f32>,
+    hole_alpha: &[f32],
+    cancel: &dyn Fn() -> bool,
+) -> Result<PhotoLayers> {
+    let (w, h) = (photo.width() as usize, photo.height() as usize);
+    let hole = plate_hole(hole_alpha, h, w, HOLE_THRESHOLD, hole_radius(h, w));
     let plate = fill_patchmatch(photo, &hole, &PatchMatchParams::default(), cancel)
         .context("filling the background plate")?;
     PhotoLayers::new(photo.clone(), alpha, plate)

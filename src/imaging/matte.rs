@@ -107,6 +107,66 @@ impl Matte {
         })
     }
 
+    /// The matte's person only: the region of confident alpha (≥ [`ATTACHED_CORE`]) connected
+    /// to one of `seeds` (the skeleton's joints, photo pixels), with its soft edge out to
+    /// [`attached_edge`] pixels, fading to nothing over as many again. The landmark model's
+    /// segmentation also marks, weakly, things beside the person — a held camera's smear out
+    /// to the skyline, a helmet on the table — and each such pixel becomes plate where the
+    /// person moves away from it (grass in the sky). Seeds on no confident pixel are ignored;
+    /// with none at all the matte is returned as it is.
+    pub fn attached(&self, seeds: &[(f32, f32)]) -> Matte {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let core = |i: usize| self.alpha[i] >= ATTACHED_CORE;
+        let mut person = vec![false; w * h];
+        let mut stack: Vec<usize> = seeds
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && *x >= 0.0 && *y >= 0.0)
+            .map(|&(x, y)| (x.round() as usize, y.round() as usize))
+            .filter(|&(x, y)| x < w && y < h && core(y * w + x))
+            .map(|(x, y)| y * w + x)
+            .collect();
+        if stack.is_empty() {
+            return self.clone();
+        }
+        for &i in &stack {
+            person[i] = true;
+        }
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            let mut visit = |j: usize| {
+                if !person[j] && core(j) {
+                    person[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < w {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - w);
+            }
+            if y + 1 < h {
+                visit(i + w);
+            }
+        }
+        let dist = chamfer_distance(&person, w, h);
+        let edge = attached_edge(w, h);
+        let alpha = self
+            .alpha
+            .iter()
+            .zip(&dist)
+            .map(|(&a, &d)| a * (1.0 - (d - edge) / edge).clamp(0.0, 1.0))
+            .collect();
+        Matte {
+            width: self.width,
+            height: self.height,
+            alpha,
+        }
+    }
+
     /// Edges refined at photo resolution by a guided filter with the photo (grey) as guide:
     /// alpha edges snap to the photo's edges instead of the blur of the upsampled mask. The
     /// photo must have the matte's size.
@@ -123,6 +183,65 @@ impl Matte {
         let alpha = guided_filter_gray(photo, &self.alpha, params);
         Matte::new(self.width, self.height, alpha)
     }
+}
+
+/// Alpha at and above which a pixel is surely the person or something the segmentation is sure
+/// of ([`Matte::attached`]).
+pub const ATTACHED_CORE: f32 = 0.8;
+
+/// How far (pixels) a soft edge may reach past the confident person before it starts to fade:
+/// 2 % of the photo's longer side (10 px at 512, 22 at 1080), at least 2.
+pub fn attached_edge(w: usize, h: usize) -> f32 {
+    (0.02 * w.max(h) as f32).max(2.0)
+}
+
+/// Distance (pixels, 3-4 chamfer: 1 along a row or column, √2 along a diagonal) from every
+/// pixel to the nearest `inside` one; infinite when there is none.
+fn chamfer_distance(inside: &[bool], w: usize, h: usize) -> Vec<f32> {
+    const DIAG: f32 = std::f32::consts::SQRT_2;
+    let mut d: Vec<f32> = inside
+        .iter()
+        .map(|&v| if v { 0.0 } else { f32::INFINITY })
+        .collect();
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            let mut v = d[i];
+            if x > 0 {
+                v = v.min(d[i - 1] + 1.0);
+            }
+            if y > 0 {
+                v = v.min(d[i - w] + 1.0);
+                if x > 0 {
+                    v = v.min(d[i - w - 1] + DIAG);
+                }
+                if x + 1 < w {
+                    v = v.min(d[i - w + 1] + DIAG);
+                }
+            }
+            d[i] = v;
+        }
+    }
+    for y in (0..h).rev() {
+        for x in (0..w).rev() {
+            let i = y * w + x;
+            let mut v = d[i];
+            if x + 1 < w {
+                v = v.min(d[i + 1] + 1.0);
+            }
+            if y + 1 < h {
+                v = v.min(d[i + w] + 1.0);
+                if x + 1 < w {
+                    v = v.min(d[i + w + 1] + DIAG);
+                }
+                if x > 0 {
+                    v = v.min(d[i + w - 1] + DIAG);
+                }
+            }
+            d[i] = v;
+        }
+    }
+    d
 }
 
 #[cfg(test)]
@@ -147,5 +266,57 @@ mod tests {
         assert_eq!(a.iou(&a, 0.5), Some(1.0));
         assert_eq!(a.coverage(0.5), 0.5);
         assert_eq!(a.iou(&Matte::zeros(2, 2), 0.5), None);
+    }
+
+    /// A person (a confident disc with a soft rim), a confident blob apart from it and a
+    /// weak smear reaching out from it: only the person and its rim stay.
+    #[test]
+    fn attached_keeps_the_person_and_drops_what_only_touches_it_weakly() {
+        let (w, h) = (200usize, 100usize);
+        let alpha: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f32, (i / w) as f32);
+                let r = (x - 50.0).hypot(y - 50.0);
+                if r < 30.0 {
+                    1.0
+                } else if r < 33.0 {
+                    0.5 // the person's soft rim
+                } else if (x - 160.0).hypot(y - 50.0) < 10.0 {
+                    0.9 // a confident blob apart
+                } else if (80.0..150.0).contains(&x) && (45.0..55.0).contains(&y) {
+                    0.4 // a weak smear from the person to the blob
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let m = Matte::new(w as u32, h as u32, alpha).unwrap();
+        let a = m.attached(&[(50.0, 50.0), (-3.0, f32::NAN)]);
+        let at = |x: u32, y: u32| a.get(x, y).unwrap();
+        assert_eq!(at(50, 50), 1.0);
+        assert_eq!(at(81, 50), 0.5, "the rim is within the edge's reach");
+        assert_eq!(at(160, 50), 0.0, "the blob apart stays");
+        assert_eq!(at(140, 50), 0.0, "the far smear stays");
+        // Within the edge's reach (4 px here) the smear is kept, fading to nothing by twice it.
+        assert_eq!(attached_edge(w, h), 4.0);
+        assert_eq!(at(83, 50), 0.4);
+        assert!(at(86, 50) < 0.4 && at(86, 50) > 0.0);
+        assert_eq!(at(89, 50), 0.0);
+        // No seed on the person: the matte as it was.
+        assert_eq!(m.attached(&[(5.0, 5.0)]), m);
+        assert_eq!(m.attached(&[]), m);
+    }
+
+    #[test]
+    fn chamfer_distance_is_exact_along_rows_and_diagonals() {
+        let mut inside = vec![false; 7 * 5];
+        inside[2 * 7 + 3] = true;
+        let d = chamfer_distance(&inside, 7, 5);
+        assert_eq!(d[2 * 7 + 3], 0.0);
+        assert_eq!(d[2 * 7 + 6], 3.0);
+        assert!((d[4 * 7 + 5] - 2.0 * std::f32::consts::SQRT_2).abs() < 1e-6);
+        assert!(chamfer_distance(&[false; 4], 2, 2)
+            .iter()
+            .all(|v| v.is_infinite()));
     }
 }

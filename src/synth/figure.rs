@@ -239,6 +239,22 @@ impl Person {
         }
     }
 
+    /// Re-dresses the person with photo textures ([`super::photo`]): each garment and the
+    /// backdrop with a good chance (drawn patterns stay in the mix), and a side light.
+    /// `aspect` = scene width / height.
+    pub fn photo_look(&mut self, rng: &mut SplitMix64, aspect: f32) {
+        if coin(rng, 0.7) {
+            self.shirt = Texture::photo(rng, self.shirt.c1);
+        }
+        if coin(rng, 0.7) {
+            self.trousers = Texture::photo(rng, self.trousers.c1);
+        }
+        if coin(rng, 0.8) {
+            self.background = Background::photo(rng, aspect);
+        }
+        self.light = rf(rng, -0.3, 0.3);
+    }
+
     /// The colour of surface point (a, b) of part `id`; depends on nothing else, which is what
     /// makes the ground-truth flow exact.
     pub fn shade(&self, id: usize, a: f32, b: f32) -> Rgb {

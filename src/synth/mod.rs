@@ -107,11 +107,7 @@ pub fn render_scene_look(seed: u64, cfg: &SynthConfig, look: Look) -> SynthScene
     let mut person = Person::sample(&mut rng, cfg);
     if look == Look::Photo {
         let mut photo_rng = SplitMix64::new(seed ^ 0x0F07_0A5E_u64.rotate_left(29));
-        photo::apply(
-            &mut person,
-            &mut photo_rng,
-            cfg.width as f32 / cfg.height as f32,
-        );
+        person.photo_look(&mut photo_rng, cfg.width as f32 / cfg.height as f32);
     }
     let source = Articulation::sample(&mut rng, cfg);
     let target = if util::coin(&mut rng, 0.3) {

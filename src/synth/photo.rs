@@ -2,15 +2,14 @@
 //! its `LICENSE.md`) for garments and backdrops, so that the refiner's training scenes have the
 //! grain, shading and clutter of photographs rather than only flat procedural patterns.
 //!
-//! A scene gets them through [`Look::Photo`] ([`super::render_scene_look`]); the draws come from
-//! their own random stream, so the drawn look of a seed (what `eval` and every existing test
-//! see) is unchanged. The images are compiled in: training must not depend on files beside the
-//! binary.
+//! This file holds the bank (decoded once) and how a scene is dressed ([`Look`]); the textures
+//! and backdrops cut from it are [`super::texture`]'s, a person re-dressed is
+//! [`super::figure::Person::photo_look`]'s. A scene gets them through [`Look::Photo`]
+//! ([`super::render_scene_look`]); the draws come from their own random stream, so the drawn
+//! look of a seed (what `eval` and every existing test see) is unchanged. The images are
+//! compiled in: training must not depend on files beside the binary.
 
-use super::figure::Person;
-use super::texture::{Background, Pattern, Texture};
-use super::util::{coin, mix, random_color, rf, Rgb};
-use crate::util::rng::SplitMix64;
+use super::util::{mix, Rgb};
 use std::sync::OnceLock;
 
 /// How a synthetic scene is dressed.
@@ -47,7 +46,10 @@ pub struct PhotoImage {
     pub grey: bool,
 }
 
-const FILES: [(&str, &[u8]); 6] = [
+/// How many photos the bank holds.
+pub const BANK_SIZE: usize = 6;
+
+const FILES: [(&str, &[u8]); BANK_SIZE] = [
     ("coffee", include_bytes!("../../assets/textures/coffee.jpg")),
     (
         "chelsea",
@@ -118,115 +120,8 @@ impl PhotoImage {
         self.detail_of(self.sample(u, v))
     }
 
-    fn detail_of(&self, c: Rgb) -> f32 {
+    /// A colour's luminance relative to the photo's mean.
+    pub fn detail_of(&self, c: Rgb) -> f32 {
         luma(c) / self.mean_luma
     }
-}
-
-/// The colour of a [`Pattern::Photo`] texture at texture coordinates (x, y).
-pub(super) fn eval_texture(pattern: &Pattern, c1: Rgb, c2: Rgb, x: f32, y: f32) -> Option<Rgb> {
-    let Pattern::Photo {
-        index,
-        span,
-        angle,
-        offset,
-        gain,
-        colour,
-    } = *pattern
-    else {
-        return None;
-    };
-    let img = &bank()[index as usize % FILES.len()];
-    let (s, c) = angle.sin_cos();
-    let k = img.width as f32 / span;
-    let (u, v) = (
-        (c * x + s * y) * k + offset.0,
-        (-s * x + c * y) * k + offset.1,
-    );
-    Some(if colour > 0.0 && !img.grey {
-        // The photo's own colours, pulled towards the garment's.
-        mix(img.sample(u, v), c1, 1.0 - colour)
-    } else {
-        // The photo's grain on the garment's colour, with a second colour in its shadows.
-        let d = (img.detail(u, v) - 1.0) * gain;
-        let base = mix(c1, c2, (-d).clamp(0.0, 1.0) * 0.5);
-        base.map(|v| (v * (1.0 + d)).clamp(0.0, 255.0))
-    })
-}
-
-/// A garment texture from the bank around base colour `c1`.
-pub fn sample_texture(rng: &mut SplitMix64, c1: Rgb) -> Texture {
-    let index = (rng.next_u64() % FILES.len() as u64) as u8;
-    let colour = if coin(rng, 0.35) {
-        rf(rng, 0.4, 0.9)
-    } else {
-        0.0
-    };
-    Texture {
-        pattern: Pattern::Photo {
-            index,
-            span: rf(rng, 0.2, 0.9),
-            angle: rf(rng, -3.2, 3.2),
-            offset: (rf(rng, 0.0, 400.0), rf(rng, 0.0, 400.0)),
-            gain: rf(rng, 0.5, 1.6),
-            colour,
-        },
-        c1,
-        c2: random_color(rng),
-    }
-}
-
-/// A backdrop cut from the bank: a random window, zoomed and maybe mirrored, grey photos
-/// tinted. `aspect` = scene width / height, so the window keeps the photo's proportions.
-pub fn sample_background(rng: &mut SplitMix64, aspect: f32) -> Background {
-    let index = (rng.next_u64() % FILES.len() as u64) as u8;
-    let img = &bank()[index as usize];
-    let (w, h) = (img.width as f32, img.height as f32);
-    // Window height in photo pixels: 35–100 % of what fits.
-    let fit = h.min(w / aspect);
-    let win_h = fit * rf(rng, 0.35, 1.0);
-    let win_w = win_h * aspect;
-    Background::Photo {
-        index,
-        origin: (rf(rng, 0.0, w - win_w), rf(rng, 0.0, h - win_h)),
-        size: (win_w, win_h),
-        mirror: coin(rng, 0.5),
-        tint: img.grey.then(|| random_color(rng)),
-    }
-}
-
-/// The colour of a [`Background::Photo`] at (x, y) in fractions of the image.
-pub(super) fn eval_background(bg: &Background, x: f32, y: f32) -> Option<Rgb> {
-    let Background::Photo {
-        index,
-        origin,
-        size,
-        mirror,
-        tint,
-    } = bg
-    else {
-        return None;
-    };
-    let img = &bank()[*index as usize % FILES.len()];
-    let x = if *mirror { 1.0 - x } else { x };
-    let c = img.sample(origin.0 + x * size.0, origin.1 + y * size.1);
-    Some(match tint {
-        Some(t) => t.map(|v| (v * img.detail_of(c)).clamp(0.0, 255.0)),
-        None => c,
-    })
-}
-
-/// Re-dresses `person` with photo textures: each garment and the backdrop with a good chance,
-/// so that drawn patterns stay in the mix.
-pub fn apply(person: &mut Person, rng: &mut SplitMix64, aspect: f32) {
-    if coin(rng, 0.7) {
-        person.shirt = sample_texture(rng, person.shirt.c1);
-    }
-    if coin(rng, 0.7) {
-        person.trousers = sample_texture(rng, person.trousers.c1);
-    }
-    if coin(rng, 0.8) {
-        person.background = sample_background(rng, aspect);
-    }
-    person.light = rf(rng, -0.3, 0.3);
 }

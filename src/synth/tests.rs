@@ -448,8 +448,8 @@ fn photo_textured_people_keep_the_flow_exact() {
     for seed in 0..8u64 {
         let (mut person, a, b) = person_and_poses(seed, &LARGE);
         let mut rng = SplitMix64::new(seed + 100);
-        person.shirt = photo::sample_texture(&mut rng, person.shirt.c1);
-        person.trousers = photo::sample_texture(&mut rng, person.trousers.c1);
+        person.shirt = texture::Texture::photo(&mut rng, person.shirt.c1);
+        person.trousers = texture::Texture::photo(&mut rng, person.trousers.c1);
         person.light = 0.25;
         let (e, k) = warp_error(&person, &a, &b, &LARGE);
         total += e * k as f64;

@@ -4,6 +4,7 @@
 //! 0.05 is about 6 px on a 128 px figure. Patterns are evaluated point-wise; the renderer's
 //! supersampling anti-aliases them.
 
+use super::photo::{bank, BANK_SIZE};
 use super::util::{fbm, mix, random_color, rf, scale, value_noise, weighted, Rgb};
 use crate::util::rng::SplitMix64;
 
@@ -113,6 +114,28 @@ impl Texture {
         Self { pattern, c1, c2 }
     }
 
+    /// A garment texture cut from the photo bank ([`super::photo`]) around base colour `c1`.
+    pub fn photo(rng: &mut SplitMix64, c1: Rgb) -> Self {
+        let index = (rng.next_u64() % BANK_SIZE as u64) as u8;
+        let colour = if rf(rng, 0.0, 1.0) < 0.35 {
+            rf(rng, 0.4, 0.9)
+        } else {
+            0.0
+        };
+        Self {
+            pattern: Pattern::Photo {
+                index,
+                span: rf(rng, 0.2, 0.9),
+                angle: rf(rng, -3.2, 3.2),
+                offset: (rf(rng, 0.0, 400.0), rf(rng, 0.0, 400.0)),
+                gain: rf(rng, 0.5, 1.6),
+                colour,
+            },
+            c1,
+            c2: random_color(rng),
+        }
+    }
+
     /// The colour at texture coordinates (x, y), in figure units.
     pub fn eval(&self, x: f32, y: f32) -> Rgb {
         let rot = |a: f32| {
@@ -160,8 +183,27 @@ impl Texture {
                 self.c2,
                 fbm(seed, x / scale, y / scale).clamp(0.0, 1.0),
             ),
-            Pattern::Photo { .. } => {
-                super::photo::eval_texture(&self.pattern, self.c1, self.c2, x, y).unwrap_or(self.c1)
+            Pattern::Photo {
+                index,
+                span,
+                angle,
+                offset,
+                gain,
+                colour,
+            } => {
+                let img = &bank()[index as usize % BANK_SIZE];
+                let (u, v) = rot(angle);
+                let k = img.width as f32 / span;
+                let (u, v) = (u * k + offset.0, v * k + offset.1);
+                if colour > 0.0 && !img.grey {
+                    // The photo's own colours, pulled towards the garment's.
+                    mix(img.sample(u, v), self.c1, 1.0 - colour)
+                } else {
+                    // The photo's grain on the garment's colour, a second colour in its shadows.
+                    let d = (img.detail(u, v) - 1.0) * gain;
+                    let base = mix(self.c1, self.c2, (-d).clamp(0.0, 1.0) * 0.5);
+                    base.map(|v| (v * (1.0 + d)).clamp(0.0, 255.0))
+                }
             }
         }
     }
@@ -269,6 +311,26 @@ impl Background {
         }
     }
 
+    /// A backdrop cut from the photo bank: a random window, zoomed and maybe mirrored, grey
+    /// photos tinted. `aspect` = scene width / height, so the window keeps the photo's
+    /// proportions.
+    pub fn photo(rng: &mut SplitMix64, aspect: f32) -> Self {
+        let index = (rng.next_u64() % BANK_SIZE as u64) as u8;
+        let img = &bank()[index as usize];
+        let (w, h) = (img.width as f32, img.height as f32);
+        // Window height in photo pixels: 35–100 % of what fits.
+        let fit = h.min(w / aspect);
+        let win_h = fit * rf(rng, 0.35, 1.0);
+        let win_w = win_h * aspect;
+        Background::Photo {
+            index,
+            origin: (rf(rng, 0.0, w - win_w), rf(rng, 0.0, h - win_h)),
+            size: (win_w, win_h),
+            mirror: rf(rng, 0.0, 1.0) < 0.5,
+            tint: img.grey.then(|| random_color(rng)),
+        }
+    }
+
     pub fn eval(&self, x: f32, y: f32) -> Rgb {
         match self {
             Background::Plain { top, bottom } => mix(*top, *bottom, y.clamp(0.0, 1.0)),
@@ -295,8 +357,20 @@ impl Background {
                 let n = value_noise(*noise_seed, x / noise_scale, y / noise_scale) - 0.5;
                 c.map(|v| (v + n * noise_amp).clamp(0.0, 255.0))
             }
-            Background::Photo { .. } => {
-                super::photo::eval_background(self, x, y).unwrap_or([128.0; 3])
+            Background::Photo {
+                index,
+                origin,
+                size,
+                mirror,
+                tint,
+            } => {
+                let img = &bank()[*index as usize % BANK_SIZE];
+                let x = if *mirror { 1.0 - x } else { x };
+                let c = img.sample(origin.0 + x * size.0, origin.1 + y * size.1);
+                match tint {
+                    Some(t) => t.map(|v| (v * img.detail_of(c)).clamp(0.0, 255.0)),
+                    None => c,
+                }
             }
         }
     }
