@@ -443,9 +443,7 @@ pub fn run(
         .with_context(|| format!("creating {}", run_dir.display()))?;
     let cfg_path = run_dir.join("config.json");
     let mut trainer = Trainer::new(cfg.clone(), dev)?;
-    if run_dir.join("checkpoint/state.json").exists() {
-        let saved: TrainConfig = serde_json::from_str(&std::fs::read_to_string(&cfg_path)?)
-            .with_context(|| format!("reading {}", cfg_path.display()))?;
+    if let Some(saved) = saved_config::<TrainConfig>(run_dir)? {
         anyhow::ensure!(
             saved.model == cfg.model
                 && saved.seed == cfg.seed
@@ -458,15 +456,7 @@ pub fn run(
         truncate_log(&run_dir.join("log.csv"), trainer.step)?;
     }
     crate::util::fs::write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg)?.as_bytes())?;
-    let log_path = run_dir.join("log.csv");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("opening {}", log_path.display()))?;
-    if log.metadata()?.len() == 0 {
-        writeln!(log, "{}", StepLosses::HEADER)?;
-    }
+    let mut log = append_log(&run_dir.join("log.csv"), StepLosses::HEADER)?;
     progress.start(trainer.step, trainer.total_steps());
     while trainer.step < trainer.total_steps() {
         let t0 = std::time::Instant::now();
@@ -493,9 +483,35 @@ pub fn run(
     Ok(trainer)
 }
 
+/// The configuration a run folder was started with, when it holds a checkpoint to resume
+/// from (`config.json` beside `checkpoint/state.json`); `None` for a new run.
+pub(super) fn saved_config<C: serde::de::DeserializeOwned>(run_dir: &Path) -> Result<Option<C>> {
+    if !run_dir.join("checkpoint/state.json").exists() {
+        return Ok(None);
+    }
+    let path = run_dir.join("config.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let cfg = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(cfg))
+}
+
+/// A run's CSV log opened for appending, `header` written first when it is new.
+pub(super) fn append_log(path: &Path, header: &str) -> Result<std::fs::File> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    if f.metadata()?.len() == 0 {
+        writeln!(f, "{header}")?;
+    }
+    Ok(f)
+}
+
 /// Drops log rows after `step` (steps an interrupted run did past its last checkpoint, which
 /// the resumed run redoes), so the log has one row per step.
-fn truncate_log(path: &Path, step: usize) -> Result<()> {
+pub(super) fn truncate_log(path: &Path, step: usize) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };

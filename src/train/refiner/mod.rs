@@ -373,9 +373,7 @@ pub fn run(
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let cfg_path = run_dir.join("config.json");
     let mut trainer = RefinerTrainer::new(cfg.clone(), dev)?;
-    if run_dir.join("checkpoint/state.json").exists() {
-        let saved: RefinerTrainConfig = serde_json::from_str(&std::fs::read_to_string(&cfg_path)?)
-            .with_context(|| format!("reading {}", cfg_path.display()))?;
+    if let Some(saved) = super::saved_config::<RefinerTrainConfig>(run_dir)? {
         anyhow::ensure!(
             saved.model == cfg.model
                 && saved.seed == cfg.seed
@@ -386,6 +384,10 @@ pub fn run(
         );
         trainer.load_checkpoint(run_dir)?;
         progress.message(&format!("resumed at step {}", trainer.step));
+        // Rows past the checkpoint are redone by this run.
+        for log in ["log.csv", "val.csv"] {
+            super::truncate_log(&run_dir.join(log), trainer.step)?;
+        }
     }
     crate::util::fs::write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg)?.as_bytes())?;
     let hw = cfg.model.working_hw;
@@ -411,20 +413,8 @@ pub fn run(
         val.len(),
         t0.elapsed().as_secs_f64()
     ));
-    let open_log = |name: &str, header: &str| -> Result<std::fs::File> {
-        let path = run_dir.join(name);
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        if f.metadata()?.len() == 0 {
-            writeln!(f, "{header}")?;
-        }
-        Ok(f)
-    };
-    let mut log = open_log("log.csv", "step,refined,composite,seconds")?;
-    let mut vlog = open_log("val.csv", "step,refined,composite")?;
+    let mut log = super::append_log(&run_dir.join("log.csv"), "step,refined,composite,seconds")?;
+    let mut vlog = super::append_log(&run_dir.join("val.csv"), "step,refined,composite")?;
     if let Some(flag) = &schedule.start_after {
         progress.message(&format!("waiting for {}", flag.display()));
         while !flag.exists() && !past_deadline() {

@@ -109,11 +109,25 @@ fn a_resumed_run_continues_where_it_stopped() {
     let now = Schedule::default();
     let a = run(cfg.clone(), dir.path(), &Device::Cpu, &now, &mut Quiet).unwrap();
     assert_eq!(a.step, 4);
+    // A run killed past its checkpoint left a row the resumed run redoes.
+    let log_path = dir.path().join("log.csv");
+    let mut log = std::fs::read_to_string(&log_path).unwrap();
+    log.push_str("5,0.1,0.1,1.0\n");
+    std::fs::write(&log_path, log).unwrap();
     let more = RefinerTrainConfig { steps: 6, ..cfg };
     let b = run(more, dir.path(), &Device::Cpu, &now, &mut Quiet).unwrap();
     assert_eq!(b.step, 6);
-    let log = std::fs::read_to_string(dir.path().join("log.csv")).unwrap();
-    assert_eq!(log.lines().count(), 7, "header + one row per step:\n{log}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let steps: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["1", "2", "3", "4", "5", "6"],
+        "one row per step:\n{log}"
+    );
     // A different recipe in the same folder is refused.
     let other = RefinerTrainConfig { seed: 9, ..tiny() };
     let err = run(other, dir.path(), &Device::Cpu, &now, &mut Quiet)
