@@ -3,7 +3,7 @@
 //! (`marionette fetch-models`); prints a `SKIPPED` line without them.
 
 use image::RgbImage;
-use marionette::composite::{build_layers, composite_puppet};
+use marionette::composite::{build_layers, composite_puppet, PhotoLayers};
 use marionette::detect::PoseDetector;
 use marionette::eval::metrics;
 use marionette::pose::skeleton::{L_ELBOW, L_WRIST, R_ELBOW, R_SHOULDER, R_WRIST};
@@ -66,13 +66,14 @@ fn psnr(a: &RgbImage, b: &RgbImage, keep: impl Fn(u32, u32) -> bool) -> f64 {
         .expect("the region selects some pixels")
 }
 
-#[test]
-fn raising_an_arm_in_a_real_photo() {
+/// The cameraman, his detected skeleton and the layers built for it; `None` (the test prints
+/// `SKIPPED test`) without the detector's models.
+fn cameraman(test: &str) -> Option<(RgbImage, Pose, PhotoLayers)> {
     let detector = match PoseDetector::load_default() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("SKIPPED raising_an_arm_in_a_real_photo: {e:#}");
-            return;
+            eprintln!("SKIPPED {test}: {e:#}");
+            return None;
         }
     };
     let photo = photo();
@@ -82,6 +83,14 @@ fn raising_an_arm_in_a_real_photo() {
         .expect("the cameraman is found")
         .pose;
     let layers = build_layers(&detector, &photo, &source, &|| false).unwrap();
+    Some((photo, source, layers))
+}
+
+#[test]
+fn raising_an_arm_in_a_real_photo() {
+    let Some((photo, source, layers)) = cameraman("raising_an_arm_in_a_real_photo") else {
+        return;
+    };
     let cfg = PuppetConfig::default();
 
     // Nothing moved: the photo, exactly.
@@ -183,20 +192,10 @@ fn raising_an_arm_in_a_real_photo() {
 /// the hand's reach stays the photo's (before: grass from the plate in the sky).
 #[test]
 fn moving_the_hand_on_the_camera_leaves_the_skyline() {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED moving_the_hand_on_the_camera_leaves_the_skyline: {e:#}");
-            return;
-        }
+    let test = "moving_the_hand_on_the_camera_leaves_the_skyline";
+    let Some((photo, source, layers)) = cameraman(test) else {
+        return;
     };
-    let photo = photo();
-    let source = detector
-        .detect(&photo)
-        .unwrap()
-        .expect("the cameraman is found")
-        .pose;
-    let layers = build_layers(&detector, &photo, &source, &|| false).unwrap();
     let wrist = source.get(L_WRIST).expect("left wrist");
     let mut target = source.clone();
     target.set(

@@ -34,6 +34,17 @@ pub struct PreviewRequest {
     pub method: Method,
 }
 
+impl PreviewRequest {
+    /// The puppet's settings for this request (its depth order; previews leave
+    /// [`PuppetConfig::photo_detail`] off).
+    fn puppet(&self) -> PuppetConfig {
+        PuppetConfig {
+            order: self.order,
+            ..Default::default()
+        }
+    }
+}
+
 /// What a preview shows: (preview photo id, source, target, composited over the layers, depth
 /// order). Two previews with one key are the same picture, so the editor can keep and reuse
 /// them (the timeline's frames).
@@ -72,10 +83,7 @@ impl Preview {
 pub fn run(req: PreviewRequest) -> Preview {
     let t0 = Instant::now();
     let (w, h) = req.photo.image.dimensions();
-    let cfg = PuppetConfig {
-        order: req.order,
-        ..Default::default()
-    };
+    let cfg = req.puppet();
     // The method's instant stage: the whole edit when it needs no network or refiner, else
     // the puppet's composite until the second stage arrives.
     let method = req.method.instant();
@@ -125,7 +133,7 @@ pub fn run(req: PreviewRequest) -> Preview {
 pub struct Refining {
     method: Method,
     renderer: Option<Renderer>,
-    /// Why the refiner could not be loaded (said once; later requests are skipped).
+    /// Whether the refiner failed to load (said once; later requests are skipped).
     failed: bool,
 }
 
@@ -157,10 +165,7 @@ impl Refining {
             }
         }
         let renderer = self.renderer.as_mut()?;
-        let cfg = PuppetConfig {
-            order: req.order,
-            ..Default::default()
-        };
+        let cfg = req.puppet();
         let edit = Edit {
             source: &req.source,
             target: &req.target,

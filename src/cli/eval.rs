@@ -43,7 +43,7 @@ pub struct EvalArgs {
     pub refiner: Option<PathBuf>,
     /// How the scenes are dressed: drawn (procedural patterns, the tables in the README) or
     /// photo (garments and backdrops textured from photographs, as the refiner trains on).
-    #[arg(long, default_value = "drawn")]
+    #[arg(long, value_enum, default_value = "drawn")]
     pub look: crate::synth::Look,
 }
 

@@ -28,7 +28,7 @@ pub struct SynthArgs {
     pub motion: Option<crate::synth::motion::Motion>,
     /// drawn (procedural patterns, as `eval` and GFLA's training) or photo (garments and
     /// backdrops textured from photographs, as the refiner's training).
-    #[arg(long, default_value = "drawn")]
+    #[arg(long, value_enum, default_value = "drawn")]
     pub look: Look,
 }
 

@@ -26,7 +26,7 @@ pub struct TrainRefinerArgs {
     pub batch_size: Option<usize>,
     /// Override: how the scenes are dressed: photo (garments and backdrops textured from
     /// photographs, the default) or drawn (procedural patterns only, as `eval`'s scenes).
-    #[arg(long)]
+    #[arg(long, value_enum)]
     pub look: Option<crate::synth::Look>,
     /// Override: start from these refiner weights (a fresh optimiser).
     #[arg(long)]

@@ -127,15 +127,9 @@ pub(super) fn person_fill(
     let smooth = fill_around(&known.seeds, &known.unknown, needed)
         .map_err(|e| anyhow!("filling the hidden person: {e}"))?;
     let texture = textured
-        .then(|| {
-            let sources = same_cloth(&known.seeds, &known.unknown_still, needed);
-            textured_around(&known.seeds, &sources, needed)
-        })
+        .then(|| known.textured(&smooth, needed, detail_radius(h, w)))
         .flatten();
-    Ok(match texture {
-        Some(texture) => with_detail(&smooth, &texture, needed, detail_radius(h, w)),
-        None => smooth,
-    })
+    Ok(texture.unwrap_or(smooth))
 }
 
 /// The hidden person's detail at the photo's resolution, over a window (at `origin`, the size
@@ -154,11 +148,9 @@ pub(super) fn full_resolution_detail(
     let (h, w) = layers.size();
     let known = Known::of(layers, origin, flow, owned, hidden);
     let needed = |i: usize| hidden[i] > 0.0;
-    let sources = same_cloth(&known.seeds, &known.unknown_still, needed);
-    match textured_around(&known.seeds, &sources, needed) {
-        Some(texture) => with_detail(fill, &texture, needed, detail_radius(h, w)),
-        None => fill.clone(),
-    }
+    known
+        .textured(fill, needed, detail_radius(h, w))
+        .unwrap_or_else(|| fill.clone())
 }
 
 /// Chromaticity distance (of r, g, b over their sum) past which a still pixel is not the same
@@ -276,6 +268,19 @@ impl Known {
             unknown,
             unknown_still,
         }
+    }
+
+    /// `fill` with the detail (high-pass of `radius`) of the exemplar fill of the `needed`
+    /// pixels, its patches from the still pixels of the same cloth; `None` where too few.
+    fn textured(
+        &self,
+        fill: &RgbImage,
+        needed: impl Fn(usize) -> bool + Copy,
+        radius: usize,
+    ) -> Option<RgbImage> {
+        let sources = same_cloth(&self.seeds, &self.unknown_still, needed);
+        let texture = textured_around(&self.seeds, &sources, needed)?;
+        Some(with_detail(fill, &texture, needed, radius))
     }
 }
 

@@ -13,7 +13,17 @@ use super::util::{mix, Rgb};
 use std::sync::OnceLock;
 
 /// How a synthetic scene is dressed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Look {
     /// Procedural patterns and backdrops only (what `eval` and the GFLA training use).
@@ -21,17 +31,6 @@ pub enum Look {
     Drawn,
     /// Most garments and backdrops textured from photographs.
     Photo,
-}
-
-impl std::str::FromStr for Look {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        match s {
-            "drawn" => Ok(Look::Drawn),
-            "photo" => Ok(Look::Photo),
-            _ => anyhow::bail!("unknown look {s:?}: drawn or photo"),
-        }
-    }
 }
 
 /// One decoded photo of the bank, linear in 0..=255 per channel.
