@@ -140,7 +140,7 @@ pub fn composite_network(
     let flow = level.flow(edit.flow);
     let visible = level.map(edit.mask, 1.0);
     // Which target pixels the moved figure shows: the skeletons' answer.
-    let owned = super::puppet::owned_figure(h, w, source, target, cfg);
+    let owned = super::puppet::owned_figure(layers, source, target, cfg);
     let mut image = Upsampler::new(&edit.image_at, h, w).image(edit.image);
     match_colours(&mut image, layers, &flow, &visible, &owned);
     composite_with(

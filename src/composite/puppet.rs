@@ -14,7 +14,7 @@ use super::upsample::Upsampler;
 use super::{composite, composite_window, Composited, Invented, PhotoLayers, Placement, Window};
 use crate::imaging::FlowField;
 use crate::pose::Pose;
-use crate::puppet::{ownership, puppet_warp, unsquashed, PuppetConfig};
+use crate::puppet::{ownership, puppet_warp, unsquashed, Extremities, PuppetConfig};
 use anyhow::Result;
 use image::RgbImage;
 use rayon::prelude::*;
@@ -110,20 +110,27 @@ pub(super) fn composite_guided(
 /// puppet's coarse grid, bilinearly upsampled, as [`composite_puppet`] does: at full size a
 /// megapixel photo spent ~290 ms per network edit here, on the grid ~15 ms.
 pub(super) fn owned_figure(
-    h: usize,
-    w: usize,
+    layers: &PhotoLayers,
     source: &Pose,
     target: &Pose,
     cfg: &PuppetConfig,
 ) -> Vec<f32> {
+    let (h, w) = layers.size();
     let f = coarse_factor(h, w);
-    // The grid `coarse_layers` makes: ⌈h/f⌉ × ⌈w/f⌉ cells.
-    let (gh, gw) = (h.div_ceil(f), w.div_ceil(f));
+    let grid = if f == 1 {
+        layers
+    } else {
+        layers
+            .coarse
+            .get_or_init(|| Box::new(coarse_layers(layers, f)))
+    };
+    let (gh, gw) = grid.size();
     let (src, tgt) = if f == 1 {
         (source.clone(), target.clone())
     } else {
         (pose_to_grid(source, f), pose_to_grid(target, f))
     };
+    let cfg = &measured_extremities(cfg, &src, grid);
     let warp = puppet_warp(&src, &tgt, gh, gw, cfg);
     let owned: Vec<f32> = ownership(&src, &tgt, &warp, cfg)
         .iter()
@@ -134,6 +141,17 @@ pub(super) fn owned_figure(
         return owned;
     }
     Upsampler::new(&grid_placement(gh, gw, f), h, w).map(&owned, 0.0)
+}
+
+/// `cfg` with the hands and feet of the person on `grid` (whose skeleton is `source`, in the
+/// grid's pixels) measured from its matte, unless the caller set them.
+fn measured_extremities(cfg: &PuppetConfig, source: &Pose, grid: &PhotoLayers) -> PuppetConfig {
+    let mut cfg = cfg.clone();
+    if cfg.extremities.is_none() {
+        let (gh, gw) = grid.size();
+        cfg.extremities = Some(Extremities::from_matte(source, &grid.matte, gh, gw));
+    }
+    cfg
 }
 
 /// The warp, ownership and hidden person on `grid` (the layers themselves, or their coarse
@@ -149,6 +167,7 @@ pub(super) fn composite_on_grid(
 ) -> Result<Composited> {
     let (gh, gw) = grid.size();
     let f = at.map_or(1.0, |a| a.cell_w).round().max(1.0) as usize;
+    let cfg = &measured_extremities(cfg, source, grid);
     let mut warp = puppet_warp(source, target, gh, gw, cfg);
     if let Some(g) = guide {
         // The network's correction, brought from its level to this grid, on top of the

@@ -385,6 +385,16 @@ fn a_guided_edit_is_the_puppets_corrected() {
     // The first scene whose edit hides some person (a limb lifted off the body).
     let hidden_of = |scene: &SynthScene| {
         let (s, t) = (&scene.pair.source_pose, &scene.pair.target_pose);
+        // The hands and feet as the compositor measures them from the matte.
+        let cfg = PuppetConfig {
+            extremities: Some(crate::puppet::Extremities::from_matte(
+                s,
+                &layers(scene).matte,
+                128,
+                96,
+            )),
+            ..cfg.clone()
+        };
         let warp = puppet_warp(s, t, 128, 96, &cfg);
         let owned = crate::puppet::ownership(s, t, &warp, &cfg);
         super::hidden::hidden_person(&layers(scene), &warp, &owned).unwrap()

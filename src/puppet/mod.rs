@@ -30,6 +30,7 @@
 //! position lies on the source figure (source person > 0.5): the background there is not seen.
 
 mod depth;
+mod extremities;
 mod geometry;
 mod ownership;
 mod parts;
@@ -43,6 +44,7 @@ use crate::imaging::FlowField;
 use crate::pose::Pose;
 
 pub use depth::{Layer, Limb, LimbOrder};
+pub use extremities::Extremities;
 pub use ownership::{ownership, unsquashed};
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
@@ -94,6 +96,11 @@ pub struct PuppetConfig {
     /// The user's depth order of the target's limbs (in front of / behind the body); all
     /// automatic by default. Only target depths change: the source's layering is the photo's.
     pub order: LimbOrder,
+    /// Where the source photo's hands and feet point ([`Extremities::from_matte`]); `None`:
+    /// the compositor measures them from the photo's matte at each edit (the warp alone, with
+    /// no matte, guesses them from the skeleton: `hand_extension`, `foot_length`, as it does
+    /// for any extremity not measured).
+    pub extremities: Option<Extremities>,
 }
 
 impl Default for PuppetConfig {
@@ -115,6 +122,7 @@ impl Default for PuppetConfig {
             textured_fill: true,
             photo_detail: false,
             order: LimbOrder::default(),
+            extremities: None,
         }
     }
 }

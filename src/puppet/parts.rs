@@ -61,6 +61,10 @@ pub(crate) struct Rig {
     pub joints_s: [Option<P>; NUM_JOINTS],
 }
 
+fn angle(d: P) -> f64 {
+    d[1].atan2(d[0])
+}
+
 fn xy(pose: &Pose, j: usize) -> Option<P> {
     pose.get(j).map(|p| [p.x as f64, p.y as f64])
 }
@@ -325,9 +329,21 @@ pub(crate) fn build(
         let Some(xf) = Affine::bone(at, bt, as_, bs, ratio) else {
             continue;
         };
-        // The hand is the forearm's: its shape reaches past the wrist (the map already does).
-        let reach = match region {
-            Region::Arm { lower: true, .. } => cfg.hand_extension,
+        // Where the photo's matte showed the hand or foot, its measured axis, turned with
+        // the bone and scaled with the body (target) or as measured (source).
+        let measured = cfg.extremities.as_ref().and_then(|x| x.tip(b)).map(|v| {
+            let turn = angle(sub(bt, at)) - angle(sub(bs, as_));
+            let (c, s) = (turn.cos(), turn.sin());
+            let v_t = [c * v[0] - s * v[1], s * v[0] + c * v[1]];
+            (
+                [bt[0] + v_t[0] * scale_t, bt[1] + v_t[1] * scale_t],
+                [bs[0] + v[0] * scale_s, bs[1] + v[1] * scale_s],
+            )
+        });
+        // The hand is the forearm's: its shape reaches past the wrist (the map already does),
+        // along the forearm unless the matte showed where it points.
+        let reach = match (region, measured) {
+            (Region::Arm { lower: true, .. }, None) => cfg.hand_extension,
             _ => 0.0,
         };
         let extend = |p: P, q: P| [q[0] + reach * (q[0] - p[0]), q[1] + reach * (q[1] - p[1])];
@@ -340,8 +356,24 @@ pub(crate) fn build(
             region,
             xf,
         );
-        // The foot: a part of its own beyond the ankle, moving rigidly with the shin.
-        if let Region::Leg { lower: true, .. } = region {
+        let lower = matches!(
+            region,
+            Region::Arm { lower: true, .. } | Region::Leg { lower: true, .. }
+        );
+        if let (true, Some((tip_t, tip_s))) = (lower, measured) {
+            // The measured hand or foot: a part of its own past the joint, moving rigidly
+            // with the bone.
+            push(
+                vec![b],
+                Shape::Segment(bt, tip_t),
+                Shape::Segment(bs, tip_s),
+                Shape::Point(bt),
+                0.8 * rel,
+                region,
+                xf,
+            );
+        } else if let Region::Leg { lower: true, .. } = region {
+            // The foot: a part of its own beyond the ankle, moving rigidly with the shin.
             // The toes' side is chosen in the source (towards where the face looks) and kept
             // relative to the shin in the target: the foot turns with the shin.
             let normal = |knee: P, ankle: P| {
