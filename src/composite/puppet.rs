@@ -218,9 +218,17 @@ pub(super) fn composite_on_grid(
         Some(u) => u.map(m, 0.0),
         None => m.to_vec(),
     };
-    // Where the target figure itself has body (not a hand's or foot's reach).
-    let core = match &up_grid {
-        Some(_) => up(&warp.core),
+    // Where the target figure has body: the skeleton's own (not a hand's or foot's reach),
+    // or hidden person within four cells on a pixel the photo's person covered (the old
+    // outline of a limb brought across the chest, between the chest it uncovered and itself).
+    let body = match &up_grid {
+        Some(_) => {
+            let near_hidden = super::max_filter(&hidden, gh, gw, 4);
+            let body: Vec<f32> = (0..gh * gw)
+                .map(|i| warp.core[i].max(near_hidden[i] * grid.matte[i]))
+                .collect();
+            up(&body)
+        }
         None => Vec::new(),
     };
     let flow = match &up_grid {
@@ -245,7 +253,7 @@ pub(super) fn composite_on_grid(
                 if *o > 0.0 {
                     let k = unsquashed(&flow, i % w, i / w);
                     if k < 1.0 && can_fill {
-                        let here = ((core[i] - 0.9) * 10.0).clamp(0.0, 1.0);
+                        let here = ((body[i] - 0.9) * 10.0).clamp(0.0, 1.0);
                         *hid = (*hid + *o * (1.0 - k) * here).min(1.0);
                     }
                     *o *= k;
