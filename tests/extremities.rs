@@ -114,10 +114,60 @@ fn mean(v: &[[f32; 3]]) -> [f32; 3] {
     [0, 1, 2].map(|c| v.iter().map(|p| p[c]).sum::<f32>() / n)
 }
 
-/// The figures of one arm, or why it does not qualify.
-struct ArmCheck {
+/// The figures of one hand or foot moved with its limb (see the module doc): `old_place`, the
+/// output's change where it was against its contrast with its surroundings; `new_place`, the
+/// gap left to its colour at its turned place; `stayed`, the share of its old place the
+/// output left as it was (within 8 of the photo's value: a piece of shoe left on the ground).
+struct Moved {
     old_place: f32,
     new_place: f32,
+    stayed: f32,
+}
+
+/// Renders `target` (the limb turned by `turn.1` about `turn.0`) and measures the extremity
+/// `pixels` against `surround`, the photo's mean colour around it off the person; `covered`
+/// says where the turned limb lies (not counted as the extremity's old place).
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    layers: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    cfg: &PuppetConfig,
+    pixels: &[P],
+    surround: [f32; 3],
+    turn: (P, f32),
+    covered: impl Fn(P) -> bool,
+    what: &str,
+) -> Result<Moved, String> {
+    let photo = &layers.photo;
+    let contrast = pixels
+        .iter()
+        .map(|&p| gap(rgb(photo, p).unwrap(), surround))
+        .sum::<f32>()
+        / pixels.len() as f32;
+    if contrast < 12.0 {
+        return Err(format!("{what}/surround contrast only {contrast:.1}"));
+    }
+    let out = composite_puppet(layers, source, target, cfg).map_err(|e| e.to_string())?;
+    let old: Vec<P> = pixels.iter().copied().filter(|&p| !covered(p)).collect();
+    if old.len() < 20 {
+        return Err(format!("the turned limb covers the old {what}"));
+    }
+    let differs = |p: P| gap(rgb(&out.image, p).unwrap(), rgb(photo, p).unwrap());
+    let change = old.iter().map(|&p| differs(p)).sum::<f32>() / old.len() as f32;
+    let stayed = old.iter().filter(|&&p| differs(p) < 8.0).count() as f32 / old.len() as f32;
+    let (mut now, mut before) = (0f32, 0f32);
+    for &p in pixels {
+        let q = rotate(p, turn.0, turn.1);
+        let colour = rgb(photo, p).unwrap();
+        now += gap(rgb(&out.image, q).unwrap(), colour);
+        before += gap(rgb(photo, q).unwrap(), colour);
+    }
+    Ok(Moved {
+        old_place: change / contrast,
+        new_place: now / before.max(1e-3),
+        stayed,
+    })
 }
 
 fn check_arm(
@@ -125,7 +175,7 @@ fn check_arm(
     source: &Pose,
     joints: [usize; 3],
     cfg: &PuppetConfig,
-) -> Result<ArmCheck, String> {
+) -> Result<Moved, String> {
     let photo = &layers.photo;
     let (w, h) = photo.dimensions();
     let at = |j: usize| source.get(j).map(|p| (p.x, p.y));
@@ -209,36 +259,17 @@ fn check_arm(
     if !hand.iter().all(|&p| inside(rotate(p, s, angle))) {
         return Err("the raised hand leaves the photo".into());
     }
-    let surround = mean(&ring);
-    let contrast = hand
-        .iter()
-        .map(|&p| gap(rgb(photo, p).unwrap(), surround))
-        .sum::<f32>()
-        / hand.len() as f32;
-    if contrast < 12.0 {
-        return Err(format!("hand/surround contrast only {contrast:.1}"));
-    }
-    let out = composite_puppet(layers, source, &target, cfg).map_err(|e| e.to_string())?;
-    let old: Vec<P> = hand.iter().copied().filter(|&p| !new_arm(p)).collect();
-    if old.len() < 20 {
-        return Err("the new arm covers the old hand".into());
-    }
-    let change = old
-        .iter()
-        .map(|&p| gap(rgb(&out.image, p).unwrap(), rgb(photo, p).unwrap()))
-        .sum::<f32>()
-        / old.len() as f32;
-    let (mut now, mut before) = (0f32, 0f32);
-    for &p in &hand {
-        let q = rotate(p, s, angle);
-        let colour = rgb(photo, p).unwrap();
-        now += gap(rgb(&out.image, q).unwrap(), colour);
-        before += gap(rgb(photo, q).unwrap(), colour);
-    }
-    Ok(ArmCheck {
-        old_place: change / contrast,
-        new_place: now / before.max(1e-3),
-    })
+    measure(
+        layers,
+        source,
+        &target,
+        cfg,
+        &hand,
+        mean(&ring),
+        (s, angle),
+        new_arm,
+        "hand",
+    )
 }
 
 #[test]
@@ -328,15 +359,6 @@ fn hands_go_with_their_forearms_on_real_photos() {
     assert!(failures.is_empty(), "hands left behind: {failures:?}");
 }
 
-/// The figures of one leg turned out about the hip: as [`ArmCheck`], for the foot, and
-/// `stayed`: the share of the old place's pixels the output left as they were (within 8 of
-/// the photo's value): a piece of shoe left on the ground.
-struct FootCheck {
-    old_place: f32,
-    new_place: f32,
-    stayed: f32,
-}
-
 /// Turns the leg `joints` (hip, knee, ankle) 18° outwards about the hip (away from the other
 /// ankle) and measures where its foot went. The foot: the matte's pixels past the ankle,
 /// within 0.45 torso lengths of it and nearer to it than to the other ankle.
@@ -346,7 +368,7 @@ fn check_foot(
     joints: [usize; 3],
     other_ankle: usize,
     cfg: &PuppetConfig,
-) -> Result<FootCheck, String> {
+) -> Result<Moved, String> {
     let photo = &layers.photo;
     let (w, h) = photo.dimensions();
     let at = |j: usize| source.get(j).map(|p| (p.x, p.y));
@@ -430,42 +452,17 @@ fn check_foot(
         .filter(|&p| layers.matte[p.1 as usize * w as usize + p.0 as usize] < 0.1)
         .map(|p| rgb(photo, p).unwrap())
         .collect();
-    let surround = mean(&ring);
-    let contrast = foot
-        .iter()
-        .map(|&p| gap(rgb(photo, p).unwrap(), surround))
-        .sum::<f32>()
-        / foot.len() as f32;
-    if contrast < 12.0 {
-        return Err(format!("foot/surround contrast only {contrast:.1}"));
-    }
-    let out = composite_puppet(layers, source, &target, cfg).map_err(|e| e.to_string())?;
-    let old: Vec<P> = foot.iter().copied().filter(|&p| !new_leg(p)).collect();
-    if old.len() < 20 {
-        return Err("the new leg covers the old foot".into());
-    }
-    let change = old
-        .iter()
-        .map(|&p| gap(rgb(&out.image, p).unwrap(), rgb(photo, p).unwrap()))
-        .sum::<f32>()
-        / old.len() as f32;
-    let (mut now, mut before) = (0f32, 0f32);
-    for &p in &foot {
-        let q = rotate(p, hip, angle);
-        let colour = rgb(photo, p).unwrap();
-        now += gap(rgb(&out.image, q).unwrap(), colour);
-        before += gap(rgb(photo, q).unwrap(), colour);
-    }
-    let stayed = old
-        .iter()
-        .filter(|&&p| gap(rgb(&out.image, p).unwrap(), rgb(photo, p).unwrap()) < 8.0)
-        .count() as f32
-        / old.len() as f32;
-    Ok(FootCheck {
-        old_place: change / contrast,
-        new_place: now / before.max(1e-3),
-        stayed,
-    })
+    measure(
+        layers,
+        source,
+        &target,
+        cfg,
+        &foot,
+        mean(&ring),
+        (hip, angle),
+        new_leg,
+        "foot",
+    )
 }
 
 /// Feet go with their shins: each leg of the full-body photos turned 18° outwards about the
