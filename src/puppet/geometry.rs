@@ -223,6 +223,16 @@ impl Shape {
         Shape::Polygon(hull)
     }
 
+    /// The smallest axis-aligned box holding the shape: `[x0, y0, x1, y1]`.
+    pub fn bounds(&self) -> Bounds {
+        let pts: &[P] = match self {
+            Shape::Point(a) => std::slice::from_ref(a),
+            Shape::Segment(a, b) => return Bounds::around(&[*a, *b]),
+            Shape::Polygon(v) => v,
+        };
+        Bounds::around(pts)
+    }
+
     /// Euclidean distance from `p` to the shape (0 inside a polygon).
     pub fn distance(&self, p: P) -> f64 {
         match self {
@@ -240,6 +250,56 @@ impl Shape {
                 }
             }
         }
+    }
+}
+
+/// An axis-aligned box, `[x0, y0, x1, y1]`; empty when `x0 > x1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Bounds(pub [f64; 4]);
+
+impl Bounds {
+    pub const EMPTY: Bounds = Bounds([
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ]);
+
+    fn around(pts: &[P]) -> Bounds {
+        pts.iter().fold(Bounds::EMPTY, |b, p| {
+            Bounds([
+                b.0[0].min(p[0]),
+                b.0[1].min(p[1]),
+                b.0[2].max(p[0]),
+                b.0[3].max(p[1]),
+            ])
+        })
+    }
+
+    /// Grown by `m` on every side.
+    pub fn grown(self, m: f64) -> Bounds {
+        let [x0, y0, x1, y1] = self.0;
+        Bounds([x0 - m, y0 - m, x1 + m, y1 + m])
+    }
+
+    pub fn union(self, o: Bounds) -> Bounds {
+        Bounds([
+            self.0[0].min(o.0[0]),
+            self.0[1].min(o.0[1]),
+            self.0[2].max(o.0[2]),
+            self.0[3].max(o.0[3]),
+        ])
+    }
+
+    /// Whether `p` lies strictly outside the box: then every point of the box is farther
+    /// than the box's margin from it.
+    pub fn excludes(self, p: P) -> bool {
+        p[0] < self.0[0] || p[0] > self.0[2] || p[1] < self.0[1] || p[1] > self.0[3]
+    }
+
+    /// Whether row `y` misses the box.
+    pub fn excludes_row(self, y: f64) -> bool {
+        y < self.0[1] || y > self.0[3]
     }
 }
 
@@ -284,5 +344,32 @@ mod tests {
                 assert!(norm(sub(got, want)) < 1e-9, "{got:?} vs {want:?}");
             }
         }
+    }
+
+    /// What the warp's and the ownership's early-outs rest on: a point outside a shape's box
+    /// grown by `m` is farther than `m` from the shape.
+    #[test]
+    fn a_point_outside_the_grown_box_is_farther_than_the_margin() {
+        let shapes = [
+            Shape::Point([10.0, 20.0]),
+            Shape::Segment([0.0, 0.0], [30.0, 12.0]),
+            Shape::hull(&[[0.0, 0.0], [20.0, 0.0], [25.0, 18.0], [3.0, 22.0]]),
+        ];
+        let mut rng = crate::util::rng::SplitMix64::new(5);
+        for shape in &shapes {
+            let b = shape.bounds().grown(7.5);
+            let (mut outside, mut inside) = (0, 0);
+            for _ in 0..2000 {
+                let p = [rng.next_u64(), rng.next_u64()].map(|v| (v % 8000) as f64 / 100.0 - 20.0);
+                if b.excludes(p) {
+                    outside += 1;
+                    assert!(shape.distance(p) > 7.5, "{p:?} {shape:?}");
+                } else {
+                    inside += 1;
+                }
+            }
+            assert!(outside > 100 && inside > 20, "{outside} {inside}");
+        }
+        assert!(Bounds::EMPTY.excludes([0.0, 0.0]) && Bounds::EMPTY.excludes_row(0.0));
     }
 }

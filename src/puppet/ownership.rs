@@ -9,7 +9,7 @@
 //! skirt beyond the bones); if it is far from `q`, the part has moved away and `x` is vacated.
 //! A part's mirror twin (the other thigh) may claim the point too where both cover it.
 
-use super::geometry::{norm, smoothstep, sub};
+use super::geometry::{norm, smoothstep, sub, Bounds};
 use super::{parts, PuppetConfig, PuppetWarp};
 use crate::imaging::FlowField;
 use crate::pose::Pose;
@@ -32,12 +32,20 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
     }
     let two_tau2 = 2.0 * cfg.softness * cfg.softness;
     let twins = parts::mirror_twins(&rig.parts);
+    // Past this box a source point is beyond `UNATTACHED` radii of every part.
+    let attached = rig.parts.iter().fold(Bounds::EMPTY, |b, p| {
+        b.union(p.shape_s.bounds().grown(UNATTACHED * p.radius_s))
+    });
     let mut out = vec![0f32; height * width];
     out.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
         for (x, o) in row.iter_mut().enumerate() {
             let (dx, dy) = warp.flow.get(x, y);
             let p = [x as f64, y as f64];
             let q = [p[0] + dx as f64, p[1] + dy as f64];
+            if attached.excludes(q) {
+                *o = 1.0;
+                continue;
+            }
             // The source owner of q: the highest weight as the warp weighs parts, in the source.
             let (mut owner, mut best, mut nearest) = (0, f64::NEG_INFINITY, f64::INFINITY);
             for (k, part) in rig.parts.iter().enumerate() {
