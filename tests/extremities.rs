@@ -1,8 +1,8 @@
 //! Hands go with their forearms and feet with their shins (issue 28). One file for the three
 //! checks (a raised arm, a leg turned out, a jumping jack): they share how an extremity is
-//! found and measured. Hands: on real photos,
-//! an arm raised 50° about the shoulder through the default pipeline must take its hand along. COCO-18 stops at the wrist,
-//! so nothing in the skeleton names the hand: the check finds it as the matte's pixels in a disc
+//! found and measured. Hands: on real photos, an arm raised 50° about the shoulder through the
+//! default pipeline must take its hand along. COCO-18 stops at the wrist, so nothing in the
+//! skeleton names the hand: the check finds it as the matte's pixels in a disc
 //! beyond the wrist, along the forearm.
 //!
 //! The arm turns 50° about the shoulder, lifting the hand (lowering it where a lifted hand would
