@@ -72,7 +72,8 @@ fn a_texture_goes_on_through_the_hole() {
 }
 
 /// A horizon through the hole: light sky above row 120, dark ground below, both grainy. Every
-/// column of the fill changes from sky to ground within 3 px of the true row.
+/// column of the fill changes from sky to ground within 2 px of the true row (issue 28's bound;
+/// measured: 0 px).
 #[test]
 fn a_straight_boundary_stays_straight_through_the_hole() {
     const ROW: u32 = 120;
@@ -90,7 +91,7 @@ fn a_straight_boundary_stays_straight_through_the_hole() {
         worst = worst.max((edge - ROW as i64).abs());
     }
     assert!(
-        worst <= 3,
+        worst <= 2,
         "the horizon moved by up to {worst} px in the hole"
     );
 }
