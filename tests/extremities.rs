@@ -26,8 +26,8 @@ use image::RgbImage;
 use marionette::composite::{build_layers, composite_puppet, plate_layers, PhotoLayers};
 use marionette::detect::PoseDetector;
 use marionette::pose::skeleton::{
-    L_ANKLE, L_ELBOW, L_HIP, L_KNEE, L_SHOULDER, L_WRIST, NECK, R_ANKLE, R_ELBOW, R_HIP, R_KNEE,
-    R_SHOULDER, R_WRIST,
+    L_ANKLE, L_ELBOW, L_EYE, L_HIP, L_KNEE, L_SHOULDER, L_WRIST, NECK, NOSE, R_ANKLE, R_ELBOW,
+    R_EYE, R_HIP, R_KNEE, R_SHOULDER, R_WRIST,
 };
 use marionette::pose::{read_openpose, Joint, Pose, NUM_JOINTS};
 use marionette::puppet::{Extremities, PuppetConfig};
@@ -611,10 +611,38 @@ fn no_foot_is_left_behind_in_a_jumping_jack() {
                 (knee, ankle, pixels)
             })
             .collect();
-    let (mut measured, mut worst) = (0, 0f32);
+    let (mut measured, mut worst, mut worst_area) = (0, 0f32, 0f32);
     for (f, rig) in frames.iter().enumerate() {
         let target = rig.to_pose();
         let out = composite_puppet(&layers, &source, &target, &cfg).unwrap();
+        // Head and torso keep their shape: the warp's area ratio at their middles (the mean of
+        // their joints) stays within 10 % of 1 (the retargeted bones keep the person's lengths).
+        let warp = marionette::puppet::puppet_warp(&source, &target, h as usize, w as usize, &cfg);
+        for joints in [
+            &[NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP][..],
+            &[NOSE, R_EYE, L_EYE][..],
+        ] {
+            let pts: Vec<P> = joints
+                .iter()
+                .filter_map(|&j| target.get(j))
+                .map(|p| (p.x, p.y))
+                .collect();
+            let n = pts.len() as f32;
+            let (cx, cy) = (
+                pts.iter().map(|p| p.0).sum::<f32>() / n,
+                pts.iter().map(|p| p.1).sum::<f32>() / n,
+            );
+            let ratio = warp
+                .flow
+                .area_ratio(cx.round() as usize, cy.round() as usize);
+            worst_area = worst_area.max((ratio - 1.0).abs());
+            assert!(
+                (ratio - 1.0).abs() <= 0.1,
+                "frame {f}: the {} changes its area by {:.0} %",
+                if joints.len() == 3 { "head" } else { "torso" },
+                100.0 * (ratio - 1.0)
+            );
+        }
         for (knee, ankle, foot) in &feet {
             let (k, a) = (at(&source, *knee), at(&source, *ankle));
             let (Some(k2), Some(a2)) = (target.get(*knee), target.get(*ankle)) else {
@@ -655,9 +683,11 @@ fn no_foot_is_left_behind_in_a_jumping_jack() {
         }
     }
     println!(
-        "{measured} feet measured over {} frames; at most {:.1} % of an old foot stayed",
+        "{measured} feet measured over {} frames; at most {:.1} % of an old foot stayed; head \
+         and torso area within {:.1} % of the photo's",
         frames.len(),
-        100.0 * worst
+        100.0 * worst,
+        100.0 * worst_area
     );
     assert!(
         measured >= 10,

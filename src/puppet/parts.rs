@@ -224,6 +224,13 @@ pub(crate) fn build(
         }
         let (pt, ps) = (pts(&tgt, &joints), pts(&src, &joints));
         let prior = similarity_linear(&pt, &ps).unwrap_or(global);
+        // The head's area is held to the body's scale, not to its own joints': the eyes' and
+        // ears' spacing changes as a face turns (and a driver's frontal face retargeted onto a
+        // three-quarter one), which scaled the head by a fifth in a jumping jack.
+        let area_ref = match region {
+            Region::Head => [[ratio, 0.0], [0.0, ratio]],
+            _ => prior,
+        };
         let xf = area_limited(
             regularised_affine(
                 &pt,
@@ -231,7 +238,7 @@ pub(crate) fn build(
                 prior,
                 cfg.affine_regularization * scale_t * scale_t,
             ),
-            prior,
+            area_ref,
             centroid(&pt),
             cfg.max_area_change,
         );
