@@ -38,14 +38,15 @@ const MIN_AREA: f64 = 0.06;
 const MIN_OFFSET: f64 = 0.12;
 
 /// Per terminal joint (indexed by joint), the extremity's far end relative to the joint, in
-/// units of the source's body scale; `None`: not measured (the skeleton's guess is used).
+/// pixels of the frame it was measured in (the compositor measures on the frame it warps);
+/// `None`: not measured (the skeleton's guess is used).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Extremities {
     tips: [Option<[f64; 2]>; NUM_JOINTS],
 }
 
 impl Extremities {
-    /// The extremity of terminal joint `j`, relative to it, × the body scale.
+    /// The extremity of terminal joint `j`, relative to it, in pixels.
     pub(crate) fn tip(&self, j: usize) -> Option<P> {
         self.tips.get(j).copied().flatten()
     }
@@ -129,7 +130,7 @@ impl Extremities {
             let mut along: Vec<f64> = pts.iter().map(|d| dot(*d, axis)).collect();
             along.sort_by(f64::total_cmp);
             let far = along[((along.len() - 1) as f64 * 0.95) as usize].max(m);
-            out.tips[joint] = Some([axis[0] * far / scale, axis[1] * far / scale]);
+            out.tips[joint] = Some([axis[0] * far, axis[1] * far]);
         }
         out
     }
@@ -177,9 +178,8 @@ mod tests {
                 || ((95.0..=145.0).contains(&x) && (296.0..=310.0).contains(&y))
         });
         let ex = Extremities::from_matte(&pose, &alpha, h, w);
-        let scale = 100.0;
         let tip = ex.tip(R_ANKLE).expect("the shoe is measured");
-        let (tx, ty) = (100.0 + tip[0] * scale, 300.0 + tip[1] * scale);
+        let (tx, ty) = (100.0 + tip[0], 300.0 + tip[1]);
         assert!((138.0..=148.0).contains(&tx), "tip x {tx}");
         assert!((295.0..=312.0).contains(&ty), "tip y {ty}");
         // No matte past the other joints: nothing measured there.

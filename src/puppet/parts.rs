@@ -336,15 +336,15 @@ pub(crate) fn build(
         let Some(xf) = Affine::bone(at, bt, as_, bs, ratio) else {
             continue;
         };
-        // Where the photo's matte showed the hand or foot, its measured axis, turned with
-        // the bone and scaled with the body (target) or as measured (source).
+        // Where the photo's matte showed the hand or foot, its measured axis: as measured in
+        // the source, turned with the bone and scaled with the body in the target.
         let measured = cfg.extremities.as_ref().and_then(|x| x.tip(b)).map(|v| {
             let turn = angle(sub(bt, at)) - angle(sub(bs, as_));
-            let (c, s) = (turn.cos(), turn.sin());
+            let (c, s) = (turn.cos() / ratio, turn.sin() / ratio);
             let v_t = [c * v[0] - s * v[1], s * v[0] + c * v[1]];
             (
-                [bt[0] + v_t[0] * scale_t, bt[1] + v_t[1] * scale_t],
-                [bs[0] + v[0] * scale_s, bs[1] + v[1] * scale_s],
+                [bt[0] + v_t[0], bt[1] + v_t[1]],
+                [bs[0] + v[0], bs[1] + v[1]],
             )
         });
         // The hand is the forearm's: its shape reaches past the wrist (the map already does),
