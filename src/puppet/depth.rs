@@ -24,7 +24,7 @@
 //!    everything the heuristic places (torso, head, the other limbs), or behind the torso. The
 //!    source depths stay the heuristic's: how the photo is layered is a fact of the photo.
 
-use super::geometry::norm;
+use super::geometry::{norm, xy};
 use crate::pose::skeleton::*;
 use crate::pose::Pose;
 use serde::{Deserialize, Serialize};
@@ -197,10 +197,6 @@ pub(crate) struct Orientation {
     /// `+1` the person's right side is nearer the camera, `−1` the left, `0` unknown.
     pub near: f64,
     pub profile: bool,
-}
-
-fn xy(pose: &Pose, j: usize) -> Option<[f64; 2]> {
-    pose.get(j).map(|p| [p.x as f64, p.y as f64])
 }
 
 pub(crate) fn orientation(pose: &Pose, scale: f64) -> Orientation {

@@ -8,8 +8,9 @@
 //! shows the extremity: the person's pixels just past the terminal joint that no other part
 //! of the body claims. Their mean direction and reach give the hand's or foot's axis.
 
-use super::geometry::{dot, norm, sub, P};
-use super::{parts, PuppetConfig};
+use super::geometry::{dot, norm, sub, xy, P};
+use super::parts;
+use super::PuppetConfig;
 use crate::pose::skeleton::*;
 use crate::pose::{Pose, NUM_JOINTS};
 
@@ -49,11 +50,6 @@ impl Extremities {
     /// The extremity of terminal joint `j`, relative to it, in pixels.
     pub(crate) fn tip(&self, j: usize) -> Option<P> {
         self.tips.get(j).copied().flatten()
-    }
-
-    /// Whether any extremity was measured.
-    pub fn any(&self) -> bool {
-        self.tips.iter().any(Option::is_some)
     }
 
     /// Measures the hands and feet of the person whose skeleton is `pose` from their matte
@@ -136,10 +132,6 @@ impl Extremities {
     }
 }
 
-fn xy(pose: &Pose, j: usize) -> Option<P> {
-    pose.get(j).map(|p| [p.x as f64, p.y as f64])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +192,9 @@ mod tests {
             Extremities::default()
         );
         // A matte of the wrong size measures nothing (and does not panic).
-        assert!(!Extremities::from_matte(&pose, &alpha[1..], h, w).any());
+        assert_eq!(
+            Extremities::from_matte(&pose, &alpha[1..], h, w),
+            Extremities::default()
+        );
     }
 }

@@ -267,12 +267,7 @@ impl Bounds {
 
     fn around(pts: &[P]) -> Bounds {
         pts.iter().fold(Bounds::EMPTY, |b, p| {
-            Bounds([
-                b.0[0].min(p[0]),
-                b.0[1].min(p[1]),
-                b.0[2].max(p[0]),
-                b.0[3].max(p[1]),
-            ])
+            b.union(Bounds([p[0], p[1], p[0], p[1]]))
         })
     }
 
@@ -301,6 +296,11 @@ impl Bounds {
     pub fn excludes_row(self, y: f64) -> bool {
         y < self.0[1] || y > self.0[3]
     }
+}
+
+/// Joint `j` of `pose` as a point, if present.
+pub(crate) fn xy(pose: &crate::pose::Pose, j: usize) -> Option<P> {
+    pose.get(j).map(|p| [p.x as f64, p.y as f64])
 }
 
 /// `0` below `e0`, `1` above `e1`, the cubic `3t² − 2t³` between.

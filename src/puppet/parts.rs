@@ -3,7 +3,7 @@
 
 use super::depth::{depth, orientation, Region};
 use super::geometry::{
-    centroid, norm, regularised_affine, similarity_linear, sub, Affine, Shape, P,
+    centroid, norm, regularised_affine, similarity_linear, sub, xy, Affine, Shape, P,
 };
 use super::PuppetConfig;
 use crate::pose::skeleton::*;
@@ -63,10 +63,6 @@ pub(crate) struct Rig {
 
 fn angle(d: P) -> f64 {
     d[1].atan2(d[0])
-}
-
-fn xy(pose: &Pose, j: usize) -> Option<P> {
-    pose.get(j).map(|p| [p.x as f64, p.y as f64])
 }
 
 /// The pose keeping only the joints `keep` marks.
