@@ -91,6 +91,17 @@ fn rotate(p: P, about: P, angle: f32) -> P {
     (about.0 + c * dx - s * dy, about.1 + s * dx + c * dy)
 }
 
+/// `source` with `joints` turned by `angle` about `pivot`.
+fn turned(source: &Pose, joints: &[usize], pivot: P, angle: f32) -> Pose {
+    let mut target = source.clone();
+    for &j in joints {
+        let p = source.get(j).unwrap();
+        let q = rotate((p.x, p.y), pivot, angle);
+        target.set(j, Some(Joint::new(q.0, q.1, p.confidence)));
+    }
+    target
+}
+
 fn dist(a: P, b: P) -> f32 {
     (a.0 - b.0).hypot(a.1 - b.1)
 }
@@ -199,12 +210,7 @@ fn check_arm(
     let Some(angle) = turns.into_iter().find(|&a| fits(a)) else {
         return Err("the turned hand leaves the photo".into());
     };
-    let mut target = source.clone();
-    for j in [joints[1], joints[2]] {
-        let p = source.get(j).unwrap();
-        let q = rotate((p.x, p.y), s, angle);
-        target.set(j, Some(Joint::new(q.0, q.1, p.confidence)));
-    }
+    let target = turned(source, &joints[1..], s, angle);
     let (e2, w2) = (rotate(e, s, angle), rotate(wr, s, angle));
     let new_centre = rotate(centre, s, angle);
     let new_arm = |p: P| {
@@ -361,6 +367,54 @@ fn hands_go_with_their_forearms_on_real_photos() {
     assert!(failures.is_empty(), "hands left behind: {failures:?}");
 }
 
+/// Whether a pixel of a `w`×`h` photo lies within 3 px of one of `points` (a moved foot, whose
+/// pixels no longer count as its old place).
+fn near(points: impl Iterator<Item = P>, w: u32, h: u32) -> impl Fn(P) -> bool {
+    let mut mask = vec![false; (w * h) as usize];
+    for q in points {
+        for dy in -3i32..=3 {
+            for dx in -3i32..=3 {
+                let c = (q.0.round() + dx as f32, q.1.round() + dy as f32);
+                let inside = c.0 >= 0.0 && c.1 >= 0.0 && c.0 < w as f32 && c.1 < h as f32;
+                if inside && dist(c, q) < 3.0 {
+                    mask[c.1 as usize * w as usize + c.0 as usize] = true;
+                }
+            }
+        }
+    }
+    move |p: P| {
+        let (x, y) = (p.0.round(), p.1.round());
+        x >= 0.0
+            && y >= 0.0
+            && x < w as f32
+            && y < h as f32
+            && mask[y as usize * w as usize + x as usize]
+    }
+}
+
+/// The foot past `ankle` (shin from `knee`): the matte's pixels past the ankle along the shin,
+/// within 0.45 torso lengths (`scale`) of it and nearer to it than to the `other` ankle.
+fn foot_pixels(layers: &PhotoLayers, knee: P, ankle: P, other: P, scale: f32) -> Vec<P> {
+    let (w, h) = layers.photo.dimensions();
+    let shin = (ankle.0 - knee.0, ankle.1 - knee.1);
+    let r = (0.45 * scale).ceil() as i32;
+    (-r..=r)
+        .flat_map(|dy| {
+            (-r..=r).map(move |dx| (ankle.0.round() + dx as f32, ankle.1.round() + dy as f32))
+        })
+        .filter(|&p| {
+            p.0 >= 0.0
+                && p.1 >= 0.0
+                && p.0 < w as f32
+                && p.1 < h as f32
+                && (p.0 - ankle.0) * shin.0 + (p.1 - ankle.1) * shin.1 >= 0.0
+                && dist(p, ankle) <= 0.45 * scale
+                && dist(p, ankle) < dist(p, other)
+                && layers.matte[p.1 as usize * w as usize + p.0 as usize] > 0.5
+        })
+        .collect()
+}
+
 /// Turns the leg `joints` (hip, knee, ankle) 18° outwards about the hip (away from the other
 /// ankle) and measures where its foot went. The foot: the matte's pixels past the ankle,
 /// within 0.45 torso lengths of it and nearer to it than to the other ankle.
@@ -388,24 +442,9 @@ fn check_foot(
     if dist(ankle, other) < 0.35 * scale {
         return Err("the feet touch".into());
     }
-    let shin = (ankle.0 - knee.0, ankle.1 - knee.1);
     let inside = |p: P| p.0 >= 0.0 && p.1 >= 0.0 && p.0 < w as f32 && p.1 < h as f32;
     let r = (0.45 * scale).ceil() as i32;
-    let mut foot = Vec::new();
-    for dy in -r..=r {
-        for dx in -r..=r {
-            let p = (ankle.0.round() + dx as f32, ankle.1.round() + dy as f32);
-            let past = (p.0 - ankle.0) * shin.0 + (p.1 - ankle.1) * shin.1 >= 0.0;
-            if inside(p)
-                && past
-                && dist(p, ankle) <= 0.45 * scale
-                && dist(p, ankle) < dist(p, other)
-                && layers.matte[p.1 as usize * w as usize + p.0 as usize] > 0.5
-            {
-                foot.push(p);
-            }
-        }
-    }
+    let foot = foot_pixels(layers, knee, ankle, other, scale);
     if foot.len() < 30 {
         return Err(format!("{} foot pixels", foot.len()));
     }
@@ -421,30 +460,14 @@ fn check_foot(
     if !foot.iter().all(|&p| inside(rotate(p, hip, angle))) {
         return Err("the turned foot leaves the photo".into());
     }
-    let mut target = source.clone();
-    for j in [joints[1], joints[2]] {
-        let p = source.get(j).unwrap();
-        let q = rotate((p.x, p.y), hip, angle);
-        target.set(j, Some(Joint::new(q.0, q.1, p.confidence)));
-    }
+    let target = turned(source, &joints[1..], hip, angle);
     let (knee2, ankle2) = (rotate(knee, hip, angle), rotate(ankle, hip, angle));
-    // Where the turned leg is: its bones' width and the foot's pixels turned (grown 3 px).
-    let mut new_foot = vec![false; (w * h) as usize];
-    for &p in &foot {
-        let q = rotate(p, hip, angle);
-        for dy in -3..=3 {
-            for dx in -3..=3 {
-                let c = (q.0.round() + dx as f32, q.1.round() + dy as f32);
-                if inside(c) {
-                    new_foot[c.1 as usize * w as usize + c.0 as usize] = true;
-                }
-            }
-        }
-    }
+    // Where the turned leg is: its bones' width and the foot's pixels turned.
+    let new_foot = near(foot.iter().map(|&p| rotate(p, hip, angle)), w, h);
     let new_leg = |p: P| {
         segment_distance(p, hip, knee2) < 0.2 * scale
             || segment_distance(p, knee2, ankle2) < 0.15 * scale
-            || new_foot[p.1 as usize * w as usize + p.0 as usize]
+            || new_foot(p)
     };
     // The surround: the photo's mean colour off the person in a ring around the foot.
     let ring: Vec<[f32; 3]> = (-2 * r..=2 * r)
@@ -587,28 +610,13 @@ fn no_foot_is_left_behind_in_a_jumping_jack() {
     };
     let at = |pose: &Pose, j: usize| pose.get(j).map(|p| (p.x, p.y)).unwrap();
     let scale = dist(at(&source, NECK), at(&source, R_HIP));
-    let inside = |p: P| p.0 >= 0.0 && p.1 >= 0.0 && p.0 < w as f32 && p.1 < h as f32;
     // Each foot: its pixels (as `check_foot` finds them) and its shin.
     let feet: Vec<(usize, usize, Vec<P>)> =
         [(R_KNEE, R_ANKLE, L_ANKLE), (L_KNEE, L_ANKLE, R_ANKLE)]
             .into_iter()
             .map(|(knee, ankle, other)| {
                 let (k, a, o) = (at(&source, knee), at(&source, ankle), at(&source, other));
-                let shin = (a.0 - k.0, a.1 - k.1);
-                let r = (0.45 * scale).ceil() as i32;
-                let pixels = (-r..=r)
-                    .flat_map(|dy| {
-                        (-r..=r).map(move |dx| (a.0.round() + dx as f32, a.1.round() + dy as f32))
-                    })
-                    .filter(|&p| {
-                        inside(p)
-                            && (p.0 - a.0) * shin.0 + (p.1 - a.1) * shin.1 >= 0.0
-                            && dist(p, a) <= 0.45 * scale
-                            && dist(p, a) < dist(p, o)
-                            && layers.matte[p.1 as usize * w as usize + p.0 as usize] > 0.5
-                    })
-                    .collect();
-                (knee, ankle, pixels)
+                (knee, ankle, foot_pixels(&layers, k, a, o, scale))
             })
             .collect();
     let (mut measured, mut worst, mut worst_area) = (0, 0f32, 0f32);
@@ -659,11 +667,8 @@ fn no_foot_is_left_behind_in_a_jumping_jack() {
                 let q = rotate((k.0 + s * (p.0 - k.0), k.1 + s * (p.1 - k.1)), k, turn);
                 (q.0 + k2.0 - k.0, q.1 + k2.1 - k.1)
             };
-            let carried: Vec<P> = foot.iter().map(|&p| carry(p)).collect();
-            let covered = |p: P| {
-                segment_distance(p, k2, a2) < 0.15 * scale
-                    || carried.iter().any(|&q| dist(p, q) < 3.0)
-            };
+            let carried = near(foot.iter().map(|&p| carry(p)), w, h);
+            let covered = |p: P| segment_distance(p, k2, a2) < 0.15 * scale || carried(p);
             let old: Vec<P> = foot.iter().copied().filter(|&p| !covered(p)).collect();
             if old.len() < 20 {
                 continue;
