@@ -132,24 +132,11 @@ impl Matte {
             person[i] = true;
         }
         while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            let mut visit = |j: usize| {
+            for j in super::neighbours4(i, w, h) {
                 if !person[j] && core(j) {
                     person[j] = true;
                     stack.push(j);
                 }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
             }
         }
         let dist = chamfer_distance(&person, w, h);

@@ -24,6 +24,21 @@ use candle_core::{Device, Result, Tensor};
 use image::{GrayImage, RgbImage};
 use std::path::Path;
 
+/// The 4-neighbours of pixel `i` of a row-major `w`×`h` grid that lie inside it, in the order
+/// left, right, up, down (callers summing over them get the same float sums every time).
+#[inline]
+pub(crate) fn neighbours4(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (i % w, i / w);
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < w).then(|| i + 1),
+        (y > 0).then(|| i - w),
+        (y + 1 < h).then(|| i + w),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// `0` below `e0`, `1` above `e1`, the cubic `3t² − 2t³` between.
 pub(crate) fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
     let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);

@@ -59,24 +59,11 @@ pub(super) fn relax(level: &mut Level, sweeps: usize) {
                 .par_iter()
                 .with_min_len(4096)
                 .map(|&i| {
-                    let (x, y) = (i % w, i / w);
                     let mut acc = [0f32; 3];
                     let mut n = 0f32;
-                    let mut add = |j: usize| {
+                    for j in crate::imaging::neighbours4(i, w, h) {
                         (0..3).for_each(|k| acc[k] += px[3 * j + k]);
                         n += 1.0;
-                    };
-                    if x > 0 {
-                        add(i - 1);
-                    }
-                    if x + 1 < w {
-                        add(i + 1);
-                    }
-                    if y > 0 {
-                        add(i - w);
-                    }
-                    if y + 1 < h {
-                        add(i + w);
                     }
                     let old = [px[3 * i], px[3 * i + 1], px[3 * i + 2]];
                     if n == 0.0 {
