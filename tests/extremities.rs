@@ -35,6 +35,14 @@ use marionette::synth::{render_scene, SynthConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// The pose detector (for the matte), or `None` after printing `SKIPPED test` without its
+/// models.
+fn detector(test: &str) -> Option<PoseDetector> {
+    PoseDetector::load_default()
+        .map_err(|e| eprintln!("SKIPPED {test}: {e:#}"))
+        .ok()
+}
+
 fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -282,12 +290,8 @@ fn check_arm(
 
 #[test]
 fn hands_go_with_their_forearms_on_real_photos() {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED hands_go_with_their_forearms_on_real_photos: {e:#}");
-            return;
-        }
+    let Some(detector) = detector("hands_go_with_their_forearms_on_real_photos") else {
+        return;
     };
     let cfg = PuppetConfig::default();
     let mut checked = 0;
@@ -497,12 +501,8 @@ fn check_foot(
 /// only) at least one foot must stay more behind, or the check tells nothing.
 #[test]
 fn feet_go_with_their_shins() {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED feet_go_with_their_shins: {e:#}");
-            return;
-        }
+    let Some(detector) = detector("feet_go_with_their_shins") else {
+        return;
     };
     let cfg = PuppetConfig::default();
     let guessed = PuppetConfig {
@@ -584,12 +584,8 @@ fn feet_go_with_their_shins() {
 /// cannot be told from the coat, and are not measured.
 #[test]
 fn no_foot_is_left_behind_in_a_jumping_jack() {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED no_foot_is_left_behind_in_a_jumping_jack: {e:#}");
-            return;
-        }
+    let Some(detector) = detector("no_foot_is_left_behind_in_a_jumping_jack") else {
+        return;
     };
     let Some((_, photo, source)) = photos().into_iter().find(|(n, _, _)| n == "bus") else {
         println!("SKIPPED no_foot_is_left_behind_in_a_jumping_jack: no bus photo here");
