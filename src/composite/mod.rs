@@ -250,6 +250,7 @@ pub(crate) fn composite_window(
         }
     });
     let moved: Vec<f32> = (0..h * w)
+        .into_par_iter()
         .map(|i| {
             if person[i] == 0.0 {
                 return 0.0;
@@ -260,6 +261,7 @@ pub(crate) fn composite_window(
         .collect();
     // Where the source person was and the target person is not; grown over the soft edge.
     let left: Vec<f32> = (0..h * w)
+        .into_par_iter()
         .map(|i| (layers.matte[at(i % w, i / w)] - person[i]).max(0.0))
         .collect();
     // Grown as far as the plate's hole reaches past the matte, and steeply: a limb's faint
@@ -388,26 +390,61 @@ pub(crate) fn sample_map(map: &[f32], h: usize, w: usize, x: f32, y: f32) -> f32
     top * (1.0 - ay) + bottom * ay
 }
 
-/// Maximum over a (2r+1)² square, separably (rows, then columns).
+/// Maximum over a (2r+1)² square (border-clipped; never below 0), separably: rows, then the
+/// transposed rows. Each line takes a constant number of comparisons per pixel whatever `r`
+/// (van Herk / Gil–Werman), where a direct scan takes 2r + 1: the vacated region of a
+/// megapixel photo is grown by 10 pixels at every edit. (imageproc's dilation is for u8.)
 fn max_filter(map: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
     if r == 0 {
         return map.to_vec();
     }
-    let mut rows = vec![0f32; h * w];
-    rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-        let src = &map[y * w..(y + 1) * w];
-        for (x, o) in out.iter_mut().enumerate() {
-            let (a, b) = (x.saturating_sub(r), (x + r).min(w - 1));
-            *o = src[a..=b].iter().copied().fold(0.0, f32::max);
-        }
-    });
-    let mut out = vec![0f32; h * w];
-    out.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
-        let (a, b) = (y.saturating_sub(r), (y + r).min(h - 1));
-        for yy in a..=b {
-            for (v, s) in o.iter_mut().zip(&rows[yy * w..(yy + 1) * w]) {
-                *v = v.max(*s);
+    let rows = running_max_rows(map, w, r);
+    let cols = running_max_rows(&transpose(&rows, h, w), h, r);
+    transpose(&cols, w, h)
+}
+
+/// Each row (of `w` values) of `map` replaced by its running maximum over [x − r, x + r].
+fn running_max_rows(map: &[f32], w: usize, r: usize) -> Vec<f32> {
+    let k = 2 * r + 1;
+    let mut out = vec![0f32; map.len()];
+    out.par_chunks_mut(w).zip(map.par_chunks(w)).for_each_init(
+        || (Vec::new(), Vec::new()),
+        |(prefix, suffix), (out, src)| {
+            // The row padded with r zeros each side: every window is then k long and spans at
+            // most two blocks of k; it is the suffix maximum of the first block's part and the
+            // prefix maximum of the second's.
+            let n = w + 2 * r;
+            let at = |i: usize| if i < r || i >= r + w { 0.0 } else { src[i - r] };
+            prefix.clear();
+            prefix.extend((0..n).scan(0f32, |m, i| {
+                *m = if i % k == 0 { at(i) } else { m.max(at(i)) };
+                Some(*m)
+            }));
+            suffix.clear();
+            suffix.resize(n, 0.0);
+            let mut m = 0f32;
+            for i in (0..n).rev() {
+                m = if i % k == k - 1 || i == n - 1 {
+                    at(i)
+                } else {
+                    m.max(at(i))
+                };
+                suffix[i] = m;
             }
+            for (x, o) in out.iter_mut().enumerate() {
+                *o = suffix[x].max(prefix[x + 2 * r]).max(0.0);
+            }
+        },
+    );
+    out
+}
+
+/// The `h × w` row-major `map` as `w × h`.
+fn transpose(map: &[f32], h: usize, w: usize) -> Vec<f32> {
+    let mut out = vec![0f32; map.len()];
+    out.par_chunks_mut(h).enumerate().for_each(|(x, col)| {
+        for (y, o) in col.iter_mut().enumerate() {
+            *o = map[y * w + x];
         }
     });
     out

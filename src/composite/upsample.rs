@@ -160,18 +160,20 @@ impl Upsampler {
     pub fn image(&self, img: &RgbImage) -> RgbImage {
         let plane = self.grid_w * self.grid_h;
         assert_eq!(img.len(), 3 * plane, "image size");
-        let mut data = vec![0f32; 3 * plane];
-        for (i, px) in img.pixels().enumerate() {
-            for c in 0..3 {
-                data[c * plane + i] = px[c] as f32;
-            }
-        }
+        let raw = img.as_raw();
+        let data: Vec<f32> = (0..3)
+            .flat_map(|c| (0..plane).map(move |i| raw[3 * i + c] as f32))
+            .collect();
         let p = self.planes(&data, &[1.0; 3], 0.0);
         let (w, h) = (self.xs.len(), self.ys.len());
         let mut out = RgbImage::new(w as u32, h as u32);
-        for (i, px) in out.pixels_mut().enumerate() {
-            px.0 = [0, 1, 2].map(|c| p[c][i].round().clamp(0.0, 255.0) as u8);
-        }
+        out.par_chunks_mut(3 * w).enumerate().for_each(|(y, row)| {
+            for (x, px) in row.chunks_exact_mut(3).enumerate() {
+                for (c, v) in px.iter_mut().enumerate() {
+                    *v = p[c][y * w + x].round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        });
         out
     }
 }
