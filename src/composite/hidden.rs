@@ -22,7 +22,7 @@
 
 use super::{sample_map, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
-use crate::imaging::inpaint::{fill_diffusion, fill_patchmatch, PatchMatchParams};
+use crate::imaging::inpaint::{fill_diffusion, fill_patchmatch_wanted, PatchMatchParams};
 use crate::imaging::FlowField;
 use crate::puppet::PuppetWarp;
 use anyhow::{anyhow, Result};
@@ -378,7 +378,7 @@ fn textured_around(
     needed: impl Fn(usize) -> bool,
 ) -> Option<RgbImage> {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let [x0, y0, x1, y1] = box_around(w, h, needed)?;
+    let [x0, y0, x1, y1] = box_around(w, h, &needed)?;
     let (cw, ch) = ((x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32);
     let crop = image::imageops::crop_imm(image, x0 as u32, y0 as u32, cw, ch).to_image();
     let crop_hole = image::imageops::crop_imm(hole, x0 as u32, y0 as u32, cw, ch).to_image();
@@ -386,7 +386,11 @@ fn textured_around(
     if known < MIN_TEXTURE_SOURCE {
         return None;
     }
-    let filled = fill_patchmatch(&crop, &crop_hole, &TEXTURE_FILL, &|| false).ok()?;
+    let wanted = GrayImage::from_fn(cw, ch, |x, y| {
+        let i = (y0 + y as usize) * w + x0 + x as usize;
+        Luma([if needed(i) { 255 } else { 0 }])
+    });
+    let filled = fill_patchmatch_wanted(&crop, &crop_hole, &wanted, &TEXTURE_FILL).ok()?;
     let mut out = image.clone();
     image::imageops::replace(&mut out, &filled, x0 as i64, y0 as i64);
     Some(out)

@@ -153,6 +153,41 @@ pub fn fill_patchmatch(
     Ok(write_hole(image, &levels[0]))
 }
 
+/// [`fill_patchmatch`] where only the hole pixels `wanted` marks (pixels > 127) are needed:
+/// the rest of the hole is no source either, but is matched only where it borders them and
+/// elsewhere keeps the smooth first guess. A texture fill whose sources are a few pixels of
+/// one cloth (all else a hole) then costs what its small target costs, not the whole box.
+pub fn fill_patchmatch_wanted(
+    image: &RgbImage,
+    hole: &GrayImage,
+    wanted: &GrayImage,
+    params: &PatchMatchParams,
+) -> Result<RgbImage, InpaintError> {
+    if wanted.dimensions() != image.dimensions() {
+        return Err(InpaintError::SizeMismatch {
+            width: image.width(),
+            height: image.height(),
+            hole_width: wanted.width(),
+            hole_height: wanted.height(),
+        });
+    }
+    let Some(mask) = hole_pixels(image, hole)? else {
+        return Ok(image.clone());
+    };
+    let wanted = wanted
+        .as_raw()
+        .iter()
+        .zip(&mask)
+        .map(|(&w, &h)| w > 127 && h);
+    let base = Level {
+        wanted: Some(wanted.collect()),
+        ..Level::from_image(image, &mask)
+    };
+    let mut levels = pyramid::build(base, params.min_level_side);
+    patchmatch::complete(&mut levels, params, &|| false)?;
+    Ok(write_hole(image, &levels[0]))
+}
+
 /// `mask` (pixels > 127) grown by `radius` pixels (a disc), as 0/255: the person's matte
 /// dilated so its soft edge is filled too.
 pub fn dilate_mask(mask: &GrayImage, radius: u32) -> GrayImage {

@@ -57,25 +57,21 @@ impl Geometry {
         if w < p || h < p {
             return None;
         }
-        // Summed-area table of the hole: hole pixels in any window in O(1).
-        let sw = w + 1;
-        let mut sat = vec![0u32; sw * (h + 1)];
-        for y in 0..h {
-            let mut row = 0u32;
-            for x in 0..w {
-                row += level.hole[y * w + x] as u32;
-                sat[(y + 1) * sw + x + 1] = sat[y * sw + x + 1] + row;
-            }
-        }
+        let hole = summed_area(w, h, |i| level.hole[i]);
+        let wanted = level
+            .wanted
+            .as_ref()
+            .map(|wanted| summed_area(w, h, |i| wanted[i]));
         let mut valid = vec![false; w * h];
         let mut active = vec![false; w * h];
         for y in r..h - r {
             for x in r..w - r {
-                let (x0, y0, x1, y1) = (x - r, y - r, x + r + 1, y + r + 1);
-                let n =
-                    sat[y1 * sw + x1] + sat[y0 * sw + x0] - sat[y0 * sw + x1] - sat[y1 * sw + x0];
+                let n = hole.count(x - r, y - r, x + r + 1, y + r + 1);
                 valid[y * w + x] = n == 0;
-                active[y * w + x] = n > 0;
+                active[y * w + x] = n > 0
+                    && wanted
+                        .as_ref()
+                        .is_none_or(|s| s.count(x - r, y - r, x + r + 1, y + r + 1) > 0);
             }
         }
         let sources: Vec<u32> = (0..w * h).filter(|&i| valid[i]).map(|i| i as u32).collect();
@@ -98,6 +94,33 @@ impl Geometry {
         let inside = x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h;
         let i = y as usize * self.w + x as usize;
         (inside && self.valid[i]).then_some(i as u32)
+    }
+}
+
+/// A summed-area table of a mask: how many set pixels any box holds, in O(1).
+struct SummedArea {
+    stride: usize,
+    sums: Vec<u32>,
+}
+
+fn summed_area(w: usize, h: usize, set: impl Fn(usize) -> bool) -> SummedArea {
+    let stride = w + 1;
+    let mut sums = vec![0u32; stride * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u32;
+        for x in 0..w {
+            row += set(y * w + x) as u32;
+            sums[(y + 1) * stride + x + 1] = sums[y * stride + x + 1] + row;
+        }
+    }
+    SummedArea { stride, sums }
+}
+
+impl SummedArea {
+    /// Set pixels in columns `x0..x1`, rows `y0..y1`.
+    fn count(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> u32 {
+        let s = |x: usize, y: usize| self.sums[y * self.stride + x];
+        s(x1, y1) + s(x0, y0) - s(x1, y0) - s(x0, y1)
     }
 }
 

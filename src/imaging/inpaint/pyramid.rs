@@ -14,6 +14,9 @@ pub(super) struct Level {
     pub h: usize,
     pub px: Vec<f32>,
     pub hole: Vec<bool>,
+    /// The hole pixels whose fill is used (`None`: all). The exemplar fill matches only the
+    /// patches that touch them; the rest of the hole is no source and keeps its smooth guess.
+    pub wanted: Option<Vec<bool>>,
 }
 
 impl Level {
@@ -31,6 +34,7 @@ impl Level {
             h,
             px,
             hole: hole.to_vec(),
+            wanted: None,
         }
     }
 
@@ -43,6 +47,8 @@ impl Level {
         let (cw, ch) = (self.w.div_ceil(2), self.h.div_ceil(2));
         let mut px = vec![0f32; 3 * cw * ch];
         let mut hole = vec![true; cw * ch];
+        // A coarse pixel is wanted when any of its children is.
+        let mut wanted = self.wanted.as_ref().map(|_| vec![false; cw * ch]);
         for y in 0..ch {
             for x in 0..cw {
                 let mut acc = [0f32; 3];
@@ -50,6 +56,9 @@ impl Level {
                 for fy in 2 * y..(2 * y + 2).min(self.h) {
                     for fx in 2 * x..(2 * x + 2).min(self.w) {
                         let i = fy * self.w + fx;
+                        if let (Some(cw_), Some(fw)) = (wanted.as_mut(), self.wanted.as_ref()) {
+                            cw_[y * cw + x] |= fw[i];
+                        }
                         if !self.hole[i] {
                             let c = self.rgb(i);
                             (0..3).for_each(|k| acc[k] += c[k]);
@@ -69,6 +78,7 @@ impl Level {
             h: ch,
             px,
             hole,
+            wanted,
         }
     }
 

@@ -319,3 +319,30 @@ fn a_sharp_finish_keeps_fine_grain_that_the_vote_averages_flat() {
         }
     }
 }
+
+/// A texture fill of a large hole where only a strip is wanted (a cloth's few pixels inside a
+/// box that is otherwise unknown): the wanted strip gets the stripes as the whole-hole fill
+/// does, and wanting the whole hole is exactly the plain fill.
+#[test]
+fn a_wanted_part_of_the_hole_is_filled_like_the_whole() {
+    let (w, h) = (160, 128);
+    let img = stripes(w, h);
+    let hole = box_hole(w, h, 30, 30, 130, 100);
+    let strip = box_hole(w, h, 60, 50, 100, 70);
+    let p = PatchMatchParams::default();
+    let whole = fill_patchmatch(&img, &hole, &p, &never).unwrap();
+    assert_eq!(
+        fill_patchmatch_wanted(&img, &hole, &hole, &p).unwrap(),
+        whole
+    );
+    let part = fill_patchmatch_wanted(&img, &hole, &strip, &p).unwrap();
+    let db = psnr_in_hole(&part, &img, &strip);
+    assert!(db >= 30.0, "wanted strip {db:.1} dB against the stripes");
+    for (i, (a, b)) in part.pixels().zip(img.pixels()).enumerate() {
+        if hole.as_raw()[i] == 0 {
+            assert_eq!(a, b, "pixel {i} outside the hole changed");
+        }
+    }
+    let other = GrayImage::new(w + 1, h);
+    assert!(fill_patchmatch_wanted(&img, &hole, &other, &p).is_err());
+}
