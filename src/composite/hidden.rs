@@ -86,7 +86,7 @@ fn enclosed_by_person(sampled: &[f32], owned: &[f32], h: usize, w: usize) -> Res
     }
     let alpha = RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let i = y as usize * w + x as usize;
-        let a = (sampled[i] * owned[i] * 255.0).round().clamp(0.0, 255.0) as u8;
+        let a = crate::imaging::to_u8(sampled[i] * owned[i] * 255.0);
         Rgb([a, a, a])
     });
     let hole = GrayImage::from_fn(w as u32, h as u32, |x, y| {
@@ -249,11 +249,7 @@ impl Known {
                     && sample_map(&layers.matte, ph, pw, sx, sy) > 0.5;
                 if sure {
                     let c = sample_bilinear(layers.foreground(), sx, sy);
-                    seeds.put_pixel(
-                        x as u32,
-                        y as u32,
-                        Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8)),
-                    );
+                    seeds.put_pixel(x as u32, y as u32, Rgb(c.map(crate::imaging::to_u8)));
                     if dx.hypot(dy) >= STILL {
                         unknown_still.put_pixel(x as u32, y as u32, Luma([255]));
                     }
@@ -321,7 +317,7 @@ fn with_detail(
         }
         for c in 0..3 {
             let detail = (raw[3 * i + c] as f32 - blurred[c][i]).clamp(-DETAIL_CLAMP, DETAIL_CLAMP);
-            px.0[c] = (px.0[c] as f32 + detail).round().clamp(0.0, 255.0) as u8;
+            px.0[c] = crate::imaging::to_u8(px.0[c] as f32 + detail);
         }
     }
     out

@@ -307,7 +307,7 @@ pub(crate) fn composite_window(
                 for c in 0..3 {
                     let back = px[c] as f32 * (1.0 - v) + plate[3 * j + c] as f32 * v;
                     let value = a * moved[c] + (1.0 - a) * back;
-                    out[c] = value.round().clamp(0.0, 255.0) as u8;
+                    out[c] = crate::imaging::to_u8(value);
                 }
             }
         });
@@ -381,7 +381,7 @@ pub(crate) fn sample_map(map: &[f32], h: usize, w: usize, x: f32, y: f32) -> f32
     } else {
         y.clamp(0.0, (h - 1) as f32)
     };
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x0, y0) = (x as usize, y as usize); // ≥ 0: the floor, without libm's call
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (ax, ay) = (x - x0 as f32, y - y0 as f32);
     let at = |xx: usize, yy: usize| map[yy * w + xx];

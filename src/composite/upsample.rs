@@ -170,7 +170,7 @@ impl Upsampler {
         out.par_chunks_mut(3 * w).enumerate().for_each(|(y, row)| {
             for (x, px) in row.chunks_exact_mut(3).enumerate() {
                 for (c, v) in px.iter_mut().enumerate() {
-                    *v = p[c][y * w + x].round().clamp(0.0, 255.0) as u8;
+                    *v = crate::imaging::to_u8(p[c][y * w + x]);
                 }
             }
         });

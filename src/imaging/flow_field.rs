@@ -117,15 +117,18 @@ pub fn sample_bilinear(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
     let (w, h) = (img.width() as i64, img.height() as i64);
     let x = x.clamp(0.0, (w - 1) as f32);
     let y = y.clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+    // Clamped to ≥ 0 (or NaN, which casts to 0 as its floor does): truncation is the floor,
+    // without the libm call `floor` is on baseline x86-64.
+    let (x0, y0) = (x as i64, y as i64);
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (ax, ay) = (x - x0 as f32, y - y0 as f32);
-    let px = |xx: i64, yy: i64| img.get_pixel(xx as u32, yy as u32).0;
-    let (p00, p10, p01, p11) = (px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1));
+    let raw = img.as_raw();
+    let at = |xx: i64, yy: i64| 3 * (yy * w + xx) as usize;
+    let (p00, p10, p01, p11) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
     let mut out = [0f32; 3];
     for c in 0..3 {
-        let top = p00[c] as f32 * (1.0 - ax) + p10[c] as f32 * ax;
-        let bottom = p01[c] as f32 * (1.0 - ax) + p11[c] as f32 * ax;
+        let top = raw[p00 + c] as f32 * (1.0 - ax) + raw[p10 + c] as f32 * ax;
+        let bottom = raw[p01 + c] as f32 * (1.0 - ax) + raw[p11 + c] as f32 * ax;
         out[c] = top * (1.0 - ay) + bottom * ay;
     }
     out
@@ -137,7 +140,7 @@ pub fn warp_image(source: &RgbImage, flow: &FlowField) -> RgbImage {
     RgbImage::from_fn(flow.width as u32, flow.height as u32, |x, y| {
         let (dx, dy) = flow.get(x as usize, y as usize);
         let v = sample_bilinear(source, x as f32 + dx, y as f32 + dy);
-        image::Rgb(v.map(|c| c.round().clamp(0.0, 255.0) as u8))
+        image::Rgb(v.map(crate::imaging::to_u8))
     })
 }
 

@@ -73,7 +73,7 @@ pub fn estimate_foreground(
                 } else {
                     unmixed
                 };
-                row[3 * x + c] = f.round().clamp(0.0, 255.0) as u8;
+                row[3 * x + c] = crate::imaging::to_u8(f);
             }
         }
     });

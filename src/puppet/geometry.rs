@@ -156,6 +156,13 @@ pub(crate) enum Shape {
 }
 
 fn segment_distance(p: P, a: P, b: P) -> f64 {
+    segment_distance2(p, a, b).sqrt()
+}
+
+/// The squared distance from `p` to the segment `a`–`b`. A polygon's distance is the root of
+/// the least of these: one square root per point instead of one per edge (the same value,
+/// the root being monotonic and correctly rounded), for the warp's per-pixel, per-part test.
+fn segment_distance2(p: P, a: P, b: P) -> f64 {
     let ab = sub(b, a);
     let len2 = dot(ab, ab);
     let t = if len2 > 0.0 {
@@ -163,7 +170,8 @@ fn segment_distance(p: P, a: P, b: P) -> f64 {
     } else {
         0.0
     };
-    norm(sub(p, [a[0] + t * ab[0], a[1] + t * ab[1]]))
+    let d = sub(p, [a[0] + t * ab[0], a[1] + t * ab[1]]);
+    dot(d, d)
 }
 
 impl Shape {
@@ -239,15 +247,15 @@ impl Shape {
             Shape::Point(a) => norm(sub(p, *a)),
             Shape::Segment(a, b) => segment_distance(p, *a, *b),
             Shape::Polygon(v) => {
-                let n = v.len();
-                let inside = (0..n).all(|i| cross(sub(v[(i + 1) % n], v[i]), sub(p, v[i])) >= 0.0);
-                if inside {
-                    0.0
-                } else {
-                    (0..n)
-                        .map(|i| segment_distance(p, v[i], v[(i + 1) % n]))
-                        .fold(f64::INFINITY, f64::min)
+                // Each edge with its successor vertex, the last closing the polygon.
+                let edges = || v.iter().zip(v.iter().skip(1).chain(&v[..1]));
+                if edges().all(|(&a, &b)| cross(sub(b, a), sub(p, a)) >= 0.0) {
+                    return 0.0;
                 }
+                edges()
+                    .map(|(&a, &b)| segment_distance2(p, a, b))
+                    .fold(f64::INFINITY, f64::min)
+                    .sqrt()
             }
         }
     }
@@ -290,6 +298,14 @@ impl Bounds {
     /// than the box's margin from it.
     pub fn excludes(self, p: P) -> bool {
         p[0] < self.0[0] || p[0] > self.0[2] || p[1] < self.0[1] || p[1] > self.0[3]
+    }
+
+    /// Whether every point of the box is farther than `d` from `p` (a lower bound on the
+    /// distance to any shape inside it, tested without a square root).
+    pub fn farther_than(self, p: P, d: f64) -> bool {
+        let dx = (self.0[0] - p[0]).max(p[0] - self.0[2]).max(0.0);
+        let dy = (self.0[1] - p[1]).max(p[1] - self.0[3]).max(0.0);
+        dx * dx + dy * dy > d * d
     }
 
     /// Whether row `y` misses the box.
@@ -371,5 +387,38 @@ mod tests {
             assert!(outside > 100 && inside > 20, "{outside} {inside}");
         }
         assert!(Bounds::EMPTY.excludes([0.0, 0.0]) && Bounds::EMPTY.excludes_row(0.0));
+    }
+
+    /// `farther_than` is a true lower bound of a shape's distance (the warp skips parts on
+    /// it), and tight: on a grid of points around a polygon, a segment and a point, a shape
+    /// is never nearer than its box says, and the box test agrees with the box's own distance.
+    #[test]
+    fn a_box_is_never_farther_than_its_shape() {
+        let shapes = [
+            Shape::hull(&[[10.0, 5.0], [30.0, 8.0], [25.0, 30.0], [12.0, 22.0]]),
+            Shape::Segment([3.0, 40.0], [28.0, 12.0]),
+            Shape::Point([17.0, 17.0]),
+        ];
+        for shape in &shapes {
+            let b = shape.bounds();
+            for y in -20..60 {
+                for x in -20..60 {
+                    let p = [x as f64 * 0.9, y as f64 * 1.1];
+                    let d = shape.distance(p);
+                    let dx = (b.0[0] - p[0]).max(p[0] - b.0[2]).max(0.0);
+                    let dy = (b.0[1] - p[1]).max(p[1] - b.0[3]).max(0.0);
+                    let box_d = dx.hypot(dy);
+                    assert!(box_d <= d + 1e-9, "{shape:?} at {p:?}: box {box_d} > {d}");
+                    for limit in [0.0, 2.5, 7.0, 15.0] {
+                        if b.farther_than(p, limit) {
+                            assert!(d > limit - 1e-9, "{shape:?} at {p:?}: {d} ≤ {limit}");
+                        }
+                        if (box_d - limit).abs() > 1e-9 {
+                            assert_eq!(b.farther_than(p, limit), box_d > limit);
+                        }
+                    }
+                }
+            }
+        }
     }
 }

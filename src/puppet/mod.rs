@@ -214,12 +214,15 @@ fn person_weight(surface: f64, band: f64) -> f64 {
 
 /// Whether source position `q` is on the source figure (source person > 0.5).
 fn on_source_figure(rig: &parts::Rig, cfg: &PuppetConfig, q: P) -> bool {
+    let band = cfg.falloff * rig.scale_s;
+    // A far part's surface lies past `band`, where the weight is 0 whichever part is nearest.
     let surface = rig
         .parts
         .iter()
+        .filter(|p| !p.far_s(q, band))
         .map(|p| p.shape_s.distance(q) - p.radius_s)
         .fold(f64::INFINITY, f64::min);
-    person_weight(surface, cfg.falloff * rig.scale_s) > 0.5
+    person_weight(surface, band) > 0.5
 }
 
 /// Where a part's weight can reach, in the target (its shape grown by its radius and the
@@ -271,6 +274,10 @@ fn warp_row(
         }
         let (mut surface, mut core) = (f64::INFINITY, f64::INFINITY);
         for (k, part) in rig.parts.iter().enumerate() {
+            if part.far_t(p, band_t) {
+                rho[k] = f64::INFINITY; // no weight, no surface, no core here
+                continue;
+            }
             let d = part.shape_t.distance(p);
             surface = surface.min(d - part.radius_t);
             rho[k] = d / part.radius_t;
@@ -292,6 +299,10 @@ fn warp_row(
         }
         // Softmax weights with the depth bonus inside each part.
         for (k, part) in rig.parts.iter().enumerate() {
+            if rho[k] == f64::INFINITY {
+                logit[k] = f64::NEG_INFINITY;
+                continue;
+            }
             let cover = 1.0 - smoothstep(0.8, 1.2, rho[k]);
             logit[k] = -rho[k] * rho[k] / two_tau2 + cfg.depth_bias * cover * part.depth_t;
         }
@@ -299,6 +310,9 @@ fn warp_row(
         let (mut sw, mut sx, mut sy) = (0.0, 0.0, 0.0);
         let mut best = (0, f64::NEG_INFINITY); // highest weight
         for (k, part) in rig.parts.iter().enumerate() {
+            if logit[k] == f64::NEG_INFINITY {
+                continue; // a far part (see `parts::FAR_RADII`)
+            }
             let w = (logit[k] - top).exp();
             let q = part.xf.apply(p);
             sw += w;
@@ -343,7 +357,11 @@ fn warp_row(
 fn occluded_in_source(rig: &parts::Rig, dom: usize, q: P) -> bool {
     let d = &rig.parts[dom];
     rig.parts.iter().enumerate().any(|(k, c)| {
-        if k == dom || c.depth_s <= d.depth_s || c.shape_s.distance(q) > c.radius_s {
+        if k == dom
+            || c.depth_s <= d.depth_s
+            || c.far_s(q, 0.0)
+            || c.shape_s.distance(q) > c.radius_s
+        {
             return false;
         }
         let near_attachment = c.joints.iter().filter(|j| d.joints.contains(j)).any(|&j| {

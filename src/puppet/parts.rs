@@ -3,7 +3,7 @@
 
 use super::depth::{depth, orientation, Region};
 use super::geometry::{
-    centroid, norm, regularised_affine, similarity_linear, sub, xy, Affine, Shape, P,
+    centroid, norm, regularised_affine, similarity_linear, sub, xy, Affine, Bounds, Shape, P,
 };
 use super::PuppetConfig;
 use crate::pose::skeleton::*;
@@ -27,6 +27,29 @@ pub(crate) struct Part {
     pub depth_s: f64,
     /// Target position → source position.
     pub xf: Affine,
+    /// The boxes of `shape_t` and `shape_s` (for [`Part::far_t`], [`Part::far_s`]).
+    box_t: Bounds,
+    box_s: Bounds,
+}
+
+/// Past this many radii from its shape a part has no say in a pixel: its bone weight is below
+/// e^-170 of the nearest part's wherever the figure has any `person` (within 2.5 radii of
+/// some part), so it cannot move a flow, win a pixel or make it person. The warp and the
+/// ownership skip such parts after a box test (most of a figure's parts, at most pixels).
+pub(crate) const FAR_RADII: f64 = 8.0;
+
+impl Part {
+    /// Whether target point `p` is past [`FAR_RADII`] (and past `band` beyond the radius).
+    pub fn far_t(&self, p: P, band: f64) -> bool {
+        let d = (FAR_RADII * self.radius_t).max(self.radius_t + band);
+        self.box_t.farther_than(p, d)
+    }
+
+    /// Whether source point `q` is past [`FAR_RADII`] (and past `band` beyond the radius).
+    pub fn far_s(&self, q: P, band: f64) -> bool {
+        let d = (FAR_RADII * self.radius_s).max(self.radius_s + band);
+        self.box_s.farther_than(q, d)
+    }
 }
 
 /// For each part, the index of its mirror image (the same bone of the body's other side), if
@@ -186,6 +209,8 @@ pub(crate) fn build(
                     xf: Affine| {
         parts.push(Part {
             joints,
+            box_t: shape_t.bounds(),
+            box_s: shape_s.bounds(),
             shape_t,
             shape_s,
             core_t,

@@ -147,7 +147,7 @@ pub fn render_scene_with(
     let (flow, visibility) = render::flow_and_visibility(&src, &src_r, &tgt, &tgt_r);
     let background = RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let c = bg[y as usize * w + x as usize];
-        image::Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8))
+        image::Rgb(c.map(crate::imaging::to_u8))
     });
     SynthScene {
         pair: SynthPair {
@@ -195,7 +195,7 @@ pub fn render_picture(person: &Person, pose: &Articulation, cfg: &SynthConfig) -
     // Rounded as `colorize` rounds, so uncovered pixels equal the image's exactly.
     let background = RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let c = bg[y as usize * w + x as usize];
-        image::Rgb(c.map(|v| v.round().clamp(0.0, 255.0) as u8))
+        image::Rgb(c.map(crate::imaging::to_u8))
     });
     SynthPicture {
         image,

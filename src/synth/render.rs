@@ -128,7 +128,7 @@ pub fn colorize(r: &Raster, fig: &Figure, person: &Person, bg: &[Rgb]) -> (RgbIm
             img.put_pixel(
                 x as u32,
                 y as u32,
-                image::Rgb(acc.map(|v| (v / n).round().clamp(0.0, 255.0) as u8)),
+                image::Rgb(acc.map(|v| crate::imaging::to_u8(v / n))),
             );
         }
     }

@@ -44,37 +44,71 @@ pub(super) fn init_with_mean(level: &mut Level) {
 
 /// `sweeps` red-black SOR sweeps of the 4-neighbour Laplace equation over the hole (neighbours
 /// outside the image are left out: a free boundary there). Pixels of one colour only read the
-/// other colour, so each half-sweep is computed in parallel and then written.
+/// other colour, so each half-sweep is computed in parallel and then written. Each hole pixel's
+/// neighbours are listed once, before the sweeps (hundreds of them on a small level): finding
+/// them per visit took two integer divisions, most of a sweep's time.
 pub(super) fn relax(level: &mut Level, sweeps: usize) {
     let (w, h) = (level.w, level.h);
-    let colours: [Vec<usize>; 2] = [0, 1].map(|c| {
+    let colours: [Vec<Cell>; 2] = [0, 1].map(|c| {
         (0..w * h)
             .filter(|&i| level.hole[i] && (i % w + i / w) % 2 == c)
+            .map(|i| Cell::new(i, w, h))
             .collect()
     });
+    let mut updates = vec![[0f32; 3]; colours[0].len().max(colours[1].len())];
     for _ in 0..sweeps {
         for cells in &colours {
             let px = &level.px;
-            let updates: Vec<[f32; 3]> = cells
-                .par_iter()
+            let updates = &mut updates[..cells.len()];
+            updates
+                .par_iter_mut()
+                .zip(cells)
                 .with_min_len(4096)
-                .map(|&i| {
-                    let mut acc = [0f32; 3];
-                    let mut n = 0f32;
-                    for j in crate::imaging::neighbours4(i, w, h) {
-                        (0..3).for_each(|k| acc[k] += px[3 * j + k]);
-                        n += 1.0;
-                    }
-                    let old = [px[3 * i], px[3 * i + 1], px[3 * i + 2]];
-                    if n == 0.0 {
-                        return old; // a 1×1 image: nothing to relax towards
-                    }
-                    [0, 1, 2].map(|k| old[k] + OMEGA * (acc[k] / n - old[k]))
-                })
-                .collect();
-            for (&i, v) in cells.iter().zip(&updates) {
+                .for_each(|(v, cell)| *v = cell.relaxed(px));
+            for (cell, v) in cells.iter().zip(updates.iter()) {
+                let i = cell.i as usize;
                 level.px[3 * i..3 * i + 3].copy_from_slice(v);
             }
         }
+    }
+}
+
+/// A hole pixel and its neighbours inside the image, in [`crate::imaging::neighbours4`]'s order
+/// (the same float sums as before they were listed).
+struct Cell {
+    i: u32,
+    n: u8,
+    nb: [u32; 4],
+}
+
+impl Cell {
+    fn new(i: usize, w: usize, h: usize) -> Self {
+        let mut cell = Cell {
+            i: i as u32,
+            n: 0,
+            nb: [0; 4],
+        };
+        for j in crate::imaging::neighbours4(i, w, h) {
+            cell.nb[cell.n as usize] = j as u32;
+            cell.n += 1;
+        }
+        cell
+    }
+
+    /// The over-relaxed update of this pixel from its neighbours' current values.
+    #[inline]
+    fn relaxed(&self, px: &[f32]) -> [f32; 3] {
+        let i = self.i as usize;
+        let old = [px[3 * i], px[3 * i + 1], px[3 * i + 2]];
+        if self.n == 0 {
+            return old; // a 1×1 image: nothing to relax towards
+        }
+        let mut acc = [0f32; 3];
+        for &j in &self.nb[..self.n as usize] {
+            let j = j as usize;
+            (0..3).for_each(|k| acc[k] += px[3 * j + k]);
+        }
+        let n = self.n as f32;
+        [0, 1, 2].map(|k| old[k] + OMEGA * (acc[k] / n - old[k]))
     }
 }

@@ -111,7 +111,7 @@ fn write_hole(image: &RgbImage, level: &Level) -> RgbImage {
     let mut out = image.clone();
     for (i, p) in out.pixels_mut().enumerate() {
         if level.hole[i] {
-            p.0 = level.rgb(i).map(|v| v.round().clamp(0.0, 255.0) as u8);
+            p.0 = level.rgb(i).map(crate::imaging::to_u8);
         }
     }
     out
