@@ -255,15 +255,18 @@ pub(crate) fn composite_window(
             if person[i] == 0.0 {
                 return 0.0;
             }
-            let (dx, dy) = flow.get(i % w, i / w);
+            let (dx, dy) = (flow.data[i], flow.data[h * w + i]);
             crate::imaging::smoothstep(0.25, 1.0, dx.hypot(dy))
         })
         .collect();
     // Where the source person was and the target person is not; grown over the soft edge.
-    let left: Vec<f32> = (0..h * w)
-        .into_par_iter()
-        .map(|i| (layers.matte[at(i % w, i / w)] - person[i]).max(0.0))
-        .collect();
+    let mut left = vec![0f32; h * w];
+    left.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let (matte, person) = (&layers.matte[at(0, y)..at(0, y) + w], &person[y * w..]);
+        for ((l, m), a) in row.iter_mut().zip(matte).zip(person) {
+            *l = (m - a).max(0.0);
+        }
+    });
     // Grown as far as the plate's hole reaches past the matte, and steeply: a limb's faint
     // outer edge (a shadow line, the last grey of the matte) must go with the limb. Outside
     // the hole the plate is the photo itself, so growing further changes nothing.
@@ -288,11 +291,16 @@ pub(crate) fn composite_window(
                 if a == 0.0 && v == 0.0 {
                     continue; // untouched: the photo's pixel is already there
                 }
+                let (dx, dy) = flow.get(x, y);
+                if dx == 0.0 && dy == 0.0 && v == 0.0 && m == 1.0 {
+                    // A still pixel of the photo's own person (or background) over nothing
+                    // vacated: any blend of the photo with itself rounds back to it.
+                    continue;
+                }
                 let px = &photo[3 * j..3 * j + 3];
-                let moved = if a > 0.0 {
-                    let (dx, dy) = flow.get(x, y);
+                let figure = if a > 0.0 {
                     let (sx, sy) = ((x + win.x0) as f32 + dx, (y + win.y0) as f32 + dy);
-                    let warped = warped_person(layers, sx, sy, dx.hypot(dy));
+                    let warped = warped_person(layers, sx, sy, moved[i]);
                     match &invented {
                         Some(inv) => {
                             let new = inv.image.get_pixel(x as u32, y as u32).0;
@@ -306,7 +314,7 @@ pub(crate) fn composite_window(
                 let out = &mut row[3 * (x + win.x0)..3 * (x + win.x0) + 3];
                 for c in 0..3 {
                     let back = px[c] as f32 * (1.0 - v) + plate[3 * j + c] as f32 * v;
-                    let value = a * moved[c] + (1.0 - a) * back;
+                    let value = a * figure[c] + (1.0 - a) * back;
                     out[c] = crate::imaging::to_u8(value);
                 }
             }
@@ -345,13 +353,13 @@ pub(crate) fn composite_window(
     })
 }
 
-/// The person's colour at photo position (x, y) for a pixel whose flow is `moved` pixels long.
-/// A pixel that moves takes the un-mixed foreground (no old background in its soft edge); one
-/// that stays takes the photo, so that where nothing moves the photo comes back exactly; in
-/// between (the first pixel of flow) the two blend, so no seam appears where motion starts.
-fn warped_person(layers: &PhotoLayers, x: f32, y: f32, moved: f32) -> [f32; 3] {
+/// The person's colour at photo position (x, y) for a pixel whose flow has moved it by `t`
+/// (the `moved` share: 0 still, 1 a pixel of flow and more). A pixel that moves takes the
+/// un-mixed foreground (no old background in its soft edge); one that stays takes the photo,
+/// so that where nothing moves the photo comes back exactly; in between (the first pixel of
+/// flow) the two blend, so no seam appears where motion starts.
+fn warped_person(layers: &PhotoLayers, x: f32, y: f32, t: f32) -> [f32; 3] {
     use crate::imaging::flow_field::sample_bilinear;
-    let t = crate::imaging::smoothstep(0.25, 1.0, moved);
     if t == 0.0 {
         return sample_bilinear(&layers.photo, x, y);
     }
@@ -408,28 +416,34 @@ fn running_max_rows(map: &[f32], w: usize, r: usize) -> Vec<f32> {
     let k = 2 * r + 1;
     let mut out = vec![0f32; map.len()];
     out.par_chunks_mut(w).zip(map.par_chunks(w)).for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(prefix, suffix), (out, src)| {
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |(padded, prefix, suffix), (out, src)| {
             // The row padded with r zeros each side: every window is then k long and spans at
             // most two blocks of k; it is the suffix maximum of the first block's part and the
             // prefix maximum of the second's.
-            let n = w + 2 * r;
-            let at = |i: usize| if i < r || i >= r + w { 0.0 } else { src[i - r] };
+            padded.clear();
+            padded.resize(r, 0f32);
+            padded.extend_from_slice(src);
+            padded.resize(w + 2 * r, 0.0);
             prefix.clear();
-            prefix.extend((0..n).scan(0f32, |m, i| {
-                *m = if i % k == 0 { at(i) } else { m.max(at(i)) };
-                Some(*m)
-            }));
+            prefix.resize(padded.len(), 0.0);
             suffix.clear();
-            suffix.resize(n, 0.0);
-            let mut m = 0f32;
-            for i in (0..n).rev() {
-                m = if i % k == k - 1 || i == n - 1 {
-                    at(i)
-                } else {
-                    m.max(at(i))
-                };
-                suffix[i] = m;
+            suffix.resize(padded.len(), 0.0);
+            for ((block, pre), suf) in padded
+                .chunks(k)
+                .zip(prefix.chunks_mut(k))
+                .zip(suffix.chunks_mut(k))
+            {
+                let mut m = f32::NEG_INFINITY;
+                for (v, p) in block.iter().zip(pre.iter_mut()) {
+                    m = m.max(*v);
+                    *p = m;
+                }
+                m = f32::NEG_INFINITY;
+                for (v, s) in block.iter().zip(suf.iter_mut()).rev() {
+                    m = m.max(*v);
+                    *s = m;
+                }
             }
             for (x, o) in out.iter_mut().enumerate() {
                 *o = suffix[x].max(prefix[x + 2 * r]).max(0.0);
