@@ -104,26 +104,43 @@ impl Upsampler {
     }
 
     /// `channels` grid planes (row-major, one after another) at photo size, each scaled by
-    /// its factor; `outside` beyond the grid's box.
+    /// its factor; `outside` beyond the grid's box. Separably: each grid row that an output
+    /// row reads is interpolated along x once (a cell spans several photo rows), then each
+    /// output row is one interpolation between two of those — the same arithmetic, in the same
+    /// order, as interpolating every output pixel from its four cells.
     fn planes(&self, data: &[f32], scales: &[f32], outside: f32) -> Vec<Vec<f32>> {
         let (w, h) = (self.xs.len(), self.ys.len());
         let plane = self.grid_w * self.grid_h;
+        let mut read = vec![false; self.grid_h];
+        for &(j0, j1, _) in self.ys.iter().flatten() {
+            (read[j0], read[j1]) = (true, true);
+        }
         scales
             .iter()
             .enumerate()
             .map(|(c, &k)| {
                 let m = &data[c * plane..(c + 1) * plane];
+                let mut across = vec![0f32; self.grid_h * w];
+                across.par_chunks_mut(w).enumerate().for_each(|(j, out)| {
+                    if !read[j] {
+                        return;
+                    }
+                    let r = &m[j * self.grid_w..(j + 1) * self.grid_w];
+                    for (o, tap) in out.iter_mut().zip(&self.xs) {
+                        if let Some((i0, i1, wx)) = *tap {
+                            *o = r[i0] + (r[i1] - r[i0]) * wx;
+                        }
+                    }
+                });
                 let mut out = vec![outside; h * w];
                 out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
                     let Some((j0, j1, wy)) = self.ys[y] else {
                         return;
                     };
-                    let (r0, r1) = (&m[j0 * self.grid_w..], &m[j1 * self.grid_w..]);
-                    for (o, tap) in row.iter_mut().zip(&self.xs) {
-                        if let Some((i0, i1, wx)) = *tap {
-                            let top = r0[i0] + (r0[i1] - r0[i0]) * wx;
-                            let bottom = r1[i0] + (r1[i1] - r1[i0]) * wx;
-                            *o = (top + (bottom - top) * wy) * k;
+                    let (top, bottom) = (&across[j0 * w..(j0 + 1) * w], &across[j1 * w..]);
+                    for (((o, tap), t), b) in row.iter_mut().zip(&self.xs).zip(top).zip(bottom) {
+                        if tap.is_some() {
+                            *o = (t + (b - t) * wy) * k;
                         }
                     }
                 });

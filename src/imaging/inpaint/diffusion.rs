@@ -60,11 +60,19 @@ pub(super) fn relax(level: &mut Level, sweeps: usize) {
         for cells in &colours {
             let px = &level.px;
             let updates = &mut updates[..cells.len()];
-            updates
-                .par_iter_mut()
-                .zip(cells)
-                .with_min_len(4096)
-                .for_each(|(v, cell)| *v = cell.relaxed(px));
+            if cells.len() < PARALLEL_FROM {
+                // A coarse level or a small hole: hundreds of half-sweeps of a few hundred
+                // pixels, where handing each to the thread pool costs more than the sums.
+                for (v, cell) in updates.iter_mut().zip(cells) {
+                    *v = cell.relaxed(px);
+                }
+            } else {
+                updates
+                    .par_iter_mut()
+                    .zip(cells)
+                    .with_min_len(PARALLEL_FROM / 2)
+                    .for_each(|(v, cell)| *v = cell.relaxed(px));
+            }
             for (cell, v) in cells.iter().zip(updates.iter()) {
                 let i = cell.i as usize;
                 level.px[3 * i..3 * i + 3].copy_from_slice(v);
@@ -72,6 +80,9 @@ pub(super) fn relax(level: &mut Level, sweeps: usize) {
         }
     }
 }
+
+/// Half-sweeps over fewer pixels than this run on the calling thread.
+const PARALLEL_FROM: usize = 8192;
 
 /// A hole pixel and its neighbours inside the image, in [`crate::imaging::neighbours4`]'s order
 /// (the same float sums as before they were listed).
