@@ -219,7 +219,7 @@ fn on_source_figure(rig: &parts::Rig, cfg: &PuppetConfig, q: P) -> bool {
     let surface = rig
         .parts
         .iter()
-        .filter(|p| !p.far_s(q, band))
+        .filter(|p| !p.far_s(q, rig.far))
         .map(|p| p.shape_s.distance(q) - p.radius_s)
         .fold(f64::INFINITY, f64::min);
     person_weight(surface, band) > 0.5
@@ -274,7 +274,7 @@ fn warp_row(
         }
         let (mut surface, mut core) = (f64::INFINITY, f64::INFINITY);
         for (k, part) in rig.parts.iter().enumerate() {
-            if part.far_t(p, band_t) {
+            if part.far_t(p, rig.far) {
                 rho[k] = f64::INFINITY; // no weight, no surface, no core here
                 continue;
             }
@@ -311,7 +311,7 @@ fn warp_row(
         let mut best = (0, f64::NEG_INFINITY); // highest weight
         for (k, part) in rig.parts.iter().enumerate() {
             if logit[k] == f64::NEG_INFINITY {
-                continue; // a far part (see `parts::FAR_RADII`)
+                continue; // a far part (see `Rig::far_radii`)
             }
             let w = (logit[k] - top).exp();
             let q = part.xf.apply(p);
@@ -359,7 +359,7 @@ fn occluded_in_source(rig: &parts::Rig, dom: usize, q: P) -> bool {
     rig.parts.iter().enumerate().any(|(k, c)| {
         if k == dom
             || c.depth_s <= d.depth_s
-            || c.far_s(q, 0.0)
+            || c.far_s(q, 1.0)
             || c.shape_s.distance(q) > c.radius_s
         {
             return false;

@@ -49,8 +49,8 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
             // The source owner of q: the highest weight as the warp weighs parts, in the source.
             let (mut owner, mut best, mut nearest) = (0, f64::NEG_INFINITY, f64::INFINITY);
             for (k, part) in rig.parts.iter().enumerate() {
-                if part.far_s(q, 0.0) {
-                    continue; // past `UNATTACHED` and never the owner: see `parts::FAR_RADII`
+                if part.far_s(q, rig.far) {
+                    continue; // past `UNATTACHED` and never the owner: see `Rig::far_radii`
                 }
                 let rho = part.shape_s.distance(q) / part.radius_s;
                 let cover = 1.0 - smoothstep(0.8, 1.2, rho);

@@ -32,23 +32,47 @@ pub(crate) struct Part {
     box_s: Bounds,
 }
 
-/// Past this many radii from its shape a part has no say in a pixel: its bone weight is below
-/// e^-170 of the nearest part's wherever the figure has any `person` (within 2.5 radii of
-/// some part), so it cannot move a flow, win a pixel or make it person. The warp and the
-/// ownership skip such parts after a box test (most of a figure's parts, at most pixels).
-pub(crate) const FAR_RADII: f64 = 8.0;
+/// How much smaller (as a log-weight) a part skipped as far must be than the part that has a
+/// pixel: e^-50 ≈ 2·10⁻²², far below what an f32 flow or colour can show.
+const FAR_LOG_GAP: f64 = 50.0;
+
+impl Rig {
+    /// In radii of each part: past this distance from its shape a part has no say in a pixel,
+    /// so the warp and the ownership skip it after a box test (most of a figure's parts, at
+    /// most pixels). A pixel with any `person` lies within `1 + falloff / rel` radii of some
+    /// part (`rel` the smallest part radius over the body scale); past the returned distance
+    /// a part's bone weight is below e^-[`FAR_LOG_GAP`] of that part's, whatever the depth
+    /// bonus, and its surface lies past the falloff: it cannot move a flow, win a pixel or
+    /// make it person. (About 5 radii with the default settings.)
+    pub fn far_radii(&self, cfg: &PuppetConfig) -> f64 {
+        let parts = || self.parts.iter();
+        let rel = parts()
+            .flat_map(|p| [p.radius_t / self.scale_t, p.radius_s / self.scale_s])
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let depth = parts()
+            .flat_map(|p| [p.depth_t.abs(), p.depth_s.abs()])
+            .fold(0.0, f64::max);
+        let live = (1.0 + cfg.falloff / rel).max(1.5); // 1.5: ownership's `UNATTACHED`
+        let two_tau2 = 2.0 * cfg.softness * cfg.softness;
+        let far = (live * live + two_tau2 * (FAR_LOG_GAP + cfg.depth_bias.abs() * depth)).sqrt();
+        if far.is_finite() {
+            far
+        } else {
+            f64::INFINITY // degenerate radii: skip nothing
+        }
+    }
+}
 
 impl Part {
-    /// Whether target point `p` is past [`FAR_RADII`] (and past `band` beyond the radius).
-    pub fn far_t(&self, p: P, band: f64) -> bool {
-        let d = (FAR_RADII * self.radius_t).max(self.radius_t + band);
-        self.box_t.farther_than(p, d)
+    /// Whether target point `p` is past `far` radii ([`Rig::far_radii`]) from the shape.
+    pub fn far_t(&self, p: P, far: f64) -> bool {
+        self.box_t.farther_than(p, far * self.radius_t)
     }
 
-    /// Whether source point `q` is past [`FAR_RADII`] (and past `band` beyond the radius).
-    pub fn far_s(&self, q: P, band: f64) -> bool {
-        let d = (FAR_RADII * self.radius_s).max(self.radius_s + band);
-        self.box_s.farther_than(q, d)
+    /// Whether source point `q` is past `far` radii ([`Rig::far_radii`]) from the shape.
+    pub fn far_s(&self, q: P, far: f64) -> bool {
+        self.box_s.farther_than(q, far * self.radius_s)
     }
 }
 
@@ -82,6 +106,8 @@ pub(crate) struct Rig {
     pub scale_s: f64,
     /// Source joint positions (for the attachment exemption of the occlusion test).
     pub joints_s: [Option<P>; NUM_JOINTS],
+    /// [`Rig::far_radii`] for the settings the rig was built with.
+    pub far: f64,
 }
 
 fn angle(d: P) -> f64 {
@@ -441,10 +467,13 @@ pub(crate) fn build(
     for (j, slot) in joints_s.iter_mut().enumerate() {
         *slot = xy(&src, j);
     }
-    Rig {
+    let mut rig = Rig {
         parts,
         scale_t,
         scale_s,
         joints_s,
-    }
+        far: f64::INFINITY,
+    };
+    rig.far = rig.far_radii(cfg);
+    rig
 }
