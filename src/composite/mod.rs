@@ -256,6 +256,9 @@ pub(crate) fn composite_window(
                 return 0.0;
             }
             let (dx, dy) = (flow.data[i], flow.data[h * w + i]);
+            if dx == 0.0 && dy == 0.0 {
+                return 0.0; // still (most of a window): no call to hypot
+            }
             crate::imaging::smoothstep(0.25, 1.0, dx.hypot(dy))
         })
         .collect();
@@ -331,18 +334,24 @@ pub(crate) fn composite_window(
     let (person, vacated, invented, moved) = if win == Window::whole(ph, pw) {
         (person, vacated, invented, moved)
     } else {
-        let mut full_person = layers.matte.clone();
-        let mut full_vacated = vec![0f32; ph * pw];
-        let mut full_invented = vec![0f32; ph * pw];
-        let mut full_moved = vec![0f32; ph * pw];
-        for y in 0..h {
-            let (r, row) = (at(0, y), y * w..(y + 1) * w);
-            full_person[r..r + w].copy_from_slice(&person[row.clone()]);
-            full_vacated[r..r + w].copy_from_slice(&vacated[row.clone()]);
-            full_invented[r..r + w].copy_from_slice(&invented[row.clone()]);
-            full_moved[r..r + w].copy_from_slice(&moved[row]);
-        }
-        (full_person, full_vacated, full_invented, full_moved)
+        // Each plane the photo's size: `outside` there, the window's rows pasted in.
+        let full = |window: &[f32], outside: Option<&[f32]>| {
+            let mut out = match outside {
+                Some(plane) => plane.to_vec(),
+                None => vec![0f32; ph * pw],
+            };
+            out.par_chunks_mut(pw)
+                .skip(win.y0)
+                .zip(window.par_chunks(w))
+                .for_each(|(row, src)| row[win.x0..win.x0 + w].copy_from_slice(src));
+            out
+        };
+        (
+            full(&person, Some(&layers.matte)),
+            full(&vacated, None),
+            full(&invented, None),
+            full(&moved, None),
+        )
     };
     Ok(Composited {
         image,
