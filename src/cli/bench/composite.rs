@@ -71,8 +71,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         plate_layers(&photo, alpha.clone(), &|| false)
     })?;
     println!(
-        "per photo: matte {matte_ms:.1} ms, plate (PatchMatch) {plate_ms:.1} ms, together {:.1} ms",
-        matte_ms + plate_ms
+        "per photo: matte {matte_ms:.1} ms, plate (PatchMatch) {plate_ms:.1} ms, together {:.1} ms \
+         ({:.2} s per megapixel)",
+        matte_ms + plate_ms,
+        (matte_ms + plate_ms) / 1e3 / ((w * h) as f64 / 1e6)
     );
 
     let cfg = Default::default();
@@ -101,7 +103,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (network_ms, _) = time(args.warmup, args.runs, || {
         composite_edit(&layers, Method::Network, &edit, Some(&placed))
     })?;
-    println!("per edit: puppet+composite {puppet_ms:.1} ms, model+composite {network_ms:.1} ms (network run excluded)");
+    let mp = (w * h) as f64 / 1e6;
+    println!(
+        "per edit: puppet+composite {puppet_ms:.1} ms ({:.1} ms per megapixel), model+composite \
+         {network_ms:.1} ms (network run excluded)",
+        puppet_ms / mp
+    );
     // The refined method: the puppet's composite, then the refiner on its working crop.
     match crate::composite::pipeline::RefinerRunner::load(None, &candle_core::Device::Cpu) {
         Ok(refiner) => {
