@@ -51,32 +51,14 @@ pub(crate) fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
 /// round away from zero as `round` does.
 #[inline]
 pub(crate) fn to_u8(v: f32) -> u8 {
-    if !(v > 0.0) {
-        return 0; // negative, zero or NaN
+    if v.is_nan() || v <= 0.0 {
+        return 0;
     }
     if v >= 255.0 {
         return 255;
     }
     let t = v as u32;
     (t + (v - t as f32 >= 0.5) as u32) as u8
-}
-
-#[cfg(test)]
-mod rounding_tests {
-    /// Against `round().clamp()` on a dense grid, around every half and at the special values.
-    #[test]
-    fn to_u8_is_round_then_clamp() {
-        let reference = |v: f32| v.round().clamp(0.0, 255.0) as u8;
-        let mut values = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.0];
-        values.extend((-4096..270 * 4096).map(|k| k as f32 / 4096.0));
-        for k in -2..600 {
-            let half = k as f32 * 0.5;
-            values.extend([half, half.next_up(), half.next_down()]);
-        }
-        for v in values {
-            assert_eq!(super::to_u8(v), reference(v), "{v:e}");
-        }
-    }
 }
 
 /// `(1, 3, H, W)` in [−1, 1] from an RGB image: `ToTensor` then `(x − 0.5) / 0.5`.
@@ -240,4 +222,22 @@ fn bad_png_palette(bytes: &[u8]) -> Option<usize> {
         rest = rest.get(len.checked_add(12)?..)?;
     }
     None
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    /// Against `round().clamp()` on a dense grid, around every half and at the special values.
+    #[test]
+    fn to_u8_is_round_then_clamp() {
+        let reference = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+        let mut values = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.0];
+        values.extend((-4096..270 * 4096).map(|k| k as f32 / 4096.0));
+        for k in -2..600 {
+            let half = k as f32 * 0.5;
+            values.extend([half, half.next_up(), half.next_down()]);
+        }
+        for v in values {
+            assert_eq!(super::to_u8(v), reference(v), "{v:e}");
+        }
+    }
 }
