@@ -215,7 +215,8 @@ fn same_cloth(image: &RgbImage, hole: &GrayImage, needed: impl Fn(usize) -> bool
 
 /// What the moved figure surely shows, over a frame of `flow`'s size placed at `origin` in the
 /// photo: its colours (`seeds`), the rest (`unknown`), and the rest plus what moved
-/// (`unknown_still`: texture comes only from the person that did not move).
+/// (`unknown_still`: texture comes from the person that did not move, where there is enough
+/// of it).
 struct Known {
     seeds: RgbImage,
     unknown: GrayImage,
@@ -267,15 +268,20 @@ impl Known {
     }
 
     /// `fill` with the detail (high-pass of `radius`) of the exemplar fill of the `needed`
-    /// pixels, its patches from the still pixels of the same cloth; `None` where too few.
+    /// pixels, its patches from the still pixels of the same cloth — or, where too few are
+    /// still (the whole figure moved: a new pose, not one limb), from all its shown pixels of
+    /// that cloth, which moved with it; `None` where even those are too few.
     fn textured(
         &self,
         fill: &RgbImage,
         needed: impl Fn(usize) -> bool + Copy,
         radius: usize,
     ) -> Option<RgbImage> {
-        let sources = same_cloth(&self.seeds, &self.unknown_still, needed);
-        let texture = textured_around(&self.seeds, &sources, needed)?;
+        let still = same_cloth(&self.seeds, &self.unknown_still, needed);
+        let texture = textured_around(&self.seeds, &still, needed).or_else(|| {
+            let shown = same_cloth(&self.seeds, &self.unknown, needed);
+            textured_around(&self.seeds, &shown, needed)
+        })?;
         Some(with_detail(fill, &texture, needed, radius))
     }
 }

@@ -339,6 +339,52 @@ fn a_still_gets_the_hidden_cloths_grain_at_the_photos_resolution() {
     assert_eq!(skin, 0, "face pixels in the invented coat");
 }
 
+/// When the whole figure moves (a new pose, not one limb) no pixel of the person is still,
+/// and the texture cannot come from the body that stayed: the invented coat then takes the
+/// grain of the shown coat that moved with it, rather than staying a flat membrane.
+#[test]
+fn a_figure_moved_as_a_whole_still_gets_grain_in_its_invented_cloth() {
+    use crate::pose::{Joint, NUM_JOINTS};
+    let grain = |x: f32, y: f32| {
+        let (i, j) = ((x * 3.0) as u32 / 2, (y * 3.0) as u32 / 2);
+        let v = 120 + ((i.wrapping_mul(2_654_435_761) ^ j.wrapping_mul(40_503)) % 97 % 50) as u8;
+        [v + 60, v / 3, v / 3]
+    };
+    let (l, source, mut target) = lifted_forearm(1.0, grain);
+    for j in 0..NUM_JOINTS {
+        if let Some(p) = target.get(j) {
+            target.set(j, Some(Joint::new(p.x + 4.0, p.y + 3.0, p.confidence)));
+        }
+    }
+    let out = composite_puppet(&l, &source, &target, &PuppetConfig::default()).unwrap();
+    let w = l.photo.width() as usize;
+    let step = |img: &RgbImage, keep: &dyn Fn(usize) -> bool| {
+        let (mut sum, mut n) = (0f64, 0usize);
+        for i in 1..img.len() / 3 {
+            if i % w > 0 && keep(i) && keep(i - 1) {
+                sum += img.as_raw()[3 * i].abs_diff(img.as_raw()[3 * (i - 1)]) as f64;
+                n += 1;
+            }
+        }
+        (sum / n.max(1) as f64, n)
+    };
+    let shown = |i: usize| (80..100).contains(&(i % w)) && (135..165).contains(&(i / w));
+    let (coat, _) = step(&l.photo, &shown);
+    let (invented, n) = step(&out.image, &|i| out.invented[i] > 0.9);
+    println!("grain (mean step): coat {coat:.1}, invented {invented:.1} over {n} px");
+    assert!(n > 150, "too little invented: {n} px");
+    assert!(
+        invented > 0.4 * coat,
+        "the invented coat is flat: {invented:.1} vs {coat:.1}"
+    );
+    // Its patches are the coat's, not the face's (skin is far from the coat in green and blue).
+    let skin = (0..w * l.photo.height() as usize)
+        .filter(|&i| out.invented[i] > 0.9)
+        .filter(|&i| out.image.as_raw()[3 * i + 1] > 120 && out.image.as_raw()[3 * i + 2] > 100)
+        .count();
+    assert_eq!(skin, 0, "face pixels in the invented coat");
+}
+
 /// Past `GRID_SIDE` the puppet runs on a coarse grid: nothing moved is still the photo exactly,
 /// and an edit agrees with the full-resolution composite (the grid only blurs the map's seams)
 /// wherever neither invents.
