@@ -10,13 +10,11 @@
 //! A part's mirror twin (the other thigh) may claim the point too where both cover it.
 
 use super::geometry::{norm, smoothstep, sub, Bounds};
-use super::{parts, PuppetConfig, PuppetWarp};
+use super::parts::{self, UNATTACHED};
+use super::{PuppetConfig, PuppetWarp};
 use crate::imaging::FlowField;
 use crate::pose::Pose;
 use rayon::prelude::*;
-
-/// Beyond this many radii from every part, a source point belongs to no part.
-const UNATTACHED: f64 = 1.5;
 
 /// Per target pixel (H·W, row-major), 1 where the source point it samples belongs to the part
 /// that puts it there, falling to 0 where that part has moved away (the distance between where

@@ -32,6 +32,10 @@ pub(crate) struct Part {
     box_s: Bounds,
 }
 
+/// Beyond this many radii from every part, a source point belongs to no part (ownership);
+/// [`Rig::far_radii`] never skips a part nearer than this.
+pub(crate) const UNATTACHED: f64 = 1.5;
+
 /// How much smaller (as a log-weight) a part skipped as far must be than the part that has a
 /// pixel: e^-50 ≈ 2·10⁻²², far below what an f32 flow or colour can show.
 const FAR_LOG_GAP: f64 = 50.0;
@@ -53,7 +57,7 @@ impl Rig {
         let depth = parts()
             .flat_map(|p| [p.depth_t.abs(), p.depth_s.abs()])
             .fold(0.0, f64::max);
-        let live = (1.0 + cfg.falloff / rel).max(1.5); // 1.5: ownership's `UNATTACHED`
+        let live = (1.0 + cfg.falloff / rel).max(UNATTACHED);
         let two_tau2 = 2.0 * cfg.softness * cfg.softness;
         let far = (live * live + two_tau2 * (FAR_LOG_GAP + cfg.depth_bias.abs() * depth)).sqrt();
         if far.is_finite() {

@@ -82,16 +82,22 @@ pub enum InpaintError {
     Cancelled,
 }
 
-/// The hole as booleans, or `None` when it is empty (nothing to do).
-fn hole_pixels(image: &RgbImage, hole: &GrayImage) -> Result<Option<Vec<bool>>, InpaintError> {
-    if image.dimensions() != hole.dimensions() {
+/// An error unless `mask` (a hole, or the wanted part of one) has `image`'s size.
+fn same_size(image: &RgbImage, mask: &GrayImage) -> Result<(), InpaintError> {
+    if image.dimensions() != mask.dimensions() {
         return Err(InpaintError::SizeMismatch {
             width: image.width(),
             height: image.height(),
-            hole_width: hole.width(),
-            hole_height: hole.height(),
+            hole_width: mask.width(),
+            hole_height: mask.height(),
         });
     }
+    Ok(())
+}
+
+/// The hole as booleans, or `None` when it is empty (nothing to do).
+fn hole_pixels(image: &RgbImage, hole: &GrayImage) -> Result<Option<Vec<bool>>, InpaintError> {
+    same_size(image, hole)?;
     let mask: Vec<bool> = hole.as_raw().iter().map(|&v| v > 127).collect();
     let n = mask.iter().filter(|&&h| h).count();
     if n == 0 {
@@ -145,12 +151,7 @@ pub fn fill_patchmatch(
     params: &PatchMatchParams,
     cancel: &dyn Fn() -> bool,
 ) -> Result<RgbImage, InpaintError> {
-    let Some(mask) = hole_pixels(image, hole)? else {
-        return Ok(image.clone());
-    };
-    let mut levels = pyramid::build(Level::from_image(image, &mask), params.min_level_side);
-    patchmatch::complete(&mut levels, params, cancel)?;
-    Ok(write_hole(image, &levels[0]))
+    exemplar_fill(image, hole, None, params, cancel)
 }
 
 /// [`fill_patchmatch`] where only the hole pixels `wanted` marks (pixels > 127) are needed:
@@ -163,28 +164,31 @@ pub fn fill_patchmatch_wanted(
     wanted: &GrayImage,
     params: &PatchMatchParams,
 ) -> Result<RgbImage, InpaintError> {
-    if wanted.dimensions() != image.dimensions() {
-        return Err(InpaintError::SizeMismatch {
-            width: image.width(),
-            height: image.height(),
-            hole_width: wanted.width(),
-            hole_height: wanted.height(),
-        });
-    }
+    same_size(image, wanted)?;
+    exemplar_fill(image, hole, Some(wanted), params, &|| false)
+}
+
+/// The exemplar completion both fills run: of the whole hole, or of its `wanted` part.
+fn exemplar_fill(
+    image: &RgbImage,
+    hole: &GrayImage,
+    wanted: Option<&GrayImage>,
+    params: &PatchMatchParams,
+    cancel: &dyn Fn() -> bool,
+) -> Result<RgbImage, InpaintError> {
     let Some(mask) = hole_pixels(image, hole)? else {
         return Ok(image.clone());
     };
-    let wanted = wanted
-        .as_raw()
-        .iter()
-        .zip(&mask)
-        .map(|(&w, &h)| w > 127 && h);
+    let wanted = wanted.map(|wanted| {
+        let raw = wanted.as_raw().iter();
+        raw.zip(&mask).map(|(&w, &h)| w > 127 && h).collect()
+    });
     let base = Level {
-        wanted: Some(wanted.collect()),
+        wanted,
         ..Level::from_image(image, &mask)
     };
     let mut levels = pyramid::build(base, params.min_level_side);
-    patchmatch::complete(&mut levels, params, &|| false)?;
+    patchmatch::complete(&mut levels, params, cancel)?;
     Ok(write_hole(image, &levels[0]))
 }
 

@@ -399,19 +399,13 @@ fn vote(geo: &Geometry, level: &mut Level, field: &Field) {
     let old = level.px.clone();
     let hole = &level.hole;
     let (ri, h) = (r as isize, geo.h);
-    // Which hole pixels some matched patch covers: with only part of the hole wanted
-    // (`fill_patchmatch_wanted`), most of it is none's, and scanning each one's (2r+1)²
-    // window for a match would cost more than the vote itself.
-    let matched = summed_area(w, h, |t| field.src[t] != NONE);
     level
         .px
         .par_chunks_mut(3 * w)
         .enumerate()
         .for_each(|(y, row)| {
             for x in 0..w {
-                let window = |lo: usize, n: usize| (lo.saturating_sub(r), (lo + r + 1).min(n));
-                let ((x0, x1), (y0, y1)) = (window(x, w), window(y, h));
-                if !hole[y * w + x] || matched.count(x0, y0, x1, y1) == 0 {
+                if !hole[y * w + x] {
                     continue;
                 }
                 let (mut acc, mut wsum) = ([0f32; 3], 0f32);
