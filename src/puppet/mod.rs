@@ -45,7 +45,7 @@ use crate::pose::Pose;
 
 pub use depth::{Layer, Limb, LimbOrder};
 pub use extremities::Extremities;
-pub use ownership::{ownership, unsquashed};
+pub use ownership::{ownership, unsquashed, unsquashed_or_turned};
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
 /// neck → mid-hip, with fallbacks when those joints are missing).
@@ -152,6 +152,9 @@ pub struct PuppetWarp {
     /// be, or may not): where the skeleton itself puts body, for deciding what is person the
     /// source does not show.
     pub core: Vec<f32>,
+    /// Whether a part is turned round ([`unsquashed_or_turned`]): its mirrored map is its
+    /// surface, not a fold.
+    pub turned: bool,
 }
 
 /// Flows smaller than this many pixels are rounded to zero (floating-point noise of the fits).
@@ -190,6 +193,7 @@ pub fn puppet_warp(
         mask,
         person,
         core,
+        turned: rig.parts.iter().any(|p| p.turned()),
     }
 }
 

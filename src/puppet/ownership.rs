@@ -72,7 +72,12 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
             // the pixel is a far better guess for it than the background plate.
             let twin =
                 twins[owner].filter(|&t| rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s);
-            *o = claim(owner).max(twin.map_or(0.0, claim)) * unsquashed(&warp.flow, x, y);
+            let unsquashed = if rig.parts[owner].turned() {
+                unsquashed_or_turned(&warp.flow, x, y)
+            } else {
+                unsquashed(&warp.flow, x, y)
+            };
+            *o = claim(owner).max(twin.map_or(0.0, claim)) * unsquashed;
         }
     });
     out
@@ -86,12 +91,31 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
 /// falling to 0 at `SQUASH_TO`; 0 where the map folds over (ratio ≤ 0). A rigid or scaled
 /// limb has a ratio near 1, the identity exactly 1.
 pub fn unsquashed(flow: &FlowField, x: usize, y: usize) -> f32 {
-    let det = flow.area_ratio(x, y);
+    squash_weight(flow.area_ratio(x, y) as f64)
+}
+
+/// [`unsquashed`], except that a map which mirrors the surface whole (an area ratio of
+/// −[`TURNED_FROM`] or below: a body part turned round, its shoulders swapped) counts like its
+/// mirror image. A fold between two maps passes through ratio 0 and still counts as none.
+/// The back of a turned torso is unknown, but its own front, mirrored, is the same garment in
+/// the same light: the synthetic turns (`eval`) showed a smooth membrane blob over the whole
+/// torso instead. Not for a head: the face would come round onto the back of it.
+pub fn unsquashed_or_turned(flow: &FlowField, x: usize, y: usize) -> f32 {
+    let det = flow.area_ratio(x, y) as f64;
+    squash_weight(if det <= -TURNED_FROM { -det } else { det })
+}
+
+fn squash_weight(det: f64) -> f32 {
     if det <= 0.0 {
         return 0.0;
     }
-    1.0 - smoothstep(SQUASH_FROM, SQUASH_TO, det as f64) as f32
+    1.0 - smoothstep(SQUASH_FROM, SQUASH_TO, det) as f32
 }
+
+/// The least area ratio (negated) of a map taken as a part turned round rather than folded:
+/// a turned torso's lies near −0.5 (its fit, pulled towards a similarity, mirrors at about
+/// half the width), a fold's crosses 0.
+pub const TURNED_FROM: f64 = 0.3;
 
 /// See [`unsquashed`].
 const SQUASH_FROM: f64 = 4.0;

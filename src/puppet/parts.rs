@@ -27,6 +27,8 @@ pub(crate) struct Part {
     pub depth_s: f64,
     /// Target position → source position.
     pub xf: Affine,
+    /// Which kind of body part it is.
+    pub region: Region,
     /// The boxes of `shape_t` and `shape_s` (for [`Part::far_t`], [`Part::far_s`]).
     box_t: Bounds,
     box_s: Bounds,
@@ -69,6 +71,15 @@ impl Rig {
 }
 
 impl Part {
+    /// Whether the part is turned round between source and target (its map mirrors: the
+    /// shoulders swapped), so the target shows the back of what the source shows the front
+    /// of. Never a head (its map is held to the body's similarity; a face must not come round
+    /// onto the back of it) nor a limb (a bone's map only turns and scales).
+    pub fn turned(&self) -> bool {
+        let a = self.xf.a;
+        self.region != Region::Head && a[0][0] * a[1][1] - a[0][1] * a[1][0] < 0.0
+    }
+
     /// Whether target point `p` is past `far` radii ([`Rig::far_radii`]) from the shape.
     pub fn far_t(&self, p: P, far: f64) -> bool {
         self.box_t.farther_than(p, far * self.radius_t)
@@ -249,6 +260,7 @@ pub(crate) fn build(
             depth_t: cfg.order.depth(region, &o_t),
             depth_s: depth(region, &o_s),
             xf,
+            region,
         })
     };
 

@@ -477,3 +477,32 @@ fn an_arm_across_the_torso_is_in_front_unless_put_behind() {
         128
     );
 }
+
+#[test]
+fn a_figure_turned_round_keeps_its_torso_but_not_its_face() {
+    // Mirrored about the body's axis, joint names kept: the person's right shoulder is now on
+    // the image's right, so the target shows their back.
+    let src = standing();
+    let tgt = src.map_points(|x, y| (256.0 - x, y));
+    let cfg = PuppetConfig::default();
+    let warp = puppet_warp(&src, &tgt, H, W, &cfg);
+    assert!(warp.turned);
+    let own = ownership(&src, &tgt, &warp, &cfg);
+    // The chest, off the axis: its map mirrors (a fold by the area test alone), and the torso
+    // it samples is the same garment: owned.
+    let (x, y) = (138, 100);
+    assert!(warp.flow.area_ratio(x, y) < -0.3, "the map does not mirror");
+    assert!(
+        own[y * W + x] > 0.9,
+        "turned chest owned {}",
+        own[y * W + x]
+    );
+    // It samples the other side of the axis (the fit, pulled towards a similarity, mirrors
+    // at about half the width).
+    let (dx, _) = warp.flow.get(x, y);
+    let sx = x as f32 + dx;
+    assert!(sx > 110.0 && sx < 127.0, "the chest samples x = {sx}");
+    // The face does not come round onto the back of the head.
+    let (x, y) = (124, 36);
+    assert!(own[y * W + x] < 0.1, "face owned {}", own[y * W + x]);
+}

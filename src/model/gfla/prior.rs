@@ -143,6 +143,7 @@ mod tests {
             mask: vec![1.0; h * w],
             core: person.clone(),
             person,
+            turned: false,
         };
         let l = level_flow(&warp, 2);
         assert_eq!(l.get(0, 0), (4.0, -2.0)); // the figure's (8, −4), halved
