@@ -174,11 +174,13 @@ pub fn write_frames(
             anyhow::bail!("cancelled");
         }
         let target = &frames[run.start];
-        // Frames fill what a moved limb uncovers smoothly: a textured fill would change its
-        // patches from frame to frame (see `PuppetConfig::textured_fill`).
+        // A textured fill per frame would change its patches from frame to frame (see
+        // `PuppetConfig::textured_fill`); the grain of the one fill per photo under the arms
+        // (`PuppetConfig::photo_detail`) stays where it is on the body.
         let cfg = PuppetConfig {
             order: order(run.start),
             textured_fill: false,
+            photo_detail: true,
             ..Default::default()
         };
         let target_pose = target.to_pose();

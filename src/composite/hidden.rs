@@ -17,14 +17,18 @@
 //! completion (PatchMatch) whose patches come only from the person that did not move: the
 //! shirt behind a forearm that moved away gets the shirt's own weave and folds, never the
 //! background's, nor the moved forearm's. Where the still person around is too thin for
-//! patches, or when asked for no texture (animations), the membrane fill alone: smooth, but
-//! body, not background.
+//! patches, or when asked for no texture, the membrane fill alone: smooth, but body, not
+//! background. On photos past the coarse grid, stills and animations take the detail at the
+//! photo's resolution from one fill per photo of the body under the arms
+//! ([`person_under_arms`]), sampled where each hidden pixel samples the photo: the grain
+//! stays on its place of the body from edit to edit and frame to frame.
 
 use super::{sample_map, PhotoLayers};
 use crate::imaging::flow_field::sample_bilinear;
 use crate::imaging::inpaint::{fill_diffusion, fill_patchmatch_wanted, PatchMatchParams};
 use crate::imaging::FlowField;
-use crate::puppet::PuppetWarp;
+use crate::pose::Pose;
+use crate::puppet::{arm_cover, Extremities, PuppetConfig, PuppetWarp};
 use anyhow::{anyhow, Result};
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use rayon::prelude::*;
@@ -135,8 +139,10 @@ pub(super) fn person_fill(
 /// The hidden person's detail at the photo's resolution, over a window (at `origin`, the size
 /// of `fill`) whose fill was made on the puppet's coarse grid and brought up bilinearly: there
 /// a grid cell is several pixels, and a fill from cells is smooth where the cloth is not (a
-/// fleece's curls). The exemplar fill runs again on the window's own pixels and its detail is
-/// laid on `fill`; where it finds too few still pixels, `fill` stays.
+/// fleece's curls). Each hidden pixel takes the detail of `under` (the photo with the person
+/// under the arms filled in, [`person_under_arms`]) where it samples the photo: the body an
+/// arm uncovers shows the grain that the one fill per photo gave that place of the body, in
+/// every edit alike.
 pub(super) fn full_resolution_detail(
     layers: &PhotoLayers,
     origin: (usize, usize),
@@ -144,13 +150,45 @@ pub(super) fn full_resolution_detail(
     owned: &[f32],
     hidden: &[f32],
     fill: &RgbImage,
+    under: &RgbImage,
 ) -> RgbImage {
     let (h, w) = layers.size();
-    let known = Known::of(layers, origin, flow, owned, hidden);
-    let needed = |i: usize| hidden[i] > 0.0;
-    known
-        .textured(fill, needed, detail_radius(h, w))
-        .unwrap_or_else(|| fill.clone())
+    let mut texture = Known::of(layers, origin, flow, owned, hidden).seeds;
+    let fw = flow.width;
+    for (i, px) in texture.pixels_mut().enumerate() {
+        if hidden[i] > 0.0 {
+            let (x, y) = (i % fw, i / fw);
+            let (dx, dy) = flow.get(x, y);
+            let (sx, sy) = ((origin.0 + x) as f32 + dx, (origin.1 + y) as f32 + dy);
+            *px = Rgb(sample_bilinear(under, sx, sy).map(crate::imaging::to_u8));
+        }
+    }
+    with_detail(fill, &texture, |i| hidden[i] > 0.0, detail_radius(h, w))
+}
+
+/// The photo of `layers` with the person under the arms of the figure `source` (photo pixels;
+/// within the arms' parts, hands measured from the matte) filled by the exemplar fill from the
+/// rest of the person of the same cloth as around them: the coat behind crossed forearms, once
+/// per photo and skeleton. Unchanged where too little of that cloth shows for patches.
+pub(super) fn person_under_arms(layers: &PhotoLayers, source: &Pose) -> RgbImage {
+    let (h, w) = layers.size();
+    let cfg = PuppetConfig {
+        extremities: Some(Extremities::from_matte(source, &layers.matte, h, w)),
+        ..PuppetConfig::default()
+    };
+    let arms = arm_cover(source, h, w, &cfg);
+    let needed = |i: usize| arms[i] && layers.matte[i] > 0.5;
+    let hole = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        Luma([if arms[i] || layers.matte[i] <= 0.5 {
+            255
+        } else {
+            0
+        }])
+    });
+    let photo = layers.foreground();
+    let hole = same_cloth(photo, &hole, needed);
+    textured_around(photo, &hole, needed).unwrap_or_else(|| photo.clone())
 }
 
 /// Chromaticity distance (of r, g, b over their sum) past which a still pixel is not the same

@@ -38,6 +38,11 @@ use anyhow::{ensure, Result};
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
 
+/// [`PhotoLayers::under_arms`]' last result and the source skeleton it was made for, shared by
+/// the layers' copies.
+type UnderArmsCache =
+    std::sync::Arc<std::sync::Mutex<Option<(crate::pose::Pose, std::sync::Arc<RgbImage>)>>>;
+
 /// What is computed once per photo. Read the fields freely but build new layers rather than
 /// change these: the puppet keeps a block-averaged copy of them for its edits.
 #[derive(Clone, Debug)]
@@ -56,6 +61,10 @@ pub struct PhotoLayers {
     /// The person's own colours at the matte's soft edge ([`PhotoLayers::foreground`]), made at
     /// the first edit that moves anything.
     foreground: std::sync::OnceLock<RgbImage>,
+    /// The photo with the person under the arms filled in ([`PhotoLayers::under_arms`]), for
+    /// the source skeleton it was made for: made at the first edit that needs it, again only
+    /// when that skeleton changes. Copies share it (they are the same photo).
+    under_arms: UnderArmsCache,
 }
 
 impl PhotoLayers {
@@ -83,6 +92,7 @@ impl PhotoLayers {
             plate,
             coarse: std::sync::OnceLock::new(),
             foreground: std::sync::OnceLock::new(),
+            under_arms: Default::default(),
         })
     }
 
@@ -108,6 +118,29 @@ impl PhotoLayers {
                 2 * edge_radius(h, w) + 1,
             )
         })
+    }
+}
+
+impl PhotoLayers {
+    /// The photo with the person that the arms of the figure `source` (photo pixels) cover
+    /// filled with the cloth around them ([`hidden::person_under_arms`]): where the detail of
+    /// the body an arm uncovers comes from. Made once per source skeleton, so every edit of
+    /// it — every frame of an animation — takes the same grain from the same place of the
+    /// body: a fill per edit picked other patches as the uncovered region changed shape, and
+    /// the cloth boiled.
+    pub(crate) fn under_arms(&self, source: &crate::pose::Pose) -> std::sync::Arc<RgbImage> {
+        let mut cache = self
+            .under_arms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((pose, image)) = cache.as_ref() {
+            if pose == source {
+                return image.clone();
+            }
+        }
+        let image = std::sync::Arc::new(hidden::person_under_arms(self, source));
+        *cache = Some((source.clone(), image.clone()));
+        image
     }
 }
 

@@ -38,6 +38,12 @@ fn pose_to_grid(p: &Pose, f: usize) -> Pose {
     p.map_points(|x, y| ((x + 0.5) / k - 0.5, (y + 0.5) / k - 0.5))
 }
 
+/// A pose on the grid of `f`-pixel cells back in photo pixels ([`pose_to_grid`] undone).
+fn pose_from_grid(p: &Pose, f: usize) -> Pose {
+    let k = f as f32;
+    p.map_points(|x, y| ((x + 0.5) * k - 0.5, (y + 0.5) * k - 0.5))
+}
+
 /// Where a grid of `gh × gw` cells of `f` pixels sits in the photo.
 fn grid_placement(gh: usize, gw: usize, f: usize) -> Placement {
     Placement::new(0.0, 0.0, (gw * f) as f64, (gh * f) as f64, gw, gh)
@@ -190,13 +196,11 @@ pub(super) fn composite_on_grid(
         super::colour::match_colours(&mut image, grid, &warp.flow, &visible, &owned);
         Some(image)
     } else {
-        Some(person_fill(
-            grid,
-            &warp.flow,
-            &owned,
-            &hidden,
-            cfg.textured_fill,
-        )?)
+        // With the photo's own detail to come (`photo_detail`, on the coarse grid) the grid's
+        // fill is the shading alone: a texture per edit on the grid would change its patches
+        // from edit to edit under the steady grain of the photo's layer.
+        let textured = cfg.textured_fill && !(cfg.photo_detail && at.is_some());
+        Some(person_fill(grid, &warp.flow, &owned, &hidden, textured)?)
     };
     // Where anything changes: the flow moves, a part is not owned, or person is hidden. Only
     // that window (grown over the bilinear step and the vacated region's edge) is composited.
@@ -272,9 +276,11 @@ pub(super) fn composite_on_grid(
     let fill = fill.map(|fill| match &up_grid {
         // The grid's fill is smooth at the photo's scale: its detail again from the photo's
         // own pixels (the network's invented pixels, with a guide, keep the network's).
-        Some(u) if cfg.textured_fill && cfg.photo_detail && guide.is_none() => {
+        Some(u) if cfg.photo_detail && guide.is_none() => {
             let origin = (win.x0, win.y0);
-            full_resolution_detail(layers, origin, &flow, &owned, &hidden, &u.image(&fill))
+            let under = layers.under_arms(&pose_from_grid(source, f));
+            let fill = u.image(&fill);
+            full_resolution_detail(layers, origin, &flow, &owned, &hidden, &fill, &under)
         }
         Some(u) => u.image(&fill),
         None => fill,
@@ -382,5 +388,6 @@ fn coarse_layers(layers: &PhotoLayers, f: usize) -> PhotoLayers {
         plate: mean_rgb(&layers.plate),
         coarse: std::sync::OnceLock::new(),
         foreground: std::sync::OnceLock::new(),
+        under_arms: Default::default(),
     }
 }

@@ -555,3 +555,39 @@ fn max_filter_is_the_maximum_over_each_square() {
         }
     }
 }
+
+/// Two edits of one photo that uncover the same coat (the forearm lifted a little more, then
+/// a little less: two frames of an animation) give it the same grain: it comes from the one
+/// fill per photo under the arms, not from a fill per edit that picks other patches as the
+/// uncovered region changes shape (the cloth boiled from frame to frame).
+#[test]
+fn the_invented_grain_stays_put_from_edit_to_edit() {
+    use crate::pose::skeleton::R_WRIST;
+    let (l, source, target) = lifted_forearm(3.0, grainy_coat);
+    let mut other = target.clone();
+    let wrist = target.get(R_WRIST).unwrap();
+    other.set(
+        R_WRIST,
+        Some(crate::pose::Joint::new(wrist.x + 12.0, wrist.y - 30.0, 1.0)),
+    );
+    let cfg = PuppetConfig::still();
+    let a = composite_puppet(&l, &source, &target, &cfg).unwrap();
+    let b = composite_puppet(&l, &source, &other, &cfg).unwrap();
+    let both = |i: usize| a.invented[i] > 0.9 && b.invented[i] > 0.9;
+    let (grain, n) = mean_step(&a.image, &both);
+    let (mut diff, mut m) = (0f64, 0usize);
+    for (i, (p, q)) in a.image.pixels().zip(b.image.pixels()).enumerate() {
+        if both(i) {
+            diff += p[0].abs_diff(q[0]) as f64;
+            m += 1;
+        }
+    }
+    let diff = diff / m.max(1) as f64;
+    println!("invented in both: {m} px, grain {grain:.1}, mean |a − b| {diff:.1}");
+    assert!(n > 1000, "too little invented in both: {n} px");
+    assert!(grain > 5.0, "the invented coat is flat: {grain:.1}");
+    assert!(
+        diff < 0.3 * grain,
+        "the grain moved between the edits: |a − b| {diff:.1} vs grain {grain:.1}"
+    );
+}

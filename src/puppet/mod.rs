@@ -46,6 +46,7 @@ use crate::pose::Pose;
 pub use depth::{Layer, Limb, LimbOrder};
 pub use extremities::Extremities;
 pub use ownership::{ownership, unsquashed, unsquashed_or_turned};
+pub use parts::arm_cover;
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
 /// neck → mid-hip, with fallbacks when those joints are missing).
@@ -83,15 +84,19 @@ pub struct PuppetConfig {
     pub max_area_change: f64,
     /// Whether the person a moved limb uncovers is filled with texture (an exemplar fill from
     /// the person that stayed, `composite`) or smoothly (a membrane fill of their colours).
-    /// Texture reads as cloth in a still; in an animation the exemplar fill picks other
-    /// patches as the uncovered region changes shape from frame to frame and the cloth
-    /// boils, so animations fill smoothly.
+    /// Texture reads as cloth in a still; in an animation an exemplar fill per frame picks
+    /// other patches as the uncovered region changes shape and the cloth boils, so animations
+    /// fill smoothly here and take their grain from `photo_detail`. On the coarse grid with
+    /// `photo_detail` on, the grid's fill is smooth whatever this says (the detail comes from
+    /// the photo's layer).
     pub textured_fill: bool,
-    /// With `textured_fill`, on photos large enough for the coarse grid (400 px a side and
-    /// more): the texture again at the photo's own resolution, where a grid cell's fill is
-    /// smooth (a fleece, a weave). Costs an exemplar fill over the edit's window (~0.7 s on a
-    /// megapixel photo, one core), so stills turn it on (`render`, the editor's export) and the
-    /// per-edit previews leave it off.
+    /// On photos large enough for the coarse grid (400 px a side and more): the uncovered
+    /// person's detail at the photo's own resolution, where a grid cell's fill is smooth (a
+    /// fleece, a weave), from one exemplar fill per photo and source skeleton of the body
+    /// under the arms (`PhotoLayers::under_arms`): the same place of the body gets the same
+    /// grain in every edit, so animations (`animate`) and stills (`render`, the editor's
+    /// export) turn it on. The fill costs ~0.05–0.25 s once, each edit then ~10 ms more on a
+    /// megapixel photo, so the per-edit previews leave it off.
     pub photo_detail: bool,
     /// The user's depth order of the target's limbs (in front of / behind the body); all
     /// automatic by default. Only target depths change: the source's layering is the photo's.

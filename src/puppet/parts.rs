@@ -91,6 +91,33 @@ impl Part {
     }
 }
 
+/// Per pixel of an `height × width` frame (row-major), whether it lies within one of the arms'
+/// parts of the figure `pose` (upper arms, forearms and the hands' reach, each within its
+/// radius): where an arm may hide the body behind it.
+pub fn arm_cover(pose: &Pose, height: usize, width: usize, cfg: &PuppetConfig) -> Vec<bool> {
+    let mut out = vec![false; height * width];
+    if height == 0 || width == 0 {
+        return out;
+    }
+    let rig = build(pose, pose, height, width, cfg);
+    for part in rig
+        .parts
+        .iter()
+        .filter(|p| matches!(p.region, Region::Arm { .. }))
+    {
+        let Bounds([x0, y0, x1, y1]) = part.box_s.grown(part.radius_s);
+        let clamp = |v: f64, n: usize| v.clamp(0.0, n.saturating_sub(1) as f64) as usize;
+        for y in clamp(y0.floor(), height)..=clamp(y1.ceil(), height) {
+            for x in clamp(x0.floor(), width)..=clamp(x1.ceil(), width) {
+                if part.shape_s.distance([x as f64, y as f64]) <= part.radius_s {
+                    out[y * width + x] = true;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// For each part, the index of its mirror image (the same bone of the body's other side), if
 /// that part exists.
 pub(crate) fn mirror_twins(parts: &[Part]) -> Vec<Option<usize>> {
