@@ -133,6 +133,18 @@ impl Default for PuppetConfig {
 }
 
 impl PuppetConfig {
+    /// The radius (× body scale) the settings give a limb bone of `region`.
+    pub(crate) fn radius(&self, region: depth::Region) -> f64 {
+        match region {
+            depth::Region::Arm { lower: false, .. } => self.upper_arm_radius,
+            depth::Region::Arm { lower: true, .. } => self.forearm_radius,
+            depth::Region::Leg { lower: false, .. } => self.thigh_radius,
+            depth::Region::Leg { lower: true, .. } => self.shin_radius,
+            depth::Region::Torso => self.torso_radius,
+            depth::Region::Head => self.head_radius,
+        }
+    }
+
     /// The settings for a still at the photo's resolution (`render`, the editor's export):
     /// the defaults with [`PuppetConfig::photo_detail`] on.
     pub fn still() -> Self {

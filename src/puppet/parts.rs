@@ -426,6 +426,8 @@ pub(crate) fn build(
         let Some(xf) = Affine::bone(at, bt, as_, bs, ratio) else {
             continue;
         };
+        // As thick as the photo's limb where its matte showed it.
+        let rel = rel * cfg.extremities.as_ref().map_or(1.0, |x| x.girth(region));
         // Where the photo's matte showed the hand or foot, its measured axis: as measured in
         // the source, turned with the bone and scaled with the body in the target.
         let measured = cfg.extremities.as_ref().and_then(|x| x.tip(b)).map(|v| {
