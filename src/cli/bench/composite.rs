@@ -86,6 +86,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (puppet_ms, _) = time(args.warmup, args.runs, || {
         composite_edit(&layers, Method::Puppet, &edit, None)
     })?;
+    // A still (`render`, the editor's export): the uncovered cloth's detail at the photo's
+    // resolution, from one fill per photo and skeleton of the body under the arms, which the
+    // first such edit makes.
+    let still_cfg = crate::puppet::PuppetConfig::still();
+    let still = Edit {
+        source: &source,
+        target: &target,
+        puppet: &still_cfg,
+    };
+    let started = std::time::Instant::now();
+    composite_edit(&layers, Method::Puppet, &still, None)?;
+    let first_still_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (still_ms, _) = time(args.warmup, args.runs, || {
+        composite_edit(&layers, Method::Puppet, &still, None)
+    })?;
 
     // A network edit of the shipped model's shape (its finest level is 1/4 of 128×96 on the
     // crop around both skeletons); its values do not change the cost.
@@ -108,6 +123,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "per edit: puppet+composite {puppet_ms:.1} ms ({:.1} ms per megapixel), model+composite \
          {network_ms:.1} ms (network run excluded)",
         puppet_ms / mp
+    );
+    println!(
+        "per edit: still {still_ms:.1} ms (the photo-resolution detail; the first still edit \
+         {first_still_ms:.0} ms, with the fill under the arms made once per photo and skeleton)"
     );
     // The refined method: the puppet's composite, then the refiner on its working crop.
     match crate::composite::pipeline::RefinerRunner::load(None, &candle_core::Device::Cpu) {
