@@ -119,9 +119,7 @@ impl PhotoLayers {
             )
         })
     }
-}
 
-impl PhotoLayers {
     /// The photo with the person that the arms of the figure `source` (photo pixels) cover
     /// filled with the cloth around them ([`hidden::person_under_arms`]): where the detail of
     /// the body an arm uncovers comes from. Made once per source skeleton, so every edit of

@@ -14,9 +14,7 @@ use super::upsample::Upsampler;
 use super::{composite, composite_window, Composited, Invented, PhotoLayers, Placement, Window};
 use crate::imaging::FlowField;
 use crate::pose::Pose;
-use crate::puppet::{
-    ownership, puppet_warp, unsquashed, unsquashed_or_turned, Extremities, PuppetConfig,
-};
+use crate::puppet::{ownership, puppet_warp, unsquashed, Extremities, PuppetConfig};
 use anyhow::Result;
 use image::RgbImage;
 use rayon::prelude::*;
@@ -237,7 +235,6 @@ pub(super) fn composite_on_grid(
         }
         None => Vec::new(),
     };
-    let warp_turned = warp.turned;
     let flow = match &up_grid {
         Some(u) => u.flow(&warp.flow),
         None => warp.flow,
@@ -252,7 +249,7 @@ pub(super) fn composite_on_grid(
         // gap with blocks of trouser). Where a part is turned round, a mirrored map is its
         // surface: the grid's ownership has judged which (a torso, not a head).
         let w = flow.width;
-        let turned = warp_turned;
+        let turned = warp.turned;
         let can_fill = fill.is_some();
         owned
             .par_iter_mut()
@@ -260,11 +257,7 @@ pub(super) fn composite_on_grid(
             .enumerate()
             .for_each(|(i, (o, hid))| {
                 if *o > 0.0 {
-                    let k = if turned {
-                        unsquashed_or_turned(&flow, i % w, i / w)
-                    } else {
-                        unsquashed(&flow, i % w, i / w)
-                    };
+                    let k = unsquashed(&flow, i % w, i / w, turned);
                     if k < 1.0 && can_fill {
                         let here = ((body[i] - 0.9) * 10.0).clamp(0.0, 1.0);
                         *hid = (*hid + *o * (1.0 - k) * here).min(1.0);

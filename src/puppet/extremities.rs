@@ -46,8 +46,8 @@ const MIN_OFFSET: f64 = 0.12;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Extremities {
     tips: [Option<[f64; 2]>; NUM_JOINTS],
-    /// Per limb bone ([`BONES`]): its measured half-width over the one the settings assume,
-    /// within [`GIRTH`]; `None`: not measured.
+    /// Per limb bone ([`parts::LIMB_BONES`]): its measured half-width over the one the
+    /// settings assume, within [`GIRTH`]; `None`: not measured.
     girth: [Option<f64>; 8],
 }
 
@@ -63,20 +63,11 @@ impl Extremities {
     /// measured alone could be an arm lying along the body's outline, and an upper arm thinner
     /// than the forearm left the forearm's round end at the elbow to claim the bend.
     pub(crate) fn girth(&self, region: Region) -> f64 {
-        let limb = |r: Region| match r {
-            Region::Arm { right, .. } => Some((0, right)),
-            Region::Leg { right, .. } => Some((1, right)),
-            _ => None,
-        };
-        let Some(which) = limb(region) else {
+        // `LIMB_BONES` lists each limb's two bones side by side.
+        let Some(k) = parts::LIMB_BONES.iter().position(|b| b.2 == region) else {
             return 1.0;
         };
-        let mut bones = BONES
-            .iter()
-            .zip(&self.girth)
-            .filter(|(b, _)| limb(b.2) == Some(which))
-            .map(|(_, g)| *g);
-        match (bones.next().flatten(), bones.next().flatten()) {
+        match (self.girth[k & !1], self.girth[k | 1]) {
             (Some(a), Some(b)) => a.max(b),
             _ => 1.0,
         }
@@ -159,7 +150,7 @@ impl Extremities {
             out.tips[joint] = Some([axis[0] * far, axis[1] * far]);
         }
         // Each limb bone's thickness.
-        for (k, &(a, b, region)) in BONES.iter().enumerate() {
+        for (k, &(a, b, region)) in parts::LIMB_BONES.iter().enumerate() {
             let (Some(pa), Some(pb)) = (xy(pose, a), xy(pose, b)) else {
                 continue;
             };
@@ -170,74 +161,6 @@ impl Extremities {
         out
     }
 }
-
-/// The limb bones whose thickness is measured: (joint, joint, part).
-const BONES: [(usize, usize, Region); 8] = [
-    (
-        R_SHOULDER,
-        R_ELBOW,
-        Region::Arm {
-            right: true,
-            lower: false,
-        },
-    ),
-    (
-        R_ELBOW,
-        R_WRIST,
-        Region::Arm {
-            right: true,
-            lower: true,
-        },
-    ),
-    (
-        L_SHOULDER,
-        L_ELBOW,
-        Region::Arm {
-            right: false,
-            lower: false,
-        },
-    ),
-    (
-        L_ELBOW,
-        L_WRIST,
-        Region::Arm {
-            right: false,
-            lower: true,
-        },
-    ),
-    (
-        R_HIP,
-        R_KNEE,
-        Region::Leg {
-            right: true,
-            lower: false,
-        },
-    ),
-    (
-        R_KNEE,
-        R_ANKLE,
-        Region::Leg {
-            right: true,
-            lower: true,
-        },
-    ),
-    (
-        L_HIP,
-        L_KNEE,
-        Region::Leg {
-            right: false,
-            lower: false,
-        },
-    ),
-    (
-        L_KNEE,
-        L_ANKLE,
-        Region::Leg {
-            right: false,
-            lower: true,
-        },
-    ),
-];
 
 /// The range of [`Extremities::girth`]. A limb thinner than the settings assume gets a thinner
 /// part, so it claims less of the body beside it (`eval --count 100 --size 256x192`: person

@@ -45,7 +45,7 @@ use crate::pose::Pose;
 
 pub use depth::{Layer, Limb, LimbOrder};
 pub use extremities::Extremities;
-pub use ownership::{ownership, unsquashed, unsquashed_or_turned};
+pub use ownership::{ownership, unsquashed};
 pub use parts::arm_cover;
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,
@@ -169,7 +169,7 @@ pub struct PuppetWarp {
     /// be, or may not): where the skeleton itself puts body, for deciding what is person the
     /// source does not show.
     pub core: Vec<f32>,
-    /// Whether a part is turned round ([`unsquashed_or_turned`]): its mirrored map is its
+    /// Whether a part is turned round ([`unsquashed`]): its mirrored map is its
     /// surface, not a fold.
     pub turned: bool,
 }

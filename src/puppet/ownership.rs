@@ -72,12 +72,8 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
             // the pixel is a far better guess for it than the background plate.
             let twin =
                 twins[owner].filter(|&t| rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s);
-            let unsquashed = if rig.parts[owner].turned() {
-                unsquashed_or_turned(&warp.flow, x, y)
-            } else {
-                unsquashed(&warp.flow, x, y)
-            };
-            *o = claim(owner).max(twin.map_or(0.0, claim)) * unsquashed;
+            let turned = rig.parts[owner].turned();
+            *o = claim(owner).max(twin.map_or(0.0, claim)) * unsquashed(&warp.flow, x, y, turned);
         }
     });
     out
@@ -90,19 +86,21 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
 /// 1 where the backward map's area ratio ([`FlowField::area_ratio`]) is below `SQUASH_FROM`,
 /// falling to 0 at `SQUASH_TO`; 0 where the map folds over (ratio ≤ 0). A rigid or scaled
 /// limb has a ratio near 1, the identity exactly 1.
-pub fn unsquashed(flow: &FlowField, x: usize, y: usize) -> f32 {
-    squash_weight(flow.area_ratio(x, y) as f64)
-}
-
-/// [`unsquashed`], except that a map which mirrors the surface whole (an area ratio of
-/// −[`TURNED_FROM`] or below: a body part turned round, its shoulders swapped) counts like its
-/// mirror image. A fold between two maps passes through ratio 0 and still counts as none.
-/// The back of a turned torso is unknown, but its own front, mirrored, is the same garment in
-/// the same light: the synthetic turns (`eval`) showed a smooth membrane blob over the whole
-/// torso instead. Not for a head: the face would come round onto the back of it.
-pub fn unsquashed_or_turned(flow: &FlowField, x: usize, y: usize) -> f32 {
+///
+/// With `turned` (the pixel's part is turned round, [`super::parts::Part::turned`]: its
+/// shoulders swapped), a map that mirrors the surface whole (an area ratio of −[`TURNED_FROM`]
+/// or below) counts like its mirror image; a fold between two maps passes through ratio 0 and
+/// still counts as none. The back of a turned torso is unknown, but its own front, mirrored,
+/// is the same garment in the same light: the synthetic turns (`eval`) showed a smooth
+/// membrane blob over the whole torso instead. Never for a head: the face would come round
+/// onto the back of it.
+pub fn unsquashed(flow: &FlowField, x: usize, y: usize, turned: bool) -> f32 {
     let det = flow.area_ratio(x, y) as f64;
-    squash_weight(if det <= -TURNED_FROM { -det } else { det })
+    squash_weight(if turned && det <= -TURNED_FROM {
+        -det
+    } else {
+        det
+    })
 }
 
 fn squash_weight(det: f64) -> f32 {

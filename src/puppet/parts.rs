@@ -91,6 +91,74 @@ impl Part {
     }
 }
 
+/// The limb bones, each limb's two side by side (upper, then lower): (joint, joint, part).
+pub(crate) const LIMB_BONES: [(usize, usize, Region); 8] = [
+    (
+        R_SHOULDER,
+        R_ELBOW,
+        Region::Arm {
+            right: true,
+            lower: false,
+        },
+    ),
+    (
+        R_ELBOW,
+        R_WRIST,
+        Region::Arm {
+            right: true,
+            lower: true,
+        },
+    ),
+    (
+        L_SHOULDER,
+        L_ELBOW,
+        Region::Arm {
+            right: false,
+            lower: false,
+        },
+    ),
+    (
+        L_ELBOW,
+        L_WRIST,
+        Region::Arm {
+            right: false,
+            lower: true,
+        },
+    ),
+    (
+        R_HIP,
+        R_KNEE,
+        Region::Leg {
+            right: true,
+            lower: false,
+        },
+    ),
+    (
+        R_KNEE,
+        R_ANKLE,
+        Region::Leg {
+            right: true,
+            lower: true,
+        },
+    ),
+    (
+        L_HIP,
+        L_KNEE,
+        Region::Leg {
+            right: false,
+            lower: false,
+        },
+    ),
+    (
+        L_KNEE,
+        L_ANKLE,
+        Region::Leg {
+            right: false,
+            lower: true,
+        },
+    ),
+];
+
 /// Per pixel of an `height × width` frame (row-major), whether it lies within one of the arms'
 /// parts of the figure `pose` (upper arms, forearms and the hands' reach, each within its
 /// radius): where an arm may hide the body behind it.
@@ -340,83 +408,10 @@ pub(crate) fn build(
     }
 
     // Limbs: bone maps along each arm / leg segment.
-    let limbs = [
-        (
-            R_SHOULDER,
-            R_ELBOW,
-            cfg.upper_arm_radius,
-            Region::Arm {
-                right: true,
-                lower: false,
-            },
-        ),
-        (
-            R_ELBOW,
-            R_WRIST,
-            cfg.forearm_radius,
-            Region::Arm {
-                right: true,
-                lower: true,
-            },
-        ),
-        (
-            L_SHOULDER,
-            L_ELBOW,
-            cfg.upper_arm_radius,
-            Region::Arm {
-                right: false,
-                lower: false,
-            },
-        ),
-        (
-            L_ELBOW,
-            L_WRIST,
-            cfg.forearm_radius,
-            Region::Arm {
-                right: false,
-                lower: true,
-            },
-        ),
-        (
-            R_HIP,
-            R_KNEE,
-            cfg.thigh_radius,
-            Region::Leg {
-                right: true,
-                lower: false,
-            },
-        ),
-        (
-            R_KNEE,
-            R_ANKLE,
-            cfg.shin_radius,
-            Region::Leg {
-                right: true,
-                lower: true,
-            },
-        ),
-        (
-            L_HIP,
-            L_KNEE,
-            cfg.thigh_radius,
-            Region::Leg {
-                right: false,
-                lower: false,
-            },
-        ),
-        (
-            L_KNEE,
-            L_ANKLE,
-            cfg.shin_radius,
-            Region::Leg {
-                right: false,
-                lower: true,
-            },
-        ),
-    ];
     // Which way the feet point, from the source's face (once for both feet).
     let turn = foot_turn(source, scale_s);
-    for (a, b, rel, region) in limbs {
+    for (a, b, region) in LIMB_BONES {
+        let rel = cfg.radius(region);
         debug_assert!(LIMBS.contains(&(a, b)));
         let (Some(at), Some(bt), Some(as_), Some(bs)) =
             (xy(&tgt, a), xy(&tgt, b), xy(&src, a), xy(&src, b))
