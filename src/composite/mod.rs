@@ -26,6 +26,7 @@ pub mod pipeline;
 mod puppet;
 pub mod refine;
 pub mod upsample;
+mod vacated;
 
 pub use layers::{build_layers, plate_layers};
 pub use network::{composite_network, NetworkEdit, NetworkOutputs};
@@ -155,7 +156,7 @@ pub fn plate_hole(
         .iter()
         .map(|&a| if a > threshold { 1.0 } else { 0.0 })
         .collect();
-    let grown = max_filter(&inside, height, width, radius);
+    let grown = vacated::max_filter(&inside, height, width, radius);
     GrayImage::from_fn(width as u32, height as u32, |x, y| {
         image::Luma([if grown[y as usize * width + x as usize] > 0.0 {
             255
@@ -301,14 +302,7 @@ pub(crate) fn composite_window(
             *l = (m - a).max(0.0);
         }
     });
-    // Grown as far as the plate's hole reaches past the matte, and steeply: a limb's faint
-    // outer edge (a shadow line, the last grey of the matte) must go with the limb. Outside
-    // the hole the plate is the photo itself, so growing further changes nothing.
-    let radius = layers::hole_radius(ph, pw);
-    let vacated: Vec<f32> = max_filter(&left, h, w, radius)
-        .into_iter()
-        .map(|v| (v * 4.0).min(1.0))
-        .collect();
+    let vacated = vacated::share(&left, h, w, layers::hole_radius(ph, pw));
     let mut image = layers.photo.clone();
     let (photo, plate) = (layers.photo.as_raw(), layers.plate.as_raw());
     image
@@ -436,72 +430,6 @@ pub(crate) fn sample_map(map: &[f32], h: usize, w: usize, x: f32, y: f32) -> f32
     let top = at(x0, y0) * (1.0 - ax) + at(x1, y0) * ax;
     let bottom = at(x0, y1) * (1.0 - ax) + at(x1, y1) * ax;
     top * (1.0 - ay) + bottom * ay
-}
-
-/// Maximum over a (2r+1)² square (border-clipped; never below 0), separably: rows, then the
-/// transposed rows. Each line takes a constant number of comparisons per pixel whatever `r`
-/// (van Herk / Gil–Werman), where a direct scan takes 2r + 1: the vacated region of a
-/// megapixel photo is grown by 10 pixels at every edit. (imageproc's dilation is for u8.)
-fn max_filter(map: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
-    if r == 0 {
-        return map.to_vec();
-    }
-    let rows = running_max_rows(map, w, r);
-    let cols = running_max_rows(&transpose(&rows, h, w), h, r);
-    transpose(&cols, w, h)
-}
-
-/// Each row (of `w` values) of `map` replaced by its running maximum over [x − r, x + r].
-fn running_max_rows(map: &[f32], w: usize, r: usize) -> Vec<f32> {
-    let k = 2 * r + 1;
-    let mut out = vec![0f32; map.len()];
-    out.par_chunks_mut(w).zip(map.par_chunks(w)).for_each_init(
-        || (Vec::new(), Vec::new(), Vec::new()),
-        |(padded, prefix, suffix), (out, src)| {
-            // The row padded with r zeros each side: every window is then k long and spans at
-            // most two blocks of k; it is the suffix maximum of the first block's part and the
-            // prefix maximum of the second's.
-            padded.clear();
-            padded.resize(r, 0f32);
-            padded.extend_from_slice(src);
-            padded.resize(w + 2 * r, 0.0);
-            prefix.clear();
-            prefix.resize(padded.len(), 0.0);
-            suffix.clear();
-            suffix.resize(padded.len(), 0.0);
-            for ((block, pre), suf) in padded
-                .chunks(k)
-                .zip(prefix.chunks_mut(k))
-                .zip(suffix.chunks_mut(k))
-            {
-                let mut m = f32::NEG_INFINITY;
-                for (v, p) in block.iter().zip(pre.iter_mut()) {
-                    m = m.max(*v);
-                    *p = m;
-                }
-                m = f32::NEG_INFINITY;
-                for (v, s) in block.iter().zip(suf.iter_mut()).rev() {
-                    m = m.max(*v);
-                    *s = m;
-                }
-            }
-            for (x, o) in out.iter_mut().enumerate() {
-                *o = suffix[x].max(prefix[x + 2 * r]).max(0.0);
-            }
-        },
-    );
-    out
-}
-
-/// The `h × w` row-major `map` as `w × h`.
-fn transpose(map: &[f32], h: usize, w: usize) -> Vec<f32> {
-    let mut out = vec![0f32; map.len()];
-    out.par_chunks_mut(h).enumerate().for_each(|(x, col)| {
-        for (y, o) in col.iter_mut().enumerate() {
-            *o = map[y * w + x];
-        }
-    });
-    out
 }
 
 #[cfg(test)]

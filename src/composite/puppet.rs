@@ -227,7 +227,7 @@ pub(super) fn composite_on_grid(
     // outline of a limb brought across the chest, between the chest it uncovered and itself).
     let body = match &up_grid {
         Some(_) => {
-            let near_hidden = super::max_filter(&hidden, gh, gw, 4);
+            let near_hidden = super::vacated::max_filter(&hidden, gh, gw, 4);
             let body: Vec<f32> = (0..gh * gw)
                 .map(|i| warp.core[i].max(near_hidden[i] * grid.matte[i]))
                 .collect();

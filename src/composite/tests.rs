@@ -120,7 +120,7 @@ fn pixels_away_from_the_figures_are_untouched() {
     )
     .unwrap();
     let (w, h) = (CFG.width, CFG.height);
-    let near = max_filter(
+    let near = vacated::max_filter(
         &scene
             .source_person
             .iter()
@@ -520,40 +520,6 @@ fn a_guided_edit_is_the_puppets_corrected() {
     assert_eq!(up.get(40, 60), (4.0, 0.0));
     let moved = puppet::composite_guided(&l, s, t, &cfg, Some(&guide(&one))).unwrap();
     assert_ne!(moved.image, guided.image);
-}
-
-/// The running-maximum filter equals the direct scan of every (2r+1)² square, border-clipped,
-/// for radii below, near and past the frame's size.
-#[test]
-fn max_filter_is_the_maximum_over_each_square() {
-    let mut rng = crate::util::rng::SplitMix64::new(5);
-    for (h, w) in [(1, 1), (7, 13), (30, 9), (64, 48)] {
-        let map: Vec<f32> = (0..h * w)
-            .map(|_| {
-                let v = rng.uniform() as f32;
-                // Mostly zeros with isolated peaks, as a vacated mask is.
-                if v < 0.8 {
-                    0.0
-                } else {
-                    v
-                }
-            })
-            .collect();
-        for r in [0, 1, 2, 5, 10, 70] {
-            let got = max_filter(&map, h, w, r);
-            for y in 0..h {
-                for x in 0..w {
-                    let mut want = 0f32;
-                    for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
-                        for xx in x.saturating_sub(r)..=(x + r).min(w - 1) {
-                            want = want.max(map[yy * w + xx]);
-                        }
-                    }
-                    assert_eq!(got[y * w + x], want, "{h}×{w}, r {r}, at ({x}, {y})");
-                }
-            }
-        }
-    }
 }
 
 /// Two edits of one photo that uncover the same coat (the forearm lifted a little more, then
