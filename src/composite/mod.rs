@@ -313,9 +313,15 @@ pub(crate) fn composite_window(
         .for_each(|(y, row)| {
             for x in 0..w {
                 let (i, j) = (y * w + x, at(x, y));
-                // Where invented person is, the plate must not show through its soft edge.
+                // Where invented person is, the plate must not show through it (a light seam
+                // where its alpha dips between it and the shown body): the photo behind it is
+                // kept instead. Only where it is substantially there: at its faint outer edge
+                // over a vacated region, the photo behind is the old limb, and a cut from plate
+                // to it at the faintest alpha drew the grid's staircase.
                 let m = invented.as_ref().map_or(1.0, |inv| inv.visible[i]);
-                let (a, v) = (person[i], vacated[i] * m);
+                let a = person[i];
+                let hold = (1.0 - m) * crate::imaging::smoothstep(0.0, INVENTED_HOLDS, a);
+                let v = vacated[i] * (1.0 - hold);
                 if a == 0.0 && v == 0.0 {
                     continue; // untouched: the photo's pixel is already there
                 }
@@ -410,6 +416,9 @@ fn warped_person(layers: &PhotoLayers, x: f32, y: f32, t: f32) -> [f32; 3] {
 fn edge_radius(h: usize, w: usize) -> usize {
     (h.min(w) / 256).clamp(1, 8)
 }
+
+/// The invented person's alpha from which it keeps the plate from showing through it whole.
+const INVENTED_HOLDS: f32 = 0.2;
 
 /// Bilinear sample of an H·W map at (x, y), border-clamped.
 pub(crate) fn sample_map(map: &[f32], h: usize, w: usize, x: f32, y: f32) -> f32 {

@@ -557,3 +557,46 @@ fn the_invented_grain_stays_put_from_edit_to_edit() {
         "the grain moved between the edits: |a − b| {diff:.1} vs grain {grain:.1}"
     );
 }
+
+/// Invented person fading out over a vacated place (a body brought over where an arm was):
+/// at its faint edge the plate shows, and it takes over the photo behind smoothly; where the
+/// invented person is substantial, the photo behind it is kept (no light seam of plate). The
+/// plate was held back at the faintest alpha, so the old limb's photo came back along the
+/// invented region's outline: the coarse grid's staircase across the grass.
+#[test]
+fn an_invented_edge_fades_to_the_plate_without_a_step() {
+    let (w, h) = (40u32, 8u32);
+    let photo = RgbImage::from_pixel(w, h, image::Rgb([200, 200, 200])); // the old limb
+    let plate = RgbImage::from_pixel(w, h, image::Rgb([50, 50, 50]));
+    let layers = PhotoLayers::new(photo, vec![1.0; (w * h) as usize], plate).unwrap();
+    let alpha = |x: u32| x as f32 / (w - 1) as f32;
+    let owned: Vec<f32> = (0..w * h).map(|i| alpha(i % w)).collect();
+    let image = RgbImage::from_pixel(w, h, image::Rgb([120, 120, 120]));
+    let visible = vec![0.0; (w * h) as usize];
+    let inv = Invented {
+        image: &image,
+        visible: &visible,
+    };
+    let flow = FlowField::zeros(h as usize, w as usize);
+    let out = composite_with(&layers, &flow, &owned, Some(inv)).unwrap();
+    let row: Vec<f32> = (0..w)
+        .map(|x| out.image.get_pixel(x, h / 2).0[0] as f32)
+        .collect();
+    assert_eq!(row[0], 50.0, "no person: the plate");
+    let step = row
+        .windows(2)
+        .map(|p| (p[1] - p[0]).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        step < 40.0,
+        "a step of {step} along the invented edge: {row:?}"
+    );
+    for x in (0..w).filter(|&x| alpha(x) >= INVENTED_HOLDS) {
+        let a = alpha(x);
+        let want = 120.0 * a + 200.0 * (1.0 - a);
+        assert!(
+            (row[x as usize] - want).abs() <= 1.0,
+            "plate through it at {x}: {row:?}"
+        );
+    }
+}

@@ -12,17 +12,58 @@ const GROWS_FROM: f32 = 0.25;
 /// of the matte) must go with the limb; outside the hole the plate is the photo itself, so
 /// growing further would change nothing. Only what surely left grows (≥ [`GROWS_FROM`]): a
 /// speck where the moved person's edge is a little fainter than the matte's (a shoe that
-/// barely moved) grew into a square of plate showing through.
+/// barely moved) grew into a square of plate showing through. The result is then blurred
+/// over [`EDGE`] pixels either side: the grown region's outline is a hard, pixel-stepped
+/// threshold, and where a moved figure's soft edge lies over it the photo behind that edge
+/// switched to the plate along a jagged line.
 pub(super) fn share(left: &[f32], h: usize, w: usize, radius: usize) -> Vec<f32> {
     let seeds: Vec<f32> = left
         .iter()
         .map(|&l| if l >= GROWS_FROM { l } else { 0.0 })
         .collect();
-    max_filter(&seeds, h, w, radius)
+    let steep: Vec<f32> = max_filter(&seeds, h, w, radius)
         .into_par_iter()
         .zip(left)
         .map(|(grown, &l)| (grown.max(l) * 4.0).min(1.0))
-        .collect()
+        .collect();
+    box_blur(&steep, h, w, EDGE)
+}
+
+/// How far (pixels) the vacated region's outline is softened either side.
+const EDGE: usize = 2;
+
+/// Mean over a (2r+1)² square (border-clipped: the mean of the pixels inside), separably.
+fn box_blur(map: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
+    if r == 0 {
+        return map.to_vec();
+    }
+    let rows = running_mean_rows(map, w, r);
+    let cols = running_mean_rows(&transpose(&rows, h, w), h, r);
+    transpose(&cols, w, h)
+}
+
+/// Each row (of `w` values) of `map` replaced by its mean over [x − r, x + r] ∩ the row.
+fn running_mean_rows(map: &[f32], w: usize, r: usize) -> Vec<f32> {
+    let mut out = vec![0f32; map.len()];
+    out.par_chunks_mut(w)
+        .zip(map.par_chunks(w))
+        .for_each(|(out, src)| {
+            // Running sum in f64: a megapixel row of floats would drift in f32.
+            let mut sum = 0f64;
+            let (mut lo, mut hi) = (0usize, 0usize); // the window is src[lo..hi]
+            for (x, o) in out.iter_mut().enumerate() {
+                while hi < w && hi <= x + r {
+                    sum += src[hi] as f64;
+                    hi += 1;
+                }
+                while lo + r < x {
+                    sum -= src[lo] as f64;
+                    lo += 1;
+                }
+                *o = (sum / (hi - lo) as f64) as f32;
+            }
+        });
+    out
 }
 
 /// Maximum over a (2r+1)² square (border-clipped; never below 0), separably: rows, then the
@@ -129,8 +170,8 @@ mod tests {
         }
     }
 
-    /// A limb that left grows its full share out to the radius; a faint speck left behind
-    /// stays a speck.
+    /// A limb that left grows its full share out to the radius, its outline fading over
+    /// [`EDGE`] pixels either side; a faint speck left behind stays a speck.
     #[test]
     fn what_surely_left_grows_and_a_faint_speck_does_not() {
         let (h, w, r) = (40, 60, 6);
@@ -143,13 +184,24 @@ mod tests {
         left[20 * w + 45] = 0.1; // a speck: the person's edge a little fainter there
         let v = share(&left, h, w, r);
         let at = |x: usize, y: usize| v[y * w + x];
-        assert_eq!(at(13 + r, 20), 1.0, "the grown band");
-        assert_eq!(at(13 + r + 1, 20), 0.0, "nothing past the radius");
+        let e = EDGE;
+        assert!((at(13 + r - e, 20) - 1.0).abs() < 1e-6, "the grown band");
+        let rim: Vec<f32> = (0..=2 * e).map(|k| at(13 + r - e + k, 20)).collect();
         assert!(
-            (at(45, 20) - 0.4).abs() < 1e-6,
-            "the speck keeps its own share"
+            rim.windows(2).all(|p| p[1] < p[0]),
+            "its outline fades: {rim:?}"
+        );
+        assert_eq!(
+            at(13 + r + e + 1, 20),
+            0.0,
+            "nothing past the radius and the fade"
+        );
+        let speck = 0.4 / ((2 * e + 1) * (2 * e + 1)) as f32;
+        assert!(
+            (at(45, 20) - speck).abs() < 1e-6,
+            "the speck keeps its share, blurred"
         );
         let around = (0..h * w).filter(|&i| v[i] > 0.0 && (i % w) > 30).count();
-        assert_eq!(around, 1, "the speck does not grow");
+        assert_eq!(around, (2 * e + 1) * (2 * e + 1), "the speck does not grow");
     }
 }
