@@ -7,6 +7,9 @@
 
 mod kernel;
 pub mod train;
+mod winograd;
+
+use winograd::Winograd;
 
 pub use kernel::{available, split_phases, tap_conv, Geometry, Isa, PackedTaps, PackedUp, Row};
 
@@ -107,6 +110,9 @@ fn pad_image(src: &[f32], dims: (usize, usize, usize), pad: Padding, dst: &mut [
 #[derive(Debug)]
 pub struct DirectConv {
     packed: PackedTaps,
+    /// The same weights for Winograd's F(2×2, 3×3), for 3×3 stride-1 layers of at least
+    /// [`WINOGRAD_FROM`] channels in and out.
+    winograd: Option<Winograd>,
     bias: Vec<f32>,
     cin: usize,
     k: usize,
@@ -150,8 +156,11 @@ impl DirectConv {
             2 => PackedTaps::conv_stride2(weight, cout, cin, k, isa),
             s => candle_core::bail!("direct-conv: stride {s} (1 or 2)"),
         };
+        let winograd = (stride == 1 && k == 3 && winograd_wanted(cin, cout))
+            .then(|| Winograd::new(weight, cout, cin, isa));
         Ok(Arc::new(Self {
             packed,
+            winograd,
             bias,
             cin,
             k,
@@ -169,6 +178,19 @@ impl DirectConv {
     pub fn forward_padded(self: &Arc<Self>, x: &Tensor, pad: Padding) -> Result<Tensor> {
         x.apply_op1_no_bwd(&ConvOp(self.clone(), pad))
     }
+}
+
+/// Layers with at least this many input and output channels take Winograd's F(2×2, 3×3)
+/// when 3×3 and stride 1: below it the transforms' memory passes cost more than the products
+/// they save.
+const WINOGRAD_FROM: usize = 256;
+
+/// Whether a 3×3 stride-1 layer of `cin → cout` channels runs by Winograd's algorithm
+/// (`MARIONETTE_WINOGRAD=0` keeps every layer on the direct kernel, to compare).
+fn winograd_wanted(cin: usize, cout: usize) -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var("MARIONETTE_WINOGRAD").is_ok_and(|v| v == "0"));
+    !off && cin >= WINOGRAD_FROM && cout >= WINOGRAD_FROM
 }
 
 struct ConvOp(Arc<DirectConv>, Padding);
@@ -246,7 +268,11 @@ fn run_conv(
             src = &phases[..];
         }
         let isa = c.packed.isa();
-        tap_conv(src, g, &c.packed, &c.bias, o, isa).map_err(candle_core::Error::msg)?;
+        match &c.winograd {
+            Some(wg) => wg.run(src, hp, wp, &c.bias, o, isa),
+            None => tap_conv(src, g, &c.packed, &c.bias, o, isa),
+        }
+        .map_err(candle_core::Error::msg)?;
     }
     Ok((CpuStorage::F32(out), Shape::from((b, cout, g.ho, g.wo))))
 }
