@@ -9,7 +9,11 @@ use std::time::Instant;
 pub(crate) fn cpu_path() -> String {
     let isa = crate::ops::simd::isa();
     let convs = if crate::ops::tap_conv::available() {
-        format!("direct {} kernels", isa.label())
+        format!(
+            "direct {} kernels, {}",
+            isa.label(),
+            crate::ops::tap_conv::winograd_label()
+        )
     } else {
         "matrix products (no direct kernels)".to_string()
     };

@@ -9,7 +9,7 @@ mod kernel;
 pub mod train;
 mod winograd;
 
-use winograd::Winograd;
+use winograd::{Tile, Winograd};
 
 pub use kernel::{available, split_phases, tap_conv, Geometry, Isa, PackedTaps, PackedUp, Row};
 
@@ -110,7 +110,7 @@ fn pad_image(src: &[f32], dims: (usize, usize, usize), pad: Padding, dst: &mut [
 #[derive(Debug)]
 pub struct DirectConv {
     packed: PackedTaps,
-    /// The same weights for Winograd's F(2×2, 3×3), for 3×3 stride-1 layers of at least
+    /// The same weights for Winograd's F(m×m, 3×3), for 3×3 stride-1 layers of at least
     /// [`WINOGRAD_FROM`] channels in and out.
     winograd: Option<Winograd>,
     bias: Vec<f32>,
@@ -156,8 +156,10 @@ impl DirectConv {
             2 => PackedTaps::conv_stride2(weight, cout, cin, k, isa),
             s => candle_core::bail!("direct-conv: stride {s} (1 or 2)"),
         };
-        let winograd = (stride == 1 && k == 3 && winograd_wanted(cin, cout))
-            .then(|| Winograd::new(weight, cout, cin, isa));
+        let winograd = (stride == 1 && k == 3)
+            .then(|| winograd_tile(cin, cout))
+            .flatten()
+            .map(|tile| Winograd::new(weight, cout, cin, tile, isa));
         Ok(Arc::new(Self {
             packed,
             winograd,
@@ -180,17 +182,33 @@ impl DirectConv {
     }
 }
 
-/// Layers with at least this many input and output channels take Winograd's F(2×2, 3×3)
-/// when 3×3 and stride 1: below it the transforms' memory passes cost more than the products
+/// Layers with at least this many input and output channels take Winograd's algorithm when
+/// 3×3 and stride 1: below it the transforms' memory passes cost more than the products
 /// they save.
 const WINOGRAD_FROM: usize = 256;
 
-/// Whether a 3×3 stride-1 layer of `cin → cout` channels runs by Winograd's algorithm
-/// (`MARIONETTE_WINOGRAD=0` keeps every layer on the direct kernel, to compare).
-fn winograd_wanted(cin: usize, cout: usize) -> bool {
-    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let off = *OFF.get_or_init(|| std::env::var("MARIONETTE_WINOGRAD").is_ok_and(|v| v == "0"));
-    !off && cin >= WINOGRAD_FROM && cout >= WINOGRAD_FROM
+/// Which Winograd filtering a 3×3 stride-1 layer of `cin → cout` channels runs by, if any:
+/// F(4×4, 3×3); `MARIONETTE_WINOGRAD=2` takes F(2×2, 3×3) and `=0` keeps every layer on the
+/// direct kernel, to compare.
+fn winograd_tile(cin: usize, cout: usize) -> Option<Tile> {
+    static CHOICE: std::sync::OnceLock<Option<Tile>> = std::sync::OnceLock::new();
+    let choice = *CHOICE.get_or_init(|| match std::env::var("MARIONETTE_WINOGRAD").as_deref() {
+        Ok("0") => None,
+        Ok("2") => Some(Tile::F2),
+        _ => Some(Tile::F4),
+    });
+    choice.filter(|_| cin >= WINOGRAD_FROM && cout >= WINOGRAD_FROM)
+}
+
+/// Which Winograd filtering wide layers take, for `bench`'s report of the path that ran.
+pub fn winograd_label() -> String {
+    match winograd_tile(WINOGRAD_FROM, WINOGRAD_FROM) {
+        Some(tile) => {
+            let m = tile.m();
+            format!("3×3 layers of ≥ {WINOGRAD_FROM} channels by Winograd F({m}×{m}, 3×3)")
+        }
+        None => "no Winograd (MARIONETTE_WINOGRAD=0)".to_string(),
+    }
 }
 
 struct ConvOp(Arc<DirectConv>, Padding);
@@ -364,6 +382,42 @@ mod tests {
             Tensor::randn(0f32, 0.2, wshape, &dev)?,
             Tensor::randn(0f32, 1.0, cout, &dev)?,
         ))
+    }
+
+    /// A layer as wide as PoNA's takes Winograd's F(4×4, 3×3) (unless `MARIONETTE_WINOGRAD`
+    /// says otherwise) and equals candle's `conv2d` on every tile: within 4e-5 of the
+    /// outputs' largest magnitude (about ±45 here, from 2304 products per output). Measured:
+    /// 1.2e-5 with F(4×4), whose transforms' entries up to 8 and down to ⅟24 round more, 7e-7
+    /// with F(2×2) and 5e-7 on the direct kernel; a wrong transform would be off by whole
+    /// units.
+    #[test]
+    fn wide_layers_take_winograd_and_match_candle() -> Result<()> {
+        let (cin, cout, h, w) = (WINOGRAD_FROM, WINOGRAD_FROM, 10, 21);
+        let (x, wt, b) = random((cin, h, w), (cout, cin, 3, 3), cout)?;
+        let want = x
+            .conv2d(&wt, 1, 1, 1, 1)?
+            .broadcast_add(&b.reshape((1, cout, 1, 1))?)?;
+        let scale = want.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        let flat = wt.flatten_all()?.to_vec1::<f32>()?;
+        let chosen = winograd_tile(cin, cout);
+        if std::env::var_os("MARIONETTE_WINOGRAD").is_none() {
+            assert_eq!(chosen, Some(Tile::F4));
+        }
+        for isa in crate::ops::simd::testable() {
+            let conv = DirectConv::new_on(
+                &flat,
+                (cout, cin, 3),
+                1,
+                Padding::zero(1),
+                b.to_vec1()?,
+                isa,
+            )?;
+            assert_eq!(conv.winograd.as_ref().map(|wg| wg.tile()), chosen);
+            let d = max_diff(&conv.forward(&x)?, &want);
+            eprintln!("{isa:?} {chosen:?}: {d} of {scale}");
+            assert!(d < 4e-5 * scale, "{isa:?} {chosen:?}: {d} of {scale}");
+        }
+        Ok(())
     }
 
     /// The candle ops on every tile this CPU runs equal candle's `conv2d` (stride 1 and 2,
