@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CPU kernels' SIMD choice and direct convolutions (src/ops/simd.rs,
-# src/ops/tap_conv/kernel/) for AArch64 and runs their tests under qemu, so the NEON tile is
-# checked on an x86 machine. The whole crate does not cross-compile without an AArch64 C
+# src/ops/tap_conv/kernel/, and winograd.rs on them) for AArch64 and runs their tests under
+# qemu, so the NEON tile is checked on an x86 machine. The whole crate does not cross-compile without an AArch64 C
 # toolchain for its dependencies' build scripts; these modules need only rayon, so a scratch
 # crate includes them by path.
 #
@@ -33,6 +33,8 @@ pub mod ops {
     pub mod tap_conv {
         #[path = "$src/tap_conv/kernel/mod.rs"]
         pub mod kernel;
+        #[path = "$src/tap_conv/winograd.rs"]
+        pub mod winograd;
     }
 }
 RS
