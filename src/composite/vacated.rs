@@ -34,11 +34,23 @@ const EDGE: usize = 2;
 
 /// Mean over a (2r+1)² square (border-clipped: the mean of the pixels inside), separably.
 fn box_blur(map: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
+    separably(map, h, w, r, running_mean_rows)
+}
+
+/// `filter_rows` (a filter of radius `r` along each row of `w` values) applied to the rows of
+/// `map`, then to its columns as the rows of its transpose.
+fn separably(
+    map: &[f32],
+    h: usize,
+    w: usize,
+    r: usize,
+    filter_rows: fn(&[f32], usize, usize) -> Vec<f32>,
+) -> Vec<f32> {
     if r == 0 {
         return map.to_vec();
     }
-    let rows = running_mean_rows(map, w, r);
-    let cols = running_mean_rows(&transpose(&rows, h, w), h, r);
+    let rows = filter_rows(map, w, r);
+    let cols = filter_rows(&transpose(&rows, h, w), h, r);
     transpose(&cols, w, h)
 }
 
@@ -71,12 +83,7 @@ fn running_mean_rows(map: &[f32], w: usize, r: usize) -> Vec<f32> {
 /// (van Herk / Gil–Werman), where a direct scan takes 2r + 1: the vacated region of a
 /// megapixel photo is grown by 10 pixels at every edit. (imageproc's dilation is for u8.)
 pub(super) fn max_filter(map: &[f32], h: usize, w: usize, r: usize) -> Vec<f32> {
-    if r == 0 {
-        return map.to_vec();
-    }
-    let rows = running_max_rows(map, w, r);
-    let cols = running_max_rows(&transpose(&rows, h, w), h, r);
-    transpose(&cols, w, h)
+    separably(map, h, w, r, running_max_rows)
 }
 
 /// Each row (of `w` values) of `map` replaced by its running maximum over [x − r, x + r].

@@ -344,19 +344,8 @@ impl SendPtr {
 
 #[cfg(test)]
 mod tests {
+    use super::super::kernel::tests::lcg;
     use super::*;
-
-    fn lcg(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     /// Against the 3×3 convolution's definition (f64 sums), on every instruction set's
     /// tiles: odd and even output sizes (a last row or column of tiles half outside), channel

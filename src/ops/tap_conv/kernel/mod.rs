@@ -32,7 +32,7 @@ mod avx512;
 mod neon;
 mod portable;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 mod up;
 
 pub use crate::ops::simd::Isa;

@@ -1,6 +1,8 @@
 use super::*;
 
-fn lcg(n: usize, seed: u64) -> Vec<f32> {
+/// `n` pseudo-random values in [−1, 1) from `seed` (a 64-bit LCG's high bits): the same
+/// inputs on every machine and instruction set. Also the Winograd tests' inputs.
+pub(in crate::ops::tap_conv) fn lcg(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
     (0..n)
         .map(|_| {
