@@ -246,6 +246,10 @@ fn an_arm_across_the_chest_leaves_no_plate_line_along_its_old_outline() {
     let mut target = source.clone();
     target.set(R_ELBOW, Some(Joint::new(e.0, e.1, 1.0)));
     let out = composite_puppet(&layers, &source, &target, &PuppetConfig::default()).unwrap();
+    if let Some(dir) = std::env::var_os("COMPOSITE_DUMP") {
+        let dir = Path::new(&dir);
+        out.image.save(dir.join("astronaut_across.png")).unwrap();
+    }
     let (vx, vy) = (e.0 - s.0, e.1 - s.1);
     let sat = |p: &image::Rgb<u8>| p.0.iter().max().unwrap() - p.0.iter().min().unwrap();
     let mut line = 0;

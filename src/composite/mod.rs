@@ -188,6 +188,10 @@ pub struct Composited {
 pub struct Invented<'a> {
     pub image: &'a RgbImage,
     pub visible: &'a [f32],
+    /// How much the target figure has body per pixel (H·W, 0..1; `None`: not known): there
+    /// the plate does not show through invented person, however faint (see
+    /// [`INVENTED_HOLDS`]).
+    pub body: Option<&'a [f32]>,
 }
 
 /// Composites one edit: `flow` (photo-sized, target → source) and `owned` (H·W, see the module
@@ -315,12 +319,18 @@ pub(crate) fn composite_window(
                 let (i, j) = (y * w + x, at(x, y));
                 // Where invented person is, the plate must not show through it (a light seam
                 // where its alpha dips between it and the shown body): the photo behind it is
-                // kept instead. Only where it is substantially there: at its faint outer edge
-                // over a vacated region, the photo behind is the old limb, and a cut from plate
-                // to it at the faintest alpha drew the grid's staircase.
+                // kept instead. Inside the figure's body from its faintest alpha (an arm
+                // brought across the chest: between the chest it uncovered and itself, the
+                // plate drew a grey line); elsewhere only where it is substantially there: at
+                // its faint outer edge over a vacated region the photo behind is the old limb,
+                // and a cut from plate to it at the faintest alpha drew the grid's staircase.
                 let m = invented.as_ref().map_or(1.0, |inv| inv.visible[i]);
                 let a = person[i];
-                let hold = (1.0 - m) * crate::imaging::smoothstep(0.0, INVENTED_HOLDS, a);
+                let body = invented
+                    .as_ref()
+                    .and_then(|inv| inv.body)
+                    .map_or(0.0, |b| b[i]);
+                let hold = (1.0 - m) * crate::imaging::smoothstep(0.0, INVENTED_HOLDS, a).max(body);
                 let v = vacated[i] * (1.0 - hold);
                 if a == 0.0 && v == 0.0 {
                     continue; // untouched: the photo's pixel is already there
@@ -417,7 +427,8 @@ fn edge_radius(h: usize, w: usize) -> usize {
     (h.min(w) / 256).clamp(1, 8)
 }
 
-/// The invented person's alpha from which it keeps the plate from showing through it whole.
+/// The invented person's alpha from which it keeps the plate from showing through it whole
+/// (outside the figure's body, [`Invented::body`]).
 const INVENTED_HOLDS: f32 = 0.2;
 
 /// Bilinear sample of an H·W map at (x, y), border-clamped.

@@ -150,6 +150,7 @@ pub fn composite_network(
         Some(Invented {
             image: &image,
             visible: &visible,
+            body: None,
         }),
     )
 }

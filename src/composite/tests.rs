@@ -562,7 +562,8 @@ fn the_invented_grain_stays_put_from_edit_to_edit() {
 /// at its faint edge the plate shows, and it takes over the photo behind smoothly; where the
 /// invented person is substantial, the photo behind it is kept (no light seam of plate). The
 /// plate was held back at the faintest alpha, so the old limb's photo came back along the
-/// invented region's outline: the coarse grid's staircase across the grass.
+/// invented region's outline: the coarse grid's staircase across the grass. Inside the body
+/// it is held back from the faintest alpha.
 #[test]
 fn an_invented_edge_fades_to_the_plate_without_a_step() {
     let (w, h) = (40u32, 8u32);
@@ -576,6 +577,7 @@ fn an_invented_edge_fades_to_the_plate_without_a_step() {
     let inv = Invented {
         image: &image,
         visible: &visible,
+        body: None,
     };
     let flow = FlowField::zeros(h as usize, w as usize);
     let out = composite_with(&layers, &flow, &owned, Some(inv)).unwrap();
@@ -597,6 +599,23 @@ fn an_invented_edge_fades_to_the_plate_without_a_step() {
         assert!(
             (row[x as usize] - want).abs() <= 1.0,
             "plate through it at {x}: {row:?}"
+        );
+    }
+    // Inside the figure's body (the chest an arm uncovered, up to the arm's old outline) the
+    // plate does not show through even the faintest invented person: the photo behind stays.
+    let body = vec![1.0; (w * h) as usize];
+    let inv = Invented {
+        image: &image,
+        visible: &visible,
+        body: Some(&body),
+    };
+    let out = composite_with(&layers, &flow, &owned, Some(inv)).unwrap();
+    for x in 1..w {
+        let (a, got) = (alpha(x), out.image.get_pixel(x, h / 2).0[0] as f32);
+        let want = 120.0 * a + 200.0 * (1.0 - a);
+        assert!(
+            (got - want).abs() <= 1.0,
+            "plate through the body at {x}: {got} vs {want}"
         );
     }
 }
