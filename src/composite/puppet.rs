@@ -239,11 +239,6 @@ pub(super) fn composite_on_grid(
         Some(u) => u.flow(&warp.flow),
         None => warp.flow,
     };
-    // Surely body: the same cut as the streaks' below.
-    let body_sure: Vec<f32> = body
-        .iter()
-        .map(|b| ((b - 0.9) * 10.0).clamp(0.0, 1.0))
-        .collect();
     let (mut owned, mut hidden) = (up(&owned), up(&hidden));
     if up_grid.is_some() {
         // Between two cells of very different flow the bilinear flow sweeps across what lies
@@ -264,7 +259,7 @@ pub(super) fn composite_on_grid(
                 if *o > 0.0 {
                     let k = unsquashed(&flow, i % w, i / w, turned);
                     if k < 1.0 && can_fill {
-                        let here = body_sure[i];
+                        let here = ((body[i] - 0.9) * 10.0).clamp(0.0, 1.0);
                         *hid = (*hid + *o * (1.0 - k) * here).min(1.0);
                     }
                     *o *= k;
@@ -306,10 +301,10 @@ pub(super) fn composite_on_grid(
         Some(Invented {
             image: &fill,
             visible: &visible,
-            // How much body, not only the surely body of the streaks: where the chest meets
-            // an arm brought across it, `body_sure` left 119 grey pixels of plate along the
-            // arm's old outline in the astronaut test, `body` 77 (as before the plate was held
-            // back by alpha at all).
+            // How much body, not only the streaks' surely body (its cut at 0.9): where the
+            // chest meets an arm brought across it, that cut left 119 grey pixels of plate
+            // along the arm's old outline in the astronaut test, `body` 77 (as before the
+            // plate was held back by alpha at all).
             body: (!body.is_empty()).then_some(&body[..]),
         }),
     )

@@ -12,7 +12,8 @@
 //! multiply-adds is the only way left to go faster — 2.25× fewer with F(2×2, 3×3), 4× with
 //! F(4×4, 3×3), the default. f32 stays accurate enough: F(4×4)'s transforms reach ±8 and ⅟24,
 //! so its results differ from the direct sum by a few more roundings than F(2×2)'s (both
-//! checked against the definition in the tests, and PoNA against the authors' outputs).
+//! checked against the definition in the tests, and a layer as wide as PoNA's against
+//! candle's `conv2d`; the authors' PoNA fixtures are too narrow to take this path).
 
 use super::kernel::{tap_conv, Geometry, Isa, PackedTaps};
 use crate::ops::alloc::output_buffer;
