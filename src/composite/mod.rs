@@ -18,6 +18,7 @@
 //!
 //! Everything here is photo-sized arrays and per-pixel loops over rows (rayon).
 
+mod cloth;
 mod colour;
 mod hidden;
 mod layers;

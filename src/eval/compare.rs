@@ -4,6 +4,7 @@
 //! person ∪ where the source person was: what a re-posing changes).
 
 use super::metrics;
+use super::shows::{ShowsAcc, ShowsScores};
 use crate::composite::pipeline::{composite_edit, default_method, Edit, Method};
 use crate::composite::refine::refine;
 use crate::composite::upsample::upsample_image;
@@ -66,6 +67,9 @@ pub struct MethodScores {
     pub ssim_person: f64,
     /// Where in the person region the error is ([`Part`]), pooled over all pairs.
     pub parts: Vec<PartScores>,
+    /// The composites' person-region error by what they show there (empty for the other
+    /// methods; [`super::shows`]).
+    pub shows: Vec<ShowsScores>,
     /// PSNR over the soft edge of the true target person (coverage strictly between 0.02 and
     /// 0.98), pooled over all pairs: where a moved limb's outline shows what it was cut from.
     pub psnr_rim: f64,
@@ -149,6 +153,7 @@ struct Acc {
     /// Summed local standard deviations over hidden person pixels: the output's, the truth's.
     tex_out: f64,
     tex_gt: f64,
+    shows: ShowsAcc,
     levels: Vec<LevelScores>,
     n: usize,
 }
@@ -242,6 +247,7 @@ impl Acc {
                     })
                     .collect()
             },
+            shows: self.shows.finish(),
             levels: self
                 .levels
                 .iter()
@@ -276,7 +282,7 @@ fn local_std(img: &RgbImage, x: u32, y: u32) -> f64 {
 }
 
 /// PSNR (dB) of a summed squared error over `n` channel values (0–255 units).
-fn pooled_psnr(sse: f64, n: usize) -> f64 {
+pub(super) fn pooled_psnr(sse: f64, n: usize) -> f64 {
     let mse = sse / n.max(1) as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
 }
@@ -433,9 +439,16 @@ pub fn evaluate(
                 )?),
                 None => None,
             };
+            acc[3]
+                .shows
+                .add(&puppet_layered, &p.target, |j| Part::of(scene, j));
             let puppet_comp = puppet_layered.image;
             let placed = net.placed(0.0, 0.0, w as f64, h as f64);
-            let model_comp = composite_edit(&layers, Method::Network, &edit, Some(&placed))?.image;
+            let model_layered = composite_edit(&layers, Method::Network, &edit, Some(&placed))?;
+            acc[4]
+                .shows
+                .add(&model_layered, &p.target, |j| Part::of(scene, j));
+            let model_comp = model_layered.image;
             let region = person_region(scene);
             let mut images = vec![
                 &p.source,
@@ -566,6 +579,14 @@ pub fn table(report: &EvalReport) -> String {
             s += &format!("  {} {:.0}%", p.part, 100.0 * p.pixel_share);
         }
         s.push('\n');
+    }
+    if let Some(d) = report.methods.iter().find(|m| m.method == "default") {
+        if !d.shows.is_empty() {
+            s += &format!(
+                "\n{}",
+                super::shows::table(&format!("default ({})", report.default_is), &d.shows)
+            );
+        }
     }
     s
 }
