@@ -3,6 +3,7 @@
 //! the renderer's exact ground truth, over the frame and over the person region (the target
 //! person ∪ where the source person was: what a re-posing changes).
 
+use super::garment::GarmentTexture;
 use super::metrics;
 use super::shows::{ShowsAcc, ShowsScores};
 use crate::composite::pipeline::{composite_edit, default_method, Edit, Method};
@@ -77,6 +78,9 @@ pub struct MethodScores {
     /// output over the hidden person's pixels, divided by the ground truth's over the same
     /// pixels (1 = as textured as the true cloth; a smooth fill is well below 1).
     pub texture_hidden: f64,
+    /// The composites' invented pixels' local contrast over their garment's where shown
+    /// ([`super::garment`]; `None` for the other methods or when nothing was invented).
+    pub texture_garment: Option<f64>,
     pub levels: Vec<LevelScores>,
 }
 
@@ -154,6 +158,7 @@ struct Acc {
     tex_out: f64,
     tex_gt: f64,
     shows: ShowsAcc,
+    garment: GarmentTexture,
     levels: Vec<LevelScores>,
     n: usize,
 }
@@ -231,6 +236,7 @@ impl Acc {
             ssim_person: self.ssim_person / np,
             psnr_rim: pooled_psnr(self.rim_sse, self.rim_n),
             texture_hidden: self.tex_out / self.tex_gt.max(1e-9),
+            texture_garment: self.garment.ratio(),
             parts: {
                 let sse: f64 = self.part_sse.iter().sum();
                 let n: usize = self.part_n.iter().sum();
@@ -268,7 +274,7 @@ fn is_rim(coverage: f32) -> bool {
 }
 
 /// Standard deviation of the luma (0–255) over the 3×3 window at (x, y), clipped to the image.
-fn local_std(img: &RgbImage, x: u32, y: u32) -> f64 {
+pub(super) fn local_std(img: &RgbImage, x: u32, y: u32) -> f64 {
     let (w, h) = img.dimensions();
     let (mut s, mut s2, mut n) = (0f64, 0f64, 0f64);
     for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
@@ -442,12 +448,14 @@ pub fn evaluate(
             acc[3]
                 .shows
                 .add(&puppet_layered, &p.target, |j| Part::of(scene, j));
+            acc[3].garment.add(&puppet_layered, &p.target, scene);
             let puppet_comp = puppet_layered.image;
             let placed = net.placed(0.0, 0.0, w as f64, h as f64);
             let model_layered = composite_edit(&layers, Method::Network, &edit, Some(&placed))?;
             acc[4]
                 .shows
                 .add(&model_layered, &p.target, |j| Part::of(scene, j));
+            acc[4].garment.add(&model_layered, &p.target, scene);
             let model_comp = model_layered.image;
             let region = person_region(scene);
             let mut images = vec![
@@ -579,6 +587,17 @@ pub fn table(report: &EvalReport) -> String {
             s += &format!("  {} {:.0}%", p.part, 100.0 * p.pixel_share);
         }
         s.push('\n');
+    }
+    for m in report
+        .methods
+        .iter()
+        .filter(|m| m.texture_garment.is_some())
+    {
+        s += &format!(
+            "{}: invented pixels' local contrast over their garment's where shown {:.2}\n",
+            m.method,
+            m.texture_garment.unwrap_or_default()
+        );
     }
     if let Some(d) = report.methods.iter().find(|m| m.method == "default") {
         if !d.shows.is_empty() {

@@ -91,6 +91,9 @@ pub struct SynthScene {
     pub pair: SynthPair,
     /// H·W coverage of the person in the source, 0..1.
     pub source_person: Vec<f32>,
+    /// H·W: the target figure's part at each pixel's centre ([`figure::part`] ids; `u8::MAX`
+    /// on the background): which garment a pixel is, for the eval's texture figures.
+    pub target_parts: Vec<u8>,
     pub background: RgbImage,
 }
 
@@ -160,6 +163,7 @@ pub fn render_scene_with(
             person: person_map,
         },
         source_person,
+        target_parts: render::part_ids(&tgt_r),
         background,
     }
 }

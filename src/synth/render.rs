@@ -31,6 +31,14 @@ impl Raster {
     }
 }
 
+/// Per pixel, the part at its centre subsample (`u8::MAX` where none: background).
+pub fn part_ids(r: &Raster) -> Vec<u8> {
+    (0..r.height)
+        .flat_map(|y| (0..r.width).map(move |x| (x, y)))
+        .map(|(x, y)| r.ids[r.centre(x, y)])
+        .collect()
+}
+
 /// Image position of subsample index `g` along one axis.
 #[inline]
 fn sub_pos(g: usize) -> f32 {
