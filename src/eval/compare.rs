@@ -4,7 +4,8 @@
 //! person ∪ where the source person was: what a re-posing changes).
 
 use super::garment::GarmentTexture;
-use super::metrics;
+use super::metrics::{self, local_std, pooled_psnr};
+pub use super::part::Part;
 use super::shows::{ShowsAcc, ShowsScores};
 use crate::composite::pipeline::{composite_edit, default_method, Edit, Method};
 use crate::composite::refine::refine;
@@ -82,38 +83,6 @@ pub struct MethodScores {
     /// ([`super::garment`]; `None` for the other methods or when nothing was invented).
     pub texture_garment: Option<f64>,
     pub levels: Vec<LevelScores>,
-}
-
-/// The person region split by what a re-posing must do there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// Target person the source shows (ground-truth visibility ≥ 0.5): to be moved.
-    Shown,
-    /// Target person the source does not show: to be invented.
-    Hidden,
-    /// Where the source person was and the target's is not: to be background again.
-    Vacated,
-}
-
-impl Part {
-    pub const ALL: [Part; 3] = [Part::Shown, Part::Hidden, Part::Vacated];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Part::Shown => "shown",
-            Part::Hidden => "hidden",
-            Part::Vacated => "vacated",
-        }
-    }
-
-    /// The part of target pixel i, if it is in the person region (coverage > 0.5).
-    pub fn of(scene: &SynthScene, i: usize) -> Option<Part> {
-        match scene.pair.person_shown(i) {
-            Some(true) => Some(Part::Shown),
-            Some(false) => Some(Part::Hidden),
-            None => (scene.source_person[i] > 0.5).then_some(Part::Vacated),
-        }
-    }
 }
 
 /// One [`Part`]'s error over every pair (squared errors summed before the logarithm, so small
@@ -271,26 +240,6 @@ impl Acc {
 /// Whether a target coverage value is on the person's soft edge.
 fn is_rim(coverage: f32) -> bool {
     coverage > 0.02 && coverage < 0.98
-}
-
-/// Standard deviation of the luma (0–255) over the 3×3 window at (x, y), clipped to the image.
-pub(super) fn local_std(img: &RgbImage, x: u32, y: u32) -> f64 {
-    let (w, h) = img.dimensions();
-    let (mut s, mut s2, mut n) = (0f64, 0f64, 0f64);
-    for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-        for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-            let p = img.get_pixel(xx, yy).0;
-            let l = 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
-            (s, s2, n) = (s + l, s2 + l * l, n + 1.0);
-        }
-    }
-    (s2 / n - (s / n).powi(2)).max(0.0).sqrt()
-}
-
-/// PSNR (dB) of a summed squared error over `n` channel values (0–255 units).
-pub(super) fn pooled_psnr(sse: f64, n: usize) -> f64 {
-    let mse = sse / n.max(1) as f64;
-    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
 }
 
 /// Ground truth of one pair at one level.

@@ -10,7 +10,7 @@
 //! truth's contrast at the very pixels that were hidden, outlines between garments and limbs
 //! included; this one asks whether invented cloth has its garment's grain.
 
-use super::compare::local_std;
+use super::metrics::local_std;
 use crate::composite::Composited;
 use crate::synth::SynthScene;
 use image::RgbImage;

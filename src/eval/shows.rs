@@ -4,7 +4,8 @@
 //! the source hides it). The split says which of the compositor's decisions costs the error:
 //! the fill's colours, the figure's outline, or the person/background call on what a limb left.
 
-use super::compare::Part;
+use super::metrics::pooled_psnr;
+use super::part::Part;
 use crate::composite::Composited;
 use image::RgbImage;
 use serde::Serialize;
@@ -97,7 +98,7 @@ impl ShowsAcc {
                     part: part.name().into(),
                     shows: shows.name().into(),
                     pixel_share: self.n[k][s] as f64 / part_n as f64,
-                    psnr: super::compare::pooled_psnr(self.sse[k][s], self.n[k][s]),
+                    psnr: pooled_psnr(self.sse[k][s], self.n[k][s]),
                     error_share: self.sse[k][s] / total.max(1e-12),
                 });
             }

@@ -131,6 +131,26 @@ pub fn l1(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricError> {
 const SSIM_WIN: usize = 11;
 const SSIM_SIGMA: f64 = 1.5;
 
+/// Standard deviation of the luma (0–255) over the 3×3 window at (x, y), clipped to the image.
+pub fn local_std(img: &RgbImage, x: u32, y: u32) -> f64 {
+    let (w, h) = img.dimensions();
+    let (mut s, mut s2, mut n) = (0f64, 0f64, 0f64);
+    for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+        for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+            let p = img.get_pixel(xx, yy).0;
+            let l = 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
+            (s, s2, n) = (s + l, s2 + l * l, n + 1.0);
+        }
+    }
+    (s2 / n - (s / n).powi(2)).max(0.0).sqrt()
+}
+
+/// PSNR (dB) of a summed squared error over `n` channel values (0–255 units).
+pub fn pooled_psnr(sse: f64, n: usize) -> f64 {
+    let mse = sse / n.max(1) as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}
+
 /// The normalised 1-D Gaussian taps for a window of `len ≤ 11` (centred, truncated).
 fn gaussian_taps(len: usize) -> Vec<f64> {
     let centre = (len as f64 - 1.0) / 2.0;
