@@ -132,6 +132,31 @@ fn larger_frames_score_the_scenes_at_their_size() -> anyhow::Result<()> {
         .unwrap();
     assert_eq!(default.psnr, copied.psnr);
     assert_eq!(default.ssim_person, copied.ssim_person);
+    // The composites' error split by what they show: every person-region pixel in one cell,
+    // so the cells' error shares add up to 1 and each part's pixel shares too; the other
+    // methods have no such split (nor a garment texture figure).
+    for m in &report.methods {
+        let composite = m.method.contains("composite") || m.method == "default";
+        assert_eq!(!m.shows.is_empty(), composite, "{}", m.method);
+        assert!(composite || m.texture_garment.is_none(), "{}", m.method);
+        if composite {
+            let error: f64 = m.shows.iter().map(|c| c.error_share).sum();
+            assert!((error - 1.0).abs() < 1e-9, "{}: {error}", m.method);
+            for part in ["shown", "hidden", "vacated"] {
+                let cells = m.shows.iter().filter(|c| c.part == part);
+                let pixels: f64 = cells.map(|c| c.pixel_share).sum();
+                assert!(
+                    pixels == 0.0 || (pixels - 1.0).abs() < 1e-9,
+                    "{part}: {pixels}"
+                );
+            }
+        }
+    }
+    let printed = table(&report);
+    assert!(
+        printed.contains("person region by what it shows"),
+        "{printed}"
+    );
     let bad = EvalPlan {
         size_hw: Some((2 * h + 1, 2 * w)),
         ..plan
