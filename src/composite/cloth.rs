@@ -3,8 +3,9 @@
 //! behind a forearm gets the coat's grain, not the face's or a strap's.
 //!
 //! The cloth is read from a ring of shown pixels around the hidden ones (what bordered the
-//! limb that left) as a small palette: its median colour, then the median of what is left
-//! once that colour is taken out, while what is left is a good share of the ring. A plain
+//! limb that left) as a small palette: its most common colour, then the most common of what
+//! is left once that colour is taken out, while what is left is a good share of the ring
+//! (not medians: the per-channel median of two colours may be neither). A plain
 //! coat gives one colour; a striped or checked shirt gives each of its colours, so its
 //! patches keep their stripes (with one reference colour only one stripe's pixels passed,
 //! and the fill of a striped shirt came out in one flat colour: the eval's texture figure
@@ -118,18 +119,10 @@ pub(super) fn same_cloth(
     needed: impl Fn(usize) -> bool,
 ) -> GrayImage {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut near = vec![false; w * h];
-    let r = CLOTH_RING as isize;
-    for i in (0..w * h).filter(|&i| needed(i)) {
-        let (x, y) = ((i % w) as isize, (i / w) as isize);
-        for yy in (y - r).max(0)..=(y + r).min(h as isize - 1) {
-            for xx in (x - r).max(0)..=(x + r).min(w as isize - 1) {
-                near[yy as usize * w + xx as usize] = true;
-            }
-        }
-    }
+    let needed: Vec<f32> = (0..w * h).map(|i| f32::from(u8::from(needed(i)))).collect();
+    let near = super::vacated::max_filter(&needed, h, w, CLOTH_RING);
     let ring: Vec<Shade> = (0..w * h)
-        .filter(|&i| near[i] && hole.as_raw()[i] <= 127)
+        .filter(|&i| near[i] > 0.0 && hole.as_raw()[i] <= 127)
         .map(|i| Shade::of(image.get_pixel((i % w) as u32, (i / w) as u32)))
         .collect();
     let colours = palette(&ring);

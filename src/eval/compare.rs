@@ -10,7 +10,7 @@ use super::shows::{ShowsAcc, ShowsScores};
 use crate::composite::pipeline::{composite_edit, default_method, Edit, Method};
 use crate::composite::refine::refine;
 use crate::composite::upsample::upsample_image;
-use crate::composite::{plate_layers, NetworkOutputs, Placement};
+use crate::composite::{plate_layers, Composited, NetworkOutputs, Placement};
 use crate::imaging::flow_field::downsample_map;
 use crate::imaging::FlowField;
 use crate::model::gfla::Gfla;
@@ -156,6 +156,12 @@ impl Acc {
                 self.rim_n += 3;
             }
         }
+    }
+
+    /// What only a composite has: its error by what it shows, its invented cloth's texture.
+    fn add_composite(&mut self, c: &Composited, gt: &RgbImage, scene: &SynthScene) {
+        self.shows.add(c, gt, |j| Part::of(scene, j));
+        self.garment.add(c, gt, scene);
     }
 
     fn add_image(&mut self, out: &RgbImage, gt: &RgbImage, region: &[f32]) -> Result<()> {
@@ -394,17 +400,11 @@ pub fn evaluate(
                 )?),
                 None => None,
             };
-            acc[3]
-                .shows
-                .add(&puppet_layered, &p.target, |j| Part::of(scene, j));
-            acc[3].garment.add(&puppet_layered, &p.target, scene);
+            acc[3].add_composite(&puppet_layered, &p.target, scene);
             let puppet_comp = puppet_layered.image;
             let placed = net.placed(0.0, 0.0, w as f64, h as f64);
             let model_layered = composite_edit(&layers, Method::Network, &edit, Some(&placed))?;
-            acc[4]
-                .shows
-                .add(&model_layered, &p.target, |j| Part::of(scene, j));
-            acc[4].garment.add(&model_layered, &p.target, scene);
+            acc[4].add_composite(&model_layered, &p.target, scene);
             let model_comp = model_layered.image;
             let region = person_region(scene);
             let mut images = vec![
@@ -537,15 +537,14 @@ pub fn table(report: &EvalReport) -> String {
         }
         s.push('\n');
     }
-    for m in report
+    for (m, t) in report
         .methods
         .iter()
-        .filter(|m| m.texture_garment.is_some())
+        .filter_map(|m| Some((m, m.texture_garment?)))
     {
         s += &format!(
-            "{}: invented pixels' local contrast over their garment's where shown {:.2}\n",
-            m.method,
-            m.texture_garment.unwrap_or_default()
+            "{}: invented pixels' local contrast over their garment's where shown {t:.2}\n",
+            m.method
         );
     }
     if let Some(d) = report.methods.iter().find(|m| m.method == "default") {

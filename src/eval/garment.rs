@@ -18,6 +18,17 @@ use image::RgbImage;
 /// A part needs this many interior pixels on each side (invented, shown) to be compared.
 const MIN_PIXELS: usize = 16;
 
+/// Whether `keep` holds at every pixel of the 3×3 window around pixel `i` of a `w × h` frame
+/// (false on the frame's border, where the window is cut).
+fn whole_window(i: usize, w: usize, h: usize, keep: impl Fn(usize) -> bool) -> bool {
+    let (x, y) = (i % w, i / w);
+    x > 0
+        && y > 0
+        && x + 1 < w
+        && y + 1 < h
+        && (y - 1..=y + 1).all(|yy| (x - 1..=x + 1).all(|xx| keep(yy * w + xx)))
+}
+
 /// Pooled over scenes and parts, each part weighted by its invented pixels.
 #[derive(Clone, Default)]
 pub struct GarmentTexture {
@@ -30,30 +41,17 @@ impl GarmentTexture {
     pub fn add(&mut self, c: &Composited, truth: &RgbImage, scene: &SynthScene) {
         let (w, h) = (truth.width() as usize, truth.height() as usize);
         let parts = &scene.target_parts;
-        let interior = |i: usize| {
-            let (x, y) = (i % w, i / w);
-            x > 0
-                && y > 0
-                && x + 1 < w
-                && y + 1 < h
-                && (y - 1..=y + 1)
-                    .all(|yy| (x - 1..=x + 1).all(|xx| parts[yy * w + xx] == parts[i]))
-        };
         // Per part: summed local std and count, of the composite's invented pixels and of the
         // truth's shown ones.
         let mut inv = vec![(0f64, 0usize); 256];
         let mut shown = vec![(0f64, 0usize); 256];
         for (i, &part) in parts.iter().enumerate() {
             let k = part as usize;
-            if part == u8::MAX || !interior(i) {
+            if part == u8::MAX || !whole_window(i, w, h, |j| parts[j] == part) {
                 continue;
             }
             let (x, y) = ((i % w) as u32, (i / w) as u32);
-            let all_invented = || {
-                let (x, y) = (i % w, i / w);
-                (y - 1..=y + 1).all(|yy| (x - 1..=x + 1).all(|xx| c.invented[yy * w + xx] > 0.5))
-            };
-            if c.invented[i] > 0.5 && all_invented() {
+            if whole_window(i, w, h, |j| c.invented[j] > 0.5) {
                 inv[k].0 += local_std(&c.image, x, y);
                 inv[k].1 += 1;
             } else if scene.pair.person_shown(i) == Some(true) {
