@@ -67,7 +67,21 @@ pub struct PhotoLayers {
     /// the source skeleton it was made for: made at the first edit that needs it, again only
     /// when that skeleton changes. Copies share it (they are the same photo).
     under_arms: UnderArmsCache,
+    /// Which part owns each of the photo's person pixels ([`PhotoLayers::part_labels`]), for
+    /// the source skeleton and settings they were made for.
+    labels: LabelsCache,
 }
+
+/// [`PhotoLayers::part_labels`]' last result, its source skeleton and settings.
+type LabelsCache = std::sync::Arc<
+    std::sync::Mutex<
+        Option<(
+            crate::pose::Pose,
+            crate::puppet::PuppetConfig,
+            std::sync::Arc<crate::puppet::PartLabels>,
+        )>,
+    >,
+>;
 
 impl PhotoLayers {
     /// Checks that the three layers have one size; alpha values are clamped to 0..1.
@@ -95,6 +109,7 @@ impl PhotoLayers {
             coarse: std::sync::OnceLock::new(),
             foreground: std::sync::OnceLock::new(),
             under_arms: Default::default(),
+            labels: Default::default(),
         })
     }
 
@@ -141,6 +156,41 @@ impl PhotoLayers {
         let image = std::sync::Arc::new(hidden::person_under_arms(self, source));
         *cache = Some((source.clone(), image.clone()));
         image
+    }
+
+    /// Which body part of the figure `source` (these layers' pixels) owns each of the photo's
+    /// person pixels, grown over the matte up to colour edges ([`crate::puppet::part_labels`]).
+    /// Made once per source skeleton and settings (the target's depth order and the fills
+    /// aside): ~10–30 ms on the puppet's grid, too much to repeat at every edit.
+    pub(crate) fn part_labels(
+        &self,
+        source: &crate::pose::Pose,
+        cfg: &crate::puppet::PuppetConfig,
+    ) -> std::sync::Arc<crate::puppet::PartLabels> {
+        // What only the target or the fills use does not change the labels.
+        let key = crate::puppet::PuppetConfig {
+            order: Default::default(),
+            textured_fill: true,
+            photo_detail: false,
+            ..cfg.clone()
+        };
+        let mut cache = self
+            .labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((pose, made_for, labels)) = cache.as_ref() {
+            if pose == source && *made_for == key {
+                return labels.clone();
+            }
+        }
+        let labels = std::sync::Arc::new(crate::puppet::part_labels(
+            source,
+            &self.photo,
+            &self.matte,
+            &key,
+        ));
+        *cache = Some((source.clone(), key, labels.clone()));
+        labels
     }
 }
 

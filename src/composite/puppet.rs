@@ -138,7 +138,8 @@ pub(super) fn owned_figure(
     };
     let cfg = &measured_extremities(cfg, &src, grid);
     let warp = puppet_warp(&src, &tgt, gh, gw, cfg);
-    let owned: Vec<f32> = ownership(&src, &tgt, &warp, cfg)
+    let owned = owned_on(grid, &src, &tgt, &warp, cfg);
+    let owned: Vec<f32> = owned
         .iter()
         .zip(&warp.core)
         .map(|(o, f)| o.max(((f - 0.9) * 10.0).clamp(0.0, 1.0)))
@@ -158,6 +159,19 @@ fn measured_extremities(cfg: &PuppetConfig, source: &Pose, grid: &PhotoLayers) -
         cfg.extremities = Some(Extremities::from_matte(source, &grid.matte, gh, gw));
     }
     cfg
+}
+
+/// The ownership of the edit `warp` on `grid` (its pixels), with the labels of which part owns
+/// each of its person pixels (made once per photo and skeleton).
+pub(super) fn owned_on(
+    grid: &PhotoLayers,
+    source: &Pose,
+    target: &Pose,
+    warp: &crate::puppet::PuppetWarp,
+    cfg: &PuppetConfig,
+) -> Vec<f32> {
+    let labels = grid.part_labels(source, cfg);
+    ownership(source, target, warp, cfg, Some(&labels))
 }
 
 /// The warp, ownership and hidden person on `grid` (the layers themselves, or their coarse
@@ -183,7 +197,7 @@ pub(super) fn composite_on_grid(
             *v += c;
         }
     }
-    let owned = ownership(source, target, &warp, cfg);
+    let owned = owned_on(grid, source, target, &warp, cfg);
     let hidden = hidden_person(grid, &warp, &owned)?;
     let fill = if !hidden.iter().any(|&v| v > 0.0) {
         None
@@ -387,5 +401,6 @@ fn coarse_layers(layers: &PhotoLayers, f: usize) -> PhotoLayers {
         coarse: std::sync::OnceLock::new(),
         foreground: std::sync::OnceLock::new(),
         under_arms: Default::default(),
+        labels: Default::default(),
     }
 }

@@ -438,7 +438,8 @@ fn a_guided_edit_is_the_puppets_corrected() {
             ..cfg.clone()
         };
         let warp = puppet_warp(s, t, 128, 96, &cfg);
-        let owned = crate::puppet::ownership(s, t, &warp, &cfg);
+        let l = layers(scene);
+        let owned = puppet::owned_on(&l, s, t, &warp, &cfg);
         super::hidden::hidden_person(&layers(scene), &warp, &owned).unwrap()
     };
     let (scene, hidden) = (0..60u64)
@@ -539,7 +540,12 @@ fn the_invented_grain_stays_put_from_edit_to_edit() {
     let cfg = PuppetConfig::still();
     let a = composite_puppet(&l, &source, &target, &cfg).unwrap();
     let b = composite_puppet(&l, &source, &other, &cfg).unwrap();
-    let both = |i: usize| a.invented[i] > 0.9 && b.invented[i] > 0.9;
+    // Near the elbow the two forearms leave at different angles: there one edit shows the
+    // sleeve's root where the other uncovers coat, which is geometry, not the grain moving.
+    let elbow = source.get(crate::pose::skeleton::R_ELBOW).unwrap();
+    let w = l.photo.width() as usize;
+    let off_elbow = |i: usize| ((i % w) as f32 - elbow.x).hypot((i / w) as f32 - elbow.y) > 60.0;
+    let both = |i: usize| a.invented[i] > 0.9 && b.invented[i] > 0.9 && off_elbow(i);
     let (grain, n) = mean_step(&a.image, &both);
     let (mut diff, mut m) = (0f64, 0usize);
     for (i, (p, q)) in a.image.pixels().zip(b.image.pixels()).enumerate() {

@@ -10,6 +10,7 @@ pub mod fit;
 pub mod flow_color;
 pub mod flow_field;
 pub mod foreground;
+pub mod geodesic;
 pub mod guided;
 pub mod inpaint;
 pub mod matte;

@@ -32,6 +32,7 @@
 mod depth;
 mod extremities;
 mod geometry;
+mod labels;
 mod ownership;
 mod parts;
 #[cfg(test)]
@@ -45,6 +46,7 @@ use crate::pose::Pose;
 
 pub use depth::{Layer, Limb, LimbOrder};
 pub use extremities::Extremities;
+pub use labels::{part_labels, PartLabels};
 pub use ownership::{ownership, unsquashed};
 pub use parts::arm_cover;
 

@@ -10,6 +10,7 @@
 //! A part's mirror twin (the other thigh) may claim the point too where both cover it.
 
 use super::geometry::{norm, smoothstep, sub, Bounds};
+use super::labels::PartLabels;
 use super::parts::{self, UNATTACHED};
 use super::{PuppetConfig, PuppetWarp};
 use crate::imaging::FlowField;
@@ -22,13 +23,24 @@ use rayon::prelude::*;
 /// A source point near no part (beyond 1.5 radii of every part: a forearm whose wrist was not
 /// found, a bag, loose hair) belongs to none: it stays owned and goes where the warp takes it
 /// (in place, away from the moved parts). With no usable part every pixel is owned.
-pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetConfig) -> Vec<f32> {
+///
+/// `labels` ([`part_labels`](super::part_labels) of the source, on the warp's frame) say which
+/// part owns a source point of the person where they have it: the part grown over the matte
+/// up to its colour edges, not the nearest bone.
+pub fn ownership(
+    source: &Pose,
+    target: &Pose,
+    warp: &PuppetWarp,
+    cfg: &PuppetConfig,
+    labels: Option<&PartLabels>,
+) -> Vec<f32> {
     let (height, width) = (warp.flow.height, warp.flow.width);
     let rig = parts::build(source, target, height, width, cfg);
     if rig.parts.is_empty() {
         return vec![1.0; height * width];
     }
-    let two_tau2 = 2.0 * cfg.softness * cfg.softness;
+    let labels = labels.filter(|l| l.fits(height, width));
+    let label_map = labels.map(|l| l.in_rig(&rig));
     let twins = parts::mirror_twins(&rig.parts);
     // Past this box a source point is beyond `UNATTACHED` radii of every part.
     let attached = rig.parts.iter().fold(Bounds::EMPTY, |b, p| {
@@ -44,28 +56,25 @@ pub fn ownership(source: &Pose, target: &Pose, warp: &PuppetWarp, cfg: &PuppetCo
                 *o = 1.0;
                 continue;
             }
-            // The source owner of q: the highest weight as the warp weighs parts, in the source.
-            let (mut owner, mut best, mut nearest) = (0, f64::NEG_INFINITY, f64::INFINITY);
-            for (k, part) in rig.parts.iter().enumerate() {
-                if part.far_s(q, rig.far) {
-                    continue; // past `UNATTACHED` and never the owner: see `Rig::far_radii`
+            // The source owner of q: the labels' where they have one (the part grown over the
+            // matte), else the highest weight as the warp weighs parts, in the source.
+            let owner = match rig.source_owner(q, cfg) {
+                Some(o) if o.nearest <= UNATTACHED => o.part,
+                _ => {
+                    *o = 1.0;
+                    continue;
                 }
-                let rho = part.shape_s.distance(q) / part.radius_s;
-                let cover = 1.0 - smoothstep(0.8, 1.2, rho);
-                let logit = -rho * rho / two_tau2 + cfg.depth_bias * cover * part.depth_s;
-                nearest = nearest.min(rho);
-                if logit > best {
-                    (owner, best) = (k, logit);
-                }
-            }
-            if nearest > UNATTACHED {
-                *o = 1.0;
-                continue;
-            }
+            };
             let claim = |k: usize| {
                 let part = &rig.parts[k];
                 let miss = norm(sub(part.xf.apply(p), q)) / part.radius_s;
                 (1.0 - smoothstep(0.25, 0.75, miss)) as f32
+            };
+            // The labels' owner where they have one: the part grown over the matte up to
+            // colour edges, not the nearest bone.
+            let owner = match (labels, &label_map) {
+                (Some(l), Some(map)) => l.owner(q, map).unwrap_or(owner),
+                _ => owner,
             };
             // Its mirror twin, where it covers q too (legs crossing in a side view), may claim
             // q as well: the owner hides it there, but the twin wears the same clothes, and

@@ -3,7 +3,8 @@
 
 use super::depth::{depth, orientation, Region};
 use super::geometry::{
-    centroid, norm, regularised_affine, similarity_linear, sub, xy, Affine, Bounds, Shape, P,
+    centroid, norm, regularised_affine, similarity_linear, smoothstep, sub, xy, Affine, Bounds,
+    Shape, P,
 };
 use super::PuppetConfig;
 use crate::pose::skeleton::*;
@@ -67,6 +68,47 @@ impl Rig {
         } else {
             f64::INFINITY // degenerate radii: skip nothing
         }
+    }
+}
+
+/// The part a source point belongs to by straight-line distance ([`Rig::source_owner`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SourceOwner {
+    /// Index into [`Rig::parts`].
+    pub part: usize,
+    /// Its distance from the point, in its radii.
+    pub rho: f64,
+    /// The nearest part's distance, in its radii (beyond [`UNATTACHED`]: no part's).
+    pub nearest: f64,
+}
+
+impl Rig {
+    /// Who owns source point `q` as the warp weighs parts (in the source): the highest of
+    /// `−ρ²/2τ² + depth_bias · cover · depth`; `None` when every part is far.
+    pub fn source_owner(&self, q: P, cfg: &PuppetConfig) -> Option<SourceOwner> {
+        let two_tau2 = 2.0 * cfg.softness * cfg.softness;
+        let mut best: Option<(SourceOwner, f64)> = None;
+        let mut nearest = f64::INFINITY;
+        for (k, part) in self.parts.iter().enumerate() {
+            if part.far_s(q, self.far) {
+                continue; // past `UNATTACHED` and never the owner: see `Rig::far_radii`
+            }
+            let rho = part.shape_s.distance(q) / part.radius_s;
+            let cover = 1.0 - smoothstep(0.8, 1.2, rho);
+            let logit = -rho * rho / two_tau2 + cfg.depth_bias * cover * part.depth_s;
+            nearest = nearest.min(rho);
+            if best.is_none_or(|(_, l)| logit > l) {
+                best = Some((
+                    SourceOwner {
+                        part: k,
+                        rho,
+                        nearest,
+                    },
+                    logit,
+                ));
+            }
+        }
+        best.map(|(o, _)| SourceOwner { nearest, ..o })
     }
 }
 

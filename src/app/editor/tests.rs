@@ -392,20 +392,25 @@ fn the_preview_is_composited_over_the_photos_layers() {
     let near_arm = |x: usize, y: usize| {
         let (px, py) = (x as f32 / s, y as f32 / s);
         let shoulder = e.doc.target.points[pose::skeleton::R_SHOULDER];
-        // Within the box spanning the arm's old and new places, grown by 20 % of the photo.
+        // Within the box spanning the arm's old and new places (shoulder, elbow, both wrists:
+        // a forearm turning about the elbow changes the cuff below it), grown by 20 % of the
+        // photo.
+        let elbow = e.doc.target.points[pose::skeleton::R_ELBOW];
         let xs = [
             shoulder[0],
+            elbow[0],
             wrist[0],
             e.doc.target.points[pose::skeleton::R_WRIST][0],
         ];
         let ys = [
             shoulder[1],
+            elbow[1],
             wrist[1],
             e.doc.target.points[pose::skeleton::R_WRIST][1],
         ];
         let m = 0.2 * w.max(h);
-        let lo = |v: &[f32; 3]| v.iter().copied().fold(f32::INFINITY, f32::min) - m;
-        let hi = |v: &[f32; 3]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max) + m;
+        let lo = |v: &[f32; 4]| v.iter().copied().fold(f32::INFINITY, f32::min) - m;
+        let hi = |v: &[f32; 4]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max) + m;
         px >= lo(&xs) && px <= hi(&xs) && py >= lo(&ys) && py <= hi(&ys)
     };
     let (mut inside, mut outside) = (0, 0);
