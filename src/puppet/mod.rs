@@ -33,6 +33,8 @@ mod depth;
 mod extremities;
 mod geometry;
 mod labels;
+#[cfg(test)]
+mod labels_tests;
 mod ownership;
 mod parts;
 #[cfg(test)]
