@@ -137,8 +137,8 @@ pub(super) fn owned_figure(
         (pose_to_grid(source, f), pose_to_grid(target, f))
     };
     let cfg = &measured_extremities(cfg, &src, grid);
-    let mut warp = puppet_warp(&src, &tgt, gh, gw, cfg);
-    let owned = owned_on(grid, &src, &tgt, &mut warp, cfg);
+    let warp = puppet_warp(&src, &tgt, gh, gw, cfg);
+    let owned = owned_on(grid, &src, &tgt, &warp, cfg);
     let owned: Vec<f32> = owned
         .iter()
         .zip(&warp.core)
@@ -162,25 +162,16 @@ fn measured_extremities(cfg: &PuppetConfig, source: &Pose, grid: &PhotoLayers) -
 }
 
 /// The ownership of the edit `warp` on `grid` (its pixels), with the labels of which part owns
-/// each of its person pixels (made once per photo and skeleton). Where the part whose radius
-/// makes a pixel figure ends before it (a sleeve's outline) and no other part covers it,
-/// `warp.core` loses it: the pixel is background unless the person encloses it
-/// ([`super::hidden`]), not invented shirt beside a raised sleeve.
+/// each of its person pixels (made once per photo and skeleton).
 pub(super) fn owned_on(
     grid: &PhotoLayers,
     source: &Pose,
     target: &Pose,
-    warp: &mut crate::puppet::PuppetWarp,
+    warp: &crate::puppet::PuppetWarp,
     cfg: &PuppetConfig,
 ) -> Vec<f32> {
     let labels = grid.part_labels(source, cfg);
-    let own = ownership(source, target, warp, cfg, Some(&labels));
-    for (core, past) in warp.core.iter_mut().zip(&own.past_surface) {
-        if *past {
-            *core = 0.0;
-        }
-    }
-    own.owned
+    ownership(source, target, warp, cfg, Some(&labels))
 }
 
 /// The warp, ownership and hidden person on `grid` (the layers themselves, or their coarse
@@ -206,7 +197,7 @@ pub(super) fn composite_on_grid(
             *v += c;
         }
     }
-    let owned = owned_on(grid, source, target, &mut warp, cfg);
+    let owned = owned_on(grid, source, target, &warp, cfg);
     let hidden = hidden_person(grid, &warp, &owned)?;
     let fill = if !hidden.iter().any(|&v| v > 0.0) {
         None

@@ -437,9 +437,9 @@ fn a_guided_edit_is_the_puppets_corrected() {
             )),
             ..cfg.clone()
         };
-        let mut warp = puppet_warp(s, t, 128, 96, &cfg);
+        let warp = puppet_warp(s, t, 128, 96, &cfg);
         let l = layers(scene);
-        let owned = puppet::owned_on(&l, s, t, &mut warp, &cfg);
+        let owned = puppet::owned_on(&l, s, t, &warp, &cfg);
         super::hidden::hidden_person(&layers(scene), &warp, &owned).unwrap()
     };
     let (scene, hidden) = (0..60u64)

@@ -42,9 +42,6 @@ const PER_COLOUR: f32 = 8.0;
 /// 1.2 with seeds of 0.15 to 0.5 radii: within ±0.01 dB on `eval --count 100`.)
 const HEAD_START: f64 = 0.9;
 
-/// RGB distance (0..1 channels) past which a pixel is not a part's cloth ([`PartLabels::unlike`]).
-const UNLIKE: f32 = 0.15;
-
 /// Per pixel of the frame it was made for, the part that owns it, if the fronts reached it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartLabels {
@@ -54,10 +51,6 @@ pub struct PartLabels {
     /// region; its joints tell it apart).
     parts: Vec<(Region, Vec<usize>)>,
     labels: Vec<Option<u16>>,
-    /// The photo's colours under a 3×3 box blur, row-major RGB 0..1.
-    colour: Vec<[f32; 3]>,
-    /// Per label, the mean of `colour` over its seeds: the part's own cloth (`None`: no seeds).
-    cloth: Vec<Option<[f32; 3]>>,
 }
 
 impl PartLabels {
@@ -94,27 +87,6 @@ impl PartLabels {
     pub(crate) fn owner(&self, q: P, map: &[Option<usize>]) -> Option<usize> {
         self.at(q)
             .and_then(|l| map.get(l as usize).copied().flatten())
-    }
-
-    /// Whether source point `q` looks unlike the cloth of part `k` (an index into `rig.parts`;
-    /// `map` is [`PartLabels::in_rig`] of that rig): its colour is more than [`UNLIKE`] from
-    /// the mean of the part's seeds. A stripe of the sleeve's own cloth is not past the
-    /// sleeve's surface, whatever the fronts made of it; `false` when unknown.
-    pub(crate) fn unlike(&self, q: P, k: usize, map: &[Option<usize>]) -> bool {
-        let (x, y) = (q[0].round(), q[1].round());
-        if x < 0.0 || y < 0.0 || x >= self.width as f64 || y >= self.height as f64 {
-            return false;
-        }
-        let Some(cloth) = map
-            .iter()
-            .position(|m| *m == Some(k))
-            .and_then(|l| self.cloth[l])
-        else {
-            return false;
-        };
-        let c = self.colour[y as usize * self.width + x as usize];
-        let d2: f32 = (0..3).map(|i| (c[i] - cloth[i]).powi(2)).sum();
-        d2.sqrt() > UNLIKE
     }
 
     /// Whether the labels were made for an `height × width` frame.
@@ -158,25 +130,9 @@ pub fn part_labels(
             .collect(),
         per_colour: PER_COLOUR,
     };
-    let labels = competing_fronts(&smoothed(photo, GRAIN_RADIUS), &domain, &seeds, &costs)
+    let labels = competing_fronts(&smoothed(photo), &domain, &seeds, &costs)
         .into_iter()
         .map(|r| r.map(|(l, _)| l))
-        .collect();
-    // Told apart from a part's cloth at a finer scale than the fronts see: the grain blur
-    // mixes a sleeve's edge into the shirt beside it.
-    let colour: Vec<[f32; 3]> = smoothed(photo, 1)
-        .pixels()
-        .map(|p| p.0.map(|v| v as f32 / 255.0))
-        .collect();
-    let mut sums = vec![([0f32; 3], 0usize); rig.parts.len()];
-    for s in &seeds {
-        let (sum, n) = &mut sums[s.label as usize];
-        (0..3).for_each(|c| sum[c] += colour[s.index][c]);
-        *n += 1;
-    }
-    let cloth = sums
-        .iter()
-        .map(|(sum, n)| (*n > 0).then(|| sum.map(|v| v / *n as f32)))
         .collect();
     PartLabels {
         width,
@@ -187,20 +143,18 @@ pub fn part_labels(
             .map(|p| (p.region, p.joints.clone()))
             .collect(),
         labels,
-        colour,
-        cloth,
     }
 }
 
-/// `photo` under a box blur of `radius` ([`GRAIN_RADIUS`] for the fronts): an edge costs a front the same (its change is
+/// `photo` under a box blur of [`GRAIN_RADIUS`]: an edge costs a front the same (its change is
 /// only spread over a few steps), a cloth's grain (a fleece, a tweed, sensor noise) a fifth.
 /// Unblurred, the fronts followed the grain's quiet paths and the labels frayed: the cloth an
 /// arm uncovers changed shape from edit to edit.
-fn smoothed(photo: &RgbImage, radius: usize) -> RgbImage {
+fn smoothed(photo: &RgbImage) -> RgbImage {
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     let channel = |c: usize| -> Vec<f32> {
         let plane: Vec<f32> = photo.pixels().map(|p| p.0[c] as f32).collect();
-        crate::imaging::guided::box_mean(&plane, w, h, radius)
+        crate::imaging::guided::box_mean(&plane, w, h, GRAIN_RADIUS)
     };
     let planes = [channel(0), channel(1), channel(2)];
     RgbImage::from_fn(w as u32, h as u32, |x, y| {

@@ -148,9 +148,8 @@ fn a_forearm_raised_off_the_chest_takes_its_sleeve_and_leaves_the_shirt() {
     let mut tgt = src.clone();
     tgt.set(R_WRIST, Some(Joint::new(60.0, 50.0, 1.0)));
     let warp = puppet_warp(&src, &tgt, H, W, &cfg);
-    let labelled = ownership(&src, &tgt, &warp, &cfg, Some(&labels));
-    let with = &labelled.owned;
-    let without = ownership(&src, &tgt, &warp, &cfg, None).owned;
+    let with = ownership(&src, &tgt, &warp, &cfg, Some(&labels));
+    let without = ownership(&src, &tgt, &warp, &cfg, None);
     let (el, wt) = (at(&tgt, R_ELBOW), at(&tgt, R_WRIST));
     let len = norm(sub(wt, el));
     let (e, n) = (
@@ -183,20 +182,7 @@ fn a_forearm_raised_off_the_chest_takes_its_sleeve_and_leaves_the_shirt() {
                 "shirt carried at {q:?}: {}",
                 with[idx(q)]
             );
-            // Nor is it body the shirt was hidden under: past the sleeve there is no figure.
-            assert!(labelled.past_surface[idx(q)], "{q:?} not past the sleeve");
         }
     }
     assert!(checked >= 4, "only {checked} pixels sampled the shirt");
-    // Within the torso's joints (it did not move) nothing is past a surface: the shirt there is
-    // the figure's, shown or hidden.
-    for y in 55..118 {
-        for x in 86..114 {
-            assert!(!labelled.past_surface[y * W + x], "({x}, {y}) on the torso");
-        }
-    }
-    assert!(ownership(&src, &tgt, &warp, &cfg, None)
-        .past_surface
-        .iter()
-        .all(|p| !p));
 }

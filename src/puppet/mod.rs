@@ -49,7 +49,7 @@ use crate::pose::Pose;
 pub use depth::{Layer, Limb, LimbOrder};
 pub use extremities::Extremities;
 pub use labels::{part_labels, PartLabels};
-pub use ownership::{ownership, unsquashed, Ownership};
+pub use ownership::{ownership, unsquashed};
 pub use parts::arm_cover;
 
 /// Tuning of the puppet warp; lengths are relative to the body scale (the torso length,

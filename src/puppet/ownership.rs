@@ -33,14 +33,11 @@ pub fn ownership(
     warp: &PuppetWarp,
     cfg: &PuppetConfig,
     labels: Option<&PartLabels>,
-) -> Ownership {
+) -> Vec<f32> {
     let (height, width) = (warp.flow.height, warp.flow.width);
     let rig = parts::build(source, target, height, width, cfg);
     if rig.parts.is_empty() {
-        return Ownership {
-            owned: vec![1.0; height * width],
-            past_surface: vec![false; height * width],
-        };
+        return vec![1.0; height * width];
     }
     let labels = labels.filter(|l| l.fits(height, width));
     let label_map = labels.map(|l| l.in_rig(&rig));
@@ -50,80 +47,45 @@ pub fn ownership(
         b.union(p.shape_s.bounds().grown(UNATTACHED * p.radius_s))
     });
     let mut out = vec![0f32; height * width];
-    let mut past_surface = vec![false; height * width];
-    out.par_chunks_mut(width)
-        .zip(past_surface.par_chunks_mut(width))
-        .enumerate()
-        .for_each(|(y, (row, past_row))| {
-            for (x, (o, past)) in row.iter_mut().zip(past_row.iter_mut()).enumerate() {
-                let (dx, dy) = warp.flow.get(x, y);
-                let p = [x as f64, y as f64];
-                let q = [p[0] + dx as f64, p[1] + dy as f64];
-                if attached.excludes(q) {
+    out.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
+        for (x, o) in row.iter_mut().enumerate() {
+            let (dx, dy) = warp.flow.get(x, y);
+            let p = [x as f64, y as f64];
+            let q = [p[0] + dx as f64, p[1] + dy as f64];
+            if attached.excludes(q) {
+                *o = 1.0;
+                continue;
+            }
+            // The source owner of q: the labels' where they have one (the part grown over the
+            // matte), else the highest weight as the warp weighs parts, in the source.
+            let owner = match rig.source_owner(q, cfg) {
+                Some(o) if o.nearest <= UNATTACHED => o.part,
+                _ => {
                     *o = 1.0;
                     continue;
                 }
-                // The source owner of q: the labels' where they have one (the part grown over the
-                // matte), else the highest weight as the warp weighs parts, in the source.
-                let owner = match rig.source_owner(q, cfg) {
-                    Some(o) if o.nearest <= UNATTACHED => o.part,
-                    _ => {
-                        *o = 1.0;
-                        continue;
-                    }
-                };
-                let claim = |k: usize| {
-                    let part = &rig.parts[k];
-                    let miss = norm(sub(part.xf.apply(p), q)) / part.radius_s;
-                    (1.0 - smoothstep(0.25, 0.75, miss)) as f32
-                };
-                // The labels' owner where they have one: the part grown over the matte up to
-                // colour edges, not the nearest bone.
-                let nearest = owner;
-                let owner = match (labels, &label_map) {
-                    (Some(l), Some(map)) => l.owner(q, map).unwrap_or(nearest),
-                    _ => nearest,
-                };
-                // The nearest part put the pixel here (its map takes it to q) but does not reach q
-                // (the shirt beside a raised sleeve), and no other part's body covers the pixel in
-                // the target: past the part's surface there is no figure.
-                let region = rig.parts[nearest].region;
-                *past = rig.parts[owner].region != region
-                    && claim(nearest) > 0.5
-                    && labels
-                        .zip(label_map.as_deref())
-                        .is_some_and(|(l, map)| l.unlike(q, nearest, map))
-                    && !rig.parts.iter().any(|k| {
-                        k.region != region
-                            && !k.far_t(p, rig.far)
-                            && k.core_t.distance(p) <= k.radius_t
-                    });
-                // Its mirror twin, where it covers q too (legs crossing in a side view), may claim
-                // q as well: the owner hides it there, but the twin wears the same clothes, and
-                // the pixel is a far better guess for it than the background plate.
-                let twin = twins[owner]
-                    .filter(|&t| rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s);
-                let turned = rig.parts[owner].turned();
-                *o = claim(owner).max(twin.map_or(0.0, claim))
-                    * unsquashed(&warp.flow, x, y, turned);
-            }
-        });
-    Ownership {
-        owned: out,
-        past_surface,
-    }
-}
-
-/// What [`ownership`] says of each target pixel (H·W, row-major).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ownership {
-    /// How much the moved figure owns the point the pixel samples (0..1).
-    pub owned: Vec<f32>,
-    /// The part nearest to the point the pixel samples put the pixel there (its map takes the
-    /// pixel to that point), the labels give the point to another part (the shirt beside a
-    /// sleeve), and no other part's body covers the pixel: the skeleton's figure
-    /// ([`PuppetWarp::core`]) has body there only by the radius of a part that ends before it.
-    pub past_surface: Vec<bool>,
+            };
+            let claim = |k: usize| {
+                let part = &rig.parts[k];
+                let miss = norm(sub(part.xf.apply(p), q)) / part.radius_s;
+                (1.0 - smoothstep(0.25, 0.75, miss)) as f32
+            };
+            // The labels' owner where they have one: the part grown over the matte up to
+            // colour edges, not the nearest bone.
+            let owner = match (labels, &label_map) {
+                (Some(l), Some(map)) => l.owner(q, map).unwrap_or(owner),
+                _ => owner,
+            };
+            // Its mirror twin, where it covers q too (legs crossing in a side view), may claim
+            // q as well: the owner hides it there, but the twin wears the same clothes, and
+            // the pixel is a far better guess for it than the background plate.
+            let twin =
+                twins[owner].filter(|&t| rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s);
+            let turned = rig.parts[owner].turned();
+            *o = claim(owner).max(twin.map_or(0.0, claim)) * unsquashed(&warp.flow, x, y, turned);
+        }
+    });
+    out
 }
 
 /// Where the warp squeezes many source pixels into one target pixel, it samples a streak, not a

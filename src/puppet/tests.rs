@@ -324,7 +324,7 @@ fn the_hand_beyond_the_wrist_moves_with_the_forearm() {
         "the new hand samples ({sx}, {sy}), the old hand is at {hs:?}"
     );
     // The old hand's place is not owned any more: it does not stay behind.
-    let own = ownership(&src, &tgt, &warp, &cfg, None).owned;
+    let own = ownership(&src, &tgt, &warp, &cfg, None);
     let (x, y) = (hs.0.round() as usize, hs.1.round() as usize);
     assert!(own[y * W + x] < 0.1, "old hand owned {}", own[y * W + x]);
     // Without the extension the hand is left behind (what this guards against).
@@ -333,7 +333,7 @@ fn the_hand_beyond_the_wrist_moves_with_the_forearm() {
         ..cfg.clone()
     };
     let warp = puppet_warp(&src, &tgt, H, W, &short);
-    let own = ownership(&src, &tgt, &warp, &short, None).owned;
+    let own = ownership(&src, &tgt, &warp, &short, None);
     assert!(own[y * W + x] > 0.9, "the check cannot tell");
 }
 
@@ -487,7 +487,7 @@ fn a_figure_turned_round_keeps_its_torso_but_not_its_face() {
     let cfg = PuppetConfig::default();
     let warp = puppet_warp(&src, &tgt, H, W, &cfg);
     assert!(warp.turned);
-    let own = ownership(&src, &tgt, &warp, &cfg, None).owned;
+    let own = ownership(&src, &tgt, &warp, &cfg, None);
     // The chest, off the axis: its map mirrors (a fold by the area test alone), and the torso
     // it samples is the same garment: owned.
     let (x, y) = (138, 100);
