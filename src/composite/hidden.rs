@@ -291,14 +291,8 @@ fn with_detail(
     at: impl Fn(usize) -> bool,
     radius: usize,
 ) -> RgbImage {
-    let (w, h) = (texture.width() as usize, texture.height() as usize);
     let raw = texture.as_raw();
-    let blurred: Vec<Vec<f32>> = (0..3)
-        .map(|c| {
-            let plane: Vec<f32> = (0..w * h).map(|i| raw[3 * i + c] as f32).collect();
-            crate::imaging::guided::box_mean(&plane, w, h, radius)
-        })
-        .collect();
+    let blurred = crate::imaging::guided::box_mean_rgb(texture, radius);
     let mut out = smooth.clone();
     for (i, px) in out.pixels_mut().enumerate() {
         if !at(i) {

@@ -440,7 +440,7 @@ fn a_guided_edit_is_the_puppets_corrected() {
         let warp = puppet_warp(s, t, 128, 96, &cfg);
         let l = layers(scene);
         let owned = puppet::owned_on(&l, s, t, &warp, &cfg);
-        super::hidden::hidden_person(&layers(scene), &warp, &owned).unwrap()
+        super::hidden::hidden_person(&l, &warp, &owned).unwrap()
     };
     let (scene, hidden) = (0..60u64)
         .map(|seed| render_scene(seed, &sc))

@@ -191,6 +191,16 @@ fn support_box(p: &[f32], w: usize, h: usize) -> Option<(usize, usize, usize, us
     Some((x0, y0, x1, y1))
 }
 
+/// [`box_mean`] of each channel of `img`: three row-major planes, 0..255 as floats.
+pub fn box_mean_rgb(img: &RgbImage, r: usize) -> [Vec<f32>; 3] {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let raw = img.as_raw();
+    [0, 1, 2].map(|c| {
+        let plane: Vec<f32> = (0..w * h).map(|i| raw[3 * i + c] as f32).collect();
+        box_mean(&plane, w, h, r)
+    })
+}
+
 /// Mean over the `(2r+1)²` window clipped to the `w x h` plane (a window at the border
 /// averages only the pixels it covers): a horizontal then a vertical running sum, in f64 so
 /// that adding and removing thousands of values leaves no drift.

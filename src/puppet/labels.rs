@@ -151,13 +151,9 @@ pub fn part_labels(
 /// Unblurred, the fronts followed the grain's quiet paths and the labels frayed: the cloth an
 /// arm uncovers changed shape from edit to edit.
 fn smoothed(photo: &RgbImage) -> RgbImage {
-    let (w, h) = (photo.width() as usize, photo.height() as usize);
-    let channel = |c: usize| -> Vec<f32> {
-        let plane: Vec<f32> = photo.pixels().map(|p| p.0[c] as f32).collect();
-        crate::imaging::guided::box_mean(&plane, w, h, GRAIN_RADIUS)
-    };
-    let planes = [channel(0), channel(1), channel(2)];
-    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+    let w = photo.width() as usize;
+    let planes = crate::imaging::guided::box_mean_rgb(photo, GRAIN_RADIUS);
+    RgbImage::from_fn(photo.width(), photo.height(), |x, y| {
         let i = y as usize * w + x as usize;
         image::Rgb([0, 1, 2].map(|c| crate::imaging::to_u8(planes[c][i])))
     })
