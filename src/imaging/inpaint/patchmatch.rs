@@ -186,8 +186,9 @@ fn patch_ssd_known(px: &[f32], hole: &[bool], w: usize, r: usize, t: usize, s: u
 enum Compare<'a> {
     /// Every pixel, the hole's current estimate included (EM iterations).
     Whole,
-    /// The target's known pixels only ([`patch_ssd_known`]); `hole` is the level's.
-    Known(&'a [bool]),
+    /// The target's known pixels only ([`patch_ssd_known`]; `hole` is the level's) for the
+    /// targets `fresh` marks, [`Compare::Whole`] for the rest.
+    Known { hole: &'a [bool], fresh: &'a [bool] },
 }
 
 impl Compare<'_> {
@@ -195,7 +196,8 @@ impl Compare<'_> {
     fn ssd(self, px: &[f32], w: usize, r: usize, t: usize, s: usize, bound: f32) -> f32 {
         match self {
             Compare::Whole => patch_ssd(px, w, r, t, s, bound),
-            Compare::Known(hole) => patch_ssd_known(px, hole, w, r, t, s),
+            Compare::Known { hole, fresh } if fresh[t] => patch_ssd_known(px, hole, w, r, t, s),
+            Compare::Known { .. } => patch_ssd(px, w, r, t, s, bound),
         }
     }
 }
@@ -230,38 +232,51 @@ fn random_field(geo: &Geometry, px: &[f32], seed: u64) -> Field {
 }
 
 /// The coarse field `coarse` (on `cgeo`) carried to this level: offsets doubled, and a random
-/// source wherever the doubled offset does not land on a source here.
-fn upsample_field(geo: &Geometry, cgeo: &Geometry, coarse: &Field, px: &[f32], seed: u64) -> Field {
+/// source wherever the doubled offset does not land on a source here. Also which targets got
+/// the random one (*fresh*: at the coarse level their place was no target — the hole there
+/// was smaller — or its match lands on no source here).
+fn upsample_field(
+    geo: &Geometry,
+    cgeo: &Geometry,
+    coarse: &Field,
+    px: &[f32],
+    seed: u64,
+) -> (Field, Vec<bool>) {
     let w = geo.w;
     let mut src = vec![NONE; w * geo.h];
-    src.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let mut rng = stream_seed(seed, &[y as u64]);
-        let cy = (y / 2).clamp(cgeo.r, cgeo.h - 1 - cgeo.r);
-        for (x, s) in row.iter_mut().enumerate() {
-            if !geo.active[y * w + x] {
-                continue;
+    let mut fresh = vec![false; w * geo.h];
+    src.par_chunks_mut(w)
+        .zip(fresh.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (row, fresh))| {
+            let mut rng = stream_seed(seed, &[y as u64]);
+            let cy = (y / 2).clamp(cgeo.r, cgeo.h - 1 - cgeo.r);
+            for (x, s) in row.iter_mut().enumerate() {
+                if !geo.active[y * w + x] {
+                    continue;
+                }
+                let cx = (x / 2).clamp(cgeo.r, cgeo.w - 1 - cgeo.r);
+                let cs = coarse.src[cy * cgeo.w + cx];
+                let carried = (cs != NONE).then(|| {
+                    let (sx, sy) = (
+                        (cs as usize % cgeo.w) as isize,
+                        (cs as usize / cgeo.w) as isize,
+                    );
+                    let (ox, oy) = (2 * (sx - cx as isize), 2 * (sy - cy as isize));
+                    geo.source_at(x as isize + ox, y as isize + oy)
+                });
+                *s = carried.flatten().unwrap_or_else(|| {
+                    fresh[x] = true;
+                    geo.random_source(&mut rng)
+                });
             }
-            let cx = (x / 2).clamp(cgeo.r, cgeo.w - 1 - cgeo.r);
-            let cs = coarse.src[cy * cgeo.w + cx];
-            let carried = (cs != NONE).then(|| {
-                let (sx, sy) = (
-                    (cs as usize % cgeo.w) as isize,
-                    (cs as usize / cgeo.w) as isize,
-                );
-                let (ox, oy) = (2 * (sx - cx as isize), 2 * (sy - cy as isize));
-                geo.source_at(x as isize + ox, y as isize + oy)
-            });
-            *s = carried
-                .flatten()
-                .unwrap_or_else(|| geo.random_source(&mut rng));
-        }
-    });
+        });
     let mut field = Field {
         dist: vec![f32::INFINITY; w * geo.h],
         src,
     };
     refresh_distances(geo, px, &mut field);
-    field
+    (field, fresh)
 }
 
 /// Recomputes every target's distance (after the image changed under the field).
@@ -372,16 +387,19 @@ fn search_pass(
 /// Re-estimates the hole: each hole pixel becomes the weighted mean of the pixels the source
 /// patches of the target patches covering it put there. Weights are `exp(−d / 2σ²)` of the
 /// per-value patch distance `d`, σ² its 75th percentile over the targets (Wexler et al.), so
-/// a good match outvotes a poor one without a fixed scale.
-fn vote(geo: &Geometry, level: &mut Level, field: &Field) {
+/// a good match outvotes a poor one without a fixed scale. Targets `skip` marks do not vote;
+/// a hole pixel no target votes for keeps its value.
+fn vote(geo: &Geometry, level: &mut Level, field: &Field, skip: Option<&[bool]>) {
+    let skipped = |t: usize| skip.is_some_and(|f| f[t]);
     let (w, r) = (geo.w, geo.r);
     let values = (3 * (2 * r + 1) * (2 * r + 1)) as f32;
     let mut ds: Vec<f32> = field
         .dist
         .iter()
         .zip(&field.src)
-        .filter(|(_, &s)| s != NONE)
-        .map(|(&d, _)| d / values)
+        .enumerate()
+        .filter(|&(t, (_, &s))| s != NONE && !skipped(t))
+        .map(|(_, (&d, _))| d / values)
         .collect();
     if ds.is_empty() {
         return;
@@ -422,7 +440,7 @@ fn vote(geo: &Geometry, level: &mut Level, field: &Field) {
                         }
                         let t = ty as usize * w + tx as usize;
                         let s = field.src[t];
-                        if s == NONE {
+                        if s == NONE || skipped(t) {
                             continue;
                         }
                         let q = (s as isize - dy * w as isize - dx) as usize;
@@ -503,33 +521,44 @@ pub(super) fn complete(
             continue;
         };
         let seed = |parts: &[u64]| stream_seed(params.seed, parts).next_u64();
-        let mut field = match &previous {
+        let (mut field, fresh) = match &previous {
             Some((cgeo, cfield)) => {
                 upsample_field(&geo, cgeo, cfield, &level.px, seed(&[l as u64]))
             }
-            None => random_field(&geo, &level.px, seed(&[l as u64])),
+            None => (
+                random_field(&geo, &level.px, seed(&[l as u64])),
+                vec![true; level.w * level.h],
+            ),
         };
         // The hole's first estimate here is the coarse level's, upsampled: blurred, and
         // searching against it would pull every match towards flat sources (texture never
         // comes back). Voting with the carried matches first puts this level's own source
-        // pixels in the hole, the texture the coarse level chose.
+        // pixels in the hole, the texture the coarse level chose. Fresh targets' random
+        // matches do not vote: they averaged patches from anywhere in the image into the
+        // hole's first estimate wherever the hole first appears at this level (a limb too
+        // thin to be a hole below it; most of a texture fill's small target).
         if previous.is_some() {
-            vote(&geo, level, &field);
+            vote(&geo, level, &field, Some(&fresh));
             refresh_distances(&geo, &level.px, &mut field);
         }
+        let any_fresh = fresh.iter().zip(&geo.active).any(|(&f, &a)| f && a);
         let passes = if l == 0 && n > 1 {
             params.fine_search_passes
         } else {
             params.search_passes
         };
         for em in 0..em_iters(l, n, params) {
-            // The coarsest level's first search sees only what is known around the hole.
-            let cmp = if l == last && em == 0 {
-                Compare::Known(&level.hole)
+            // A fresh target's first search (at the coarsest level, every target's) sees only
+            // what is known around the hole: its first estimate there is smooth.
+            let cmp = if em == 0 && any_fresh {
+                Compare::Known {
+                    hole: &level.hole,
+                    fresh: &fresh,
+                }
             } else {
                 Compare::Whole
             };
-            if em > 0 || matches!(cmp, Compare::Known(_)) {
+            if em > 0 || matches!(cmp, Compare::Known { .. }) {
                 refresh_distances_by(&geo, &level.px, &mut field, cmp);
             }
             for pass in 0..passes.max(1) {
@@ -538,7 +567,7 @@ pub(super) fn complete(
                 search_pass(&geo, &level.px, &mut field, s, pass % 2 == 1, cmp);
             }
             check()?;
-            vote(&geo, level, &field);
+            vote(&geo, level, &field, None);
         }
         if l == 0 && params.sharp_finish {
             copy_centres(level, &field);
@@ -557,5 +586,73 @@ fn copy_centres(level: &mut Level, field: &Field) {
             let s = s as usize;
             level.px[3 * t..3 * t + 3].copy_from_slice(&old[3 * s..3 * s + 3]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 9×9 grey ramp (value 10·x) with one hole pixel at (4, 4), first estimated as 77, and
+    /// a field sending every target (the 3×3 patch centres around it) to the source centre
+    /// (1, 1).
+    fn one_hole() -> (Level, Geometry, Field) {
+        let img = image::RgbImage::from_fn(9, 9, |x, _| image::Rgb([(10 * x) as u8; 3]));
+        let mut hole = vec![false; 81];
+        hole[4 * 9 + 4] = true;
+        let mut level = Level::from_image(&img, &hole);
+        level.px[3 * 40..3 * 40 + 3].copy_from_slice(&[77.0; 3]);
+        let geo = Geometry::new(&level, 1).expect("sources");
+        let src = (0..81)
+            .map(|i| if geo.active[i] { 9 + 1 } else { NONE })
+            .collect();
+        let mut field = Field {
+            src,
+            dist: vec![f32::INFINITY; 81],
+        };
+        refresh_distances(&geo, &level.px, &mut field);
+        (level, geo, field)
+    }
+
+    #[test]
+    fn fresh_targets_do_not_vote() {
+        // Every covering target fresh: the pixel keeps its first estimate.
+        let (mut level, geo, field) = one_hole();
+        vote(&geo, &mut level, &field, Some(&geo.active));
+        assert_eq!(level.rgb(40), [77.0; 3]);
+        // Only the centred target carried: the pixel is its source's centre, (1, 1) = 10.
+        let (mut level, geo, field) = one_hole();
+        let mut fresh = geo.active.clone();
+        fresh[40] = false;
+        vote(&geo, &mut level, &field, Some(&fresh));
+        assert_eq!(level.rgb(40), [10.0; 3]);
+        // None skipped: the mean over the nine targets' shifted sources (columns 0..=2).
+        let (mut level, geo, field) = one_hole();
+        vote(&geo, &mut level, &field, None);
+        let v = level.rgb(40)[0];
+        assert!((0.0..=20.0).contains(&v) && v != 77.0, "{v}");
+    }
+
+    #[test]
+    fn a_fresh_target_is_compared_on_its_known_pixels_only() {
+        let (level, geo, _) = one_hole();
+        let mut fresh = vec![false; 81];
+        fresh[40] = true;
+        let cmp = Compare::Known {
+            hole: &level.hole,
+            fresh: &fresh,
+        };
+        // Source (4, 1) has the target (4, 4)'s known pixels exactly; the hole's 77 is not
+        // compared for the fresh target, and is for a carried one.
+        let s = 9 + 4;
+        assert_eq!(cmp.ssd(&level.px, 9, 1, 40, s, f32::INFINITY), 0.0);
+        let whole = Compare::Whole.ssd(&level.px, 9, 1, 40, s, f32::INFINITY);
+        assert_eq!(whole, 3.0 * (77.0f32 - 40.0).powi(2));
+        fresh[40] = false;
+        let cmp = Compare::Known {
+            hole: &level.hole,
+            fresh: &fresh,
+        };
+        assert_eq!(cmp.ssd(&level.px, 9, 1, 40, s, f32::INFINITY), whole);
     }
 }
