@@ -635,7 +635,7 @@ mod tests {
 
     #[test]
     fn a_fresh_target_is_compared_on_its_known_pixels_only() {
-        let (level, geo, _) = one_hole();
+        let (level, _, _) = one_hole();
         let mut fresh = vec![false; 81];
         fresh[40] = true;
         let cmp = Compare::Known {
