@@ -40,10 +40,44 @@ use anyhow::{ensure, Result};
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;
 
-/// [`PhotoLayers::under_arms`]' last result and the source skeleton it was made for, shared by
-/// the layers' copies.
-type UnderArmsCache =
-    std::sync::Arc<std::sync::Mutex<Option<(crate::pose::Pose, std::sync::Arc<RgbImage>)>>>;
+/// The last value made and what it was made for (a source skeleton, its settings), shared by
+/// the layers' copies: what a photo's edits reuse until the source skeleton changes.
+#[derive(Debug)]
+struct LastMade<K, V>(std::sync::Arc<std::sync::Mutex<Made<K, V>>>);
+
+/// What [`LastMade`] holds: the key and its value, once one was made.
+type Made<K, V> = Option<(K, std::sync::Arc<V>)>;
+
+impl<K, V> Default for LastMade<K, V> {
+    fn default() -> Self {
+        Self(Default::default())
+    }
+}
+
+/// A copy shares the value (the same photo).
+impl<K, V> Clone for LastMade<K, V> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<K: PartialEq, V> LastMade<K, V> {
+    /// The value for `key`: the last one if it was made for `key`, else `make`'s (kept).
+    fn get_or_make(&self, key: K, make: impl FnOnce(&K) -> V) -> std::sync::Arc<V> {
+        let mut last = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((made_for, value)) = last.as_ref() {
+            if *made_for == key {
+                return value.clone();
+            }
+        }
+        let value = std::sync::Arc::new(make(&key));
+        *last = Some((key, value.clone()));
+        value
+    }
+}
 
 /// What is computed once per photo. Read the fields freely but build new layers rather than
 /// change these: the puppet keeps a block-averaged copy of them for its edits.
@@ -66,22 +100,11 @@ pub struct PhotoLayers {
     /// The photo with the person under the arms filled in ([`PhotoLayers::under_arms`]), for
     /// the source skeleton it was made for: made at the first edit that needs it, again only
     /// when that skeleton changes. Copies share it (they are the same photo).
-    under_arms: UnderArmsCache,
+    under_arms: LastMade<crate::pose::Pose, RgbImage>,
     /// Which part owns each of the photo's person pixels ([`PhotoLayers::part_labels`]), for
     /// the source skeleton and settings they were made for.
-    labels: LabelsCache,
+    labels: LastMade<(crate::pose::Pose, crate::puppet::PuppetConfig), crate::puppet::PartLabels>,
 }
-
-/// [`PhotoLayers::part_labels`]' last result, its source skeleton and settings.
-type LabelsCache = std::sync::Arc<
-    std::sync::Mutex<
-        Option<(
-            crate::pose::Pose,
-            crate::puppet::PuppetConfig,
-            std::sync::Arc<crate::puppet::PartLabels>,
-        )>,
-    >,
->;
 
 impl PhotoLayers {
     /// Checks that the three layers have one size; alpha values are clamped to 0..1.
@@ -144,18 +167,9 @@ impl PhotoLayers {
     /// body: a fill per edit picked other patches as the uncovered region changed shape, and
     /// the cloth boiled.
     pub(crate) fn under_arms(&self, source: &crate::pose::Pose) -> std::sync::Arc<RgbImage> {
-        let mut cache = self
-            .under_arms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((pose, image)) = cache.as_ref() {
-            if pose == source {
-                return image.clone();
-            }
-        }
-        let image = std::sync::Arc::new(hidden::person_under_arms(self, source));
-        *cache = Some((source.clone(), image.clone()));
-        image
+        self.under_arms.get_or_make(source.clone(), |source| {
+            hidden::person_under_arms(self, source)
+        })
     }
 
     /// Which body part of the figure `source` (these layers' pixels) owns each of the photo's
@@ -174,23 +188,10 @@ impl PhotoLayers {
             photo_detail: false,
             ..cfg.clone()
         };
-        let mut cache = self
-            .labels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((pose, made_for, labels)) = cache.as_ref() {
-            if pose == source && *made_for == key {
-                return labels.clone();
-            }
-        }
-        let labels = std::sync::Arc::new(crate::puppet::part_labels(
-            source,
-            &self.photo,
-            &self.matte,
-            &key,
-        ));
-        *cache = Some((source.clone(), key, labels.clone()));
-        labels
+        self.labels
+            .get_or_make((source.clone(), key), |(source, key)| {
+                crate::puppet::part_labels(source, &self.photo, &self.matte, key)
+            })
     }
 }
 

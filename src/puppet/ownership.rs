@@ -39,8 +39,10 @@ pub fn ownership(
     if rig.parts.is_empty() {
         return vec![1.0; height * width];
     }
-    let labels = labels.filter(|l| l.fits(height, width));
-    let label_map = labels.map(|l| l.in_rig(&rig));
+    // The labels with, per label, its part in this rig.
+    let labelled = labels
+        .filter(|l| l.fits(height, width))
+        .map(|l| (l, l.in_rig(&rig)));
     let twins = parts::mirror_twins(&rig.parts);
     // Past this box a source point is beyond `UNATTACHED` radii of every part.
     let attached = rig.parts.iter().fold(Bounds::EMPTY, |b, p| {
@@ -57,24 +59,23 @@ pub fn ownership(
                 continue;
             }
             // The source owner of q: the labels' where they have one (the part grown over the
-            // matte), else the highest weight as the warp weighs parts, in the source.
-            let owner = match rig.source_owner(q, cfg) {
+            // matte up to colour edges), else the highest weight as the warp weighs parts, in
+            // the source.
+            let nearest = match rig.source_owner(q, cfg) {
                 Some(o) if o.nearest <= UNATTACHED => o.part,
                 _ => {
                     *o = 1.0;
                     continue;
                 }
             };
+            let owner = labelled
+                .as_ref()
+                .and_then(|(l, map)| l.owner(q, map))
+                .unwrap_or(nearest);
             let claim = |k: usize| {
                 let part = &rig.parts[k];
                 let miss = norm(sub(part.xf.apply(p), q)) / part.radius_s;
                 (1.0 - smoothstep(0.25, 0.75, miss)) as f32
-            };
-            // The labels' owner where they have one: the part grown over the matte up to
-            // colour edges, not the nearest bone.
-            let owner = match (labels, &label_map) {
-                (Some(l), Some(map)) => l.owner(q, map).unwrap_or(owner),
-                _ => owner,
             };
             // Its mirror twin, where it covers q too (legs crossing in a side view), may claim
             // q as well: the owner hides it there, but the twin wears the same clothes, and

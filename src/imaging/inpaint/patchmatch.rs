@@ -539,7 +539,6 @@ pub(super) fn complete(
         // thin to be a hole below it; most of a texture fill's small target).
         if previous.is_some() {
             vote(&geo, level, &field, Some(&fresh));
-            refresh_distances(&geo, &level.px, &mut field);
         }
         let any_fresh = fresh.iter().zip(&geo.active).any(|(&f, &a)| f && a);
         let passes = if l == 0 && n > 1 {
@@ -558,7 +557,9 @@ pub(super) fn complete(
             } else {
                 Compare::Whole
             };
-            if em > 0 || matches!(cmp, Compare::Known { .. }) {
+            // The image changed under the field (a vote before), or fresh targets compare
+            // otherwise now: one refresh, by this search's comparison.
+            if em > 0 || previous.is_some() || any_fresh {
                 refresh_distances_by(&geo, &level.px, &mut field, cmp);
             }
             for pass in 0..passes.max(1) {
