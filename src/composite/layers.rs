@@ -3,7 +3,9 @@
 
 use super::{plate_hole, PhotoLayers};
 use crate::detect::PoseDetector;
+use crate::imaging::foreground::colour_alpha;
 use crate::imaging::inpaint::{fill_patchmatch, PatchMatchParams};
+use crate::imaging::matte::{attached_edge, Matte};
 use crate::pose::Pose;
 use anyhow::{Context, Result};
 use image::RgbImage;
@@ -28,12 +30,28 @@ pub fn build_layers(
     let matte = detector
         .matte_for_pose(photo, pose)
         .context("finding the person's matte")?;
+    matte_layers(photo, &matte, pose, cancel)
+}
+
+/// [`build_layers`] from the segmentation's `matte` of the person whose skeleton is `pose`.
+pub fn matte_layers(
+    photo: &RgbImage,
+    matte: &Matte,
+    pose: &Pose,
+    cancel: &dyn Fn() -> bool,
+) -> Result<PhotoLayers> {
     // Only what is attached to the person moves with them or leaves the plate showing; the
     // plate is still filled under everything the segmentation marked, so that it takes no
     // patches from a held helmet or camera the person might uncover.
     let seeds: Vec<(f32, f32)> = pose.present().map(|(_, j)| (j.x, j.y)).collect();
     let person = matte.attached(&seeds);
-    layers_with_hole(photo, person.alpha().to_vec(), matte.alpha(), cancel)
+    let plate = fill_plate(photo, matte.alpha(), cancel)?;
+    // The segmentation's soft edge is wider than the person's (a blur of its 256² mask): where
+    // the colours say backdrop, it is backdrop, or a moved head carries a halo of it.
+    let (w, h) = photo.dimensions();
+    let radius = attached_edge(w as usize, h as usize).round() as usize;
+    let alpha = colour_alpha(photo, person.alpha(), &plate, radius);
+    PhotoLayers::new(photo.clone(), alpha, plate)
 }
 
 /// The layers of `photo` given its person's matte (H·W alpha): the plate is PatchMatch's fill
@@ -49,20 +67,14 @@ pub fn plate_layers(
         "matte of {} values for a {w}×{h} photo",
         alpha.len()
     );
-    layers_with_hole(photo, alpha.clone(), &alpha, cancel)
+    let plate = fill_plate(photo, &alpha, cancel)?;
+    PhotoLayers::new(photo.clone(), alpha, plate)
 }
 
-/// The layers of `photo` with the person's matte `alpha` and a plate filled under the region
-/// of `hole_alpha` (grown by its soft edge), which may reach further than the person's.
-fn layers_with_hole(
-    photo: &RgbImage,
-    alpha: Vec<f32>,
-    hole_alpha: &[f32],
-    cancel: &dyn Fn() -> bool,
-) -> Result<PhotoLayers> {
+/// The plate of `photo`: PatchMatch's fill of the region of `hole_alpha` grown by its soft edge.
+fn fill_plate(photo: &RgbImage, hole_alpha: &[f32], cancel: &dyn Fn() -> bool) -> Result<RgbImage> {
     let (w, h) = (photo.width() as usize, photo.height() as usize);
     let hole = plate_hole(hole_alpha, h, w, HOLE_THRESHOLD, hole_radius(h, w));
-    let plate = fill_patchmatch(photo, &hole, &PatchMatchParams::default(), cancel)
-        .context("filling the background plate")?;
-    PhotoLayers::new(photo.clone(), alpha, plate)
+    fill_patchmatch(photo, &hole, &PatchMatchParams::default(), cancel)
+        .context("filling the background plate")
 }

@@ -29,7 +29,7 @@ pub mod refine;
 pub mod upsample;
 mod vacated;
 
-pub use layers::{build_layers, plate_layers};
+pub use layers::{build_layers, matte_layers, plate_layers};
 pub use network::{composite_network, NetworkEdit, NetworkOutputs};
 pub use pipeline::{default_method, Method, DEFAULT_METHOD};
 pub use puppet::composite_puppet;

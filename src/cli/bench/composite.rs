@@ -12,8 +12,8 @@ use anyhow::{Context, Result};
 
 use super::args::BenchArgs;
 use super::timing::time;
+use crate::composite::matte_layers;
 use crate::composite::pipeline::{composite_edit, CropPolicy, Edit, Method, NetworkRunner};
-use crate::composite::plate_layers;
 use crate::detect::PoseDetector;
 use crate::pose::skeleton::{R_ELBOW, R_WRIST};
 use crate::pose::Joint;
@@ -66,9 +66,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (matte_ms, matte) = time(args.warmup, args.runs, || {
         detector.matte_for_pose(&photo, &source)
     })?;
-    let alpha = matte.alpha().to_vec();
     let (plate_ms, layers) = time(args.warmup, args.runs, || {
-        plate_layers(&photo, alpha.clone(), &|| false)
+        matte_layers(&photo, &matte, &source, &|| false)
     })?;
     println!(
         "per photo: matte {matte_ms:.1} ms, plate (PatchMatch) {plate_ms:.1} ms, together {:.1} ms \
