@@ -306,8 +306,13 @@ fn the_blurred_edge_around_the_head_is_backdrop_in_the_layers() {
             backdrop += usize::from(now < 0.05);
         }
     }
-    println!("{backdrop} of the {band} band pixels above the neck that look like the plate are backdrop");
-    assert!(band >= 200, "only {band} band pixels above the neck look like the plate");
+    println!(
+        "{backdrop} of the {band} band pixels above the neck that look like the plate are backdrop"
+    );
+    assert!(
+        band >= 200,
+        "only {band} band pixels above the neck look like the plate"
+    );
     assert!(
         backdrop as f32 >= 0.9 * band as f32,
         "{backdrop} of {band} band pixels dropped to backdrop"

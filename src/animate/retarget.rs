@@ -23,8 +23,12 @@
 //! or turned body do not move. The torso comes first because it bends least as limbs move.
 //!
 //! **Root**: the person's neck, plus the driver's neck displacement since its first frame times
-//! the scale when [`RetargetOptions::root_motion`] is set. A driver without a neck but with both
-//! shoulders gets one at their midpoint (how BlazePose's and BODY_25's necks are defined).
+//! the scale when [`RetargetOptions::root_motion`] is set and the photo shows the person's hips.
+//! A driver without a neck but with both shoulders gets one at their midpoint (how BlazePose's
+//! and BODY_25's necks are defined). A person without hips (a bust, a photo cut at the waist)
+//! has no root to carry: the upper body lifted by a driver's bounce over a lower body that no
+//! part of the puppet moves tore a line of background across the astronaut's chest in every
+//! frame of a jumping jack, so the neck stays put there.
 //!
 //! **Joints the driver does not show.** A joint the driver never shows keeps the person's own
 //! placement relative to its parent bone (the angle between them as in the photo; for the
@@ -46,7 +50,8 @@ pub struct RetargetOptions {
     pub smooth_sigma: f32,
     /// Longest run of missing frames filled by interpolation.
     pub max_gap: usize,
-    /// Move the person's root with the driver's (scaled); otherwise the neck stays put.
+    /// Move the person's root with the driver's (scaled), when the photo shows the person's hips;
+    /// otherwise the neck stays put.
     pub root_motion: bool,
     /// What the person takes from the driver's bones.
     pub transfer: Transfer,
@@ -187,6 +192,7 @@ pub fn retarget(clip: &MotionClip, person: &Rig, opts: &RetargetOptions) -> Vec<
     let plan = Plan::new(&driver, person, opts.transfer);
     let mut offset = [0.0f64; 2];
     let reference = driver.iter().find_map(|p| p.get(NECK));
+    let carries_root = opts.root_motion && (person.visible[R_HIP] || person.visible[L_HIP]);
     driver
         .iter()
         .map(|pose| {
@@ -197,7 +203,7 @@ pub fn retarget(clip: &MotionClip, person: &Rig, opts: &RetargetOptions) -> Vec<
                     f64::from(n.y - r.y) * plan.scale,
                 ];
             }
-            let shift = if opts.root_motion { offset } else { [0.0; 2] };
+            let shift = if carries_root { offset } else { [0.0; 2] };
             plan.frame(pose, shift)
         })
         .collect()

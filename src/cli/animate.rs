@@ -69,7 +69,8 @@ pub struct AnimateArgs {
     /// driver seen from another side than the person).
     #[arg(long, value_enum, default_value_t = Transfer::Pose)]
     pub transfer: Transfer,
-    /// Driver: keep the person in place (the driver's root motion is not applied).
+    /// Driver: keep the person in place (the driver's root motion is not applied; it never is
+    /// to a person whose hips the photo does not show).
     #[arg(long)]
     pub no_root_motion: bool,
     /// Print the frame-to-frame change figures (static region, person, still part of it).

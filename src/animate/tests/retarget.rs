@@ -123,6 +123,32 @@ fn retargeting_maps_a_driver_of_another_size_onto_the_person() {
         .all(|r| dist(r.points[NECK], person.points[NECK]) <= 1e-3));
 }
 
+/// A bust (no hips in the photo) keeps its neck where it is however the driver bounces; the
+/// same person with hips follows the driver's root.
+#[test]
+fn a_person_without_hips_has_no_root_motion() {
+    let person = Rig::template(400.0, 600.0);
+    let driver = waving_driver(&person, 12);
+    let mut bust = person.clone();
+    bust.visible[R_HIP] = false;
+    bust.visible[L_HIP] = false;
+    let opts = unsmoothed(true, Transfer::Pose);
+    let neck_moves = |rigs: &[Rig]| {
+        rigs.iter()
+            .map(|r| dist(r.points[NECK], rigs[0].points[NECK]))
+            .fold(0.0f32, f32::max)
+    };
+    let with_hips = retarget(&clip_of(driver.clone()), &person, &opts);
+    assert!(neck_moves(&with_hips) > 20.0, "{}", neck_moves(&with_hips));
+    let rigs = retarget(&clip_of(driver), &bust, &opts);
+    assert!(rigs
+        .iter()
+        .all(|r| dist(r.points[NECK], bust.points[NECK]) <= 1e-3));
+    // The limbs still follow the driver.
+    let wrist = |r: &Rig| r.points[R_WRIST];
+    assert!(dist(wrist(&rigs[0]), wrist(&rigs[5])) > 5.0);
+}
+
 #[test]
 fn motion_transfer_keeps_the_persons_posture_and_adds_the_drivers_turns() {
     // The person leans over (a profile over a camera): head and arms elsewhere than the
