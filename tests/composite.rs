@@ -218,6 +218,25 @@ fn moving_the_hand_on_the_camera_leaves_the_skyline() {
     assert!(kept >= 38.0, "the skyline changed: {kept:.1} dB");
 }
 
+/// The bundled astronaut sample, its skeleton and the layers built for it, with the detector;
+/// `None` (the test prints `SKIPPED test`) without the detector's models.
+fn astronaut(test: &str) -> Option<(PoseDetector, RgbImage, Pose, PhotoLayers)> {
+    let detector = match PoseDetector::load_default() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("SKIPPED {test}: {e:#}");
+            return None;
+        }
+    };
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples");
+    let photo = image::open(samples.join("astronaut.png"))
+        .unwrap()
+        .to_rgb8();
+    let source = marionette::pose::read_openpose(samples.join("astronaut_source.json"), 0).unwrap();
+    let layers = build_layers(&detector, &photo, &source, &|| false).unwrap();
+    Some((detector, photo, source, layers))
+}
+
 /// The astronaut's right upper arm brought across her chest (the bundled sample): along the
 /// arm's old inner outline, between the chest it uncovered and the arm itself, the plate must
 /// not show as a grey line. Counted: pixels on the chest side of the moved upper arm, within
@@ -227,21 +246,11 @@ fn moving_the_hand_on_the_camera_leaves_the_skyline() {
 /// left 200–250 such pixels (a line from the shoulder to the elbow), now 70–80.
 #[test]
 fn an_arm_across_the_chest_leaves_no_plate_line_along_its_old_outline() {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "SKIPPED an_arm_across_the_chest_leaves_no_plate_line_along_its_old_outline: {e:#}"
-            );
-            return;
-        }
+    let Some((_, photo, source, layers)) =
+        astronaut("an_arm_across_the_chest_leaves_no_plate_line_along_its_old_outline")
+    else {
+        return;
     };
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples");
-    let photo = image::open(samples.join("astronaut.png"))
-        .unwrap()
-        .to_rgb8();
-    let source = marionette::pose::read_openpose(samples.join("astronaut_source.json"), 0).unwrap();
-    let layers = build_layers(&detector, &photo, &source, &|| false).unwrap();
     let (s, e) = ((113.0f32, 240.0f32), (188.0f32, 404.0f32));
     let mut target = source.clone();
     target.set(R_ELBOW, Some(Joint::new(e.0, e.1, 1.0)));
@@ -273,19 +282,11 @@ fn an_arm_across_the_chest_leaves_no_plate_line_along_its_old_outline() {
 /// not the person; what the segmentation is sure of stays.
 #[test]
 fn the_blurred_edge_around_the_head_is_backdrop_in_the_layers() {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED the_blurred_edge_around_the_head_is_backdrop_in_the_layers: {e:#}");
-            return;
-        }
+    let Some((detector, photo, source, layers)) =
+        astronaut("the_blurred_edge_around_the_head_is_backdrop_in_the_layers")
+    else {
+        return;
     };
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples");
-    let photo = image::open(samples.join("astronaut.png"))
-        .unwrap()
-        .to_rgb8();
-    let source = marionette::pose::read_openpose(samples.join("astronaut_source.json"), 0).unwrap();
-    let layers = build_layers(&detector, &photo, &source, &|| false).unwrap();
     let seeds: Vec<(f32, f32)> = source.present().map(|(_, j)| (j.x, j.y)).collect();
     let raw = detector
         .matte_for_pose(&photo, &source)

@@ -33,13 +33,20 @@ pub fn build_layers(
     matte_layers(photo, &matte, pose, cancel)
 }
 
-/// [`build_layers`] from the segmentation's `matte` of the person whose skeleton is `pose`.
+/// [`build_layers`] from the segmentation's `matte` (the photo's size) of the person whose
+/// skeleton is `pose`.
 pub fn matte_layers(
     photo: &RgbImage,
     matte: &Matte,
     pose: &Pose,
     cancel: &dyn Fn() -> bool,
 ) -> Result<PhotoLayers> {
+    anyhow::ensure!(
+        matte.dimensions() == photo.dimensions(),
+        "a {:?} matte for a {:?} photo",
+        matte.dimensions(),
+        photo.dimensions()
+    );
     // Only what is attached to the person moves with them or leaves the plate showing; the
     // plate is still filled under everything the segmentation marked, so that it takes no
     // patches from a held helmet or camera the person might uncover.
