@@ -66,16 +66,21 @@ fn psnr(a: &RgbImage, b: &RgbImage, keep: impl Fn(u32, u32) -> bool) -> f64 {
         .expect("the region selects some pixels")
 }
 
+/// The pose detector; `None` (the test prints `SKIPPED test`) without its models.
+fn detector_or_skip(test: &str) -> Option<PoseDetector> {
+    match PoseDetector::load_default() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("SKIPPED {test}: {e:#}");
+            None
+        }
+    }
+}
+
 /// The cameraman, his detected skeleton and the layers built for it; `None` (the test prints
 /// `SKIPPED test`) without the detector's models.
 fn cameraman(test: &str) -> Option<(RgbImage, Pose, PhotoLayers)> {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED {test}: {e:#}");
-            return None;
-        }
-    };
+    let detector = detector_or_skip(test)?;
     let photo = photo();
     let source = detector
         .detect(&photo)
@@ -221,13 +226,7 @@ fn moving_the_hand_on_the_camera_leaves_the_skyline() {
 /// The bundled astronaut sample, its skeleton and the layers built for it, with the detector;
 /// `None` (the test prints `SKIPPED test`) without the detector's models.
 fn astronaut(test: &str) -> Option<(PoseDetector, RgbImage, Pose, PhotoLayers)> {
-    let detector = match PoseDetector::load_default() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED {test}: {e:#}");
-            return None;
-        }
-    };
+    let detector = detector_or_skip(test)?;
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples");
     let photo = image::open(samples.join("astronaut.png"))
         .unwrap()

@@ -70,6 +70,15 @@ impl NearPerson {
     }
 }
 
+/// `photo`'s width; panics unless `alpha` has one value per pixel and `background`
+/// the photo's size (callers check their layers' sizes first).
+fn checked_width(photo: &RgbImage, alpha: &[f32], background: &RgbImage) -> usize {
+    let (w, h) = (photo.width() as usize, photo.height() as usize);
+    assert_eq!(alpha.len(), w * h, "alpha for a {w}×{h} photo");
+    assert_eq!(background.dimensions(), photo.dimensions());
+    w
+}
+
 /// The foreground colour of every pixel of `photo` under `alpha` (H·W, 0..1) with `background`
 /// the scene behind the person (same size as the photo). Pixels at α ≥ 0.98 and at α = 0 keep
 /// the photo's colour; the soft edge gets the estimate above. `radius` (pixels) is how far the
@@ -80,9 +89,7 @@ pub fn estimate_foreground(
     background: &RgbImage,
     radius: usize,
 ) -> RgbImage {
-    let (w, h) = (photo.width() as usize, photo.height() as usize);
-    assert_eq!(alpha.len(), w * h, "alpha for a {w}×{h} photo");
-    assert_eq!(background.dimensions(), photo.dimensions());
+    let w = checked_width(photo, alpha, background);
     let soft = |a: f32| a > 0.0 && a < SOLID;
     if !alpha.iter().any(|&a| soft(a)) {
         return photo.clone();
@@ -126,9 +133,7 @@ pub fn colour_alpha(
     background: &RgbImage,
     radius: usize,
 ) -> Vec<f32> {
-    let (w, h) = (photo.width() as usize, photo.height() as usize);
-    assert_eq!(alpha.len(), w * h, "alpha for a {w}×{h} photo");
-    assert_eq!(background.dimensions(), photo.dimensions());
+    let w = checked_width(photo, alpha, background);
     let outer = |a: f32| a > 0.0 && a < OUTER_TO;
     if !alpha.iter().any(|&a| outer(a)) {
         return alpha.to_vec();
