@@ -112,24 +112,16 @@ impl Extremities {
                 (a[1] - r).floor().max(0.0) as usize,
                 ((a[1] + r).ceil() as usize).min(height - 1),
             );
-            let mut pts = Vec::new();
-            for y in y0..=y1 {
-                for x in x0..=x1 {
-                    if alpha[y * width + x] < SOLID {
-                        continue;
-                    }
-                    let q = [x as f64, y as f64];
-                    let d = sub(q, a);
-                    // Past the joint (not up the bone), within reach, claimed by no other part.
-                    if norm(d) > r || dot(d, e) < 0.0 {
-                        continue;
-                    }
-                    if others.iter().any(|p| p.shape_s.distance(q) < p.radius_s) {
-                        continue;
-                    }
-                    pts.push(d);
-                }
-            }
+            // Past the joint (not up the bone), within reach, claimed by no other part.
+            let candidate = |x: usize, y: usize| {
+                let q = [x as f64, y as f64];
+                let d = sub(q, a);
+                alpha[y * width + x] >= SOLID
+                    && norm(d) <= r
+                    && dot(d, e) >= 0.0
+                    && !others.iter().any(|p| p.shape_s.distance(q) < p.radius_s)
+            };
+            let pts = connected_to_joint(a, (x0, x1), (y0, y1), candidate);
             if (pts.len() as f64) < MIN_AREA * r * r {
                 continue;
             }
@@ -142,7 +134,23 @@ impl Extremities {
             if m < MIN_OFFSET * r {
                 continue;
             }
-            let axis = [mean[0] / m, mean[1] / m];
+            // The axis points at the extremity's far end, the farthest quarter of its pixels:
+            // the mean of all of them is pulled towards the bone's own direction by the
+            // trouser's or sleeve's end just past the joint, and a shoe pointing sideways from
+            // a slanted shin got an axis half-way between the two, its toe outside the part
+            // (left on the ground in `eval`'s scenes as a dark speck).
+            let mut by_reach: Vec<(f64, P)> = pts.iter().map(|&d| (norm(d), d)).collect();
+            by_reach.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let far_pts = &by_reach[..by_reach.len().div_ceil(4)];
+            let fm = far_pts
+                .iter()
+                .fold([0.0, 0.0], |s, (_, d)| [s[0] + d[0], s[1] + d[1]]);
+            let fl = norm(fm);
+            let axis = if fl > 1e-9 {
+                [fm[0] / fl, fm[1] / fl]
+            } else {
+                [mean[0] / m, mean[1] / m]
+            };
             // The far end: the 95th percentile of the pixels' reach along the axis.
             let mut along: Vec<f64> = pts.iter().map(|d| dot(*d, axis)).collect();
             along.sort_by(f64::total_cmp);
@@ -160,6 +168,59 @@ impl Extremities {
         }
         out
     }
+}
+
+/// The pixels of the box `xs` × `ys` (inclusive) that pass `candidate` and connect (4-way,
+/// through candidates) to the one nearest the joint `a`, relative to `a`. Only connected
+/// pixels are the extremity: a foot's search disc also holds the other foot's toe when the
+/// feet are close (the other foot's part, guessed from the skeleton, need not cover it), and
+/// it dragged the measured axis towards it.
+fn connected_to_joint(
+    a: P,
+    (x0, x1): (usize, usize),
+    (y0, y1): (usize, usize),
+    candidate: impl Fn(usize, usize) -> bool,
+) -> Vec<P> {
+    if x1 < x0 || y1 < y0 {
+        return Vec::new();
+    }
+    let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+    let mut ok: Vec<bool> = (0..bw * bh)
+        .map(|i| candidate(x0 + i % bw, y0 + i / bw))
+        .collect();
+    let dist = |i: usize| norm(sub([(x0 + i % bw) as f64, (y0 + i / bw) as f64], a));
+    let Some(seed) = (0..ok.len())
+        .filter(|&i| ok[i])
+        .min_by(|&i, &j| dist(i).total_cmp(&dist(j)))
+    else {
+        return Vec::new();
+    };
+    let mut pts = Vec::new();
+    let mut stack = vec![seed];
+    ok[seed] = false;
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % bw, i / bw);
+        pts.push(sub([(x0 + x) as f64, (y0 + y) as f64], a));
+        let mut visit = |j: usize| {
+            if ok[j] {
+                ok[j] = false;
+                stack.push(j);
+            }
+        };
+        if x > 0 {
+            visit(i - 1);
+        }
+        if x + 1 < bw {
+            visit(i + 1);
+        }
+        if y > 0 {
+            visit(i - bw);
+        }
+        if y + 1 < bh {
+            visit(i + bw);
+        }
+    }
+    pts
 }
 
 /// The range of [`Extremities::girth`]. A limb thinner than the settings assume gets a thinner
@@ -326,6 +387,20 @@ mod tests {
         assert!((295.0..=312.0).contains(&ty), "tip y {ty}");
         // No matte past the other joints: nothing measured there.
         assert!(ex.tip(L_ANKLE).is_none() && ex.tip(R_WRIST).is_none());
+
+        // The other foot's toe in the search disc, not touching this shoe, and the trouser's
+        // end round the ankle: the shoe alone sets the axis, its far end the tip.
+        let alpha = matte_with(h, w, |x, y| {
+            ((93.0..=107.0).contains(&x) && (230.0..=304.0).contains(&y))
+                || ((95.0..=145.0).contains(&x) && (296.0..=310.0).contains(&y))
+                || ((58.0..=76.0).contains(&x) && (298.0..=314.0).contains(&y))
+        });
+        let tip = Extremities::from_matte(&pose, &alpha, h, w)
+            .tip(R_ANKLE)
+            .expect("the shoe is measured");
+        let (tx, ty) = (100.0 + tip[0], 300.0 + tip[1]);
+        assert!((138.0..=148.0).contains(&tx), "tip x {tx}");
+        assert!((295.0..=312.0).contains(&ty), "tip y {ty}");
     }
 
     #[test]

@@ -32,6 +32,7 @@
 mod depth;
 mod extremities;
 mod geometry;
+mod head;
 mod labels;
 #[cfg(test)]
 mod labels_tests;

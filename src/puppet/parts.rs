@@ -3,9 +3,10 @@
 
 use super::depth::{depth, orientation, Region};
 use super::geometry::{
-    centroid, norm, regularised_affine, similarity_linear, smoothstep, sub, xy, Affine, Bounds,
-    Shape, P,
+    centroid, dot, norm, regularised_affine, similarity_linear, smoothstep, sub, xy, Affine,
+    Bounds, Shape, P,
 };
+use super::head;
 use super::PuppetConfig;
 use crate::pose::skeleton::*;
 use crate::pose::{Pose, NUM_JOINTS};
@@ -352,6 +353,28 @@ const TORSO: [usize; 5] = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
 const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
 
 /// Builds the rig for `source` → `target`. Only joints present in both poses are used.
+/// Where the skull's centre lies from the face keypoints' centroid of `pose` (the offset
+/// square to the face, onto [`head::centre_line`]) and that centroid; `None` without a line.
+fn skull_offset(pose: &Pose, scale: f64) -> Option<(P, P)> {
+    let (across, centre) = head::centre_line(pose, scale)?;
+    let pts: Vec<P> = FACE.iter().filter_map(|&j| xy(pose, j)).collect();
+    let face = centroid(&pts);
+    let d = centre - dot(face, across);
+    Some((face, [d * across[0], d * across[1]]))
+}
+
+/// The head's map `xf` (target → source) moved so that the target's skull centre lands on the
+/// source's ([`skull_offset`]): the keypoints' fit places the face, and a face that turned
+/// between the two poses carried the skull across with it. Where the face keeps its layout (an
+/// edit that moves or turns the head whole) the fit already maps one centre onto the other and
+/// nothing changes.
+fn on_the_skull(mut xf: Affine, skull_s: (P, P), skull_t: (P, P)) -> Affine {
+    let at = |(face, off): (P, P)| [face[0] + off[0], face[1] + off[1]];
+    let (to, from) = (at(skull_s), xf.apply(at(skull_t)));
+    xf.t = [xf.t[0] + to[0] - from[0], xf.t[1] + to[1] - from[1]];
+    xf
+}
+
 pub(crate) fn build(
     source: &Pose,
     target: &Pose,
@@ -442,9 +465,25 @@ pub(crate) fn build(
             centroid(&pt),
             cfg.max_area_change,
         );
+        // A head's map and shape follow its skull, not its face ([`skull_offset`]).
+        let skull = match region {
+            Region::Head => skull_offset(source, scale_s).zip(skull_offset(target, scale_t)),
+            _ => None,
+        };
+        let xf = match skull {
+            Some((s, t)) => on_the_skull(xf, s, t),
+            None => xf,
+        };
+        let shifted = |pose: &Pose, off: Option<P>| -> Vec<P> {
+            let o = off.unwrap_or([0.0, 0.0]);
+            pts(pose, &shape_js)
+                .into_iter()
+                .map(|p| [p[0] + o[0], p[1] + o[1]])
+                .collect()
+        };
         let (st, ss) = (
-            Shape::hull(&pts(&tgt, &shape_js)),
-            Shape::hull(&pts(&src, &shape_js)),
+            Shape::hull(&shifted(&tgt, skull.map(|(_, t)| t.1))),
+            Shape::hull(&shifted(&src, skull.map(|(s, _)| s.1))),
         );
         push(joints, st.clone(), ss, st, rel, region, xf);
     }
