@@ -42,7 +42,7 @@ pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<(P, f64)> {
         .iter()
         .filter_map(|&(j, phi, least)| xy(pose, j).map(|p| (p, phi, least)))
         .collect();
-    if seen.len() < 2 || !(scale > 0.0) {
+    if seen.len() < 2 || scale.is_nan() || scale <= 0.0 {
         return None;
     }
     let across = across(pose)?;
