@@ -33,11 +33,20 @@ const HALF_WIDTH: f64 = 0.16;
 /// A keypoint missing from a head whose others are seen faces away at least this much (cos).
 const UNSEEN_BELOW: f64 = 0.3;
 
-/// The skull's centre line of the head of `pose` whose body scale is `scale`: the unit
-/// direction across the face (from its right to its left side as the camera sees it) and the
-/// centre's position along it (`dot(centre, across)`); `None` with fewer than two face
-/// keypoints.
-pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<(P, f64)> {
+/// The skull's centre line of a head.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CentreLine {
+    /// Unit direction across the face, from its right side to its left ([`across`]).
+    pub across: P,
+    /// Whether `across` was measured on the face (eyes or ears), not assumed.
+    pub handed: bool,
+    /// The centre's position along `across` (`dot(centre, across)`).
+    pub centre: f64,
+}
+
+/// The skull's centre line of the head of `pose` whose body scale is `scale`; `None` with
+/// fewer than two face keypoints.
+pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<CentreLine> {
     let seen: Vec<(P, f64, f64)> = KEYPOINTS
         .iter()
         .filter_map(|&(j, phi, least)| xy(pose, j).map(|p| (p, phi, least)))
@@ -45,7 +54,7 @@ pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<(P, f64)> {
     if seen.len() < 2 || scale.is_nan() || scale <= 0.0 {
         return None;
     }
-    let across = across(pose)?;
+    let (across, handed) = across(pose)?;
     let r = HALF_WIDTH * scale;
     let unseen: Vec<f64> = KEYPOINTS
         .iter()
@@ -83,19 +92,48 @@ pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<(P, f64)> {
             best = Some((cost, centre));
         }
     }
-    best.map(|(_, centre)| (across, centre))
+    best.map(|(_, centre)| CentreLine {
+        across,
+        handed,
+        centre,
+    })
 }
 
-/// The direction across the face, from its right to its left side as the camera sees it: the
-/// eyes' line, or the ears', where both are seen (they lie level on the head whatever its yaw);
-/// else square to the body's axis (neck to hips), or to the image's vertical without hips.
-fn across(pose: &Pose) -> Option<P> {
+/// The skull's centre of the head of `pose` (body scale `scale`): on its centre line
+/// ([`centre_line`]), level with the eyes and ears (which sit about half-way up a head; the
+/// nose lies lower and is left out); `None` without a centre line or without an eye or ear.
+pub(crate) fn skull_centre(pose: &Pose, scale: f64) -> Option<(P, CentreLine)> {
+    let line = centre_line(pose, scale)?;
+    let (across, centre) = (line.across, line.centre);
+    let down = [-across[1], across[0]];
+    let level: Vec<f64> = [R_EYE, L_EYE, R_EAR, L_EAR]
+        .iter()
+        .filter_map(|&j| xy(pose, j).map(|p| dot(p, down)))
+        .collect();
+    if level.is_empty() {
+        return None;
+    }
+    let along = level.iter().sum::<f64>() / level.len() as f64;
+    Some((
+        [
+            centre * across[0] + along * down[0],
+            centre * across[1] + along * down[1],
+        ],
+        line,
+    ))
+}
+
+/// The direction across the face, from its right to its left side: the eyes' line, or the
+/// ears', where both are seen (they lie level on the head whatever its yaw; `true`: from the
+/// face, so it tells a face from the back of a head); else square to the body's axis (neck to
+/// hips) or to the image's vertical without hips, as the camera sees a face (`false`).
+fn across(pose: &Pose) -> Option<(P, bool)> {
     for (r, l) in [(R_EYE, L_EYE), (R_EAR, L_EAR)] {
         if let (Some(a), Some(b)) = (xy(pose, r), xy(pose, l)) {
             let d = sub(b, a);
             let len = norm(d);
             if len > 1e-6 {
-                return Some([d[0] / len, d[1] / len]);
+                return Some(([d[0] / len, d[1] / len], true));
             }
         }
     }
@@ -112,7 +150,7 @@ fn across(pose: &Pose) -> Option<P> {
         _ => [0.0, 1.0],
     };
     let len = norm(down);
-    (len > 1e-6).then(|| [down[1] / len, -down[0] / len])
+    (len > 1e-6).then(|| ([down[1] / len, -down[0] / len], false))
 }
 
 #[cfg(test)]
@@ -152,7 +190,7 @@ mod tests {
         for roll in [0.0, 0.3] {
             for deg in [-80.0f64, -45.0, -20.0, 0.0, 10.0, 30.0, 60.0, 85.0] {
                 let pose = head(deg.to_radians(), roll);
-                let (across, centre) = centre_line(&pose, 100.0).expect("a head");
+                let CentreLine { across, centre, .. } = centre_line(&pose, 100.0).expect("a head");
                 let truth = dot([100.0, 50.0], across);
                 assert!(
                     (centre - truth).abs() < 2.0,

@@ -356,11 +356,67 @@ const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
 /// Where the skull's centre lies from the face keypoints' centroid of `pose` (the offset
 /// square to the face, onto [`head::centre_line`]) and that centroid; `None` without a line.
 fn skull_offset(pose: &Pose, scale: f64) -> Option<(P, P)> {
-    let (across, centre) = head::centre_line(pose, scale)?;
+    let head::CentreLine { across, centre, .. } = head::centre_line(pose, scale)?;
     let pts: Vec<P> = FACE.iter().filter_map(|&j| xy(pose, j)).collect();
     let face = centroid(&pts);
     let d = centre - dot(face, across);
     Some((face, [d * across[0], d * across[1]]))
+}
+
+/// The head's map as a similarity (target → source) through the neck and the skull's centre
+/// ([`head::skull_centre`]), at the body's scale `ratio`: turned as the neck-to-skull line
+/// turns. The face keypoints' own fit turned the head with whichever keypoints the two poses
+/// shared, and a face that turned away between them (the back of the head in the target, an
+/// ear and the nose in common) tipped the head over by up to 90° in `eval`'s pairs. A head
+/// that shows its face in one pose and its back in the other (the face's left side on the
+/// other side of the neck-to-skull line) gets the similarity's mirror image: a fold, whose
+/// pixels the ownership does not take for the surface (the face does not come round onto
+/// the back of the head).
+fn skull_map(
+    source: &Pose,
+    target: &Pose,
+    scale_s: f64,
+    scale_t: f64,
+    ratio: f64,
+) -> Option<Affine> {
+    let ((c_s, line_s), (c_t, line_t)) = (
+        head::skull_centre(source, scale_s)?,
+        head::skull_centre(target, scale_t)?,
+    );
+    let (n_s, n_t) = (xy(source, NECK)?, xy(target, NECK)?);
+    let (u, v) = (sub(c_s, n_s), sub(c_t, n_t));
+    let (lu, lv) = (norm(u), norm(v));
+    if lu < 1e-6 || lv < 1e-6 {
+        return None;
+    }
+    let turn = u[1].atan2(u[0]) - v[1].atan2(v[0]);
+    let (sn, cs) = turn.sin_cos();
+    let rot = [[ratio * cs, -ratio * sn], [ratio * sn, ratio * cs]];
+    // Which side of the neck-to-skull line the face's left is on.
+    let side = |up: P, across: P| (up[0] * across[1] - up[1] * across[0]).signum();
+    let turned_round =
+        line_s.handed && line_t.handed && side(u, line_s.across) != side(v, line_t.across);
+    let a = if turned_round {
+        // Reflect about the target's neck-to-skull line, then turn.
+        let e = [v[0] / lv, v[1] / lv];
+        let m = [
+            [2.0 * e[0] * e[0] - 1.0, 2.0 * e[0] * e[1]],
+            [2.0 * e[0] * e[1], 2.0 * e[1] * e[1] - 1.0],
+        ];
+        [
+            [
+                rot[0][0] * m[0][0] + rot[0][1] * m[1][0],
+                rot[0][0] * m[0][1] + rot[0][1] * m[1][1],
+            ],
+            [
+                rot[1][0] * m[0][0] + rot[1][1] * m[1][0],
+                rot[1][0] * m[0][1] + rot[1][1] * m[1][1],
+            ],
+        ]
+    } else {
+        rot
+    };
+    Some(Affine::through(a, c_t, c_s))
 }
 
 /// The head's map `xf` (target → source) moved so that the target's skull centre lands on the
@@ -470,9 +526,12 @@ pub(crate) fn build(
             Region::Head => skull_offset(source, scale_s).zip(skull_offset(target, scale_t)),
             _ => None,
         };
-        let xf = match skull {
-            Some((s, t)) => on_the_skull(xf, s, t),
-            None => xf,
+        let xf = match (region, skull_map(source, target, scale_s, scale_t, ratio)) {
+            (Region::Head, Some(map)) => map,
+            _ => match skull {
+                Some((s, t)) => on_the_skull(xf, s, t),
+                None => xf,
+            },
         };
         let shifted = |pose: &Pose, off: Option<P>| -> Vec<P> {
             let o = off.unwrap_or([0.0, 0.0]);
