@@ -44,6 +44,7 @@ pub fn ownership(
         .filter(|l| l.fits(height, width))
         .map(|l| (l, l.in_rig(&rig)));
     let twins = parts::mirror_twins(&rig.parts);
+    let extremity = parts::extremities_of(&rig.parts);
     // Past this box a source point is beyond `UNATTACHED` radii of every part.
     let attached = rig.parts.iter().fold(Bounds::EMPTY, |b, p| {
         b.union(p.shape_s.bounds().grown(UNATTACHED * p.radius_s))
@@ -83,7 +84,11 @@ pub fn ownership(
             let twin =
                 twins[owner].filter(|&t| rig.parts[t].shape_s.distance(q) <= rig.parts[t].radius_s);
             let turned = rig.parts[owner].turned();
-            *o = claim(owner).max(twin.map_or(0.0, claim)) * unsquashed(&warp.flow, x, y, turned);
+            // The limb's own hand or foot may claim it too (a shoe labelled with its shin).
+            let own = claim(owner)
+                .max(twin.map_or(0.0, claim))
+                .max(extremity[owner].map_or(0.0, claim));
+            *o = own * unsquashed(&warp.flow, x, y, turned);
         }
     });
     out

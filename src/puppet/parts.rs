@@ -251,6 +251,21 @@ pub(crate) fn mirror_twins(parts: &[Part]) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// Per part, the hand or foot part of its own beyond its far joint (same region, that joint
+/// alone), if the rig has one: a foot keeps its angle while its shin turns ([`FOOT_TURN`]), so
+/// the shoe the shin's front labelled in the source is where the foot's map puts it.
+pub(crate) fn extremities_of(parts: &[Part]) -> Vec<Option<usize>> {
+    parts
+        .iter()
+        .map(|p| match p.joints[..] {
+            [_, b] => parts
+                .iter()
+                .position(|q| q.region == p.region && q.joints[..] == [b]),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Everything the per-pixel pass needs.
 #[derive(Clone, Debug)]
 pub(crate) struct Rig {
@@ -261,6 +276,17 @@ pub(crate) struct Rig {
     pub joints_s: [Option<P>; NUM_JOINTS],
     /// [`Rig::far_radii`] for the settings the rig was built with.
     pub far: f64,
+}
+
+/// `a` brought into (−π, π].
+fn wrapped(a: f64) -> f64 {
+    let t = std::f64::consts::TAU;
+    let r = a.rem_euclid(t);
+    if r > std::f64::consts::PI {
+        r - t
+    } else {
+        r
+    }
 }
 
 fn angle(d: P) -> f64 {
@@ -348,6 +374,11 @@ fn foot_turn(pose: &Pose, scale: f64) -> FootTurn {
         },
     }
 }
+
+/// How much of its shin's turn a foot takes: none (it keeps its angle, as a foot on the
+/// ground does while the leg above it swings: in `eval`'s synthetic people always, in a
+/// jumping jack's frames mostly).
+const FOOT_TURN: f64 = 0.0;
 
 const TORSO: [usize; 5] = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
 const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
@@ -455,6 +486,11 @@ pub(crate) fn build(
     // The whole body's similarity: the fallback rotation/scale of parts with a single point.
     let global = similarity_linear(&pts(&tgt, &all), &pts(&src, &all))
         .unwrap_or([[ratio, 0.0], [0.0, ratio]]);
+
+    // How far the body turns from source to target in the image (its torso's similarity, else
+    // the whole skeleton's): the feet keep their angle to it.
+    let body = similarity_linear(&pts(&tgt, &TORSO), &pts(&src, &TORSO)).unwrap_or(global);
+    let body_turn = -body[1][0].atan2(body[0][0]);
 
     let mut parts = Vec::new();
     let mut push = |joints: Vec<usize>,
@@ -565,10 +601,27 @@ pub(crate) fn build(
         let rel = rel * cfg.extremities.as_ref().map_or(1.0, |x| x.girth(region));
         // Where the photo's matte showed the hand or foot, its measured axis: as measured in
         // the source, turned with the bone and scaled with the body in the target.
+        // A foot turns with its shin by FOOT_TURN of the shin's turn, a hand with its forearm.
+        let is_foot = matches!(region, Region::Leg { lower: true, .. });
+        let shin_turn = angle(sub(bt, at)) - angle(sub(bs, as_));
+        let turn_by = if is_foot {
+            // Relative to the body: a figure turned whole turns its feet with it.
+            let d = wrapped(shin_turn - body_turn);
+            body_turn + FOOT_TURN * d
+        } else {
+            shin_turn
+        };
+        let (c, s) = (turn_by.cos() / ratio, turn_by.sin() / ratio);
+        // Source offset from the joint → target offset.
+        let to_target = |v: P| [c * v[0] - s * v[1], s * v[0] + c * v[1]];
+        let extremity_xf = if is_foot {
+            let (c, s) = (turn_by.cos() * ratio, turn_by.sin() * ratio);
+            Affine::through([[c, s], [-s, c]], bt, bs)
+        } else {
+            xf
+        };
         let measured = cfg.extremities.as_ref().and_then(|x| x.tip(b)).map(|v| {
-            let turn = angle(sub(bt, at)) - angle(sub(bs, as_));
-            let (c, s) = (turn.cos() / ratio, turn.sin() / ratio);
-            let v_t = [c * v[0] - s * v[1], s * v[0] + c * v[1]];
+            let v_t = to_target(v);
             (
                 [bt[0] + v_t[0], bt[1] + v_t[1]],
                 [bs[0] + v[0], bs[1] + v[1]],
@@ -604,7 +657,7 @@ pub(crate) fn build(
                 Shape::Point(bt),
                 0.8 * rel,
                 region,
-                xf,
+                extremity_xf,
             );
         } else if let Region::Leg { lower: true, .. } = region {
             // The foot: a part of its own beyond the ankle, moving rigidly with the shin.
@@ -631,14 +684,16 @@ pub(crate) fn build(
                 let l = cfg.foot_length * scale * (0.5 + 0.5 * t) / norm(dir).max(1e-9);
                 [ankle[0] + l * dir[0], ankle[1] + l * dir[1]]
             };
+            let toe_s = toe(as_, bs, scale_s);
+            let v_t = to_target(sub(toe_s, bs));
             push(
                 vec![b],
-                Shape::Segment(bt, toe(at, bt, scale_t)),
-                Shape::Segment(bs, toe(as_, bs, scale_s)),
+                Shape::Segment(bt, [bt[0] + v_t[0], bt[1] + v_t[1]]),
+                Shape::Segment(bs, toe_s),
                 Shape::Point(bt),
                 0.8 * rel,
                 region,
-                xf,
+                extremity_xf,
             );
         }
     }
