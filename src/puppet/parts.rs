@@ -383,7 +383,6 @@ const FOOT_TURN: f64 = 0.0;
 const TORSO: [usize; 5] = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
 const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
 
-/// Builds the rig for `source` → `target`. Only joints present in both poses are used.
 /// Where the skull's centre lies from the face keypoints' centroid of `pose` (the offset
 /// square to the face, onto [`head::centre_line`]) and that centroid; `None` without a line.
 fn skull_offset(pose: &Pose, scale: f64) -> Option<(P, P)> {
@@ -420,33 +419,18 @@ fn skull_map(
     if lu < 1e-6 || lv < 1e-6 {
         return None;
     }
-    let turn = u[1].atan2(u[0]) - v[1].atan2(v[0]);
-    let (sn, cs) = turn.sin_cos();
-    let rot = [[ratio * cs, -ratio * sn], [ratio * sn, ratio * cs]];
     // Which side of the neck-to-skull line the face's left is on.
     let side = |up: P, across: P| (up[0] * across[1] - up[1] * across[0]).signum();
     let turned_round =
         line_s.handed && line_t.handed && side(u, line_s.across) != side(v, line_t.across);
-    let a = if turned_round {
-        // Reflect about the target's neck-to-skull line, then turn.
-        let e = [v[0] / lv, v[1] / lv];
-        let m = [
-            [2.0 * e[0] * e[0] - 1.0, 2.0 * e[0] * e[1]],
-            [2.0 * e[0] * e[1], 2.0 * e[1] * e[1] - 1.0],
-        ];
-        [
-            [
-                rot[0][0] * m[0][0] + rot[0][1] * m[1][0],
-                rot[0][0] * m[0][1] + rot[0][1] * m[1][1],
-            ],
-            [
-                rot[1][0] * m[0][0] + rot[1][1] * m[1][0],
-                rot[1][0] * m[0][1] + rot[1][1] * m[1][1],
-            ],
-        ]
-    } else {
-        rot
-    };
+    // Onto the target's neck-to-skull line, mirrored about it when turned round, onto the
+    // source's line: ratio · R(θu) · diag(1, ±1) · R(−θv).
+    let (tu, tv) = (u[1].atan2(u[0]), v[1].atan2(v[0]));
+    let (su, cu) = tu.sin_cos();
+    let (sv, cv) = (-tv).sin_cos();
+    let f = if turned_round { -1.0 } else { 1.0 };
+    let (ru, rv) = ([[cu, -su], [su, cu]], [[cv, -sv], [sv, cv]]);
+    let a = [0, 1].map(|i| [0, 1].map(|j| ratio * (ru[i][0] * rv[0][j] + f * ru[i][1] * rv[1][j])));
     Some(Affine::through(a, c_t, c_s))
 }
 
@@ -462,6 +446,7 @@ fn on_the_skull(mut xf: Affine, skull_s: (P, P), skull_t: (P, P)) -> Affine {
     xf
 }
 
+/// Builds the rig for `source` → `target`. Only joints present in both poses are used.
 pub(crate) fn build(
     source: &Pose,
     target: &Pose,
@@ -599,9 +584,8 @@ pub(crate) fn build(
         };
         // As thick as the photo's limb where its matte showed it.
         let rel = rel * cfg.extremities.as_ref().map_or(1.0, |x| x.girth(region));
-        // Where the photo's matte showed the hand or foot, its measured axis: as measured in
-        // the source, turned with the bone and scaled with the body in the target.
-        // A foot turns with its shin by FOOT_TURN of the shin's turn, a hand with its forearm.
+        // A hand turns with its forearm; a foot with the body, and by FOOT_TURN of the rest of
+        // its shin's turn; both scale with the body.
         let is_foot = matches!(region, Region::Leg { lower: true, .. });
         let shin_turn = angle(sub(bt, at)) - angle(sub(bs, as_));
         let turn_by = if is_foot {
@@ -620,6 +604,7 @@ pub(crate) fn build(
         } else {
             xf
         };
+        // Where the photo's matte showed the hand or foot, its measured axis, turned so.
         let measured = cfg.extremities.as_ref().and_then(|x| x.tip(b)).map(|v| {
             let v_t = to_target(v);
             (
@@ -649,7 +634,7 @@ pub(crate) fn build(
         );
         if let (true, Some((tip_t, tip_s))) = (lower, measured) {
             // The measured hand or foot: a part of its own past the joint, moving rigidly
-            // with the bone.
+            // (a hand with the bone, a foot as above).
             push(
                 vec![b],
                 Shape::Segment(bt, tip_t),
@@ -660,9 +645,9 @@ pub(crate) fn build(
                 extremity_xf,
             );
         } else if let Region::Leg { lower: true, .. } = region {
-            // The foot: a part of its own beyond the ankle, moving rigidly with the shin.
+            // The foot: a part of its own beyond the ankle, moving rigidly with the ankle.
             // The toes' side is chosen in the source (towards where the face looks) and kept
-            // relative to the shin in the target: the foot turns with the shin.
+            // in the target, turned as above.
             let normal = |knee: P, ankle: P| {
                 let d = sub(ankle, knee);
                 let len = norm(d).max(1e-9);
