@@ -156,7 +156,7 @@ fn measure(
     cfg: &PuppetConfig,
     pixels: &[P],
     surround: [f32; 3],
-    turn: (P, f32),
+    arrives: impl Fn(P) -> P,
     covered: impl Fn(P) -> bool,
     what: &str,
 ) -> Result<Moved, String> {
@@ -179,7 +179,7 @@ fn measure(
     let stayed = old.iter().filter(|&&p| differs(p) < 8.0).count() as f32 / old.len() as f32;
     let (mut now, mut before) = (0f32, 0f32);
     for &p in pixels {
-        let q = rotate(p, turn.0, turn.1);
+        let q = arrives(p);
         let colour = rgb(photo, p).unwrap();
         now += gap(rgb(&out.image, q).unwrap(), colour);
         before += gap(rgb(photo, q).unwrap(), colour);
@@ -282,7 +282,7 @@ fn check_arm(
         cfg,
         &hand,
         mean(&ring),
-        (s, angle),
+        |p| rotate(p, s, angle),
         new_arm,
         "hand",
     )
@@ -461,13 +461,16 @@ fn check_foot(
             d(*a).total_cmp(&d(*b))
         })
         .unwrap();
-    if !foot.iter().all(|&p| inside(rotate(p, hip, angle))) {
+    let (knee2, ankle2) = (rotate(knee, hip, angle), rotate(ankle, hip, angle));
+    // A foot goes with its ankle and keeps its angle (the body does not turn): on the ground
+    // it does not tip with the swinging leg.
+    let arrives = |p: P| (p.0 + ankle2.0 - ankle.0, p.1 + ankle2.1 - ankle.1);
+    if !foot.iter().all(|&p| inside(arrives(p))) {
         return Err("the turned foot leaves the photo".into());
     }
     let target = turned(source, &joints[1..], hip, angle);
-    let (knee2, ankle2) = (rotate(knee, hip, angle), rotate(ankle, hip, angle));
-    // Where the turned leg is: its bones' width and the foot's pixels turned.
-    let new_foot = near(foot.iter().map(|&p| rotate(p, hip, angle)), w, h);
+    // Where the turned leg is: its bones' width and the foot's pixels moved.
+    let new_foot = near(foot.iter().map(|&p| arrives(p)), w, h);
     let new_leg = |p: P| {
         segment_distance(p, hip, knee2) < 0.2 * scale
             || segment_distance(p, knee2, ankle2) < 0.15 * scale
@@ -488,14 +491,15 @@ fn check_foot(
         cfg,
         &foot,
         mean(&ring),
-        (hip, angle),
+        arrives,
         new_leg,
         "foot",
     )
 }
 
 /// Feet go with their shins: each leg of the full-body photos turned 18° outwards about the
-/// hip (a jumping jack's spread). COCO-18 stops at the ankle, and a shoe seen three-quarter on
+/// hip (a jumping jack's spread), the foot arriving with its ankle at its old angle. COCO-18
+/// stops at the ankle, and a shoe seen three-quarter on
 /// points sideways: the skeleton's guess (down the shin) missed its toe, which stayed on the
 /// pavement; the matte's measured foot takes it along. Without the measurement (the guess
 /// only) at least one foot must stay more behind, or the check tells nothing.
