@@ -11,7 +11,7 @@
 //! the body's scale) the yaw and the centre line are the pair that explain the keypoints seen
 //! — and the ones not seen, which face away.
 
-use super::geometry::{dot, norm, sub, xy, P};
+use super::geometry::{centroid, dot, norm, sub, xy, P};
 use crate::pose::skeleton::*;
 use crate::pose::Pose;
 
@@ -101,7 +101,8 @@ pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<CentreLine> {
 
 /// The skull's centre of the head of `pose` (body scale `scale`): on its centre line
 /// ([`centre_line`]), level with the eyes and ears (which sit about half-way up a head; the
-/// nose lies lower and is left out); `None` without a centre line or without an eye or ear.
+/// nose lies lower and is left out); `None` without a centre line (two face keypoints, so
+/// an eye or an ear among them).
 pub(crate) fn skull_centre(pose: &Pose, scale: f64) -> Option<(P, CentreLine)> {
     let line = centre_line(pose, scale)?;
     let (across, centre) = (line.across, line.centre);
@@ -139,14 +140,7 @@ fn across(pose: &Pose) -> Option<(P, bool)> {
     }
     let hips: Vec<P> = [R_HIP, L_HIP].iter().filter_map(|&j| xy(pose, j)).collect();
     let down = match (xy(pose, NECK), hips.is_empty()) {
-        (Some(neck), false) => {
-            let n = hips.len() as f64;
-            let mid = [
-                hips.iter().map(|p| p[0]).sum::<f64>() / n,
-                hips.iter().map(|p| p[1]).sum::<f64>() / n,
-            ];
-            sub(mid, neck)
-        }
+        (Some(neck), false) => sub(centroid(&hips), neck),
         _ => [0.0, 1.0],
     };
     let len = norm(down);

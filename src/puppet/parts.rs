@@ -384,37 +384,31 @@ const TORSO: [usize; 5] = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
 const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
 
 /// Where the skull's centre lies from the face keypoints' centroid of `pose` (the offset
-/// square to the face, onto [`head::centre_line`]) and that centroid; `None` without a line.
-fn skull_offset(pose: &Pose, scale: f64) -> Option<(P, P)> {
-    let head::CentreLine { across, centre, .. } = head::centre_line(pose, scale)?;
+/// square to the face, onto its centre `line`) and that centroid.
+fn skull_offset(pose: &Pose, line: &head::CentreLine) -> (P, P) {
     let pts: Vec<P> = FACE.iter().filter_map(|&j| xy(pose, j)).collect();
     let face = centroid(&pts);
-    let d = centre - dot(face, across);
-    Some((face, [d * across[0], d * across[1]]))
+    let d = line.centre - dot(face, line.across);
+    (face, [d * line.across[0], d * line.across[1]])
 }
 
-/// The head's map as a similarity (target → source) through the neck and the skull's centre
-/// ([`head::skull_centre`]), at the body's scale `ratio`: turned as the neck-to-skull line
-/// turns. The face keypoints' own fit turned the head with whichever keypoints the two poses
-/// shared, and a face that turned away between them (the back of the head in the target, an
-/// ear and the nose in common) tipped the head over by up to 90° in `eval`'s pairs. A head
-/// that shows its face in one pose and its back in the other (the face's left side on the
-/// other side of the neck-to-skull line) gets the similarity's mirror image: a fold, whose
-/// pixels the ownership does not take for the surface (the face does not come round onto
-/// the back of the head).
+/// The head's map as a similarity (target → source) through the neck (`neck_s`, `neck_t`) and
+/// the skull's centre ([`head::skull_centre`] of each pose), at the body's scale `ratio`:
+/// turned as the neck-to-skull line turns; `None` without a neck. The face keypoints' own fit
+/// turned the head with whichever keypoints the two poses shared, and a face that turned away
+/// between them (the back of the head in the target, an ear and the nose in common) tipped the
+/// head over by up to 90° in `eval`'s pairs. A head that shows its face in one pose and its
+/// back in the other (the face's left side on the other side of the neck-to-skull line) gets
+/// the similarity's mirror image: a fold, whose pixels the ownership does not take for the
+/// surface (the face does not come round onto the back of the head).
 fn skull_map(
-    source: &Pose,
-    target: &Pose,
-    scale_s: f64,
-    scale_t: f64,
+    (c_s, line_s): (P, head::CentreLine),
+    (c_t, line_t): (P, head::CentreLine),
+    neck_s: Option<P>,
+    neck_t: Option<P>,
     ratio: f64,
 ) -> Option<Affine> {
-    let ((c_s, line_s), (c_t, line_t)) = (
-        head::skull_centre(source, scale_s)?,
-        head::skull_centre(target, scale_t)?,
-    );
-    let (n_s, n_t) = (xy(source, NECK)?, xy(target, NECK)?);
-    let (u, v) = (sub(c_s, n_s), sub(c_t, n_t));
+    let (u, v) = (sub(c_s, neck_s?), sub(c_t, neck_t?));
     let (lu, lv) = (norm(u), norm(v));
     if lu < 1e-6 || lv < 1e-6 {
         return None;
@@ -434,11 +428,11 @@ fn skull_map(
     Some(Affine::through(a, c_t, c_s))
 }
 
-/// The head's map `xf` (target → source) moved so that the target's skull centre lands on the
-/// source's ([`skull_offset`]): the keypoints' fit places the face, and a face that turned
-/// between the two poses carried the skull across with it. Where the face keeps its layout (an
-/// edit that moves or turns the head whole) the fit already maps one centre onto the other and
-/// nothing changes.
+/// Without a neck: the head's map `xf` (target → source) moved so that the target's skull
+/// centre lands on the source's ([`skull_offset`]): the keypoints' fit places the face, and a
+/// face that turned between the two poses carried the skull across with it. Where the face
+/// keeps its layout (an edit that moves or turns the head whole) the fit already maps one
+/// centre onto the other and nothing changes.
 fn on_the_skull(mut xf: Affine, skull_s: (P, P), skull_t: (P, P)) -> Affine {
     let at = |(face, off): (P, P)| [face[0] + off[0], face[1] + off[1]];
     let (to, from) = (at(skull_s), xf.apply(at(skull_t)));
@@ -542,17 +536,22 @@ pub(crate) fn build(
             centroid(&pt),
             cfg.max_area_change,
         );
-        // A head's map and shape follow its skull, not its face ([`skull_offset`]).
-        let skull = match region {
-            Region::Head => skull_offset(source, scale_s).zip(skull_offset(target, scale_t)),
+        // A head's map and shape follow its skull, not its face (`head`): the similarity
+        // through the neck and the skull, or without a neck the fit moved onto the skull.
+        let skulls = match region {
+            Region::Head => {
+                head::skull_centre(source, scale_s).zip(head::skull_centre(target, scale_t))
+            }
             _ => None,
         };
-        let xf = match (region, skull_map(source, target, scale_s, scale_t, ratio)) {
-            (Region::Head, Some(map)) => map,
-            _ => match skull {
-                Some((s, t)) => on_the_skull(xf, s, t),
-                None => xf,
-            },
+        let offsets =
+            skulls.map(|((_, ls), (_, lt))| (skull_offset(source, &ls), skull_offset(target, &lt)));
+        let xf = match (skulls, offsets) {
+            (Some((s, t)), Some((off_s, off_t))) => {
+                skull_map(s, t, xy(source, NECK), xy(target, NECK), ratio)
+                    .unwrap_or_else(|| on_the_skull(xf, off_s, off_t))
+            }
+            _ => xf,
         };
         let shifted = |pose: &Pose, off: Option<P>| -> Vec<P> {
             let o = off.unwrap_or([0.0, 0.0]);
@@ -562,8 +561,8 @@ pub(crate) fn build(
                 .collect()
         };
         let (st, ss) = (
-            Shape::hull(&shifted(&tgt, skull.map(|(_, t)| t.1))),
-            Shape::hull(&shifted(&src, skull.map(|(s, _)| s.1))),
+            Shape::hull(&shifted(&tgt, offsets.map(|(_, t)| t.1))),
+            Shape::hull(&shifted(&src, offsets.map(|(s, _)| s.1))),
         );
         push(joints, st.clone(), ss, st, rel, region, xf);
     }
