@@ -109,6 +109,38 @@ pub(crate) fn similarity_linear(tgt: &[P], src: &[P]) -> Option<[[f64; 2]; 2]> {
     Some([[a, -b], [b, a]])
 }
 
+/// Least-squares similarity that may mirror: of [`similarity_linear`] and the best
+/// reflection-with-scale (`[[a, b], [b, −a]]`), the one whose residual is smaller by more than
+/// `margin` of the point spread, else the plain similarity. A figure turned round shows its
+/// left shoulder where its right one was, and no rotation explains that: only a mirror does,
+/// at full width. Both residuals are `Σ|r|² − s²·Σ|q|²` with `s` the fit's scale, so the fit
+/// with the larger scale explains more.
+pub(crate) fn similarity_or_mirror(tgt: &[P], src: &[P], margin: f64) -> Option<[[f64; 2]; 2]> {
+    let plain = similarity_linear(tgt, src)?;
+    let (_, _, q, r) = centred(tgt, src);
+    let qq: f64 = q.iter().map(|&v| dot(v, v)).sum();
+    let rr: f64 = r.iter().map(|&v| dot(v, v)).sum();
+    let a = q
+        .iter()
+        .zip(&r)
+        .map(|(q, r)| q[0] * r[0] - q[1] * r[1])
+        .sum::<f64>()
+        / qq;
+    let b = q
+        .iter()
+        .zip(&r)
+        .map(|(q, r)| q[1] * r[0] + q[0] * r[1])
+        .sum::<f64>()
+        / qq;
+    let s2_plain = plain[0][0].powi(2) + plain[1][0].powi(2);
+    let s2_mirror = a * a + b * b;
+    if (s2_mirror - s2_plain) * qq > margin * rr {
+        Some([[a, b], [b, -a]])
+    } else {
+        Some(plain)
+    }
+}
+
 /// Least-squares affine map from target to source points, its linear part regularised towards
 /// `prior` (the part's similarity): minimises `Σ|A qᵢ − rᵢ|² + λ‖A − prior‖²` over centred
 /// points, then fixes the translation so the centroids correspond. With `λ > 0` it is always
@@ -144,6 +176,55 @@ pub(crate) fn regularised_affine(
         }
     }
     Affine::through(a, ct, cs)
+}
+
+/// `xf` held near-rigid about `centre` (the target joints' centroid, which keeps its image):
+/// each of its linear part's singular values within a factor `1 + max_change` of `prior`'s
+/// scale, then its area ratio (|det|) within the same factor of `prior`'s by a uniform scale.
+/// The torso and the head are (nearly) rigid, and an affine fit of a few joints that moved
+/// independently (a retargeted driver's hips and shoulders) must not squash or stretch them.
+/// Per axis, not only by area: a torso seen in profile in one pose and from the front in the
+/// other fits a map that squashes it across; scaling that up uniformly to its area stretched
+/// it along the spine instead (the shirt off the shoulders, the chest in the belly).
+pub(crate) fn area_limited(xf: Affine, prior: [[f64; 2]; 2], centre: P, max_change: f64) -> Affine {
+    let det = |a: &[[f64; 2]; 2]| (a[0][0] * a[1][1] - a[0][1] * a[1][0]).abs();
+    let want = det(&prior);
+    if want < 1e-12 || !max_change.is_finite() {
+        return xf;
+    }
+    let k = 1.0 + max_change;
+    let scale = want.sqrt();
+    let a = singular_clamped(xf.a, scale / k, scale * k);
+    let d = det(&a);
+    if d < 1e-12 {
+        return xf;
+    }
+    let f = (d.clamp(want / k, want * k) / d).sqrt();
+    Affine::through(a.map(|row| row.map(|v| v * f)), centre, xf.apply(centre))
+}
+
+/// `a` with its singular values' magnitudes clamped to `[lo, hi]`, its rotations and its
+/// handedness kept: a = R(φ)·diag(σ₁, σ₂)·R(θ) with σ₂ negative for a mirror.
+pub(crate) fn singular_clamped(a: [[f64; 2]; 2], lo: f64, hi: f64) -> [[f64; 2]; 2] {
+    let e = (a[0][0] + a[1][1]) / 2.0;
+    let f = (a[0][0] - a[1][1]) / 2.0;
+    let g = (a[1][0] + a[0][1]) / 2.0;
+    let h = (a[1][0] - a[0][1]) / 2.0;
+    let (q, r) = (e.hypot(h), f.hypot(g));
+    let (a1, a2) = (g.atan2(f), h.atan2(e));
+    let (theta, phi) = ((a2 - a1) / 2.0, (a2 + a1) / 2.0);
+    let s1 = (q + r).clamp(lo, hi);
+    let s2 = (q - r).abs().clamp(lo, hi) * if q < r { -1.0 } else { 1.0 };
+    let rot = |t: f64| [[t.cos(), -t.sin()], [t.sin(), t.cos()]];
+    let (u, v) = (rot(phi), rot(theta));
+    let us = [[u[0][0] * s1, u[0][1] * s2], [u[1][0] * s1, u[1][1] * s2]];
+    let mut out = [[0.0; 2]; 2];
+    for (i, row) in out.iter_mut().enumerate() {
+        for (j, o) in row.iter_mut().enumerate() {
+            *o = us[i][0] * v[0][j] + us[i][1] * v[1][j];
+        }
+    }
+    out
 }
 
 /// A bone's shape: the set of points at distance 0.
@@ -343,6 +424,72 @@ mod tests {
             Shape::hull(&[[3.0, 3.0], [3.0, 3.0]]),
             Shape::Point(_)
         ));
+    }
+
+    #[test]
+    fn singular_values_are_clamped_keeping_rotations_and_handedness() {
+        let rot = |t: f64| [[t.cos(), -t.sin()], [t.sin(), t.cos()]];
+        let mul = |a: [[f64; 2]; 2], b: [[f64; 2]; 2]| {
+            let mut o = [[0.0; 2]; 2];
+            for i in 0..2 {
+                for j in 0..2 {
+                    o[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j];
+                }
+            }
+            o
+        };
+        let diag = |a: f64, b: f64| [[a, 0.0], [0.0, b]];
+        let close = |a: [[f64; 2]; 2], b: [[f64; 2]; 2]| {
+            (0..4).all(|k| (a[k / 2][k % 2] - b[k / 2][k % 2]).abs() < 1e-9)
+        };
+        for (s1, s2) in [(1.05, 0.97), (2.0, 0.3), (0.5, -1.0), (3.0, -0.2)] {
+            let a = mul(mul(rot(0.7), diag(s1, s2)), rot(-1.9));
+            let got = singular_clamped(a, 0.9, 1.1);
+            let want = mul(
+                mul(
+                    rot(0.7),
+                    diag(s1.clamp(0.9, 1.1), s2.abs().clamp(0.9, 1.1) * s2.signum()),
+                ),
+                rot(-1.9),
+            );
+            assert!(close(got, want), "({s1}, {s2}): {got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn a_mirror_is_fitted_only_where_it_explains_the_points() {
+        // Mirrored about a tilted axis and scaled by 1.5: the mirror, exactly.
+        let tgt = [[0.0, 0.0], [3.0, 1.0], [1.0, 4.0], [-2.0, 2.0], [1.0, -3.0]];
+        let (c, s) = (0.8f64, 0.6f64);
+        let mirror = [[1.5 * c, 1.5 * s], [1.5 * s, -1.5 * c]];
+        let apply = |a: [[f64; 2]; 2], p: P| {
+            [
+                a[0][0] * p[0] + a[0][1] * p[1] + 7.0,
+                a[1][0] * p[0] + a[1][1] * p[1] - 1.0,
+            ]
+        };
+        let src: Vec<P> = tgt.iter().map(|&p| apply(mirror, p)).collect();
+        let got = similarity_or_mirror(&tgt, &src, 0.2).unwrap();
+        for i in 0..2 {
+            for j in 0..2 {
+                assert!((got[i][j] - mirror[i][j]).abs() < 1e-12, "{got:?}");
+            }
+        }
+        // Rotated: the rotation.
+        let rot = [[c, -s], [s, c]];
+        let src: Vec<P> = tgt.iter().map(|&p| apply(rot, p)).collect();
+        assert_eq!(
+            similarity_or_mirror(&tgt, &src, 0.2),
+            similarity_linear(&tgt, &src)
+        );
+        // Points on a line fit both equally (a torso seen in profile): no mirror.
+        let line = [[0.0, 0.0], [0.0, 2.0], [0.0, 5.0]];
+        let src: Vec<P> = line.iter().map(|&p| [p[0] + 0.1 * p[1], p[1]]).collect();
+        let got = similarity_or_mirror(&line, &src, 0.2).unwrap();
+        assert!(
+            got[0][0] * got[1][1] - got[0][1] * got[1][0] > 0.0,
+            "{got:?}"
+        );
     }
 
     #[test]

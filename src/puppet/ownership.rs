@@ -126,8 +126,8 @@ fn squash_weight(det: f64) -> f32 {
 }
 
 /// The least area ratio (negated) of a map taken as a part turned round rather than folded:
-/// a turned torso's lies near −0.5 (its fit, pulled towards a similarity, mirrors at about
-/// half the width), a fold's crosses 0.
+/// a turned torso's lies near −1 (its fit is pulled towards the mirrored similarity), a fold's
+/// crosses 0.
 pub const TURNED_FROM: f64 = 0.3;
 
 /// See [`unsquashed`].

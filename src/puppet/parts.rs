@@ -3,8 +3,8 @@
 
 use super::depth::{depth, orientation, Region};
 use super::geometry::{
-    centroid, dot, norm, regularised_affine, similarity_linear, smoothstep, sub, xy, Affine,
-    Bounds, Shape, P,
+    area_limited, centroid, dot, norm, regularised_affine, similarity_linear, similarity_or_mirror,
+    smoothstep, sub, xy, Affine, Bounds, Shape, P,
 };
 use super::head;
 use super::PuppetConfig;
@@ -332,26 +332,6 @@ pub(crate) fn body_scale(pose: &Pose, height: usize, width: usize) -> f64 {
     scale.max(2.0)
 }
 
-/// `xf` with its linear part scaled uniformly about `centre` (the target joints' centroid,
-/// which keeps its image) so that its area ratio (|det|) is within a factor `1 + max_change`
-/// of `prior`'s: the torso and the head are (nearly) rigid, and an affine fit of a few joints
-/// that moved independently (a retargeted driver's hips and shoulders) must not squash or
-/// stretch them.
-fn area_limited(xf: Affine, prior: [[f64; 2]; 2], centre: P, max_change: f64) -> Affine {
-    let det = |a: &[[f64; 2]; 2]| (a[0][0] * a[1][1] - a[0][1] * a[1][0]).abs();
-    let (d, want) = (det(&xf.a), det(&prior));
-    if d < 1e-12 || want < 1e-12 {
-        return xf;
-    }
-    let k = 1.0 + max_change;
-    let clamped = d.clamp(want / k, want * k);
-    if clamped == d {
-        return xf;
-    }
-    let f = (clamped / d).sqrt();
-    Affine::through(xf.a.map(|row| row.map(|v| v * f)), centre, xf.apply(centre))
-}
-
 /// How far a skeleton's face is turned sideways (`amount`, 0 = frontal or unknown, 1 = profile)
 /// and to which side of the image (`side`: −1 left, +1 right), from the nose against the neck.
 struct FootTurn {
@@ -379,6 +359,11 @@ fn foot_turn(pose: &Pose, scale: f64) -> FootTurn {
 /// ground does while the leg above it swings: in `eval`'s synthetic people always, in a
 /// jumping jack's frames mostly).
 const FOOT_TURN: f64 = 0.0;
+
+/// How much more of the torso joints' spread a mirror must explain than a rotation for the
+/// torso to count as turned round ([`similarity_or_mirror`]); a profile's torso is near a line
+/// and either fits it.
+const TURN_ROUND_MARGIN: f64 = 0.2;
 
 const TORSO: [usize; 5] = [NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP];
 const FACE: [usize; 5] = [NOSE, R_EYE, L_EYE, R_EAR, L_EAR];
@@ -517,7 +502,13 @@ pub(crate) fn build(
             continue;
         }
         let (pt, ps) = (pts(&tgt, &joints), pts(&src, &joints));
-        let prior = similarity_linear(&pt, &ps).unwrap_or(global);
+        // The torso's prior mirrors where the shoulders and hips swapped sides (a figure
+        // turned round): pulled towards a rotation, its fit mirrored at half the width.
+        let prior = match region {
+            Region::Torso => similarity_or_mirror(&pt, &ps, TURN_ROUND_MARGIN),
+            _ => similarity_linear(&pt, &ps),
+        }
+        .unwrap_or(global);
         // The head's area is held to the body's scale, not to its own joints': the eyes' and
         // ears' spacing changes as a face turns (and a driver's frontal face retargeted onto a
         // three-quarter one), which scaled the head by a fifth in a jumping jack.

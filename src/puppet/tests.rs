@@ -432,6 +432,31 @@ fn the_torso_keeps_its_area_when_its_joints_squeeze() {
     );
 }
 
+/// Squeezed across (a torso seen from the front in the source and turning towards profile in
+/// the target), the torso keeps its length along the spine: the area bound is met by the
+/// squeezed axis, not by shrinking the whole torso (which sampled the chest in the belly).
+#[test]
+fn a_torso_squeezed_across_keeps_its_length() {
+    let src = standing();
+    let tgt = src.map_points(|x, y| (128.0 + 0.6 * (x - 128.0), y));
+    let warp = puppet_warp(&src, &tgt, H, W, &PuppetConfig::default());
+    // On the spine, between the shoulders and the hips: the map is the identity there.
+    for y in [68, 80, 110, 122] {
+        let (dx, dy) = warp.flow.get(128, y);
+        assert!(
+            dx.abs() < 1.0 && dy.abs() < 1.0,
+            "spine at y = {y} samples ({dx}, {dy}) away"
+        );
+    }
+    // Across, at most 10 % past the joints' similarity (scale 1.05 here): 8 px off the spine (inside the squeezed
+    // waist, clear of the arm) it samples the source's chest beside the spine.
+    let (dx, _) = warp.flow.get(136, 110);
+    assert!(
+        dx > -0.1 && dx < 1.5,
+        "chest 8 px off the spine samples {dx} px farther out"
+    );
+}
+
 /// The right forearm brought across the chest: in front of the torso by default (the figure
 /// faces the camera), behind it when the user says so — then the chest shows through where
 /// the forearm passes, and the forearm's pixels there are not drawn.
@@ -521,11 +546,12 @@ fn a_figure_turned_round_keeps_its_torso_but_not_its_face() {
         "turned chest owned {}",
         own[y * W + x]
     );
-    // It samples the other side of the axis (the fit, pulled towards a similarity, mirrors
-    // at about half the width).
+    // It samples its mirror image across the axis, at full width (the fit pulled towards a
+    // rotation mirrored at half the width).
+    assert!(warp.flow.area_ratio(x, y) < -0.9, "the mirror is squeezed");
     let (dx, _) = warp.flow.get(x, y);
     let sx = x as f32 + dx;
-    assert!(sx > 110.0 && sx < 127.0, "the chest samples x = {sx}");
+    assert!((sx - 118.0).abs() < 1.5, "the chest samples x = {sx}");
     // The face does not come round onto the back of the head.
     let (x, y) = (124, 36);
     assert!(own[y * W + x] < 0.1, "face owned {}", own[y * W + x]);
