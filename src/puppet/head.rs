@@ -42,6 +42,29 @@ pub(crate) struct CentreLine {
     pub handed: bool,
     /// The centre's position along `across` (`dot(centre, across)`).
     pub centre: f64,
+    /// The face's yaw (radians, 0 facing the camera): the nose lies `r·sin(−yaw)` along
+    /// `across` from the centre line.
+    pub yaw: f64,
+}
+
+/// Which way a face looks, seen from the camera: `amount` = |sin yaw| (0 facing the camera or
+/// away from it, 1 in profile) and `towards`, the image direction across the face to the side
+/// the nose points to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Facing {
+    pub amount: f64,
+    pub towards: P,
+}
+
+impl CentreLine {
+    pub(crate) fn facing(&self) -> Facing {
+        let s = -self.yaw.sin();
+        let sign = if s < 0.0 { -1.0 } else { 1.0 };
+        Facing {
+            amount: s.abs(),
+            towards: [sign * self.across[0], sign * self.across[1]],
+        }
+    }
 }
 
 /// The skull's centre line of the head of `pose` whose body scale is `scale`; `None` with
@@ -65,7 +88,7 @@ pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<CentreLine> {
     let n = seen.len() as f64;
     // The yaw by a search over whole degrees: the cost is cheap and has two minima where the
     // keypoints alone are ambiguous (which the unseen ones then tell apart).
-    let mut best: Option<(f64, f64)> = None;
+    let mut best: Option<(f64, f64, f64)> = None;
     for step in 0..360 {
         let yaw = (step as f64 - 180.0).to_radians();
         let centre = seen
@@ -88,14 +111,15 @@ pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<CentreLine> {
             .iter()
             .map(|phi| (r * ((phi - yaw).cos() - UNSEEN_BELOW).max(0.0)).powi(2))
             .sum::<f64>();
-        if best.is_none_or(|(c, _)| cost < c) {
-            best = Some((cost, centre));
+        if best.is_none_or(|(c, _, _)| cost < c) {
+            best = Some((cost, centre, yaw));
         }
     }
-    best.map(|(_, centre)| CentreLine {
+    best.map(|(_, centre, yaw)| CentreLine {
         across,
         handed,
         centre,
+        yaw,
     })
 }
 
@@ -184,7 +208,8 @@ mod tests {
         for roll in [0.0, 0.3] {
             for deg in [-80.0f64, -45.0, -20.0, 0.0, 10.0, 30.0, 60.0, 85.0] {
                 let pose = head(deg.to_radians(), roll);
-                let CentreLine { across, centre, .. } = centre_line(&pose, 100.0).expect("a head");
+                let line = centre_line(&pose, 100.0).expect("a head");
+                let CentreLine { across, centre, .. } = line;
                 let truth = dot([100.0, 50.0], across);
                 assert!(
                     (centre - truth).abs() < 2.0,
@@ -195,6 +220,19 @@ mod tests {
                 if deg.abs() >= 45.0 {
                     assert!((nose - truth).abs() > 10.0, "yaw {deg}°: nose {nose}");
                 }
+                // Which way it looks: as far as it is turned, to the nose's side.
+                let facing = line.facing();
+                let sin = deg.to_radians().sin().abs();
+                assert!(
+                    (facing.amount - sin).abs() < 0.1,
+                    "yaw {deg}°: turned {} against {sin}",
+                    facing.amount
+                );
+                let to_nose = (nose - centre) * dot(facing.towards, across);
+                assert!(
+                    deg.abs() < 10.0 || to_nose > 0.0,
+                    "yaw {deg}°: faces away from its nose"
+                );
             }
         }
     }

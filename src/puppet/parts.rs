@@ -355,6 +355,74 @@ fn foot_turn(pose: &Pose, scale: f64) -> FootTurn {
     }
 }
 
+/// Whether a face looks another way in the target than in the source: by more than
+/// [`FACING_CHANGE`] in profile, or in profile to the other side.
+fn facing_changed(s: &head::Facing, t: &head::Facing) -> bool {
+    let other_side = dot(s.towards, t.towards) < 0.0 && s.amount.min(t.amount) > 0.5;
+    (s.amount - t.amount).abs() > FACING_CHANGE || other_side
+}
+
+/// Whether the shoulders' width (`ws`, `wt`, over the body's scale) says the body turned as
+/// the face did (`s` to `t`): narrower by a fifth towards profile, wider by a quarter from it;
+/// from one profile to the other, narrow in both. A face turned alone (a user's "look left")
+/// leaves the body, and the feet, where they were.
+fn body_turned(s: &head::Facing, t: &head::Facing, ws: f64, wt: f64) -> bool {
+    if (s.amount - t.amount).abs() <= FACING_CHANGE {
+        return ws.max(wt) < PROFILE_SHOULDERS;
+    }
+    if t.amount > s.amount {
+        wt < 0.8 * ws
+    } else {
+        wt > 1.25 * ws
+    }
+}
+
+/// Shoulders narrower than this (over the body's scale) are seen from the side.
+const PROFILE_SHOULDERS: f64 = 0.4;
+
+/// The distance between the shoulders of `pose` over `scale`, if it has both.
+fn shoulder_width(pose: &Pose, scale: f64) -> Option<f64> {
+    Some(norm(sub(xy(pose, R_SHOULDER)?, xy(pose, L_SHOULDER)?)) / scale)
+}
+
+/// See [`facing_changed`]: |sin yaw| changes by this much (a turn of 20° from the camera to
+/// 45°, of 35° to profile).
+const FACING_CHANGE: f64 = 0.35;
+
+/// The toe of a foot at `ankle` on a body facing `facing`, `down` its neck-to-hips direction
+/// (unit), `length` the foot's: flat on the ground, so in the image it points where the face
+/// does, across the body, as far as the face is turned, and down a little as far as it is not
+/// (the foot towards the camera, foreshortened).
+fn turned_foot(ankle: P, facing: head::Facing, down: P, length: f64) -> P {
+    let (a, t) = (facing.amount, facing.towards);
+    // The across direction square to the body, on the side the face looks to.
+    let across = [-down[1], down[0]];
+    let across = if dot(across, t) < 0.0 {
+        [-across[0], -across[1]]
+    } else {
+        across
+    };
+    let v = [
+        a * across[0] + FORESHORTENED * (1.0 - a) * down[0],
+        a * across[1] + FORESHORTENED * (1.0 - a) * down[1],
+    ];
+    [ankle[0] + length * v[0], ankle[1] + length * v[1]]
+}
+
+/// How long (over its length) a foot pointing at the camera looks, down from its ankle.
+const FORESHORTENED: f64 = 0.3;
+
+/// The unit direction from the neck to the hips' centre of `pose`, if it has both.
+fn body_down(pose: &Pose) -> Option<P> {
+    let hips: Vec<P> = [R_HIP, L_HIP].iter().filter_map(|&j| xy(pose, j)).collect();
+    if hips.is_empty() {
+        return None;
+    }
+    let d = sub(centroid(&hips), xy(pose, NECK)?);
+    let l = norm(d);
+    (l > 1e-6).then(|| [d[0] / l, d[1] / l])
+}
+
 /// How much of its shin's turn a foot takes: none (it keeps its angle, as a foot on the
 /// ground does while the leg above it swings: in `eval`'s synthetic people always, in a
 /// jumping jack's frames mostly).
@@ -480,6 +548,21 @@ pub(crate) fn build(
         })
     };
 
+    // The skulls' centres and centre lines, once per pose: the head's map and shape, and which
+    // way the face looks (the feet's direction when it turns between the poses).
+    let (skull_s, skull_t) = (
+        head::skull_centre(source, scale_s),
+        head::skull_centre(target, scale_t),
+    );
+    let feet_turn = skull_s
+        .zip(skull_t)
+        .map(|((_, ls), (_, lt))| (ls.facing(), lt.facing()))
+        .filter(|(fs, ft)| {
+            let widths = shoulder_width(&src, scale_s).zip(shoulder_width(&tgt, scale_t));
+            facing_changed(fs, ft) && widths.is_some_and(|(ws, wt)| body_turned(fs, ft, ws, wt))
+        })
+        .map(|(_, ft)| ft);
+
     // Torso and head: regularised affine fits of their joints (the head's fit includes the neck
     // as an anchor, its shape only the face joints).
     let regions: [(&[usize], &[usize], f64, Region); 2] = [
@@ -530,9 +613,7 @@ pub(crate) fn build(
         // A head's map and shape follow its skull, not its face (`head`): the similarity
         // through the neck and the skull, or without a neck the fit moved onto the skull.
         let skulls = match region {
-            Region::Head => {
-                head::skull_centre(source, scale_s).zip(head::skull_centre(target, scale_t))
-            }
+            Region::Head => skull_s.zip(skull_t),
             _ => None,
         };
         let offsets =
@@ -602,6 +683,21 @@ pub(crate) fn build(
                 [bs[0] + v[0], bs[1] + v[1]],
             )
         });
+        // A face that turned between the poses (front to profile, one profile to the other)
+        // turns the body with it, and a foot points where the body faces: its target is the
+        // foot of the target's facing (`turned_foot`), its source the measured foot or the
+        // guess below, its map the bone between them.
+        let turned = match (is_foot, feet_turn) {
+            (true, Some(facing)) => {
+                let down = body_down(&tgt).unwrap_or([0.0, 1.0]);
+                Some(turned_foot(bt, facing, down, cfg.foot_length * scale_t))
+            }
+            _ => None,
+        };
+        let measured = match (turned, measured) {
+            (Some(toe_t), Some((_, tip_s))) => Some((toe_t, tip_s)),
+            _ => measured,
+        };
         // The hand is the forearm's: its shape reaches past the wrist (the map already does),
         // along the forearm unless the matte showed where it points.
         let reach = match (region, measured) {
@@ -624,7 +720,12 @@ pub(crate) fn build(
         );
         if let (true, Some((tip_t, tip_s))) = (lower, measured) {
             // The measured hand or foot: a part of its own past the joint, moving rigidly
-            // (a hand with the bone, a foot as above).
+            // (a hand with the bone, a foot as above) or, turned, stretched onto its new
+            // direction.
+            let xf = match turned {
+                Some(_) => Affine::bone(bt, tip_t, bs, tip_s, ratio).unwrap_or(extremity_xf),
+                None => extremity_xf,
+            };
             push(
                 vec![b],
                 Shape::Segment(bt, tip_t),
@@ -632,7 +733,7 @@ pub(crate) fn build(
                 Shape::Point(bt),
                 0.8 * rel,
                 region,
-                extremity_xf,
+                xf,
             );
         } else if let Region::Leg { lower: true, .. } = region {
             // The foot: a part of its own beyond the ankle, moving rigidly with the ankle.
@@ -661,14 +762,21 @@ pub(crate) fn build(
             };
             let toe_s = toe(as_, bs, scale_s);
             let v_t = to_target(sub(toe_s, bs));
+            let (toe_t, xf) = match turned {
+                Some(toe_t) => (
+                    toe_t,
+                    Affine::bone(bt, toe_t, bs, toe_s, ratio).unwrap_or(extremity_xf),
+                ),
+                None => ([bt[0] + v_t[0], bt[1] + v_t[1]], extremity_xf),
+            };
             push(
                 vec![b],
-                Shape::Segment(bt, [bt[0] + v_t[0], bt[1] + v_t[1]]),
+                Shape::Segment(bt, toe_t),
                 Shape::Segment(bs, toe_s),
                 Shape::Point(bt),
                 0.8 * rel,
                 region,
-                extremity_xf,
+                xf,
             );
         }
     }

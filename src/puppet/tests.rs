@@ -603,3 +603,45 @@ fn a_face_turning_leaves_the_skull_on_the_neck() {
         }
     }
 }
+
+/// The whole figure turned from the camera to profile (its face to 80°, its shoulders and hips
+/// narrowed to 30 %): its feet turn with it, from pointing at the camera (short, down from the
+/// ankles) to pointing where the face looks (long, across). The face turned alone, the body
+/// square to the camera, leaves them.
+#[test]
+fn feet_turn_with_a_body_turned_to_profile_not_with_a_face() {
+    let src = standing();
+    let face = face_turned(80.0);
+    let narrowed = face.map_points(|x, y| (128.0 + 0.3 * (x - 128.0), y));
+    let mut profile = face.clone();
+    for j in [
+        R_SHOULDER, R_ELBOW, R_WRIST, L_SHOULDER, L_ELBOW, L_WRIST, R_HIP, R_KNEE, R_ANKLE, L_HIP,
+        L_KNEE, L_ANKLE,
+    ] {
+        profile.set(j, narrowed.get(j));
+    }
+    assert!(
+        face.get(NOSE).unwrap().x < 120.0,
+        "the face looks image-left"
+    );
+    let cfg = PuppetConfig::default();
+    let person = |warp: &PuppetWarp, (x, y): (usize, usize)| warp.person[y * W + x];
+    // Right ankle at (123.2, 220): 20 px to its left, on the turned foot (and the left foot's
+    // toe), sampling the source's feet below their ankles at (112 | 144, 220), not a shin.
+    let warp = puppet_warp(&src, &profile, H, W, &cfg);
+    let p = (103, 222);
+    assert!(person(&warp, p) > 0.5, "turned foot {}", person(&warp, p));
+    let (dx, dy) = warp.flow.get(p.0, p.1);
+    let q = (p.0 as f32 + dx, p.1 as f32 + dy);
+    assert!(
+        q.0 > 108.0 && q.0 < 148.0 && q.1 > 224.0 && q.1 < 238.0,
+        "the turned foot samples {q:?}"
+    );
+    // The face turned alone: the foot still points down from the ankle at (112, 220).
+    let warp = puppet_warp(&src, &face, H, W, &cfg);
+    assert!(person(&warp, (112, 229)) > 0.5);
+    assert!(
+        person(&warp, (97, 222)) < 0.5,
+        "a foot turned with the face"
+    );
+}
