@@ -30,6 +30,11 @@ const KEYPOINTS: [(usize, f64, f64); 5] = [
 /// adult; the synthetic people's are 0.15–0.18.
 const HALF_WIDTH: f64 = 0.16;
 
+/// The skull's radius (its half-width) on a body of `scale`.
+pub(crate) fn radius(scale: f64) -> f64 {
+    HALF_WIDTH * scale
+}
+
 /// A keypoint missing from a head whose others are seen faces away at least this much (cos).
 const UNSEEN_BELOW: f64 = 0.3;
 
@@ -78,7 +83,7 @@ pub(crate) fn centre_line(pose: &Pose, scale: f64) -> Option<CentreLine> {
         return None;
     }
     let (across, handed) = across(pose)?;
-    let r = HALF_WIDTH * scale;
+    let r = radius(scale);
     let unseen: Vec<f64> = KEYPOINTS
         .iter()
         .filter(|&&(j, _, _)| pose.get(j).is_none() && j != NOSE)

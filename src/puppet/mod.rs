@@ -305,12 +305,14 @@ fn warp_row(
                 continue;
             }
             let d = part.shape_t.distance(p);
-            surface = surface.min(d - part.radius_t);
+            // A part held within a disc (a head turned round) reaches no farther.
+            let past = part.past_reach(p);
+            surface = surface.min((d - part.radius_t).max(past));
             rho[k] = d / part.radius_t;
             // The core shape lies inside the part's shape: only a part already nearer than
             // the core found so far can bring it closer.
             if d - part.radius_t < core {
-                core = core.min(part.core_t.distance(p) - part.radius_t);
+                core = core.min((part.core_t.distance(p) - part.radius_t).max(past));
             }
         }
         let person = person_weight(surface, band_t);

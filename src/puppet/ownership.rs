@@ -76,7 +76,8 @@ pub fn ownership(
             let claim = |k: usize| {
                 let part = &rig.parts[k];
                 let miss = norm(sub(part.xf.apply(p), q)) / part.radius_s;
-                (1.0 - smoothstep(0.25, 0.75, miss)) as f32
+                let within = 1.0 - smoothstep(-1.0, 1.0, part.past_reach(p));
+                ((1.0 - smoothstep(0.25, 0.75, miss)) * within) as f32
             };
             // Its mirror twin, where it covers q too (legs crossing in a side view), may claim
             // q as well: the owner hides it there, but the twin wears the same clothes, and

@@ -11,6 +11,10 @@ use super::PuppetConfig;
 use crate::pose::skeleton::*;
 use crate::pose::{Pose, NUM_JOINTS};
 
+/// A skull's reach in the target: centre, radius and the unit direction from the neck
+/// ([`Part::within_t`]).
+pub(crate) type Reach = (P, f64, P);
+
 /// One rigid-ish body part of the puppet.
 #[derive(Clone, Debug)]
 pub(crate) struct Part {
@@ -31,6 +35,11 @@ pub(crate) struct Part {
     pub xf: Affine,
     /// Which kind of body part it is.
     pub region: Region,
+    /// A skull (target centre, radius, unit direction from the neck) past which the part
+    /// reaches no pixel (towards the neck: no wider than it): a head turned round, whose
+    /// [`crown_map`] squeezes the crown and beyond the skull would draw the hair above it
+    /// stretched into a spike.
+    pub within_t: Option<Reach>,
     /// The boxes of `shape_t` and `shape_s` (for [`Part::far_t`], [`Part::far_s`]).
     box_t: Bounds,
     box_s: Bounds,
@@ -121,6 +130,18 @@ impl Part {
     pub fn turned(&self) -> bool {
         let a = self.xf.a;
         self.region != Region::Head && a[0][0] * a[1][1] - a[0][1] * a[1][0] < 0.0
+    }
+
+    /// How far target point `p` lies past [`Part::within_t`] (negative inside; −∞ without).
+    pub fn past_reach(&self, p: P) -> f64 {
+        self.within_t.map_or(f64::NEG_INFINITY, |(c, r, up)| {
+            let d = sub(p, c);
+            if dot(d, up) < 0.0 {
+                (d[0] * up[1] - d[1] * up[0]).abs() - r
+            } else {
+                norm(d) - r
+            }
+        })
     }
 
     /// Whether target point `p` is past `far` radii ([`Rig::far_radii`]) from the shape.
@@ -452,15 +473,16 @@ fn skull_offset(pose: &Pose, line: &head::CentreLine) -> (P, P) {
 /// between them (the back of the head in the target, an ear and the nose in common) tipped the
 /// head over by up to 90° in `eval`'s pairs. A head that shows its face in one pose and its
 /// back in the other (the face's left side on the other side of the neck-to-skull line) gets
-/// the similarity's mirror image: a fold, whose pixels the ownership does not take for the
-/// surface (the face does not come round onto the back of the head).
+/// [`crown_map`] instead (the face must not come round onto the back of the head), and the
+/// target's skull as the reach it owns ([`Part::within_t`]).
 fn skull_map(
     (c_s, line_s): (P, head::CentreLine),
     (c_t, line_t): (P, head::CentreLine),
     neck_s: Option<P>,
     neck_t: Option<P>,
     ratio: f64,
-) -> Option<Affine> {
+    scale_s: f64,
+) -> Option<(Affine, Option<Reach>)> {
     let (u, v) = (sub(c_s, neck_s?), sub(c_t, neck_t?));
     let (lu, lv) = (norm(u), norm(v));
     if lu < 1e-6 || lv < 1e-6 {
@@ -470,16 +492,58 @@ fn skull_map(
     let side = |up: P, across: P| (up[0] * across[1] - up[1] * across[0]).signum();
     let turned_round =
         line_s.handed && line_t.handed && side(u, line_s.across) != side(v, line_t.across);
-    // Onto the target's neck-to-skull line, mirrored about it when turned round, onto the
-    // source's line: ratio · R(θu) · diag(1, ±1) · R(−θv).
-    let (tu, tv) = (u[1].atan2(u[0]), v[1].atan2(v[0]));
-    let (su, cu) = tu.sin_cos();
-    let (sv, cv) = (-tv).sin_cos();
-    let f = if turned_round { -1.0 } else { 1.0 };
-    let (ru, rv) = ([[cu, -su], [su, cu]], [[cv, -sv], [sv, cv]]);
-    let a = [0, 1].map(|i| [0, 1].map(|j| ratio * (ru[i][0] * rv[0][j] + f * ru[i][1] * rv[1][j])));
-    Some(Affine::through(a, c_t, c_s))
+    let (eu, ev) = ([u[0] / lu, u[1] / lu], [v[0] / lv, v[1] / lv]);
+    if turned_round {
+        let radius_s = head::radius(scale_s);
+        // The skull, and towards the neck no wider than it.
+        let r_t = CROWN_REACH * radius_s / ratio;
+        let disc = (c_t, r_t, ev);
+        return Some((crown_map((c_s, eu), (c_t, ev), ratio, radius_s), Some(disc)));
+    }
+    // Onto the target's neck-to-skull line, onto the source's: ratio · R(θu) · R(−θv).
+    let xf = Affine::through(frame_to_frame(eu, ev, [ratio, ratio]), c_t, c_s);
+    Some((xf, None))
 }
+
+/// `R(θu) · diag(k) · R(−θv)` for unit vectors `eu`, `ev` at angles θu, θv: the frame of `ev`
+/// (along it, then across) onto that of `eu`, scaled by `k` along and across.
+fn frame_to_frame(eu: P, ev: P, k: [f64; 2]) -> [[f64; 2]; 2] {
+    let (ru, rv) = (
+        [[eu[0], -eu[1]], [eu[1], eu[0]]],
+        [[ev[0], ev[1]], [-ev[1], ev[0]]],
+    );
+    [0, 1].map(|i| [0, 1].map(|j| ru[i][0] * k[0] * rv[0][j] + ru[i][1] * k[1] * rv[1][j]))
+}
+
+/// Where the back of a head turned round samples: the source's crown, [`CROWN_AT`] of the
+/// skull's radius `radius_s` above its centre `c_s` (along `eu`, from the neck), squeezed onto
+/// it ([`CROWN_SQUEEZE`]). The back of a head is hair (or scalp) like the top of it, which a
+/// face seen from the front shows above the forehead; the fold the head's map was before
+/// (its mirror image, not owned) gave a skin-coloured disc of membrane with no hair on it.
+fn crown_map((c_s, eu): (P, P), (c_t, ev): (P, P), ratio: f64, radius_s: f64) -> Affine {
+    let k = CROWN_SQUEEZE.map(|k| k * ratio);
+    let crown = [
+        c_s[0] + CROWN_AT * radius_s * eu[0],
+        c_s[1] + CROWN_AT * radius_s * eu[1],
+    ];
+    Affine::through(frame_to_frame(eu, ev, k), c_t, crown)
+}
+
+/// How far above the skull's centre (over its radius) the crown is sampled: well above the
+/// forehead of a face seen from the front (the eyes are level with the centre). At 0.8 the
+/// synthetic people's heads (rounder than the radius says) showed forehead on the lower half of
+/// the back of the head.
+const CROWN_AT: f64 = 0.95;
+
+/// The crown map's scale along the neck-to-skull line and across it: the whole back of the
+/// head (and the nape below it) from a thin band of the crown, its middle across: the hair's
+/// colours and its grain along the head, not the forehead's. The band's texture is stretched
+/// about twentyfold along the head; hair there runs that way.
+const CROWN_SQUEEZE: [f64; 2] = [0.05, 0.3];
+
+/// The disc a head turned round owns, over its skull's radius (hair stands a little off the
+/// skull).
+const CROWN_REACH: f64 = 1.15;
 
 /// Without a neck: the head's map `xf` (target → source) moved so that the target's skull
 /// centre lands on the source's ([`skull_offset`]): the keypoints' fit places the face, and a
@@ -545,6 +609,7 @@ pub(crate) fn build(
             depth_s: depth(region, &o_s),
             xf,
             region,
+            within_t: None,
         })
     };
 
@@ -563,6 +628,7 @@ pub(crate) fn build(
         })
         .map(|(_, ft)| ft);
 
+    let mut head_disc = None;
     // Torso and head: regularised affine fits of their joints (the head's fit includes the neck
     // as an anchor, its shape only the face joints).
     let regions: [(&[usize], &[usize], f64, Region); 2] = [
@@ -618,13 +684,14 @@ pub(crate) fn build(
         };
         let offsets =
             skulls.map(|((_, ls), (_, lt))| (skull_offset(source, &ls), skull_offset(target, &lt)));
-        let xf = match (skulls, offsets) {
+        let (xf, disc) = match (skulls, offsets) {
             (Some((s, t)), Some((off_s, off_t))) => {
-                skull_map(s, t, xy(source, NECK), xy(target, NECK), ratio)
-                    .unwrap_or_else(|| on_the_skull(xf, off_s, off_t))
+                skull_map(s, t, xy(source, NECK), xy(target, NECK), ratio, scale_s)
+                    .unwrap_or_else(|| (on_the_skull(xf, off_s, off_t), None))
             }
-            _ => xf,
+            _ => (xf, None),
         };
+        head_disc = head_disc.or(disc);
         let shifted = |pose: &Pose, off: Option<P>| -> Vec<P> {
             let o = off.unwrap_or([0.0, 0.0]);
             pts(pose, &shape_js)
@@ -781,6 +848,9 @@ pub(crate) fn build(
         }
     }
 
+    if let Some(head) = parts.iter_mut().find(|p| p.region == Region::Head) {
+        head.within_t = head_disc;
+    }
     let mut joints_s = [None; NUM_JOINTS];
     for (j, slot) in joints_s.iter_mut().enumerate() {
         *slot = xy(&src, j);

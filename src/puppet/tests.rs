@@ -528,7 +528,7 @@ fn an_arm_across_the_torso_is_in_front_unless_put_behind() {
 }
 
 #[test]
-fn a_figure_turned_round_keeps_its_torso_but_not_its_face() {
+fn a_figure_turned_round_keeps_its_torso_and_shows_the_back_of_its_head() {
     // Mirrored about the body's axis, joint names kept: the person's right shoulder is now on
     // the image's right, so the target shows their back.
     let src = standing();
@@ -552,9 +552,26 @@ fn a_figure_turned_round_keeps_its_torso_but_not_its_face() {
     let (dx, _) = warp.flow.get(x, y);
     let sx = x as f32 + dx;
     assert!((sx - 118.0).abs() < 1.5, "the chest samples x = {sx}");
-    // The face does not come round onto the back of the head.
-    let (x, y) = (124, 36);
-    assert!(own[y * W + x] < 0.1, "face owned {}", own[y * W + x]);
+    // The face does not come round onto the back of the head: the back of the head samples
+    // the crown (the skull's centre at y = 37, the eyes at 36, the crown 10 px above), the
+    // same hair, owned.
+    for (x, y) in [(124, 36), (133, 40), (128, 30)] {
+        let (dx, dy) = warp.flow.get(x, y);
+        let sy = y as f32 + dy;
+        assert!(
+            sy < 29.0,
+            "({x}, {y}) samples the face at y = {sy} (dx {dx})"
+        );
+        assert!(
+            own[y * W + x] > 0.9,
+            "back of the head owned {}",
+            own[y * W + x]
+        );
+    }
+    // Past the skull (radius 11 px, hair reaching 13 px), above it: not the figure's.
+    for y in [18, 21] {
+        assert!(own[y * W + 128] < 0.1, "the crown stretched up to y = {y}");
+    }
 }
 
 /// `standing()` with its face turned by `deg` to the side: the face keypoints slide across the
