@@ -472,9 +472,11 @@ fn skull_offset(pose: &Pose, line: &head::CentreLine) -> (P, P) {
 /// turned the head with whichever keypoints the two poses shared, and a face that turned away
 /// between them (the back of the head in the target, an ear and the nose in common) tipped the
 /// head over by up to 90° in `eval`'s pairs. A head that shows its face in one pose and its
-/// back in the other (the face's left side on the other side of the neck-to-skull line) gets
-/// [`crown_map`] instead (the face must not come round onto the back of the head), and the
-/// target's skull as the reach it owns ([`Part::within_t`]).
+/// back in the other (the face's left side on the other side of the neck-to-skull line): where
+/// the target shows the back, [`crown_map`] (the face must not come round onto the back of the
+/// head) and the target's skull as the reach it owns ([`Part::within_t`]); where the target
+/// shows the face, the similarity's mirror image, a fold the ownership does not take (no face
+/// to show: hidden person, filled).
 fn skull_map(
     (c_s, line_s): (P, head::CentreLine),
     (c_t, line_t): (P, head::CentreLine),
@@ -493,15 +495,20 @@ fn skull_map(
     let turned_round =
         line_s.handed && line_t.handed && side(u, line_s.across) != side(v, line_t.across);
     let (eu, ev) = ([u[0] / lu, u[1] / lu], [v[0] / lv, v[1] / lv]);
-    if turned_round {
+    // The back of the head in the target (its face turned further from the camera than the
+    // source's): the crown. The face in the target and the back in the source: no face to
+    // show, the mirror image, a fold nothing owns (filled as hidden person).
+    if turned_round && line_t.yaw.cos() < line_s.yaw.cos() {
         let radius_s = head::radius(scale_s);
         // The skull, and towards the neck no wider than it.
         let r_t = CROWN_REACH * radius_s / ratio;
         let disc = (c_t, r_t, ev);
         return Some((crown_map((c_s, eu), (c_t, ev), ratio, radius_s), Some(disc)));
     }
-    // Onto the target's neck-to-skull line, onto the source's: ratio · R(θu) · R(−θv).
-    let xf = Affine::through(frame_to_frame(eu, ev, [ratio, ratio]), c_t, c_s);
+    // Onto the target's neck-to-skull line, mirrored about it when turned round, onto the
+    // source's: ratio · R(θu) · diag(1, ±1) · R(−θv).
+    let across = if turned_round { -ratio } else { ratio };
+    let xf = Affine::through(frame_to_frame(eu, ev, [ratio, across]), c_t, c_s);
     Some((xf, None))
 }
 

@@ -530,9 +530,12 @@ fn an_arm_across_the_torso_is_in_front_unless_put_behind() {
 #[test]
 fn a_figure_turned_round_keeps_its_torso_and_shows_the_back_of_its_head() {
     // Mirrored about the body's axis, joint names kept: the person's right shoulder is now on
-    // the image's right, so the target shows their back.
+    // the image's right, so the target shows their back (no nose, no eyes).
     let src = standing();
-    let tgt = src.map_points(|x, y| (256.0 - x, y));
+    let mut tgt = src.map_points(|x, y| (256.0 - x, y));
+    for j in [NOSE, R_EYE, L_EYE] {
+        tgt.set(j, None);
+    }
     let cfg = PuppetConfig::default();
     let warp = puppet_warp(&src, &tgt, H, W, &cfg);
     assert!(warp.turned);
@@ -571,6 +574,13 @@ fn a_figure_turned_round_keeps_its_torso_and_shows_the_back_of_its_head() {
     // Past the skull (radius 11 px, hair reaching 13 px), above it: not the figure's.
     for y in [18, 21] {
         assert!(own[y * W + 128] < 0.1, "the crown stretched up to y = {y}");
+    }
+    // The other way round (the back in the source, the face in the target), there is no face
+    // to show: the head is not owned (hidden person, filled), never hair painted over a face.
+    let warp = puppet_warp(&tgt, &src, H, W, &cfg);
+    let own = ownership(&tgt, &src, &warp, &cfg, None);
+    for (x, y) in [(124, 36), (128, 40)] {
+        assert!(own[y * W + x] < 0.1, "a face owned {}", own[y * W + x]);
     }
 }
 
