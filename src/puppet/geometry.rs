@@ -84,6 +84,17 @@ pub(crate) fn centroid(pts: &[P]) -> P {
     [s[0] / n, s[1] / n]
 }
 
+/// From the neck to the hips' centre of `pose` (either hip will do), if it has a neck and a
+/// hip: the body's axis, down.
+pub(crate) fn neck_to_hips(pose: &crate::pose::Pose) -> Option<P> {
+    use crate::pose::skeleton::{L_HIP, NECK, R_HIP};
+    let hips: Vec<P> = [R_HIP, L_HIP].iter().filter_map(|&j| xy(pose, j)).collect();
+    if hips.is_empty() {
+        return None;
+    }
+    Some(sub(centroid(&hips), xy(pose, NECK)?))
+}
+
 /// Centroids and centred point lists of corresponding point sets.
 fn centred(tgt: &[P], src: &[P]) -> (P, P, Vec<P>, Vec<P>) {
     let (ct, cs) = (centroid(tgt), centroid(src));

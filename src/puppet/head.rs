@@ -11,7 +11,7 @@
 //! the body's scale) the yaw and the centre line are the pair that explain the keypoints seen
 //! — and the ones not seen, which face away.
 
-use super::geometry::{centroid, dot, norm, sub, xy, P};
+use super::geometry::{dot, neck_to_hips, norm, sub, xy, P};
 use crate::pose::skeleton::*;
 use crate::pose::Pose;
 
@@ -167,11 +167,7 @@ fn across(pose: &Pose) -> Option<(P, bool)> {
             }
         }
     }
-    let hips: Vec<P> = [R_HIP, L_HIP].iter().filter_map(|&j| xy(pose, j)).collect();
-    let down = match (xy(pose, NECK), hips.is_empty()) {
-        (Some(neck), false) => sub(centroid(&hips), neck),
-        _ => [0.0, 1.0],
-    };
+    let down = neck_to_hips(pose).unwrap_or([0.0, 1.0]);
     let len = norm(down);
     (len > 1e-6).then(|| ([down[1] / len, -down[0] / len], false))
 }

@@ -3,8 +3,8 @@
 
 use super::depth::{depth, orientation, Region};
 use super::geometry::{
-    area_limited, centroid, dot, norm, regularised_affine, similarity_linear, similarity_or_mirror,
-    smoothstep, sub, xy, Affine, Bounds, Shape, P,
+    area_limited, centroid, dot, neck_to_hips, norm, regularised_affine, similarity_linear,
+    similarity_or_mirror, smoothstep, sub, xy, Affine, Bounds, Shape, P,
 };
 use super::head;
 use super::PuppetConfig;
@@ -329,14 +329,8 @@ fn restrict(pose: &Pose, keep: &[bool; NUM_JOINTS]) -> Pose {
 /// the shoulder width; else 1.6 × the mean length of the present limbs of [`LIMBS`]; else
 /// 0.3 × the smaller frame side. Never below 2 px.
 pub(crate) fn body_scale(pose: &Pose, height: usize, width: usize) -> f64 {
-    let hips: Vec<P> = [R_HIP, L_HIP].iter().filter_map(|&j| xy(pose, j)).collect();
-    let scale = if let (Some(neck), false) = (xy(pose, NECK), hips.is_empty()) {
-        let n = hips.len() as f64;
-        let mid = [
-            hips.iter().map(|p| p[0]).sum::<f64>() / n,
-            hips.iter().map(|p| p[1]).sum::<f64>() / n,
-        ];
-        norm(sub(neck, mid))
+    let scale = if let Some(down) = neck_to_hips(pose) {
+        norm(down)
     } else if let (Some(r), Some(l)) = (xy(pose, R_SHOULDER), xy(pose, L_SHOULDER)) {
         1.3 * norm(sub(r, l))
     } else {
@@ -376,26 +370,21 @@ fn foot_turn(pose: &Pose, scale: f64) -> FootTurn {
     }
 }
 
-/// Whether a face looks another way in the target than in the source: by more than
-/// [`FACING_CHANGE`] in profile, or in profile to the other side.
-fn facing_changed(s: &head::Facing, t: &head::Facing) -> bool {
-    let other_side = dot(s.towards, t.towards) < 0.0 && s.amount.min(t.amount) > 0.5;
-    (s.amount - t.amount).abs() > FACING_CHANGE || other_side
-}
-
-/// Whether the shoulders' width (`ws`, `wt`, over the body's scale) says the body turned as
-/// the face did (`s` to `t`): narrower by a fifth towards profile, wider by a quarter from it;
-/// from one profile to the other, narrow in both. A face turned alone (a user's "look left")
-/// leaves the body, and the feet, where they were.
+/// Whether the body turned between the poses: the face looks another way (by more than
+/// [`FACING_CHANGE`] in profile, or in profile to the other side) and the shoulders' width
+/// (`ws`, `wt`, over the body's scale) agrees: narrower by a fifth towards profile, wider by a
+/// quarter from it; from one profile to the other, narrow in both. A face turned alone (a
+/// user's "look left") leaves the body, and the feet, where they were.
 fn body_turned(s: &head::Facing, t: &head::Facing, ws: f64, wt: f64) -> bool {
-    if (s.amount - t.amount).abs() <= FACING_CHANGE {
-        return ws.max(wt) < PROFILE_SHOULDERS;
+    if (s.amount - t.amount).abs() > FACING_CHANGE {
+        return if t.amount > s.amount {
+            wt < 0.8 * ws
+        } else {
+            wt > 1.25 * ws
+        };
     }
-    if t.amount > s.amount {
-        wt < 0.8 * ws
-    } else {
-        wt > 1.25 * ws
-    }
+    let other_side = dot(s.towards, t.towards) < 0.0 && s.amount.min(t.amount) > 0.5;
+    other_side && ws.max(wt) < PROFILE_SHOULDERS
 }
 
 /// Shoulders narrower than this (over the body's scale) are seen from the side.
@@ -406,7 +395,7 @@ fn shoulder_width(pose: &Pose, scale: f64) -> Option<f64> {
     Some(norm(sub(xy(pose, R_SHOULDER)?, xy(pose, L_SHOULDER)?)) / scale)
 }
 
-/// See [`facing_changed`]: |sin yaw| changes by this much (a turn of 20° from the camera to
+/// See [`body_turned`]: |sin yaw| changes by this much (a turn of 20° from the camera to
 /// 45°, of 35° to profile).
 const FACING_CHANGE: f64 = 0.35;
 
@@ -435,11 +424,7 @@ const FORESHORTENED: f64 = 0.3;
 
 /// The unit direction from the neck to the hips' centre of `pose`, if it has both.
 fn body_down(pose: &Pose) -> Option<P> {
-    let hips: Vec<P> = [R_HIP, L_HIP].iter().filter_map(|&j| xy(pose, j)).collect();
-    if hips.is_empty() {
-        return None;
-    }
-    let d = sub(centroid(&hips), xy(pose, NECK)?);
+    let d = neck_to_hips(pose)?;
     let l = norm(d);
     (l > 1e-6).then(|| [d[0] / l, d[1] / l])
 }
@@ -626,14 +611,15 @@ pub(crate) fn build(
         head::skull_centre(source, scale_s),
         head::skull_centre(target, scale_t),
     );
+    // The target's facing and its body's axis down, where the body turned: its feet turn.
     let feet_turn = skull_s
         .zip(skull_t)
         .map(|((_, ls), (_, lt))| (ls.facing(), lt.facing()))
         .filter(|(fs, ft)| {
             let widths = shoulder_width(&src, scale_s).zip(shoulder_width(&tgt, scale_t));
-            facing_changed(fs, ft) && widths.is_some_and(|(ws, wt)| body_turned(fs, ft, ws, wt))
+            widths.is_some_and(|(ws, wt)| body_turned(fs, ft, ws, wt))
         })
-        .map(|(_, ft)| ft);
+        .map(|(_, ft)| (ft, body_down(&tgt).unwrap_or([0.0, 1.0])));
 
     let mut head_disc = None;
     // Torso and head: regularised affine fits of their joints (the head's fit includes the neck
@@ -762,11 +748,15 @@ pub(crate) fn build(
         // foot of the target's facing (`turned_foot`), its source the measured foot or the
         // guess below, its map the bone between them.
         let turned = match (is_foot, feet_turn) {
-            (true, Some(facing)) => {
-                let down = body_down(&tgt).unwrap_or([0.0, 1.0]);
+            (true, Some((facing, down))) => {
                 Some(turned_foot(bt, facing, down, cfg.foot_length * scale_t))
             }
             _ => None,
+        };
+        // The extremity's map: rigid (above), or the bone onto its new direction when turned.
+        let extremity_map = |tip_t: P, tip_s: P| match turned {
+            Some(_) => Affine::bone(bt, tip_t, bs, tip_s, ratio).unwrap_or(extremity_xf),
+            None => extremity_xf,
         };
         let measured = match (turned, measured) {
             (Some(toe_t), Some((_, tip_s))) => Some((toe_t, tip_s)),
@@ -796,10 +786,7 @@ pub(crate) fn build(
             // The measured hand or foot: a part of its own past the joint, moving rigidly
             // (a hand with the bone, a foot as above) or, turned, stretched onto its new
             // direction.
-            let xf = match turned {
-                Some(_) => Affine::bone(bt, tip_t, bs, tip_s, ratio).unwrap_or(extremity_xf),
-                None => extremity_xf,
-            };
+            let xf = extremity_map(tip_t, tip_s);
             push(
                 vec![b],
                 Shape::Segment(bt, tip_t),
@@ -836,13 +823,8 @@ pub(crate) fn build(
             };
             let toe_s = toe(as_, bs, scale_s);
             let v_t = to_target(sub(toe_s, bs));
-            let (toe_t, xf) = match turned {
-                Some(toe_t) => (
-                    toe_t,
-                    Affine::bone(bt, toe_t, bs, toe_s, ratio).unwrap_or(extremity_xf),
-                ),
-                None => ([bt[0] + v_t[0], bt[1] + v_t[1]], extremity_xf),
-            };
+            let toe_t = turned.unwrap_or([bt[0] + v_t[0], bt[1] + v_t[1]]);
+            let xf = extremity_map(toe_t, toe_s);
             push(
                 vec![b],
                 Shape::Segment(bt, toe_t),
